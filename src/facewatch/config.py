@@ -1,0 +1,86 @@
+"""The one settings object: every knob facewatch has, read from FACEWATCH_* environment
+variables and an optional `.env` file. Nothing else in the package reads the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FACEWATCH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- storage -----------------------------------------------------------------
+    bucket: str = "facewatch"
+    s3_endpoint_url: str | None = None
+    """None means real AWS S3; set it for moto, MinIO, seaweedfs."""
+    region: str = "us-east-1"
+    s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
+
+    # --- detection (edge agent and the detect function) -------------------------------
+    detector: Literal["haar", "hog", "yunet"] = "haar"
+    detect_width: int = Field(640, ge=64)
+    """Frames are downscaled to at most this width before detection; boxes are mapped back."""
+    haar_scale_factor: float = Field(1.1, gt=1.0)
+    haar_min_neighbors: int = Field(5, ge=1)
+    min_face_px: int = Field(40, ge=8)
+    """Faces smaller than this (in full-frame pixels) are not worth uploading or judging."""
+    yunet_model: str | None = None
+    jpeg_quality: int = Field(85, ge=10, le=100)
+
+    # --- recognition --------------------------------------------------------------
+    match_threshold: float = Field(0.6, gt=0, lt=2)
+    """Largest face-encoding distance that still names a known person (dlib's published
+    operating point: 99.38% on LFW at 0.6)."""
+    min_judge_face_px: int = Field(40, ge=8)
+    """A face narrower than this is recorded as 'unsure': too few pixels to tell who it is."""
+    min_sharpness: float = Field(15.0, ge=0)
+    """Variance of the Laplacian of the face crop under which it is too blurred to judge."""
+    encodings_check_seconds: float = Field(30.0, ge=0)
+
+    # --- the path from recognize to notify -----------------------------------------
+    notify_url: str | None = None
+    """recognize POSTs alerts here (functions-framework / Knative / Cloud Run)."""
+    notify_function: str | None = None
+    """Or invokes this Lambda function asynchronously (AWS)."""
+
+    # --- alerts -------------------------------------------------------------------
+    alert_channel: Literal["smtp", "ses"] = "smtp"
+    mail_from: str = "facewatch@localhost"
+    mail_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    timezone: str = "UTC"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout: float = Field(10.0, gt=0)
+    ses_region: str | None = None
+
+    # --- HTTP functions -----------------------------------------------------------
+    detect_token: SecretStr | None = None
+    """When set, POSTs to detect must carry `Authorization: Bearer <token>`."""
+    webhook_token: SecretStr | None = None
+    """When set, storage notifications POSTed to recognize must carry this Bearer token."""
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(40_000_000, ge=1)
+    """Checked from the image header before any pixel is decoded: a decompression bomb
+    is refused, not decoded."""
+
+    @field_validator("mail_to", mode="before")
+    @classmethod
+    def _split_recipients(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings for this process, read once (a function instance keeps its environment)."""
+    return Settings()

@@ -1,0 +1,55 @@
+"""Every error facewatch raises on purpose, as one tree:
+
+FacewatchError
+├── BadInput             the caller sent something we cannot use (HTTP 4xx)
+│   ├── BadImage         not a decodable JPEG/PNG, or too large to decode safely
+│   ├── BadEvent         a trigger payload of no shape we know, or missing fields
+│   └── BadKey           an object key, household or camera id outside the layout
+├── StorageError         the object store failed or refused (HTTP 5xx: retry later)
+│   ├── BucketMissing    the bucket does not exist
+│   └── ObjectMissing    the object named by an event is not there (any more)
+├── ModelsUnavailable    dlib or the face models cannot be loaded
+└── AlertError           an alert could not be delivered on its channel
+"""
+
+from __future__ import annotations
+
+
+class FacewatchError(Exception):
+    """Base of every error facewatch raises on purpose."""
+
+
+class BadInput(FacewatchError):
+    """The caller's input cannot be used; retrying the same input will not help."""
+
+
+class BadImage(BadInput):
+    pass
+
+
+class BadEvent(BadInput):
+    pass
+
+
+class BadKey(BadInput):
+    pass
+
+
+class StorageError(FacewatchError):
+    """The object store failed; the same request may succeed later."""
+
+
+class BucketMissing(StorageError):
+    pass
+
+
+class ObjectMissing(StorageError):
+    pass
+
+
+class ModelsUnavailable(FacewatchError):
+    pass
+
+
+class AlertError(FacewatchError):
+    pass

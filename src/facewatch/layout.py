@@ -1,0 +1,142 @@
+"""Where everything lives in the bucket. Every key belongs to one household:
+
+    households/<household>/known/<person>/<photo>.jpg        known photos (enroll)
+    households/<household>/encodings.npz                      known encodings, one object
+    households/<household>/frames/<camera>/<YYYYMMDD>/<HHMMSSffffff>-<id>.jpg
+                                                              face frames; boxes etc. in
+                                                              the object's user metadata
+    households/<household>/results/<camera>/<YYYYMMDD>/<HHMMSSffffff>-<id>.json
+                                                              the verdict on that frame
+
+Results mirror their frame's key, so each is found from the other without a lookup, and
+they sit outside `frames/` so writing one never re-triggers recognition.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from facewatch.exceptions import BadKey
+
+ROOT = "households"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# Person names are shown to people ("Lin-Manuel Miranda"), so they keep case and spaces,
+# but never a path separator, a dot-only segment or a control character.
+_PERSON = re.compile(r"^[^\W_][\w .'-]{0,63}$")
+_FRAME_NAME = re.compile(r"^(?P<stamp>\d{12})-(?P<id>[0-9a-f]{8,32})$")
+
+
+def check_id(value: str, what: str = "id") -> str:
+    """Household and camera ids: lowercase letters, digits, '-' and '_', 1-63 long."""
+    if not isinstance(value, str) or not _ID.match(value):
+        raise BadKey(
+            f"invalid {what} {value!r}: use 1-63 of a-z, 0-9, '-', '_', starting with a letter or digit"
+        )
+    return value
+
+
+def check_person(name: str) -> str:
+    if not isinstance(name, str) or not _PERSON.match(name) or name.strip() != name:
+        raise BadKey(f"invalid person name {name!r}: letters, digits, spaces, . ' - (max 64)")
+    return name
+
+
+def household_prefix(household: str) -> str:
+    return f"{ROOT}/{check_id(household, 'household')}/"
+
+
+def known_prefix(household: str, person: str | None = None) -> str:
+    base = f"{household_prefix(household)}known/"
+    return base if person is None else f"{base}{check_person(person)}/"
+
+
+def known_photo_key(household: str, person: str, photo_name: str) -> str:
+    return f"{known_prefix(household, person)}{photo_name}"
+
+
+def encodings_key(household: str) -> str:
+    return f"{household_prefix(household)}encodings.npz"
+
+
+def frames_prefix(household: str) -> str:
+    return f"{household_prefix(household)}frames/"
+
+
+def results_prefix(household: str) -> str:
+    return f"{household_prefix(household)}results/"
+
+
+@dataclass(frozen=True, slots=True)
+class FrameKey:
+    """The parts of a frame's key; `str()` gives the key itself."""
+
+    household: str
+    camera: str
+    day: str
+    name: str
+    suffix: str = ".jpg"
+
+    @classmethod
+    def new(cls, household: str, camera: str, captured_at: datetime) -> FrameKey:
+        at = captured_at.astimezone(UTC)
+        return cls(
+            household=check_id(household, "household"),
+            camera=check_id(camera, "camera"),
+            day=at.strftime("%Y%m%d"),
+            name=f"{at.strftime('%H%M%S%f')}-{uuid.uuid4().hex[:12]}",
+        )
+
+    @classmethod
+    def parse(cls, key: str) -> FrameKey:
+        parts = key.split("/")
+        if len(parts) != 6 or parts[0] != ROOT or parts[2] != "frames":
+            raise BadKey(f"not a frame key: {key!r}")
+        _, household, _, camera, day, filename = parts
+        stem, dot, ext = filename.rpartition(".")
+        suffix = f"{dot}{ext}".lower()
+        if not dot or suffix not in IMAGE_SUFFIXES:
+            raise BadKey(f"not an image frame key: {key!r}")
+        if not (day.isdigit() and len(day) == 8) or not _FRAME_NAME.match(stem):
+            raise BadKey(f"malformed frame key: {key!r}")
+        return cls(check_id(household, "household"), check_id(camera, "camera"), day, stem, suffix)
+
+    def __str__(self) -> str:
+        return f"{frames_prefix(self.household)}{self.camera}/{self.day}/{self.name}{self.suffix}"
+
+    @property
+    def frame_id(self) -> str:
+        return f"{self.camera}/{self.day}/{self.name}"
+
+    @property
+    def result_key(self) -> str:
+        return f"{results_prefix(self.household)}{self.camera}/{self.day}/{self.name}.json"
+
+
+@dataclass(frozen=True, slots=True)
+class KnownPhotoKey:
+    household: str
+    person: str
+    filename: str
+
+    @classmethod
+    def parse(cls, key: str) -> KnownPhotoKey:
+        parts = key.split("/")
+        if len(parts) != 5 or parts[0] != ROOT or parts[2] != "known":
+            raise BadKey(f"not a known-photo key: {key!r}")
+        _, household, _, person, filename = parts
+        if not filename.lower().endswith(IMAGE_SUFFIXES) or filename.startswith("."):
+            raise BadKey(f"not an image: {key!r}")
+        return cls(check_id(household, "household"), check_person(person), filename)
+
+
+def classify_key(key: str) -> FrameKey | KnownPhotoKey:
+    """What an object key is: a frame to judge or a known photo to (re)learn."""
+    parts = key.split("/")
+    if len(parts) > 2 and parts[2] == "known":
+        return KnownPhotoKey.parse(key)
+    return FrameKey.parse(key)

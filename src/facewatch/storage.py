@@ -1,0 +1,202 @@
+"""The only module that talks to object storage. Any S3-compatible server works (AWS S3,
+MinIO, seaweedfs, moto); botocore's errors become facewatch's StorageError tree here so no
+caller ever sees a botocore exception."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from facewatch.config import Settings
+from facewatch.exceptions import BucketMissing, ObjectMissing, StorageError
+
+_MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
+_MISSING_BUCKET = {"NoSuchBucket"}
+
+
+def make_s3_client(settings: Settings, *, retries: int = 3, timeout: float = 10.0) -> Any:
+    """A boto3 S3 client for the configured endpoint. Credentials come from the usual AWS
+    chain (environment, profile, instance role), never from facewatch's own settings."""
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.region,
+        config=Config(
+            s3={"addressing_style": settings.s3_addressing_style},
+            retries={"max_attempts": retries, "mode": "standard"},
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            signature_version="s3v4",
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    key: str
+    body: bytes
+    etag: str
+    metadata: dict[str, str]
+    version_id: str | None = None
+
+
+def _strip_etag(etag: str | None) -> str:
+    return (etag or "").strip('"')
+
+
+class Storage:
+    """One bucket. The client is passed in (created once per process by the caller)."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Storage:
+        return cls(make_s3_client(settings), settings.bucket)
+
+    def _fail(self, exc: Exception, key: str | None = None) -> StorageError:
+        where = f"s3://{self.bucket}/{key}" if key else f"bucket {self.bucket!r}"
+        if isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _MISSING_BUCKET:
+                return BucketMissing(f"bucket {self.bucket!r} does not exist")
+            if code in _MISSING_KEY:
+                return ObjectMissing(f"{where} does not exist")
+            return StorageError(
+                f"{where}: {code or 'error'}: {exc.response.get('Error', {}).get('Message', '')}"
+            )
+        return StorageError(f"{where}: storage unreachable: {type(exc).__name__}: {exc}")
+
+    # --- bucket ---------------------------------------------------------------------
+    def ensure_bucket(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) not in {
+                "404",
+                "NoSuchBucket",
+                "NotFound",
+            }:
+                raise self._fail(exc) from exc
+            try:
+                self.client.create_bucket(Bucket=self.bucket)
+            except (ClientError, BotoCoreError) as exc2:
+                raise self._fail(exc2) from exc2
+        except BotoCoreError as exc:
+            raise self._fail(exc) from exc
+
+    def check_bucket(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in {
+                "404",
+                "NoSuchBucket",
+                "NotFound",
+            }:
+                raise BucketMissing(f"bucket {self.bucket!r} does not exist") from exc
+            raise self._fail(exc) from exc
+        except BotoCoreError as exc:
+            raise self._fail(exc) from exc
+
+    # --- objects --------------------------------------------------------------------
+    def put(
+        self,
+        key: str,
+        body: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        metadata: dict[str, str] | None = None,
+        if_none_match: bool = False,
+    ) -> str:
+        """Store an object and return its ETag. With if_none_match the write only happens
+        if the key is new (S3 conditional write); a lost race raises FileExistsError."""
+        extra: dict[str, Any] = {}
+        if if_none_match:
+            extra["IfNoneMatch"] = "*"
+        try:
+            out = self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                Metadata=metadata or {},
+                **extra,
+            )
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in {"PreconditionFailed", "ConditionalRequestConflict", "412"}:
+                raise FileExistsError(key) from exc
+            raise self._fail(exc, key) from exc
+        except BotoCoreError as exc:
+            raise self._fail(exc, key) from exc
+        return _strip_etag(out.get("ETag"))
+
+    def put_json(self, key: str, value: Any, **kwargs: Any) -> str:
+        body = json.dumps(value, indent=1, sort_keys=True, default=str).encode()
+        return self.put(key, body, content_type="application/json", **kwargs)
+
+    def get(self, key: str) -> StoredObject:
+        try:
+            out = self.client.get_object(Bucket=self.bucket, Key=key)
+            body = out["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, key) from exc
+        return StoredObject(
+            key=key,
+            body=body,
+            etag=_strip_etag(out.get("ETag")),
+            metadata={k.lower(): v for k, v in (out.get("Metadata") or {}).items()},
+            version_id=out.get("VersionId"),
+        )
+
+    def get_json(self, key: str) -> Any:
+        obj = self.get(key)
+        try:
+            return json.loads(obj.body)
+        except ValueError as exc:
+            raise StorageError(f"s3://{self.bucket}/{key} is not valid JSON: {exc}") from exc
+
+    def etag(self, key: str) -> str | None:
+        """The object's ETag, or None when it does not exist."""
+        try:
+            out = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in _MISSING_KEY:
+                return None
+            raise self._fail(exc, key) from exc
+        except BotoCoreError as exc:
+            raise self._fail(exc, key) from exc
+        return _strip_etag(out.get("ETag"))
+
+    def exists(self, key: str) -> bool:
+        return self.etag(key) is not None
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, key) from exc
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield item["Key"]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, prefix) from exc
+
+    def presigned_url(self, key: str, expires_seconds: int = 3600) -> str:
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_seconds
+        )

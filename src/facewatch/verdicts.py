@@ -1,0 +1,68 @@
+"""The records that cross process boundaries: a verdict on each face, the result written
+next to each frame, and the alert recognize hands to notify. Pydantic models, so a
+malformed payload from the wire is a clear BadInput rather than a KeyError deep inside."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from facewatch.exceptions import BadInput
+from facewatch.frames import Box
+
+Verdict = Literal["known", "stranger", "unsure"]
+
+
+class FaceVerdict(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    box: Box
+    verdict: Verdict
+    name: str | None = None
+    distance: float | None = None
+    reason: str = ""
+    track_id: int | None = None
+
+
+class FrameResult(BaseModel):
+    household: str
+    camera: str
+    frame_key: str
+    captured_at: datetime
+    processed_at: datetime
+    boxes_from: Literal["edge", "detected"]
+    faces: list[FaceVerdict]
+    encodings_etag: str | None = None
+    alert: str | None = None
+    """What happened to the alert: None (no stranger), 'sent', or why it was not."""
+
+    @property
+    def strangers(self) -> list[FaceVerdict]:
+        return [f for f in self.faces if f.verdict == "stranger"]
+
+
+class Alert(BaseModel):
+    """What notify needs to tell a household about a stranger at one of its cameras."""
+
+    alert_id: str
+    household: str
+    camera: str
+    bucket: str
+    frame_key: str
+    captured_at: datetime
+    strangers: list[FaceVerdict]
+    faces_in_frame: int
+
+    @classmethod
+    def parse(cls, payload: Any) -> Alert:
+        try:
+            if isinstance(payload, (bytes, str)):
+                return cls.model_validate_json(payload)
+            return cls.model_validate(payload)
+        except ValidationError as exc:
+            raise BadInput(
+                f"not an alert: {exc.error_count()} problem(s): {exc.errors()[0]['msg']} "
+                f"at {'.'.join(map(str, exc.errors()[0]['loc']))}"
+            ) from exc
