@@ -187,9 +187,7 @@ class Storage:
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix
-            )
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
             for page in pages:
                 for item in page.get("Contents", []):
                     yield item["Key"]

@@ -1,0 +1,33 @@
+"""detect: a camera too simple to run the edge agent POSTs a frame here.
+
+functions-framework --target=detect --source=functions/detect/main.py
+Lambda (Function URL / API Gateway): main.handler
+"""
+
+from typing import Any
+
+import functions_framework
+from flask import Request
+
+from facewatch import handlers
+from facewatch.runtime import services
+from facewatch.web import flask_response, guarded, read_body
+
+
+@functions_framework.http
+def detect(request: Request) -> tuple[dict[str, Any], int, dict[str, str]]:
+    def work() -> handlers.Reply:
+        body = read_body(request, services().settings.max_upload_bytes)
+        return handlers.detect(
+            services(), headers=dict(request.headers), params=dict(request.args), body=body
+        )
+
+    return flask_response(guarded("detect", work))
+
+
+def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    def work() -> handlers.Reply:
+        headers, params, body = handlers.lambda_http_parts(event)
+        return handlers.detect(services(), headers=headers, params=params, body=body)
+
+    return handlers.lambda_http_reply(guarded("detect", work))

@@ -1,0 +1,28 @@
+"""notify: email the household about a stranger (SMTP or Amazon SES).
+
+functions-framework --target=notify --source=functions/notify/main.py
+Lambda, invoked asynchronously by recognize: main.handler
+"""
+
+from typing import Any
+
+import functions_framework
+from flask import Request
+
+from facewatch import handlers
+from facewatch.runtime import services
+from facewatch.web import flask_response, guarded, lambda_result, read_body
+
+MAX_ALERT_BYTES = 256 * 1024
+
+
+@functions_framework.http
+def notify(request: Request) -> tuple[dict[str, Any], int, dict[str, str]]:
+    def work() -> handlers.Reply:
+        return handlers.notify(services(), body=read_body(request, MAX_ALERT_BYTES))
+
+    return flask_response(guarded("notify", work))
+
+
+def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    return lambda_result(guarded("notify", lambda: handlers.notify(services(), body=event)))

@@ -1,0 +1,31 @@
+"""recognize: judge the faces of each uploaded frame; alert notify about strangers.
+
+Triggered by the bucket's notification, never called by the agent:
+    functions-framework --target=recognize --source=functions/recognize/main.py
+        (S3 event JSON, storage CloudEvents, MinIO / seaweedfs webhooks over HTTP)
+    Lambda with an S3 trigger: main.handler
+"""
+
+from typing import Any
+
+import functions_framework
+from flask import Request
+
+from facewatch import handlers
+from facewatch.runtime import services
+from facewatch.web import flask_response, guarded, lambda_result, read_body
+
+MAX_EVENT_BYTES = 1024 * 1024
+
+
+@functions_framework.http
+def recognize(request: Request) -> tuple[dict[str, Any], int, dict[str, str]]:
+    def work() -> handlers.Reply:
+        body = read_body(request, MAX_EVENT_BYTES)
+        return handlers.recognize(services(), headers=dict(request.headers), body=body)
+
+    return flask_response(guarded("recognize", work))
+
+
+def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    return lambda_result(guarded("recognize", lambda: handlers.recognize(services(), headers={}, body=event)))

@@ -1,0 +1,88 @@
+"""The edge agent: read a camera, find faces cheaply, upload only frames that hold one."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+import cv2
+
+from facewatch.config import Settings
+from facewatch.detection import make_detector
+from facewatch.exceptions import BadInput
+from facewatch.frames import FrameMeta
+from facewatch.layout import check_id
+from facewatch.storage import Storage
+from facewatch.uploads import frame_object, put_frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AgentSummary:
+    frames_read: int = 0
+    frames_detected: int = 0
+    faces_seen: int = 0
+    frames_uploaded: int = 0
+    upload_bytes: int = 0
+    upload_failures: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def open_source(source: str) -> cv2.VideoCapture:
+    """A webcam index ("0"), a video file, or an RTSP/HTTP stream URL."""
+    capture = cv2.VideoCapture(int(source)) if source.isdigit() else cv2.VideoCapture(source)
+    if not capture.isOpened():
+        raise BadInput(f"video source {source!r} could not be opened")
+    return capture
+
+
+def run_agent(
+    source: str,
+    *,
+    household: str,
+    camera: str,
+    settings: Settings,
+    storage: Storage,
+    upload_interval: float = 1.0,
+    stop: threading.Event | None = None,
+    on_frame: Callable[[AgentSummary], None] | None = None,
+) -> AgentSummary:
+    """Process a source until it ends or `stop` is set. A file is read as fast as it
+    decodes, its capture time derived from its position; a live source uses the clock."""
+    check_id(household, "household")
+    check_id(camera, "camera")
+    capture = open_source(source)
+    detector = make_detector(settings)
+    live = not capture.get(cv2.CAP_PROP_FRAME_COUNT) > 0
+    started = datetime.now(UTC)
+    summary = AgentSummary()
+    last_upload: float | None = None
+    try:
+        while stop is None or not stop.is_set():
+            ok, frame = capture.read()
+            if not ok:
+                break
+            summary.frames_read += 1
+            position = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            captured = datetime.now(UTC) if live else started + timedelta(seconds=position)
+            boxes = detector.detect(frame)
+            summary.frames_detected += 1
+            summary.faces_seen += len(boxes)
+            if boxes and (last_upload is None or position - last_upload >= upload_interval):
+                meta = FrameMeta(household, camera, captured, frame.shape[1], frame.shape[0], tuple(boxes))
+                key, jpeg, metadata = frame_object(frame, meta, settings.jpeg_quality)
+                put_frame(storage, key, jpeg, metadata)
+                summary.frames_uploaded += 1
+                summary.upload_bytes += len(jpeg)
+                last_upload = position
+            if on_frame is not None:
+                on_frame(summary)
+    finally:
+        capture.release()
+    return summary

@@ -1,0 +1,151 @@
+"""A household's known people: enrolling photos, (re)building the encodings object from
+the known-photo prefix, and a per-process cache that notices a new version by its ETag."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import numpy as np
+
+from facewatch.detection import HogDetector
+from facewatch.encodings import Gallery, encode_faces
+from facewatch.exceptions import BadImage, ObjectMissing, StorageError
+from facewatch.images import ACCEPTED_FORMATS, decode_bgr, probe, to_rgb
+from facewatch.layout import IMAGE_SUFFIXES, KnownPhotoKey, encodings_key, known_photo_key, known_prefix
+from facewatch.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+def encode_known_photo(data: bytes, max_pixels: int) -> np.ndarray | None:
+    """The encoding of the largest face in an enrollment photo, or None if it has none.
+    Enrollment is offline and rare, so it may afford HOG on the full-resolution photo."""
+    image = decode_bgr(data, max_pixels)
+    boxes = HogDetector(max_width=max(image.shape[1], 1), min_face_px=20).detect(image)
+    if not boxes:
+        return None
+    largest = max(boxes, key=lambda b: b.area)
+    return encode_faces(to_rgb(image), [largest])[0]
+
+
+def rebuild_gallery(
+    storage: Storage, household: str, max_pixels: int, previous: Gallery | None = None
+) -> Gallery:
+    """Encode every photo under the household's known prefix and store the result as one
+    object. Photos whose ETag is unchanged since `previous` are not encoded again."""
+    reuse: dict[tuple[str, str], tuple[str, np.ndarray]] = {}
+    if previous is not None:
+        for i, key in enumerate(previous.photo_keys):
+            reuse[(key, previous.photo_etags[i])] = (previous.names[i], previous.encodings[i])
+    names: list[str] = []
+    rows: list[np.ndarray] = []
+    keys: list[str] = []
+    etags: list[str] = []
+    for key in sorted(storage.list_keys(known_prefix(household))):
+        try:
+            photo = KnownPhotoKey.parse(key)
+        except Exception:
+            continue  # not a photo (a stray file), nothing to learn from it
+        try:
+            obj = storage.get(key)
+        except ObjectMissing:
+            continue  # removed between list and get
+        if (key, obj.etag) in reuse:
+            name, row = reuse[(key, obj.etag)]
+        else:
+            try:
+                encoding = encode_known_photo(obj.body, max_pixels)
+            except BadImage as exc:
+                log.warning("known photo %s skipped: %s", key, exc)
+                continue
+            if encoding is None:
+                log.warning("known photo %s skipped: no face found", key)
+                continue
+            name, row = photo.person, encoding
+        names.append(name)
+        rows.append(np.asarray(row, dtype=np.float32))
+        keys.append(key)
+        etags.append(obj.etag)
+    gallery = Gallery(
+        names=names,
+        encodings=np.array(rows, dtype=np.float32).reshape(-1, 128),
+        photo_keys=keys,
+        photo_etags=etags,
+    )
+    storage.put(encodings_key(household), gallery.to_bytes(), content_type="application/x-npz")
+    log.info("household %s: %d photos of %d people encoded", household, len(gallery), len(gallery.people))
+    return gallery
+
+
+def load_gallery(storage: Storage, household: str) -> tuple[Gallery, str]:
+    obj = storage.get(encodings_key(household))
+    return Gallery.from_bytes(obj.body), obj.etag
+
+
+def enroll(
+    storage: Storage,
+    household: str,
+    name: str,
+    photos: Iterable[tuple[str, bytes]],
+    max_pixels: int,
+) -> Gallery:
+    """Upload photos of one person and rebuild the household's encodings. Every photo is
+    checked before any is uploaded, so a bad one leaves the bucket as it was."""
+    checked = [(filename, data, probe(data, max_pixels)[0]) for filename, data in photos]
+    if not checked:
+        raise BadImage("no photos given")
+    for filename, data, fmt in checked:
+        stem = PurePosixPath(filename).stem or "photo"
+        suffix = PurePosixPath(filename).suffix.lower()
+        if suffix not in IMAGE_SUFFIXES:
+            suffix = ".png" if fmt == "PNG" else ".jpg"
+        safe_stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem)[:60] or "photo"
+        storage.put(
+            known_photo_key(household, name, f"{safe_stem}{suffix}"), data, content_type=ACCEPTED_FORMATS[fmt]
+        )
+    try:
+        previous, _ = load_gallery(storage, household)
+    except StorageError:
+        previous = None
+    return rebuild_gallery(storage, household, max_pixels, previous)
+
+
+@dataclass
+class _Entry:
+    gallery: Gallery
+    etag: str
+    checked: float
+
+
+@dataclass
+class GalleryCache:
+    """Known encodings per household, kept warm in the process. The object's ETag is checked
+    at most once per `check_seconds`, so a new enrollment is picked up without a restart."""
+
+    storage: Storage
+    check_seconds: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    _entries: dict[str, _Entry] = field(default_factory=dict)
+
+    def get(self, household: str) -> tuple[Gallery, str]:
+        """The gallery and its ETag. Raises ObjectMissing (never enrolled) or StorageError
+        (unreachable or corrupt); callers treat both as 'cannot decide'."""
+        now = self.clock()
+        entry = self._entries.get(household)
+        if entry is not None and now - entry.checked < self.check_seconds:
+            return entry.gallery, entry.etag
+        if entry is not None:
+            etag = self.storage.etag(encodings_key(household))
+            if etag == entry.etag:
+                entry.checked = now
+                return entry.gallery, entry.etag
+        gallery, etag = load_gallery(self.storage, household)
+        self._entries[household] = _Entry(gallery, etag, now)
+        return gallery, etag
+
+    def forget(self, household: str) -> None:
+        self._entries.pop(household, None)

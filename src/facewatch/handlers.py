@@ -1,0 +1,118 @@
+"""The three functions' request handling, independent of how the request arrived
+(functions-framework/Flask or AWS Lambda): plain inputs in, a Reply out."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from facewatch.exceptions import BadInput
+from facewatch.runtime import Services
+from facewatch.web import Reply, TooLarge, require_bearer
+
+__all__ = ["Reply", "detect", "lambda_http_parts", "lambda_http_reply", "notify", "recognize"]
+
+log = logging.getLogger(__name__)
+
+
+def _param(params: Mapping[str, str], headers: Mapping[str, str], name: str) -> str | None:
+    if params.get(name):
+        return params[name]
+    wanted = f"x-facewatch-{name}".replace("_", "-")
+    return next((v for k, v in headers.items() if k.lower() == wanted), None)
+
+
+def detect(
+    services: Services, *, headers: Mapping[str, str], params: Mapping[str, str], body: bytes
+) -> Reply:
+    """A camera POSTs one JPEG/PNG frame; a frame with faces is stored exactly as the edge
+    agent stores it (which triggers recognition), a frame without is dropped."""
+    from facewatch.frames import FrameMeta
+    from facewatch.images import decode_bgr
+    from facewatch.layout import check_id
+    from facewatch.uploads import store_face_frame
+
+    settings = services.settings
+    require_bearer(headers, settings.detect_token)
+    if len(body) > settings.max_upload_bytes:
+        raise TooLarge(f"frame of {len(body)} bytes is over the limit of {settings.max_upload_bytes}")
+    household = check_id(_param(params, headers, "household") or "", "household")
+    camera = check_id(_param(params, headers, "camera") or "", "camera")
+    captured_at = _captured_at(_param(params, headers, "captured_at"))
+    image = decode_bgr(body, settings.max_image_pixels)
+    boxes = services.detector.detect(image)
+    if not boxes:
+        return Reply(200, {"stored": None, "faces": []})
+    meta = FrameMeta(
+        household=household,
+        camera=camera,
+        captured_at=captured_at,
+        width=image.shape[1],
+        height=image.shape[0],
+        boxes=tuple(boxes),
+        source="detect",
+    )
+    key = store_face_frame(services.storage, image, meta, settings.jpeg_quality)
+    return Reply(201, {"stored": key, "faces": [b.as_list() for b in boxes]})
+
+
+def _captured_at(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise BadInput(f"captured_at {value!r} is not an ISO 8601 time") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def recognize(services: Services, *, headers: Mapping[str, str], body: bytes | Mapping[str, Any]) -> Reply:
+    """A storage notification (S3 event, CloudEvent or MinIO webhook) about uploads."""
+    from facewatch.events import parse_event
+
+    if isinstance(body, (bytes, bytearray)):
+        # Storage servers sending webhooks authenticate with a bearer token; Lambda's
+        # S3 trigger arrives as a dict through the Lambda API and needs none.
+        require_bearer(headers, services.settings.webhook_token)
+    events = parse_event(body, headers)
+    outcomes = [services.recognizer.handle(event).summary() for event in events]
+    return Reply(200, {"outcomes": outcomes})
+
+
+def notify(services: Services, *, body: bytes | Mapping[str, Any]) -> Reply:
+    from facewatch.delivery import deliver
+    from facewatch.verdicts import Alert
+
+    alert = Alert.parse(body)
+    delivery_id = deliver(
+        alert, storage=services.storage, channel=services.channel, settings=services.settings
+    )
+    return Reply(200, {"alert_id": alert.alert_id, "delivered": delivery_id})
+
+
+def lambda_http_parts(event: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str], bytes]:
+    """Headers, query parameters and raw body of a Lambda Function URL / API Gateway event."""
+    headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
+    params = {str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()}
+    raw = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(raw, validate=True)
+        except ValueError as exc:
+            raise BadInput("body is not valid base64") from exc
+    else:
+        body = raw.encode() if isinstance(raw, str) else bytes(raw)
+    return headers, params, body
+
+
+def lambda_http_reply(reply: Reply) -> dict[str, Any]:
+    import json
+
+    return {
+        "statusCode": reply.status,
+        "headers": {"Content-Type": "application/json", **reply.headers},
+        "body": json.dumps(reply.body),
+    }

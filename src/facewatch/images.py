@@ -1,0 +1,71 @@
+"""Turning untrusted bytes into pixels, safely. The size is read from the header and checked
+against a pixel limit before anything is decoded, so a decompression bomb costs nothing."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from facewatch.exceptions import BadImage
+
+ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
+
+
+def probe(data: bytes, max_pixels: int) -> tuple[str, int, int]:
+    """(format, width, height) from the header alone; BadImage for anything we won't decode."""
+    if not data:
+        raise BadImage("empty image: no bytes received")
+    try:
+        with warnings.catch_warnings():
+            # PIL warns (and past 2x its own limit, raises) on big images; our limit rules.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                with Image.open(io.BytesIO(data)) as img:
+                    fmt, (width, height) = img.format or "", img.size
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+    except Exception as exc:  # PIL raises many types for garbage; all mean the same here
+        raise BadImage(f"not a readable image ({len(data)} bytes): {type(exc).__name__}") from exc
+    if fmt not in ACCEPTED_FORMATS:
+        raise BadImage(f"unsupported image format {fmt or 'unknown'}: send JPEG or PNG")
+    if width <= 0 or height <= 0:
+        raise BadImage(f"image has no pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise BadImage(f"image too large: {width}x{height} is over the limit of {max_pixels} pixels")
+    _check_complete(fmt, data)
+    return fmt, width, height
+
+
+def _check_complete(fmt: str, data: bytes) -> None:
+    # libjpeg and libpng "decode" a truncated file into a half-grey picture with only a
+    # warning; a frame cut off in transit must be refused, not judged.
+    tail = data.rstrip(b"\x00")
+    if fmt == "JPEG" and not tail.endswith(b"\xff\xd9"):
+        raise BadImage("truncated JPEG: no end-of-image marker")
+    if fmt == "PNG" and b"IEND" not in tail[-12:]:
+        raise BadImage("truncated PNG: no IEND chunk")
+
+
+def decode_bgr(data: bytes, max_pixels: int) -> np.ndarray:
+    """Decode a JPEG/PNG (8/16-bit, grey, RGBA, CMYK) into an 8-bit 3-channel BGR array."""
+    probe(data, max_pixels)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        raise BadImage("image header is valid but its pixels could not be decoded")
+    return image
+
+
+def encode_jpeg(image_bgr: np.ndarray, quality: int = 85) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image_bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise BadImage("could not encode the frame as JPEG")
+    return buf.tobytes()
+
+
+def to_rgb(image_bgr: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(image_bgr[:, :, ::-1])

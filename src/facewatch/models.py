@@ -1,0 +1,66 @@
+"""dlib and its model files, loaded lazily, one at a time, once per process.
+
+`import face_recognition` loads all four models (~130 MB, ~1 s) and, when
+face_recognition_models cannot be imported (it needs `pkg_resources`, gone from
+setuptools 81+), calls `quit()`. We find the model files through the import system
+without executing face_recognition_models at all, and load only what a call needs:
+the 5-point landmark model and the encoder to encode given boxes, the HOG detector only
+when a frame arrives without boxes."""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from facewatch.exceptions import ModelsUnavailable
+
+SHAPE_5 = "shape_predictor_5_face_landmarks.dat"
+ENCODER = "dlib_face_recognition_resnet_model_v1.dat"
+
+
+def _dlib() -> Any:
+    try:
+        import dlib
+    except ImportError as exc:
+        raise ModelsUnavailable(
+            f"dlib cannot be imported ({exc}); install the `dlib-bin` wheel (see constraints.txt)"
+        ) from exc
+    return dlib
+
+
+@cache
+def models_dir() -> Path:
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelsUnavailable("the face_recognition_models package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+def model_path(name: str) -> Path:
+    path = models_dir() / name
+    if not path.is_file():
+        raise ModelsUnavailable(f"model file {name} is missing from {path.parent}")
+    return path
+
+
+@cache
+def shape_predictor() -> Any:
+    return _dlib().shape_predictor(str(model_path(SHAPE_5)))
+
+
+@cache
+def face_encoder() -> Any:
+    return _dlib().face_recognition_model_v1(str(model_path(ENCODER)))
+
+
+@cache
+def hog_detector() -> Any:
+    return _dlib().get_frontal_face_detector()
+
+
+def loaded() -> list[str]:
+    """Which models this process has loaded so far (for tests and cold-start reports)."""
+    names = {shape_predictor: "shape_predictor_5", face_encoder: "encoder", hog_detector: "hog"}
+    return [name for fn, name in names.items() if fn.cache_info().currsize]

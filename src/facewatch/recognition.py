@@ -1,0 +1,235 @@
+"""recognize's core: one storage event in, one recorded outcome out.
+
+A frame event: load the frame and its edge metadata, confirm and encode the faces, judge
+each against the household's known set, alert on strangers, write the result next to the
+frame. A known-photo event: rebuild that household's encodings. All I/O is passed in."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+
+from facewatch.config import Settings
+from facewatch.decisions import MatchPolicy, judge_face
+from facewatch.detection import HogDetector, confirm_face
+from facewatch.encodings import Gallery, encode_faces, sharpness
+from facewatch.events import StorageEvent
+from facewatch.exceptions import BadEvent, BadImage, BadInput, StorageError
+from facewatch.frames import FrameMeta
+from facewatch.gallery import GalleryCache, load_gallery, rebuild_gallery
+from facewatch.images import decode_bgr, to_rgb
+from facewatch.layout import FrameKey, KnownPhotoKey, classify_key
+from facewatch.notifier import Notifier
+from facewatch.storage import Storage
+from facewatch.verdicts import Alert, FaceVerdict, FrameResult
+
+log = logging.getLogger(__name__)
+
+Action = Literal["judged", "duplicate", "bad-frame", "gallery-rebuilt", "ignored"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    key: str
+    action: Action
+    result: FrameResult | None = None
+    detail: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"key": self.key, "action": self.action}
+        if self.detail:
+            out["detail"] = self.detail
+        if self.result is not None:
+            out["faces"] = [f.verdict for f in self.result.faces]
+            out["alert"] = self.result.alert
+        return out
+
+
+def alert_id_for(event: StorageEvent) -> str:
+    """The same upload always yields the same alert id, however often it is delivered."""
+    return hashlib.sha256(event.idempotency_key.encode()).hexdigest()[:20]
+
+
+def _meta_for(key: FrameKey, metadata: dict[str, str], image: np.ndarray) -> FrameMeta:
+    try:
+        meta = FrameMeta.from_s3_metadata(metadata)
+        if meta.household == key.household and meta.camera == key.camera:
+            return meta
+        log.warning("%s: metadata names another household/camera; ignoring it", key)
+    except BadInput:
+        pass  # uploaded by something other than facewatch: judge it without edge boxes
+    stamp = datetime.strptime(f"{key.day}{key.name[:12]}", "%Y%m%d%H%M%S%f").replace(tzinfo=UTC)
+    height, width = image.shape[:2]
+    return FrameMeta(key.household, key.camera, stamp, width, height, source="unknown")
+
+
+@dataclass
+class Recognizer:
+    storage: Storage
+    settings: Settings
+    galleries: GalleryCache
+    notifier: Notifier
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    @property
+    def policy(self) -> MatchPolicy:
+        s = self.settings
+        return MatchPolicy(s.match_threshold, s.min_judge_face_px, s.min_sharpness)
+
+    def handle(self, event: StorageEvent) -> Outcome:
+        if event.bucket != self.storage.bucket:
+            raise BadEvent(
+                f"event for bucket {event.bucket!r}, but this deployment serves {self.storage.bucket!r}"
+            )
+        try:
+            target = classify_key(event.key)
+        except BadInput as exc:
+            log.info("ignoring %s: %s", event.key, exc)
+            return Outcome(event.key, "ignored", detail=str(exc))
+        if isinstance(target, KnownPhotoKey):
+            return self._relearn(event, target)
+        if event.kind != "created":
+            return Outcome(event.key, "ignored", detail="frame removed")
+        return self._judge(event, target)
+
+    # --- known photos ----------------------------------------------------------------
+    def _relearn(self, event: StorageEvent, photo: KnownPhotoKey) -> Outcome:
+        try:
+            previous: Gallery | None = load_gallery(self.storage, photo.household)[0]
+        except StorageError:
+            previous = None
+        gallery = rebuild_gallery(self.storage, photo.household, self.settings.max_image_pixels, previous)
+        self.galleries.forget(photo.household)
+        return Outcome(
+            event.key, "gallery-rebuilt", detail=f"{len(gallery)} photos, {len(gallery.people)} people"
+        )
+
+    # --- frames ------------------------------------------------------------------------
+    def _judge(self, event: StorageEvent, key: FrameKey) -> Outcome:
+        if self.storage.exists(key.result_key):
+            log.info("%s already judged; duplicate delivery ignored", event.key)
+            return Outcome(event.key, "duplicate")
+        obj = self.storage.get(event.key)
+        try:
+            image = decode_bgr(obj.body, self.settings.max_image_pixels)
+        except BadImage as exc:
+            log.error("%s: cannot judge: %s", event.key, exc)
+            self.storage.put_json(
+                key.result_key, {"frame_key": event.key, "error": str(exc), "at": self.now()}
+            )
+            return Outcome(event.key, "bad-frame", detail=str(exc))
+        meta = _meta_for(key, obj.metadata, image)
+        faces, boxes_from = self._faces(image, meta)
+        result = FrameResult(
+            household=key.household,
+            camera=key.camera,
+            frame_key=event.key,
+            captured_at=meta.captured_at,
+            processed_at=self.now(),
+            boxes_from=boxes_from,
+            faces=faces,
+        )
+        gallery, etag, why_not = self._gallery(key.household)
+        result.encodings_etag = etag
+        result.faces = self._verdicts(image, faces, gallery, why_not)
+        if result.strangers:
+            result.alert = self._alert(event, result)
+        self.storage.put_json(key.result_key, result.model_dump(mode="json"))
+        log.info(
+            "%s: %s; alert: %s",
+            event.key,
+            ", ".join(f.verdict for f in result.faces) or "no face",
+            result.alert,
+        )
+        return Outcome(event.key, "judged", result)
+
+    def _faces(
+        self, image: np.ndarray, meta: FrameMeta
+    ) -> tuple[list[FaceVerdict], Literal["edge", "detected"]]:
+        """Boxes to encode. Edge boxes are confirmed on a crop (cheap); only a frame that came
+        without boxes is searched whole, downscaled."""
+        tracks = meta.track_ids or (None,) * len(meta.boxes)
+        if meta.boxes:
+            faces = []
+            for box, track in zip(meta.boxes, tracks, strict=True):
+                confirmed = confirm_face(image, box)
+                if confirmed is None:
+                    faces.append(
+                        FaceVerdict(
+                            box=box,
+                            verdict="unsure",
+                            reason="edge box not confirmed as a face",
+                            track_id=track,
+                        )
+                    )
+                else:
+                    faces.append(
+                        FaceVerdict(box=confirmed, verdict="unsure", reason="pending", track_id=track)
+                    )
+            return faces, "edge"
+        detector = HogDetector(max_width=self.settings.detect_width, min_face_px=self.settings.min_face_px)
+        return [
+            FaceVerdict(box=b, verdict="unsure", reason="pending") for b in detector.detect(image)
+        ], "detected"
+
+    def _gallery(self, household: str) -> tuple[Gallery | None, str | None, str]:
+        try:
+            gallery, etag = self.galleries.get(household)
+            return gallery, etag, ""
+        except StorageError as exc:
+            log.error("household %s: known encodings unavailable: %s", household, exc)
+            return None, None, str(exc)
+
+    def _verdicts(
+        self, image: np.ndarray, faces: list[FaceVerdict], gallery: Gallery | None, why_not: str
+    ) -> list[FaceVerdict]:
+        pending = [f for f in faces if f.reason == "pending"]
+        encodings = encode_faces(to_rgb(image), [f.box for f in pending]) if pending else np.zeros((0, 128))
+        by_box = {id(f): enc for f, enc in zip(pending, encodings, strict=True)}
+        out = []
+        for face in faces:
+            if face.reason != "pending":
+                out.append(face)
+                continue
+            judgement = judge_face(
+                by_box[id(face)],
+                face_px=min(face.box.w, face.box.h),
+                sharpness=sharpness(image, face.box),
+                gallery=gallery,
+                policy=self.policy,
+            )
+            reason = judgement.reason
+            if gallery is None and why_not:
+                reason = f"{reason} ({why_not})"
+            out.append(
+                face.model_copy(
+                    update={
+                        "verdict": judgement.verdict,
+                        "name": judgement.name,
+                        "distance": judgement.distance,
+                        "reason": reason,
+                    }
+                )
+            )
+        return out
+
+    def _alert(self, event: StorageEvent, result: FrameResult) -> str:
+        alert = Alert(
+            alert_id=alert_id_for(event),
+            household=result.household,
+            camera=result.camera,
+            bucket=self.storage.bucket,
+            frame_key=result.frame_key,
+            captured_at=result.captured_at,
+            strangers=result.strangers,
+            faces_in_frame=len(result.faces),
+        )
+        # An AlertError propagates: no result is written, the event fails and is delivered
+        # again, and the alert is handed over again.
+        return self.notifier.send(alert)
