@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -93,5 +94,5 @@ class Gallery:
                     photo_keys=[str(k) for k in npz["photo_keys"]],
                     photo_etags=[str(e) for e in npz["photo_etags"]],
                 )
-        except (ValueError, KeyError, OSError, EOFError) as exc:
+        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise StorageError(f"known-encodings object is corrupt: {exc}") from exc

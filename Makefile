@@ -1,0 +1,42 @@
+# Everything a fresh machine with only Python 3.11+ needs: `make demo`, `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test test-fast lint format constraints clean bench
+
+install: $(STAMP)
+
+# dlib comes as the dlib-bin wheel (no 8-minute compile); setuptools stays below 81 so
+# face_recognition_models' pkg_resources import works for the article's baseline; opencv
+# stays on 4.x, the last with Haar cascades.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt "setuptools<81" wheel
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt --no-deps face_recognition==1.3.0
+	$(BIN)/python -c 'import cv2, dlib, facewatch.models as m; assert hasattr(cv2, "CascadeClassifier"); m.model_path(m.ENCODER)'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/facewatch demo
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+constraints: install
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v -i '^facewatch' > constraints.new
+	mv constraints.new constraints.txt
+
+clean:
+	rm -rf $(VENV) outbox .pytest_cache .ruff_cache

@@ -1,0 +1,60 @@
+"""Enrolling known people and keeping their encodings fresh, on a real S3 server."""
+
+import numpy as np
+import pytest
+
+from facewatch.exceptions import BadImage, ObjectMissing
+from facewatch.gallery import GalleryCache, enroll, load_gallery
+from facewatch.layout import encodings_key, known_prefix
+from tests.conftest import TESTDATA
+
+pytestmark = pytest.mark.integration
+KNOWN = TESTDATA / "known"
+
+
+def photos(person):
+    return [(p.name, p.read_bytes()) for p in sorted((KNOWN / person).iterdir())]
+
+
+def test_enroll_uploads_photos_and_writes_one_encodings_object(storage):
+    gallery = enroll(storage, "home", "obama", photos("obama"), 40_000_000)
+    assert gallery.names == ["obama", "obama"]
+    assert sorted(storage.list_keys(known_prefix("home"))) == [
+        "households/home/known/obama/obama.jpg",
+        "households/home/known/obama/obama2.jpg",
+    ]
+    stored, _ = load_gallery(storage, "home")
+    assert np.array_equal(stored.encodings, gallery.encodings)
+    # The two photos are of one man: close together.
+    assert np.linalg.norm(stored.encodings[0] - stored.encodings[1]) < 0.6
+
+
+def test_enroll_is_incremental_and_per_household(storage):
+    enroll(storage, "home", "obama", photos("obama"), 40_000_000)
+    g = enroll(storage, "home", "biden", photos("biden"), 40_000_000)
+    assert g.people == ["biden", "obama"]
+    other = enroll(storage, "shop", "biden", photos("biden"), 40_000_000)
+    assert other.people == ["biden"]
+
+
+def test_a_bad_photo_leaves_the_bucket_unchanged(storage):
+    with pytest.raises(BadImage):
+        enroll(storage, "home", "obama", [*photos("obama"), ("x.jpg", b"not an image")], 40_000_000)
+    assert list(storage.list_keys("households/home/")) == []
+
+
+def test_cache_picks_up_a_new_enrollment_by_etag(storage):
+    now = [0.0]
+    cache = GalleryCache(storage, check_seconds=30, clock=lambda: now[0])
+    with pytest.raises(ObjectMissing):
+        cache.get("home")
+    enroll(storage, "home", "obama", photos("obama"), 40_000_000)
+    first, etag1 = cache.get("home")
+    assert first.people == ["obama"]
+    enroll(storage, "home", "biden", photos("biden"), 40_000_000)
+    assert cache.get("home")[0].people == ["obama"]  # still within the check interval
+    now[0] = 31.0
+    second, etag2 = cache.get("home")
+    assert second.people == ["biden", "obama"]
+    assert etag2 != etag1
+    assert storage.etag(encodings_key("home")) == etag2

@@ -1,0 +1,60 @@
+"""The storage layer against a real S3 server over HTTP."""
+
+import uuid
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from facewatch.exceptions import BucketMissing, ObjectMissing, StorageError
+from facewatch.storage import Storage
+
+pytestmark = pytest.mark.integration
+
+
+def test_put_get_keeps_bytes_metadata_and_etag(storage):
+    etag = storage.put("households/h/x.bin", b"\x00\x01", metadata={"fw-camera": "door"})
+    obj = storage.get("households/h/x.bin")
+    assert obj.body == b"\x00\x01"
+    assert obj.etag == etag
+    assert obj.metadata == {"fw-camera": "door"}
+    assert storage.etag("households/h/x.bin") == etag
+    assert storage.etag("households/h/none") is None
+
+
+def test_list_keys_pages_through_a_prefix(storage):
+    for i in range(5):
+        storage.put(f"households/h/k{i}", b"x")
+    storage.put("households/other/k", b"x")
+    assert sorted(storage.list_keys("households/h/")) == [f"households/h/k{i}" for i in range(5)]
+
+
+def test_a_missing_object_is_object_missing(storage):
+    with pytest.raises(ObjectMissing, match="does not exist"):
+        storage.get("households/h/nothing.jpg")
+
+
+def test_a_missing_bucket_is_bucket_missing(s3_client):
+    store = Storage(s3_client, f"fw-absent-{uuid.uuid4().hex[:8]}")
+    with pytest.raises(BucketMissing, match="does not exist"):
+        store.check_bucket()
+    with pytest.raises(BucketMissing):
+        store.get("households/h/x.jpg")
+
+
+def test_an_unreachable_server_is_a_storage_error_not_a_crash(aws_env):
+    client = boto3.client(
+        "s3",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1),
+    )
+    with pytest.raises(StorageError, match="unreachable"):
+        Storage(client, "facewatch").get("households/h/x.jpg")
+
+
+def test_conditional_put_refuses_to_overwrite(storage):
+    storage.put("households/h/once", b"1", if_none_match=True)
+    with pytest.raises(FileExistsError):
+        storage.put("households/h/once", b"2", if_none_match=True)
+    assert storage.get("households/h/once").body == b"1"
