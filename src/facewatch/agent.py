@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
+import click
 import cv2
 
 from facewatch.config import Settings
@@ -86,3 +87,31 @@ def run_agent(
     finally:
         capture.release()
     return summary
+
+
+@click.command()
+@click.option("--source", required=True, help="Webcam index, video file, or rtsp://… / http://… URL.")
+@click.option("--household", required=True)
+@click.option("--camera", required=True)
+def agent_command(source: str, household: str, camera: str) -> None:
+    """Run the edge agent on SOURCE, uploading face frames to the configured bucket."""
+    import json
+    import sys
+
+    from facewatch.config import get_settings
+    from facewatch.exceptions import FacewatchError
+    from facewatch.storage import Storage
+
+    settings = get_settings()
+    try:
+        summary = run_agent(
+            source,
+            household=household,
+            camera=camera,
+            settings=settings,
+            storage=Storage.from_settings(settings),
+        )
+    except FacewatchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps(summary.as_dict()))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
@@ -108,25 +107,11 @@ def demo(video: Path | None, known: Path | None, outbox: Path) -> None:
     print_json_line(summary)
 
 
-@main.command()
-@click.option("--source", required=True, help="Webcam index, video file, or rtsp://… / http://… URL.")
-@click.option("--household", required=True)
-@click.option("--camera", required=True)
-def agent(source: str, household: str, camera: str) -> None:
-    """Run the edge agent on SOURCE, uploading face frames to the configured bucket."""
-    from facewatch.agent import run_agent
-    from facewatch.storage import Storage
+def _register_commands() -> None:
+    # Commands that live beside the code they drive, so each module owns its own options.
+    from facewatch.agent import agent_command
 
-    settings = _settings()
-    try:
-        summary = run_agent(
-            source,
-            household=household,
-            camera=camera,
-            settings=settings,
-            storage=Storage.from_settings(settings),
-        )
-    except FacewatchError as exc:
-        _fail(exc)
-        return
-    click.echo(json.dumps(summary.as_dict()))
+    main.add_command(agent_command, "agent")
+
+
+_register_commands()
