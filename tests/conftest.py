@@ -78,3 +78,84 @@ def make_video(photo: Path, out: Path, *, seconds: float = 3.0, fps: int = 10, w
         writer.write(cv2.warpAffine(image, shift, (w, h), borderMode=cv2.BORDER_REPLICATE))
     writer.release()
     return out
+
+
+@pytest.fixture
+def start_function(tmp_path: Path, s3_endpoint: str, aws_env: None) -> Iterator[object]:
+    """Start functions as real functions-framework processes over HTTP; stopped after the test."""
+    import sys
+
+    from facewatch.stack import Process, free_port, functions_dir
+
+    started: list[Process] = []
+
+    def start(name: str, **env: str) -> Process:
+        port = free_port()
+        ff = Path(sys.executable).with_name("functions-framework")
+        process = Process(
+            name,
+            [
+                str(ff),
+                f"--target={name}",
+                f"--source={functions_dir() / name / 'main.py'}",
+                "--signature-type=http",
+                "--host=127.0.0.1",
+                f"--port={port}",
+            ],
+            {**os.environ, "FACEWATCH_S3_ENDPOINT_URL": s3_endpoint, "PYTHONUNBUFFERED": "1", **env},
+            tmp_path / f"{name}-{port}.log",
+            f"http://127.0.0.1:{port}/",
+        )
+        process.start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Iterator[object]:
+    from facewatch.outbox import OutboxServer
+
+    server = OutboxServer(tmp_path / "outbox").start()
+    yield server
+    server.stop()
+
+
+def clip_frame(index: int = 60) -> np.ndarray:
+    """A frame of the bundled clip (people nobody in testdata/known is)."""
+    capture = cv2.VideoCapture(str(TESTDATA / "video" / "short_hamilton_clip.mp4"))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok
+    return frame
+
+
+def s3_event(bucket: str, key: str, etag: str = "0123456789abcdef", name: str = "ObjectCreated:Put") -> dict:
+    """An S3 event notification record as S3 (and moto) sends it: the key URL-encoded."""
+    from urllib.parse import quote_plus
+
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": "2026-11-25T03:17:24.955Z",
+                "eventName": name,
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {
+                        "key": quote_plus(key, safe="/"),
+                        "size": 1,
+                        "eTag": etag,
+                        "sequencer": "0A1B",
+                    },
+                },
+            }
+        ]
+    }

@@ -30,7 +30,8 @@ def probe(data: bytes, max_pixels: int) -> tuple[str, int, int]:
             finally:
                 Image.MAX_IMAGE_PIXELS = saved
     except Exception as exc:  # PIL raises many types for garbage; all mean the same here
-        raise BadImage(f"not a readable image ({len(data)} bytes): {type(exc).__name__}") from exc
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise BadImage(f"not a readable image ({len(data)} bytes): {reason}") from exc
     if fmt not in ACCEPTED_FORMATS:
         raise BadImage(f"unsupported image format {fmt or 'unknown'}: send JPEG or PNG")
     if width <= 0 or height <= 0:

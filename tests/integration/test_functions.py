@@ -1,0 +1,251 @@
+"""The three functions as real functions-framework processes, over HTTP, against a real S3
+server and a real SMTP server."""
+
+import email
+import email.policy
+import json
+from datetime import UTC, datetime
+
+import cv2
+import numpy as np
+import pytest
+import requests
+
+from facewatch.frames import FrameMeta
+from facewatch.gallery import enroll
+from facewatch.layout import FrameKey
+from facewatch.uploads import store_face_frame
+from tests.conftest import TESTDATA, clip_frame, s3_event
+
+pytestmark = pytest.mark.integration
+TOKEN = "detect-token-for-tests"
+OBAMA3 = TESTDATA / "faces" / "obama3.jpg"
+
+
+def auth(token=TOKEN):
+    return {"Authorization": f"Bearer {token}"}
+
+
+# --- detect -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def detect(start_function, storage):
+    return start_function("detect", FACEWATCH_BUCKET=storage.bucket, FACEWATCH_DETECT_TOKEN=TOKEN)
+
+
+def test_detect_stores_a_face_frame_as_the_agent_would(detect, storage):
+    response = requests.post(
+        detect.url, params={"household": "home", "camera": "door"}, data=OBAMA3.read_bytes(), headers=auth()
+    )
+    assert response.status_code == 201, response.text
+    key = response.json()["stored"]
+    frame_key = FrameKey.parse(key)
+    assert (frame_key.household, frame_key.camera) == ("home", "door")
+    obj = storage.get(key)
+    meta = FrameMeta.from_s3_metadata(obj.metadata)
+    assert meta.source == "detect"
+    assert [b.as_list() for b in meta.boxes] == response.json()["faces"]
+    assert cv2.imdecode(np.frombuffer(obj.body, np.uint8), cv2.IMREAD_COLOR).shape[:2] == (
+        meta.height,
+        meta.width,
+    )
+
+
+def test_detect_drops_a_frame_without_faces(detect, storage):
+    _, blank = cv2.imencode(".png", np.full((240, 320, 3), 127, np.uint8))
+    response = requests.post(
+        detect.url, params={"household": "home", "camera": "door"}, data=blank.tobytes(), headers=auth()
+    )
+    assert response.status_code == 200
+    assert response.json()["stored"] is None
+    assert list(storage.list_keys("households/")) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b"", 400, "empty image"),
+        (b"this is not a jpeg", 400, "not a readable image"),
+        (OBAMA3.read_bytes()[:5000], 400, "not a readable image"),
+        (OBAMA3.read_bytes()[:-5000], 400, "truncated JPEG"),
+    ],
+)
+def test_detect_refuses_bad_images_clearly_and_stays_up(detect, storage, body, status, message):
+    response = requests.post(
+        detect.url, params={"household": "home", "camera": "door"}, data=body, headers=auth()
+    )
+    assert response.status_code == status
+    assert message in response.json()["message"]
+    ok = requests.post(
+        detect.url, params={"household": "home", "camera": "door"}, data=OBAMA3.read_bytes(), headers=auth()
+    )
+    assert ok.status_code == 201
+
+
+def test_detect_requires_its_token(detect, storage):
+    for headers in ({}, auth("wrong"), {"Authorization": TOKEN}):
+        response = requests.post(
+            detect.url,
+            params={"household": "home", "camera": "door"},
+            data=OBAMA3.read_bytes(),
+            headers=headers,
+        )
+        assert response.status_code == 401
+        assert TOKEN not in response.text
+    assert list(storage.list_keys("households/")) == []
+
+
+def test_detect_validates_household_and_camera(detect):
+    response = requests.post(
+        detect.url, params={"household": "../etc", "camera": "door"}, data=OBAMA3.read_bytes(), headers=auth()
+    )
+    assert response.status_code == 400
+    assert "invalid household" in response.json()["message"]
+
+
+# --- recognize and notify -------------------------------------------------------------
+
+
+@pytest.fixture
+def pipeline(start_function, storage, outbox):
+    notify = start_function(
+        "notify",
+        FACEWATCH_BUCKET=storage.bucket,
+        FACEWATCH_SMTP_HOST="127.0.0.1",
+        FACEWATCH_SMTP_PORT=str(outbox.port),
+        FACEWATCH_MAIL_TO="family@example.test",
+    )
+    recognize = start_function(
+        "recognize",
+        FACEWATCH_BUCKET=storage.bucket,
+        FACEWATCH_NOTIFY_URL=notify.url,
+        FACEWATCH_WEBHOOK_TOKEN=TOKEN,
+    )
+    known = TESTDATA / "known" / "obama"
+    enroll(storage, "home", "obama", [(p.name, p.read_bytes()) for p in sorted(known.iterdir())], 40_000_000)
+    return recognize, notify
+
+
+def upload(storage, image, camera="door", boxes_from_edge=True):
+    from facewatch.detection import HaarDetector
+
+    boxes = tuple(HaarDetector().detect(image)) if boxes_from_edge else ()
+    meta = FrameMeta("home", camera, datetime.now(UTC), image.shape[1], image.shape[0], boxes)
+    return store_face_frame(storage, image, meta)
+
+
+def post_event(recognize, payload, token=TOKEN):
+    return requests.post(recognize.url, data=json.dumps(payload), headers=auth(token), timeout=60)
+
+
+def test_a_known_face_is_recorded_and_sends_nothing(pipeline, storage, outbox):
+    recognize, _ = pipeline
+    key = upload(storage, cv2.imread(str(OBAMA3)))
+    response = post_event(recognize, s3_event(storage.bucket, key))
+    assert response.status_code == 200, response.text
+    result = storage.get_json(FrameKey.parse(key).result_key)
+    assert [f["verdict"] for f in result["faces"]] == ["known"]
+    assert result["faces"][0]["name"] == "obama"
+    assert result["boxes_from"] == "edge"
+    assert result["alert"] is None
+    assert outbox.messages == []
+
+
+def test_a_stranger_is_emailed_with_the_photo(pipeline, storage, outbox):
+    recognize, _ = pipeline
+    key = upload(storage, clip_frame())
+    response = post_event(recognize, s3_event(storage.bucket, key))
+    assert response.status_code == 200, response.text
+    result = storage.get_json(FrameKey.parse(key).result_key)
+    assert "stranger" in [f["verdict"] for f in result["faces"]]
+    assert result["alert"] == "sent"
+    [eml] = outbox.messages
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert "door" in message["Subject"]
+    assert message["To"] == "family@example.test"
+    photos = [p for p in message.walk() if p.get_content_type() == "image/jpeg" and p.get_filename()]
+    assert photos
+    assert cv2.imdecode(np.frombuffer(photos[0].get_content(), np.uint8), cv2.IMREAD_COLOR) is not None
+
+
+def test_frames_without_edge_boxes_are_searched(pipeline, storage):
+    recognize, _ = pipeline
+    key = upload(storage, cv2.imread(str(OBAMA3)), boxes_from_edge=False)
+    assert post_event(recognize, s3_event(storage.bucket, key)).status_code == 200
+    result = storage.get_json(FrameKey.parse(key).result_key)
+    assert result["boxes_from"] == "detected"
+    assert [f["name"] for f in result["faces"]] == ["obama"]
+
+
+def test_a_duplicate_delivery_is_judged_once(pipeline, storage, outbox):
+    recognize, _ = pipeline
+    key = upload(storage, clip_frame())
+    for _ in range(3):
+        assert post_event(recognize, s3_event(storage.bucket, key)).status_code == 200
+    assert len(outbox.messages) == 1
+
+
+def test_an_event_for_a_missing_object_is_a_clear_404(pipeline, storage):
+    recognize, _ = pipeline
+    key = "households/home/frames/door/20261125/140312000005-abcdef123456.jpg"
+    response = post_event(recognize, s3_event(storage.bucket, key))
+    assert response.status_code == 404
+    assert "does not exist" in response.json()["message"]
+    assert "recognize: 404 ObjectMissing" in recognize.log_path.read_text()
+
+
+def test_an_event_for_another_bucket_is_refused(pipeline, storage):
+    recognize, _ = pipeline
+    key = upload(storage, clip_frame())
+    response = post_event(recognize, s3_event("someone-elses-bucket", key))
+    assert response.status_code == 400
+    assert "someone-elses-bucket" in response.json()["message"]
+    assert not storage.exists(FrameKey.parse(key).result_key)
+
+
+@pytest.mark.parametrize("body", [b"", b"not json", b"[]", b'{"Records": [{"eventSource": "aws:s3"}]}'])
+def test_malformed_events_are_400_and_recognize_stays_up(pipeline, body):
+    recognize, _ = pipeline
+    response = requests.post(recognize.url, data=body, headers=auth(), timeout=30)
+    assert response.status_code == 400
+    assert response.json()["error"] == "BadEvent"
+    assert recognize.proc.poll() is None
+
+
+def test_recognize_requires_the_webhook_token(pipeline, storage):
+    recognize, _ = pipeline
+    key = upload(storage, clip_frame())
+    assert post_event(recognize, s3_event(storage.bucket, key), token="wrong").status_code == 401
+    assert not storage.exists(FrameKey.parse(key).result_key)
+
+
+def test_notify_says_so_when_the_smtp_server_is_down(start_function, storage):
+    from facewatch.stack import free_port
+    from facewatch.verdicts import Alert, FaceVerdict
+
+    notify = start_function(
+        "notify",
+        FACEWATCH_BUCKET=storage.bucket,
+        FACEWATCH_SMTP_HOST="127.0.0.1",
+        FACEWATCH_SMTP_PORT=str(free_port()),
+        FACEWATCH_MAIL_TO="family@example.test",
+    )
+    key = upload(storage, clip_frame())
+    alert = Alert(
+        alert_id="a1",
+        household="home",
+        camera="door",
+        bucket=storage.bucket,
+        frame_key=key,
+        captured_at=datetime.now(UTC),
+        strangers=[
+            FaceVerdict(
+                box=FrameMeta.from_s3_metadata(storage.get(key).metadata).boxes[0], verdict="stranger"
+            )
+        ],
+        faces_in_frame=1,
+    )
+    response = requests.post(notify.url, data=alert.model_dump_json(), timeout=30)
+    assert response.status_code == 503
+    assert "refused" in response.json()["message"]
