@@ -47,6 +47,10 @@ class ObjectMissing(StorageError):
     pass
 
 
+class WriteConflict(StorageError):
+    pass
+
+
 class ModelsUnavailable(FacewatchError):
     pass
 

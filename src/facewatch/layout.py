@@ -7,6 +7,10 @@
                                                               the object's user metadata
     households/<household>/results/<camera>/<YYYYMMDD>/<HHMMSSffffff>-<id>.json
                                                               the verdict on that frame
+    households/<household>/settings.json                      recipients, channels, time zone
+    households/<household>/state/visits.json                  open stranger visits
+    households/<household>/alerts/sent/<alert-id>.json        alerts delivered (idempotency)
+    households/<household>/alerts/dead/<alert-id>.json        alerts that could not be delivered
 
 Results mirror their frame's key, so each is found from the other without a lookup, and
 they sit outside `frames/` so writing one never re-triggers recognition.
@@ -61,6 +65,26 @@ def known_photo_key(household: str, person: str, photo_name: str) -> str:
 
 def encodings_key(household: str) -> str:
     return f"{household_prefix(household)}encodings.npz"
+
+
+def household_settings_key(household: str) -> str:
+    return f"{household_prefix(household)}settings.json"
+
+
+def visits_key(household: str) -> str:
+    return f"{household_prefix(household)}state/visits.json"
+
+
+def sent_alert_key(household: str, alert_id: str) -> str:
+    return f"{household_prefix(household)}alerts/sent/{alert_id}.json"
+
+
+def dead_alerts_prefix(household: str | None = None) -> str:
+    return f"{ROOT}/" if household is None else f"{household_prefix(household)}alerts/dead/"
+
+
+def dead_alert_key(household: str, alert_id: str) -> str:
+    return f"{dead_alerts_prefix(household)}{alert_id}.json"
 
 
 def frames_prefix(household: str) -> str:

@@ -14,7 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from facewatch.config import Settings
-from facewatch.exceptions import BucketMissing, ObjectMissing, StorageError
+from facewatch.exceptions import BucketMissing, ObjectMissing, StorageError, WriteConflict
 
 _MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
 _MISSING_BUCKET = {"NoSuchBucket"}
@@ -115,12 +115,16 @@ class Storage:
         content_type: str = "application/octet-stream",
         metadata: dict[str, str] | None = None,
         if_none_match: bool = False,
+        if_match: str | None = None,
     ) -> str:
-        """Store an object and return its ETag. With if_none_match the write only happens
-        if the key is new (S3 conditional write); a lost race raises FileExistsError."""
+        """Store an object and return its ETag. Conditional writes (S3, MinIO, moto): with
+        if_none_match only if the key is new, with if_match only if its ETag is still that
+        one. A lost race raises WriteConflict."""
         extra: dict[str, Any] = {}
         if if_none_match:
             extra["IfNoneMatch"] = "*"
+        if if_match is not None:
+            extra["IfMatch"] = f'"{if_match}"'
         try:
             out = self.client.put_object(
                 Bucket=self.bucket,
@@ -132,8 +136,8 @@ class Storage:
             )
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in {"PreconditionFailed", "ConditionalRequestConflict", "412"}:
-                raise FileExistsError(key) from exc
+            if code in {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}:
+                raise WriteConflict(f"s3://{self.bucket}/{key} was changed by someone else") from exc
             raise self._fail(exc, key) from exc
         except BotoCoreError as exc:
             raise self._fail(exc, key) from exc

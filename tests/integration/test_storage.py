@@ -6,7 +6,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from facewatch.exceptions import BucketMissing, ObjectMissing, StorageError
+from facewatch.exceptions import BucketMissing, ObjectMissing, StorageError, WriteConflict
 from facewatch.storage import Storage
 
 pytestmark = pytest.mark.integration
@@ -55,6 +55,15 @@ def test_an_unreachable_server_is_a_storage_error_not_a_crash(aws_env):
 
 def test_conditional_put_refuses_to_overwrite(storage):
     storage.put("households/h/once", b"1", if_none_match=True)
-    with pytest.raises(FileExistsError):
+    with pytest.raises(WriteConflict):
         storage.put("households/h/once", b"2", if_none_match=True)
     assert storage.get("households/h/once").body == b"1"
+
+
+def test_compare_and_swap_by_etag(storage):
+    first = storage.put("households/h/state", b"1")
+    second = storage.put("households/h/state", b"2", if_match=first)
+    with pytest.raises(WriteConflict):
+        storage.put("households/h/state", b"3", if_match=first)
+    assert storage.get("households/h/state").body == b"2"
+    assert storage.etag("households/h/state") == second

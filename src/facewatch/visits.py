@@ -1,0 +1,193 @@
+"""Pure decisions about stranger visits: is this unknown face someone we are already
+telling the household about, and does this sighting deserve an alert?
+
+A visit is one unknown person's presence at a household's cameras. A sighting joins a
+visit when it continues one of the visit's edge tracks (same camera, same track id) or
+when its face encoding is within `same_person` of one of the visit's representative
+encodings. A visit stays open while it is seen at least every `window` seconds; it
+alerts once. The same person seen again after the visit closed but within `cooldown`
+of its alert rejoins it silently; after the cooldown they are a new visit and a new alert.
+A visit is forgotten once neither its window nor its cooldown keeps it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+MAX_REPRESENTATIVES = 5
+MAX_FRAME_KEYS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class VisitPolicy:
+    window: timedelta = timedelta(minutes=5)
+    cooldown: timedelta = timedelta(minutes=30)
+    same_person: float = 0.55
+    """Stricter than the known-person threshold: merging two strangers would hide one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    frame_key: str
+    camera: str
+    seen_at: datetime
+    encoding: np.ndarray
+    track_id: int | None = None
+
+    @property
+    def track_key(self) -> str | None:
+        return None if self.track_id is None else f"{self.camera}:{self.track_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    visit_id: str
+    first_seen: datetime
+    last_seen: datetime
+    frames: int
+    representatives: tuple[tuple[float, ...], ...]
+    tracks: tuple[str, ...] = ()
+    frame_keys: tuple[str, ...] = ()
+    cameras: tuple[str, ...] = ()
+    alert_id: str | None = None
+    alerted_at: datetime | None = None
+
+    def is_open(self, now: datetime, policy: VisitPolicy) -> bool:
+        return now - self.last_seen <= policy.window
+
+    def is_kept(self, now: datetime, policy: VisitPolicy) -> bool:
+        in_cooldown = self.alerted_at is not None and now - self.alerted_at < policy.cooldown
+        return self.is_open(now, policy) or in_cooldown
+
+    def distance(self, encoding: np.ndarray) -> float:
+        if not self.representatives:
+            return float("inf")
+        reps = np.array(self.representatives, dtype=np.float64)
+        return float(np.linalg.norm(reps - encoding, axis=1).min())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "visit_id": self.visit_id,
+            "first_seen": self.first_seen.isoformat(),
+            "last_seen": self.last_seen.isoformat(),
+            "frames": self.frames,
+            "representatives": [list(r) for r in self.representatives],
+            "tracks": list(self.tracks),
+            "frame_keys": list(self.frame_keys),
+            "cameras": list(self.cameras),
+            "alert_id": self.alert_id,
+            "alerted_at": self.alerted_at.isoformat() if self.alerted_at else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Visit:
+        return cls(
+            visit_id=str(data["visit_id"]),
+            first_seen=datetime.fromisoformat(data["first_seen"]),
+            last_seen=datetime.fromisoformat(data["last_seen"]),
+            frames=int(data["frames"]),
+            representatives=tuple(tuple(float(x) for x in r) for r in data["representatives"]),
+            tracks=tuple(data.get("tracks", ())),
+            frame_keys=tuple(data.get("frame_keys", ())),
+            cameras=tuple(data.get("cameras", ())),
+            alert_id=data.get("alert_id"),
+            alerted_at=datetime.fromisoformat(data["alerted_at"]) if data.get("alerted_at") else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """What happened to one sighting."""
+
+    visit: Visit
+    alert: bool
+    reason: str
+
+
+def find_visit(sighting: Sighting, visits: list[Visit], now: datetime, policy: VisitPolicy) -> Visit | None:
+    kept = [v for v in visits if v.is_kept(now, policy)]
+    if sighting.track_key is not None:
+        for visit in kept:
+            if sighting.track_key in visit.tracks and visit.is_open(now, policy):
+                return visit
+    scored = [(v.distance(sighting.encoding), v) for v in kept]
+    scored = [(d, v) for d, v in scored if d <= policy.same_person]
+    return min(scored, key=lambda item: item[0])[1] if scored else None
+
+
+def _with_sighting(visit: Visit, sighting: Sighting) -> Visit:
+    reps = visit.representatives
+    if len(reps) < MAX_REPRESENTATIVES and visit.distance(sighting.encoding) > 0.25:
+        # Keep encodings that add something (another pose, another camera), not copies.
+        reps = (*reps, tuple(float(x) for x in sighting.encoding))
+    tracks = visit.tracks
+    if sighting.track_key is not None and sighting.track_key not in tracks:
+        tracks = (*tracks, sighting.track_key)[-20:]
+    cameras = visit.cameras if sighting.camera in visit.cameras else (*visit.cameras, sighting.camera)
+    return replace(
+        visit,
+        last_seen=max(visit.last_seen, sighting.seen_at),
+        frames=visit.frames + 1,
+        representatives=reps,
+        tracks=tracks,
+        frame_keys=(*visit.frame_keys, sighting.frame_key)[-MAX_FRAME_KEYS:],
+        cameras=cameras,
+    )
+
+
+def assign(
+    sighting: Sighting,
+    visits: list[Visit],
+    *,
+    now: datetime,
+    policy: VisitPolicy,
+    new_visit_id: str,
+    alert_id: str,
+) -> tuple[list[Visit], Assignment]:
+    """Place one stranger sighting; returns the new visit list (expired visits dropped) and
+    what happened. Replaying a sighting already recorded changes nothing and repeats the
+    original answer, so a redelivered frame can neither double-count nor double-alert."""
+    kept = [v for v in visits if v.is_kept(now, policy)]
+    for visit in kept:
+        if sighting.frame_key in visit.frame_keys and visit.distance(sighting.encoding) <= policy.same_person:
+            first = visit.alert_id == alert_id
+            return kept, Assignment(visit, first, "replay of a recorded sighting")
+    found = find_visit(sighting, kept, now, policy)
+    if found is None:
+        visit = Visit(
+            visit_id=new_visit_id,
+            first_seen=sighting.seen_at,
+            last_seen=sighting.seen_at,
+            frames=1,
+            representatives=(tuple(float(x) for x in sighting.encoding),),
+            tracks=(sighting.track_key,) if sighting.track_key else (),
+            frame_keys=(sighting.frame_key,),
+            cameras=(sighting.camera,),
+            alert_id=alert_id,
+            alerted_at=now,
+        )
+        return [*kept, visit], Assignment(visit, True, "new visit")
+    updated = _with_sighting(found, sighting)
+    others = [v for v in kept if v.visit_id != found.visit_id]
+    if found.is_open(now, policy):
+        why = f"same visit as {found.visit_id} (frame {updated.frames}), already alerted"
+    else:
+        why = f"seen again within the cooldown of visit {found.visit_id}"
+    return [*others, updated], Assignment(updated, False, why)
+
+
+@dataclass
+class VisitBook:
+    """A household's visits, as stored (one object, replaced with a conditional write)."""
+
+    visits: list[Visit] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": 1, "visits": [v.to_dict() for v in self.visits]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VisitBook:
+        return cls([Visit.from_dict(v) for v in data.get("visits", [])])

@@ -1,0 +1,110 @@
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from facewatch.visits import Sighting, Visit, VisitBook, VisitPolicy, assign
+
+POLICY = VisitPolicy(window=timedelta(minutes=5), cooldown=timedelta(minutes=30), same_person=0.55)
+T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+
+
+def person(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=128)
+    return 0.5 * v / np.linalg.norm(v)
+
+
+def near(encoding: np.ndarray, distance: float, seed: int = 99) -> np.ndarray:
+    d = np.random.default_rng(seed).normal(size=128)
+    return encoding + distance * d / np.linalg.norm(d)
+
+
+class Book:
+    """Applies sightings one after another, as the store does."""
+
+    def __init__(self):
+        self.visits: list[Visit] = []
+        self.n = 0
+
+    def see(self, encoding, at, *, camera="door", track=None, frame=None, alert_id=None):
+        self.n += 1
+        sighting = Sighting(frame or f"f{self.n}", camera, at, encoding, track)
+        self.visits, result = assign(
+            sighting, self.visits, now=at, policy=POLICY, new_visit_id=f"v{self.n}", alert_id=alert_id or f"a{self.n}"
+        )
+        return result
+
+
+def test_one_person_standing_at_the_door_is_one_visit_one_alert():
+    book = Book()
+    alice = person(1)
+    results = [book.see(near(alice, 0.3, seed=i), T0 + timedelta(seconds=10 * i)) for i in range(30)]
+    assert [r.alert for r in results] == [True] + [False] * 29
+    assert len({r.visit.visit_id for r in results}) == 1
+    assert results[-1].visit.frames == 30
+    assert "already alerted" in results[-1].reason
+
+
+def test_two_strangers_in_one_window_are_two_visits_two_alerts():
+    book = Book()
+    first = book.see(person(1), T0)
+    second = book.see(person(2), T0 + timedelta(seconds=5))
+    assert first.alert and second.alert
+    assert first.visit.visit_id != second.visit.visit_id
+
+
+def test_the_edge_track_keeps_a_turning_head_in_its_visit():
+    book = Book()
+    alice = person(1)
+    book.see(alice, T0, track=7)
+    profile = near(alice, 0.9)  # too far by encoding alone
+    result = book.see(profile, T0 + timedelta(seconds=1), track=7)
+    assert not result.alert
+    someone_else = book.see(person(3), T0 + timedelta(seconds=2), camera="garden", track=7)
+    assert someone_else.alert  # a track id means nothing on another camera
+
+
+def test_back_within_the_cooldown_is_silent_after_it_a_new_alert():
+    book = Book()
+    alice = person(1)
+    assert book.see(alice, T0).alert
+    assert not book.see(near(alice, 0.3), T0 + timedelta(minutes=20)).alert  # visit closed, cooldown on
+    later = book.see(near(alice, 0.3), T0 + timedelta(minutes=60))
+    assert later.alert
+    assert later.reason == "new visit"
+
+
+def test_a_long_stay_stays_one_visit():
+    book = Book()
+    alice = person(1)
+    for minute in range(0, 120, 2):
+        result = book.see(near(alice, 0.2, seed=minute), T0 + timedelta(minutes=minute))
+    assert not result.alert
+    assert result.visit.frames == 60
+
+
+def test_replaying_a_recorded_sighting_changes_nothing_and_repeats_its_answer():
+    book = Book()
+    alice = person(1)
+    first = book.see(alice, T0, frame="frame-1", alert_id="alert-1")
+    before = list(book.visits)
+    again = book.see(alice, T0, frame="frame-1", alert_id="alert-1")
+    assert again.alert and again.visit.alert_id == first.visit.alert_id == "alert-1"
+    assert book.visits == before
+    # A later frame of the same visit, replayed, stays silent.
+    book.see(near(alice, 0.2), T0 + timedelta(seconds=5), frame="frame-2", alert_id="alert-2")
+    replay = book.see(near(alice, 0.2), T0 + timedelta(seconds=5), frame="frame-2", alert_id="alert-2")
+    assert not replay.alert
+
+
+def test_old_visits_expire_by_themselves():
+    book = Book()
+    book.see(person(1), T0)
+    book.see(person(2), T0 + timedelta(hours=5))
+    assert len(book.visits) == 1
+
+
+def test_the_book_round_trips_through_json():
+    book = Book()
+    book.see(person(1), T0, track=3)
+    stored = VisitBook(book.visits).to_dict()
+    assert VisitBook.from_dict(stored).visits == book.visits
