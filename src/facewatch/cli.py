@@ -107,6 +107,81 @@ def demo(video: Path | None, known: Path | None, outbox: Path) -> None:
     print_json_line(summary)
 
 
+@main.command()
+@click.option("--household", required=True)
+@click.option("--since", default=None, help="e.g. 2h, 7d, or 2026-11-25T08:00 (default: everything).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def events(household: str, since: str | None, as_json: bool) -> None:
+    """List the verdicts on a household's frames: who, how sure, which visit, alert or not."""
+    import json
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from facewatch.history import parse_since, verdict_rows
+    from facewatch.layout import check_id
+    from facewatch.storage import Storage
+
+    settings = _settings()
+    try:
+        check_id(household, "household")
+        rows = list(
+            verdict_rows(Storage.from_settings(settings), household, parse_since(since, datetime.now(UTC)))
+        )
+    except FacewatchError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, default=str))
+        return
+    table = Table("time", "camera", "verdict", "name", "distance", "visit", "alert / reason")
+    for r in rows:
+        distance = f"{r['distance']:.3f}" if isinstance(r.get("distance"), float) else ""
+        table.add_row(
+            str(r["captured_at"])[:19],
+            r["camera"],
+            str(r["verdict"]),
+            r.get("name") or "",
+            distance,
+            r.get("visit_id") or "",
+            r.get("alert") or r.get("reason") or "",
+        )
+    Console().print(table)
+
+
+@main.group()
+def alerts() -> None:
+    """Alerts that could not be delivered."""
+
+
+@alerts.command("retry")
+@click.option("--household", default=None, help="Only this household (default: all).")
+def alerts_retry(household: str | None) -> None:
+    """Send dead-lettered alerts again; those that go out are removed from the dead letters."""
+    from facewatch.channels import channel_from_settings
+    from facewatch.delivery import retry_dead_letters
+    from facewatch.storage import Storage
+
+    settings = _settings()
+    try:
+        outcomes = retry_dead_letters(
+            storage=Storage.from_settings(settings),
+            channel=channel_from_settings(settings),
+            settings=settings,
+            household=household,
+        )
+    except FacewatchError as exc:
+        _fail(exc)
+        return
+    for alert_id, outcome in outcomes.items():
+        click.echo(f"{alert_id}: {outcome}")
+    failed = sum(o.startswith("dead-lettered") for o in outcomes.values())
+    click.echo(f"{len(outcomes) - failed} sent, {failed} still failing", err=True)
+    sys.exit(1 if failed else 0)
+
+
 def _register_commands() -> None:
     # Commands that live beside the code they drive, so each module owns its own options.
     from facewatch.agent import agent_command

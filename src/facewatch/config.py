@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     """Variance of the Laplacian of the face crop under which it is too blurred to judge."""
     encodings_check_seconds: float = Field(30.0, ge=0)
 
+    # --- visits: one alert per stranger visit ---------------------------------------
+    visit_window_seconds: float = Field(300.0, gt=0)
+    """A visit stays open while its stranger is seen at least this often."""
+    alert_cooldown_seconds: float = Field(1800.0, ge=0)
+    """The same stranger seen again within this long after an alert does not alert again."""
+    same_person_threshold: float = Field(0.55, gt=0, lt=2)
+    """Encoding distance under which two unknown faces are taken to be one person."""
+
     # --- the path from recognize to notify -----------------------------------------
     notify_url: str | None = None
     """recognize POSTs alerts here (functions-framework / Knative / Cloud Run)."""

@@ -79,8 +79,8 @@ def sent_alert_key(household: str, alert_id: str) -> str:
     return f"{household_prefix(household)}alerts/sent/{alert_id}.json"
 
 
-def dead_alerts_prefix(household: str | None = None) -> str:
-    return f"{ROOT}/" if household is None else f"{household_prefix(household)}alerts/dead/"
+def dead_alerts_prefix(household: str) -> str:
+    return f"{household_prefix(household)}alerts/dead/"
 
 
 def dead_alert_key(household: str, alert_id: str) -> str:

@@ -10,7 +10,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
@@ -28,6 +28,8 @@ from facewatch.layout import FrameKey, KnownPhotoKey, classify_key
 from facewatch.notifier import Notifier
 from facewatch.storage import Storage
 from facewatch.verdicts import Alert, FaceVerdict, FrameResult
+from facewatch.visits import Sighting, VisitPolicy
+from facewatch.visitstore import VisitStore
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +53,10 @@ class Outcome:
         return out
 
 
-def alert_id_for(event: StorageEvent) -> str:
-    """The same upload always yields the same alert id, however often it is delivered."""
-    return hashlib.sha256(event.idempotency_key.encode()).hexdigest()[:20]
+def alert_id_for(event: StorageEvent, face_index: int) -> str:
+    """The same face of the same upload always yields the same alert id, however often the
+    upload is delivered: notify uses it to send each alert once."""
+    return hashlib.sha256(f"{event.idempotency_key}#{face_index}".encode()).hexdigest()[:20]
 
 
 def _meta_for(key: FrameKey, metadata: dict[str, str], image: np.ndarray) -> FrameMeta:
@@ -75,12 +78,22 @@ class Recognizer:
     settings: Settings
     galleries: GalleryCache
     notifier: Notifier
+    visits: VisitStore
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @property
     def policy(self) -> MatchPolicy:
         s = self.settings
         return MatchPolicy(s.match_threshold, s.min_judge_face_px, s.min_sharpness)
+
+    @property
+    def visit_policy(self) -> VisitPolicy:
+        s = self.settings
+        return VisitPolicy(
+            window=timedelta(seconds=s.visit_window_seconds),
+            cooldown=timedelta(seconds=s.alert_cooldown_seconds),
+            same_person=s.same_person_threshold,
+        )
 
     def handle(self, event: StorageEvent) -> Outcome:
         if event.bucket != self.storage.bucket:
@@ -137,9 +150,9 @@ class Recognizer:
         )
         gallery, etag, why_not = self._gallery(key.household)
         result.encodings_etag = etag
-        result.faces = self._verdicts(image, faces, gallery, why_not)
+        result.faces, encodings = self._verdicts(image, faces, gallery, why_not)
         if result.strangers:
-            result.alert = self._alert(event, result)
+            result.faces, result.alert = self._alert_visits(event, result, encodings)
         self.storage.put_json(key.result_key, result.model_dump(mode="json"))
         log.info(
             "%s: %s; alert: %s",
@@ -188,17 +201,16 @@ class Recognizer:
 
     def _verdicts(
         self, image: np.ndarray, faces: list[FaceVerdict], gallery: Gallery | None, why_not: str
-    ) -> list[FaceVerdict]:
-        pending = [f for f in faces if f.reason == "pending"]
-        encodings = encode_faces(to_rgb(image), [f.box for f in pending]) if pending else np.zeros((0, 128))
-        by_box = {id(f): enc for f, enc in zip(pending, encodings, strict=True)}
-        out = []
-        for face in faces:
-            if face.reason != "pending":
-                out.append(face)
-                continue
+    ) -> tuple[list[FaceVerdict], dict[int, np.ndarray]]:
+        """Judge each pending face; returns the verdicts and the encodings by face index."""
+        pending = [i for i, f in enumerate(faces) if f.reason == "pending"]
+        rows = encode_faces(to_rgb(image), [faces[i].box for i in pending]) if pending else np.zeros((0, 128))
+        encodings = dict(zip(pending, rows, strict=True))
+        out = list(faces)
+        for i in pending:
+            face = faces[i]
             judgement = judge_face(
-                by_box[id(face)],
+                encodings[i],
                 face_px=min(face.box.w, face.box.h),
                 sharpness=sharpness(image, face.box),
                 gallery=gallery,
@@ -207,29 +219,61 @@ class Recognizer:
             reason = judgement.reason
             if gallery is None and why_not:
                 reason = f"{reason} ({why_not})"
-            out.append(
-                face.model_copy(
-                    update={
-                        "verdict": judgement.verdict,
-                        "name": judgement.name,
-                        "distance": judgement.distance,
-                        "reason": reason,
-                    }
-                )
+            out[i] = face.model_copy(
+                update={
+                    "verdict": judgement.verdict,
+                    "name": judgement.name,
+                    "distance": judgement.distance,
+                    "reason": reason,
+                }
             )
-        return out
+        return out, encodings
 
-    def _alert(self, event: StorageEvent, result: FrameResult) -> str:
-        alert = Alert(
-            alert_id=alert_id_for(event),
-            household=result.household,
-            camera=result.camera,
-            bucket=self.storage.bucket,
-            frame_key=result.frame_key,
-            captured_at=result.captured_at,
-            strangers=result.strangers,
-            faces_in_frame=len(result.faces),
+    def _alert_visits(
+        self, event: StorageEvent, result: FrameResult, encodings: dict[int, np.ndarray]
+    ) -> tuple[list[FaceVerdict], str]:
+        """Place each stranger in a visit (atomically, in the bucket) and alert new visits.
+        An AlertError propagates: no result is written, the event fails and is delivered
+        again, the replayed sightings alert again with the same ids, and notify, which
+        remembers what it sent, sends each alert once."""
+        faces = list(result.faces)
+        indices = [i for i, f in enumerate(faces) if f.verdict == "stranger"]
+        sightings = [
+            (
+                Sighting(
+                    result.frame_key, result.camera, result.captured_at, encodings[i], faces[i].track_id
+                ),
+                f"visit-{alert_id_for(event, i)[:12]}",
+                alert_id_for(event, i),
+            )
+            for i in indices
+        ]
+        assignments = self.visits.record(
+            result.household, sightings, now=result.captured_at, policy=self.visit_policy
         )
-        # An AlertError propagates: no result is written, the event fails and is delivered
-        # again, and the alert is handed over again.
-        return self.notifier.send(alert)
+        outcomes = []
+        for i, (_, _, alert_id), assignment in zip(indices, sightings, assignments, strict=True):
+            visit = assignment.visit
+            face = faces[i].model_copy(update={"visit_id": visit.visit_id})
+            if assignment.alert:
+                alert = Alert(
+                    alert_id=alert_id,
+                    household=result.household,
+                    camera=result.camera,
+                    bucket=self.storage.bucket,
+                    frame_key=result.frame_key,
+                    captured_at=result.captured_at,
+                    strangers=[face],
+                    faces_in_frame=len(faces),
+                    visit_id=visit.visit_id,
+                    visit_frames=visit.frames,
+                    first_seen=visit.first_seen,
+                )
+                handed = self.notifier.send(alert)
+                face = face.model_copy(update={"alert": handed})
+            else:
+                face = face.model_copy(update={"alert": f"suppressed: {assignment.reason}"})
+            faces[i] = face
+            outcomes.append(face.alert or "")
+        sent = [o for o in outcomes if not o.startswith("suppressed")]
+        return faces, (sent[0] if sent else outcomes[0])

@@ -55,8 +55,11 @@ class Services:
     @cached_property
     def recognizer(self) -> Recognizer:
         from facewatch.recognition import Recognizer
+        from facewatch.visitstore import VisitStore
 
-        return Recognizer(self.storage, self.settings, self.galleries, self.notifier)
+        return Recognizer(
+            self.storage, self.settings, self.galleries, self.notifier, VisitStore(self.storage)
+        )
 
 
 @cache

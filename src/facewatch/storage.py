@@ -198,6 +198,22 @@ class Storage:
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(exc, prefix) from exc
 
+    def list_households(self) -> list[str]:
+        """Household ids that have anything in the bucket (one listing level, not every key)."""
+        from facewatch.layout import ROOT
+
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=f"{ROOT}/", Delimiter="/"
+            )
+            return [
+                p["Prefix"].removeprefix(f"{ROOT}/").rstrip("/")
+                for page in pages
+                for p in page.get("CommonPrefixes", [])
+            ]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, f"{ROOT}/") from exc
+
     def presigned_url(self, key: str, expires_seconds: int = 3600) -> str:
         return self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_seconds

@@ -24,6 +24,9 @@ class FaceVerdict(BaseModel):
     distance: float | None = None
     reason: str = ""
     track_id: int | None = None
+    visit_id: str | None = None
+    alert: str | None = None
+    """For a stranger: whether this sighting alerted, and if not, why not."""
 
 
 class FrameResult(BaseModel):
@@ -54,6 +57,9 @@ class Alert(BaseModel):
     captured_at: datetime
     strangers: list[FaceVerdict]
     faces_in_frame: int
+    visit_id: str | None = None
+    visit_frames: int = 1
+    first_seen: datetime | None = None
 
     @classmethod
     def parse(cls, payload: Any) -> Alert:
