@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(10.0, gt=0)
     ses_region: str | None = None
 
+    # --- links in alert emails ------------------------------------------------------
+    link_secret: SecretStr | None = None
+    """Signs the "I know this person" links; without it emails carry no such link."""
+    feedback_url: str | None = None
+    """Public URL of the feedback function (where the "I know this person" link points)."""
+    link_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
+    presign_seconds: int = Field(24 * 3600, ge=60, le=7 * 24 * 3600)
+    """How long the link to the full frame works (SigV4 allows at most 7 days)."""
+
     # --- HTTP functions -----------------------------------------------------------
     detect_token: SecretStr | None = None
     """When set, POSTs to detect must carry `Authorization: Bearer <token>`."""

@@ -33,7 +33,7 @@ from facewatch.storage import Storage
 
 log = logging.getLogger(__name__)
 
-FUNCTIONS = ("detect", "recognize", "notify")
+FUNCTIONS = ("detect", "recognize", "notify", "feedback")
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "facewatch-local",
     "AWS_SECRET_ACCESS_KEY": "facewatch-local-secret",
@@ -278,6 +278,8 @@ class LocalStack:
             "FACEWATCH_REGION": "us-east-1",
             "FACEWATCH_NOTIFY_URL": f"http://127.0.0.1:{ports['notify']}/",
             "FACEWATCH_WEBHOOK_TOKEN": self.webhook_token,
+            "FACEWATCH_LINK_SECRET": os.urandom(24).hex(),
+            "FACEWATCH_FEEDBACK_URL": f"http://127.0.0.1:{ports['feedback']}/",
             "FACEWATCH_ALERT_CHANNEL": "smtp",
             "FACEWATCH_SMTP_HOST": "127.0.0.1",
             "FACEWATCH_SMTP_PORT": str(self.outbox_server.port),

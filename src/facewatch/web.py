@@ -26,7 +26,8 @@ log = logging.getLogger("facewatch.web")
 @dataclass(frozen=True, slots=True)
 class Reply:
     status: int
-    body: dict[str, Any]
+    body: dict[str, Any] | str
+    """JSON, or an HTML page (with its Content-Type in headers)."""
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -86,7 +87,7 @@ def guarded(name: str, work: Callable[[], Reply]) -> Reply:
         return Reply(500, {"error": "InternalError", "message": f"{type(exc).__name__}: unexpected failure"})
 
 
-def flask_response(reply: Reply) -> tuple[dict[str, Any], int, dict[str, str]]:
+def flask_response(reply: Reply) -> tuple[dict[str, Any] | str, int, dict[str, str]]:
     return reply.body, reply.status, reply.headers
 
 
@@ -103,6 +104,7 @@ def read_body(request: Any, limit: int) -> bytes:
 def lambda_result(reply: Reply) -> dict[str, Any]:
     """For event-triggered Lambdas: a retryable failure must raise, so Lambda retries the
     event and finally hands it to the on-failure destination; anything else returns."""
+    body = reply.body if isinstance(reply.body, dict) else {"body": reply.body}
     if reply.status >= 500:
-        raise RuntimeError(f"{reply.body.get('error')}: {reply.body.get('message')}")
-    return {"status": reply.status, **reply.body}
+        raise RuntimeError(f"{body.get('error')}: {body.get('message')}")
+    return {"status": reply.status, **body}

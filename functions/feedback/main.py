@@ -1,0 +1,25 @@
+"""feedback: the "I know this person" link in an alert email (GET shows the form, POST
+enrolls the face the signed link names).
+
+    functions-framework --target=feedback --source=functions/feedback/main.py
+"""
+
+from typing import Any
+
+import functions_framework
+from flask import Request
+
+from facewatch import feedback as core
+from facewatch.runtime import services
+from facewatch.web import flask_response, guarded
+
+
+@functions_framework.http
+def feedback(request: Request) -> tuple[dict[str, Any] | str, int, dict[str, str]]:
+    def work() -> core.Reply:
+        s = services()
+        return core.handle(
+            s.settings, s.storage, method=request.method, params=dict(request.args), form=dict(request.form)
+        )
+
+    return flask_response(guarded("feedback", work))

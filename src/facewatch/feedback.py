@@ -1,0 +1,86 @@
+"""The "I know this person" link: a page that asks for the name, and on submit enrolls
+exactly the face the signed token names into that household's known people."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import cv2
+
+from facewatch.config import Settings
+from facewatch.exceptions import BadInput
+from facewatch.frames import Box
+from facewatch.gallery import enroll
+from facewatch.images import decode_bgr, encode_jpeg
+from facewatch.layout import check_person
+from facewatch.storage import Storage
+from facewatch.tokens import FaceClaim, verify_face
+from facewatch.web import Reply
+
+HTML = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+
+
+def _page(title: str, body: str, status: int = 200) -> Reply:
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title></head>"
+        f"<body style='font-family:sans-serif;max-width:32em;margin:2em auto'>{body}</body></html>"
+    )
+    return Reply(status, page, HTML)
+
+
+def _claim(settings: Settings, token: str) -> FaceClaim:
+    if settings.link_secret is None:
+        raise BadInput("feedback links are not enabled here (FACEWATCH_LINK_SECRET is not set)")
+    return verify_face(settings.link_secret.get_secret_value(), token, now=datetime.now(UTC))
+
+
+def face_crop(frame_jpeg: bytes, box: Box, max_pixels: int) -> bytes:
+    """The face with a generous margin: the detector that enrolls it needs some context."""
+    image = decode_bgr(frame_jpeg, max_pixels)
+    height, width = image.shape[:2]
+    margin = int(max(box.w, box.h) * 0.6)
+    x0, y0 = max(0, box.x - margin), max(0, box.y - margin)
+    x1, y1 = min(width, box.x + box.w + margin), min(height, box.y + box.h + margin)
+    crop = image[y0:y1, x0:x1]
+    if crop.shape[1] < 160:  # upscale small faces so HOG (80 px window) finds them again
+        crop = cv2.resize(crop, None, fx=160 / crop.shape[1], fy=160 / crop.shape[1])
+    return encode_jpeg(crop, 95)
+
+
+def show_form(settings: Settings, token: str) -> Reply:
+    claim = _claim(settings, token)
+    return _page(
+        "Who is this?",
+        f"<h1>Who is this?</h1><p>The face seen by household {html.escape(claim.household)}'s camera will be "
+        "added to its known people, and will not raise an alert again.</p>"
+        "<form method='post'><input type='hidden' name='token' value='"
+        f"{html.escape(token, quote=True)}'><label>Name <input name='name' required maxlength='64'></label> "
+        "<button type='submit'>I know this person</button></form>",
+    )
+
+
+def accept(settings: Settings, storage: Storage, form: Mapping[str, str]) -> Reply:
+    claim = _claim(settings, form.get("token", ""))
+    name = check_person(form.get("name", "").strip())
+    crop = face_crop(storage.get(claim.frame_key).body, claim.box, settings.max_image_pixels)
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    gallery = enroll(
+        storage, claim.household, name, [(f"from-alert-{stamp}.jpg", crop)], settings.max_image_pixels
+    )
+    if name not in gallery.names:
+        raise BadInput("no face could be learned from that alert's photo")
+    return _page("Thank you", f"<h1>Thank you</h1><p>{html.escape(name)} is now known.</p>")
+
+
+def handle(
+    settings: Settings, storage: Storage, *, method: str, params: Mapping[str, str], form: Mapping[str, str]
+) -> Reply:
+    if method == "GET":
+        return show_form(settings, params.get("token", ""))
+    if method == "POST":
+        return accept(settings, storage, form)
+    return Reply(405, {"error": "MethodNotAllowed", "message": "use GET or POST"}, {"Allow": "GET, POST"})

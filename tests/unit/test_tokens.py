@@ -1,0 +1,63 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from facewatch.frames import Box
+from facewatch.tokens import BadToken, sign_face, verify_face
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+KEY = "households/home/frames/door/20261125/120000000000-abcdef123456.jpg"
+SECRET = "link-secret"
+
+
+def token(**kw):
+    args = {
+        "household": "home",
+        "frame_key": KEY,
+        "box": Box(1, 2, 30, 40),
+        "now": NOW,
+        "ttl": timedelta(days=7),
+    }
+    args.update(kw)
+    return sign_face(SECRET, args.pop("household"), args.pop("frame_key"), args.pop("box"), **args)
+
+
+def test_a_token_carries_its_face():
+    claim = verify_face(SECRET, token(), now=NOW + timedelta(days=1))
+    assert (claim.household, claim.frame_key, claim.box) == ("home", KEY, Box(1, 2, 30, 40))
+
+
+def test_an_expired_token_is_refused():
+    with pytest.raises(BadToken, match="expired"):
+        verify_face(SECRET, token(), now=NOW + timedelta(days=7, seconds=1))
+
+
+def test_a_token_from_another_secret_is_refused():
+    with pytest.raises(BadToken, match="signature"):
+        verify_face("other-secret", token(), now=NOW)
+
+
+@pytest.mark.parametrize(
+    "mangle", [lambda t: t[:-2], lambda t: "x" + t, lambda t: "", lambda t: t.replace(".", "")]
+)
+def test_a_forged_token_is_refused(mangle):
+    with pytest.raises(BadToken):
+        verify_face(SECRET, mangle(token()), now=NOW)
+
+
+def test_changing_the_face_or_household_breaks_the_signature():
+    import base64
+    import json
+
+    body, mac = token().split(".")
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    payload["h"] = "neighbours"
+    forged = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    with pytest.raises(BadToken, match="signature"):
+        verify_face(SECRET, f"{forged}.{mac}", now=NOW)
+
+
+def test_a_frame_of_another_household_is_refused_even_if_signed():
+    other = KEY.replace("households/home/", "households/shop/")
+    with pytest.raises(BadToken, match="disagree"):
+        verify_face(SECRET, token(frame_key=other), now=NOW)
