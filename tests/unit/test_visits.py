@@ -29,7 +29,12 @@ class Book:
         self.n += 1
         sighting = Sighting(frame or f"f{self.n}", camera, at, encoding, track)
         self.visits, result = assign(
-            sighting, self.visits, now=at, policy=POLICY, new_visit_id=f"v{self.n}", alert_id=alert_id or f"a{self.n}"
+            sighting,
+            self.visits,
+            now=at,
+            policy=POLICY,
+            new_visit_id=f"v{self.n}",
+            alert_id=alert_id or f"a{self.n}",
         )
         return result
 
