@@ -1,0 +1,62 @@
+#!/bin/sh
+# One-shot MinIO setup for facewatch, run with the `mc` image (infra/compose and the
+# infra/k8s Job run this same script; keep the two copies identical).
+#
+# MinIO itself knows the webhook target from its environment
+# (MINIO_NOTIFY_WEBHOOK_*_facewatch, pointing at recognize with the Bearer token). This
+# script creates the bucket, a least-privileged user for the functions and the agent, and
+# subscribes the bucket's images to that target: prefix households/, one rule per suffix
+# (a rule takes a single suffix), put and delete (known photos added or removed rebuild
+# the encodings; recognize ignores removed frames). Safe to run again.
+#
+# Needs: MINIO_ROOT_USER, MINIO_ROOT_PASSWORD (admin), AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY (the application user to create), FACEWATCH_BUCKET.
+set -eu
+
+MINIO_URL="${MINIO_URL:-http://minio:9000}"
+BUCKET="${FACEWATCH_BUCKET:-facewatch}"
+WEBHOOK_ARN="${WEBHOOK_ARN:-arn:minio:sqs::facewatch:webhook}"
+
+echo "waiting for MinIO at $MINIO_URL"
+until mc alias set local "$MINIO_URL" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null 2>&1; do
+  sleep 2
+done
+mc ready local
+
+# Not versioned: state/visits.json is rewritten for every stranger frame, and without a
+# lifecycle rule for old versions they would pile up.
+mc mb --ignore-existing "local/$BUCKET"
+
+# The application user may list the bucket and read/write/delete under households/ only.
+cat > /tmp/facewatch-app.json <<EOF
+{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
+      "Resource": ["arn:aws:s3:::$BUCKET"]
+    },
+    {
+      "Effect": "Allow",
+      "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+      "Resource": ["arn:aws:s3:::$BUCKET/households/*"]
+    }
+  ]
+}
+EOF
+mc admin policy create local facewatch-app /tmp/facewatch-app.json
+mc admin user add local "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"
+if ! out="$(mc admin policy attach local facewatch-app --user "$AWS_ACCESS_KEY_ID" 2>&1)"; then
+  case "$out" in
+    *"already in effect"*) ;;
+    *) echo "$out" >&2; exit 1 ;;
+  esac
+fi
+
+for suffix in .jpg .jpeg .png; do
+  mc event add --ignore-existing "local/$BUCKET" "$WEBHOOK_ARN" \
+    --event put,delete --prefix households/ --suffix "$suffix"
+done
+mc event ls "local/$BUCKET"
+echo "facewatch storage ready: bucket $BUCKET, notifications to $WEBHOOK_ARN"

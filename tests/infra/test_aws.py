@@ -1,0 +1,410 @@
+"""infra/aws/template.yaml: cfn-lint finds no error, the SAM transform (run offline with
+samtranslator) yields the functions, the bucket's notification to recognize with the
+right filters, the asynchronous configs with on-failure queues, and IAM policies that
+grant each function only what it uses."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cfnlint.api import ManualArgs, lint
+from cfnlint.decode.decode import decode_str
+from samtranslator.translator.transform import transform
+
+from tests.infra.helpers import INFRA, REPO, build_stages, unknown_facewatch_names
+
+TEMPLATE = INFRA / "aws" / "template.yaml"
+FUNCTION_IDS = {"detect": "DetectFunction", "recognize": "RecognizeFunction", "notify": "NotifyFunction"}
+# What `sam build` / `sam deploy` put in place of each image function's build Metadata.
+FAKE_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/facewatch:{target}"
+BUCKET_NAME = "${BucketNamePrefix}-${AWS::AccountId}-${AWS::Region}"
+OBJECT_ARN = "arn:${AWS::Partition}:s3:::" + BUCKET_NAME + "/"
+
+
+class NoManagedPolicies:
+    """samtranslator asks this for the ARNs of managed policies named in Policies; the
+    template names none (the roles' AWSLambdaBasicExecutionRole is added as an ARN)."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@pytest.fixture(scope="module")
+def template_text() -> str:
+    return TEMPLATE.read_text()
+
+
+@pytest.fixture(scope="module")
+def template(template_text) -> dict[str, Any]:
+    decoded, matches = decode_str(template_text)
+    assert not matches, matches
+    return json.loads(json.dumps(decoded))
+
+
+@pytest.fixture(scope="module")
+def transformed(template) -> Iterator[dict[str, Any]]:
+    sam = copy.deepcopy(template)
+    for resource in sam["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            target = resource["Metadata"]["DockerBuildTarget"]
+            resource["Properties"]["ImageUri"] = FAKE_IMAGE.format(target=target)
+    with pytest.MonkeyPatch.context() as mp:
+        # samtranslator reads the region from a boto3 session (no call is made)
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        mp.delenv("AWS_PROFILE", raising=False)
+        yield transform(sam, {}, NoManagedPolicies())
+
+
+def resources_of(cfn: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in cfn["Resources"].items() if v["Type"] == type_}
+
+
+def as_text(value: Any) -> str:
+    """An ARN written as a string, !Sub or !Sub [template, vars]: its template text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        return sub if isinstance(sub, str) else sub[0]
+    return json.dumps(value, sort_keys=True)
+
+
+def role_statements(cfn: dict[str, Any], function_id: str) -> list[dict[str, Any]]:
+    """Every statement of the function's role, both branches of any Fn::If included."""
+    role_ref = cfn["Resources"][function_id]["Properties"]["Role"]
+    role = cfn["Resources"][role_ref["Fn::GetAtt"][0]]
+    statements: list[dict[str, Any]] = []
+
+    def walk(policy: Any) -> None:
+        if isinstance(policy, dict) and "Fn::If" in policy:
+            for branch in policy["Fn::If"][1:]:
+                walk(branch)
+        elif isinstance(policy, dict) and "PolicyDocument" in policy:
+            found = policy["PolicyDocument"]["Statement"]
+            statements.extend(found if isinstance(found, list) else [found])
+
+    for policy in role["Properties"].get("Policies", []):
+        walk(policy)
+    return statements
+
+
+def grants(statements: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """action -> resources it is allowed on (as ARN template text)."""
+    out: dict[str, list[str]] = {}
+    for st in statements:
+        if st.get("Effect") != "Allow":
+            continue
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        for action in actions:
+            out.setdefault(action, []).extend(as_text(r) for r in resources)
+    return out
+
+
+# --- lint ------------------------------------------------------------------------------------
+
+
+def test_cfn_lint_finds_no_error_in_the_sam_template(template_text):
+    matches = lint(template_text, config=ManualArgs(regions=["us-east-1"]))
+    errors = [f"{m.rule.id} line {m.linenumber}: {m.message}" for m in matches if m.rule.id.startswith("E")]
+    assert not errors, "\n".join(errors)
+
+
+def test_cfn_lint_finds_no_error_in_the_transformed_template(transformed):
+    matches = lint(json.dumps(transformed), config=ManualArgs(regions=["us-east-1"]))
+    errors = [f"{m.rule.id}: {m.message}" for m in matches if m.rule.id.startswith("E")]
+    assert not errors, "\n".join(errors)
+
+
+def test_cfn_lint_is_really_checking(template_text):
+    """A control: the same call does report a broken template."""
+    broken = template_text.replace("MemorySize: !Ref NotifyMemorySize", "MemorySize: 12", 1)
+    assert broken != template_text
+    ids = {m.rule.id for m in lint(broken, config=ManualArgs(regions=["us-east-1"]))}
+    assert any(i.startswith("E") for i in ids)
+
+
+# --- functions and images --------------------------------------------------------------------
+
+
+def test_transform_yields_the_three_functions_as_images(transformed):
+    functions = resources_of(transformed, "AWS::Lambda::Function")
+    assert set(FUNCTION_IDS.values()) <= set(functions)
+    for target, logical_id in FUNCTION_IDS.items():
+        props = functions[logical_id]["Properties"]
+        assert props["PackageType"] == "Image"
+        assert props["Code"] == {"ImageUri": FAKE_IMAGE.format(target=target)}
+        assert props["Architectures"] == ["x86_64"]
+        assert "Handler" not in props and "Runtime" not in props
+
+
+@pytest.mark.parametrize("target", sorted(FUNCTION_IDS))
+def test_build_metadata_names_a_real_dockerfile_target(template, target):
+    meta = template["Resources"][FUNCTION_IDS[target]]["Metadata"]
+    context = (TEMPLATE.parent / meta["DockerContext"]).resolve()
+    assert context == REPO
+    dockerfile = context / meta["Dockerfile"]
+    assert dockerfile.is_file()
+    assert meta["DockerBuildTarget"] == target
+    assert target in build_stages(dockerfile)
+    assert meta.get("DockerTag")
+
+
+def test_globals_and_memory_come_from_parameters(template):
+    function_globals = template["Globals"]["Function"]
+    assert function_globals["Architectures"] == ["x86_64"]
+    assert function_globals["Timeout"] and function_globals["MemorySize"]
+    for target, logical_id in FUNCTION_IDS.items():
+        memory = template["Resources"][logical_id]["Properties"]["MemorySize"]
+        param = memory["Ref"]
+        assert param == f"{target.capitalize()}MemorySize" and param in template["Parameters"]
+
+
+def test_environment_names_are_facewatch_settings(transformed):
+    for logical_id in FUNCTION_IDS.values():
+        variables = transformed["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
+        assert not unknown_facewatch_names(variables), logical_id
+        assert variables["FACEWATCH_BUCKET"] == {"Fn::Sub": BUCKET_NAME}
+        assert variables["FACEWATCH_REGION"] == {"Ref": "AWS::Region"}
+        assert variables["FACEWATCH_S3_ADDRESSING_STYLE"] == "virtual"
+
+
+def test_parameters_are_wired_to_settings(template):
+    env = {
+        k: template["Resources"][v]["Properties"]["Environment"]["Variables"] for k, v in FUNCTION_IDS.items()
+    }
+    assert env["recognize"]["FACEWATCH_MATCH_THRESHOLD"] == {"Ref": "MatchThreshold"}
+    assert env["notify"]["FACEWATCH_ALERT_CHANNEL"] == {"Ref": "AlertChannel"}
+    assert env["notify"]["FACEWATCH_MAIL_FROM"] == {"Ref": "MailFrom"}
+    assert env["notify"]["FACEWATCH_MAIL_TO"] == {"Ref": "MailTo"}
+    assert set(template["Parameters"]["AlertChannel"]["AllowedValues"]) == {"smtp", "ses"}
+    assert template["Parameters"]["SmtpPassword"]["NoEcho"] is True
+    assert template["Parameters"]["DetectToken"]["NoEcho"] is True
+
+
+# --- the bucket and its notification ---------------------------------------------------------
+
+
+def test_bucket_is_versioned_private_and_encrypted(transformed):
+    bucket = transformed["Resources"]["FacesBucket"]
+    props = bucket["Properties"]
+    assert props["BucketName"] == {"Fn::Sub": BUCKET_NAME}
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(props["PublicAccessBlockConfiguration"][k] is True for k in (
+        "BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"
+    ))  # fmt: skip
+    sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert sse["SSEAlgorithm"] in {"AES256", "aws:kms", "aws:kms:dsse"}
+    assert bucket.get("DeletionPolicy") == "Retain"
+
+
+def test_bucket_notifies_recognize_of_images_under_households(transformed):
+    bucket = transformed["Resources"]["FacesBucket"]
+    configs = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
+    seen = set()
+    for config in configs:
+        assert config["Function"] == {"Fn::GetAtt": ["RecognizeFunction", "Arn"]}
+        rules = {r["Name"].lower(): r["Value"] for r in config["Filter"]["S3Key"]["Rules"]}
+        seen.add((config["Event"], rules["prefix"], rules["suffix"]))
+    expected = {
+        (event, "households/", suffix)
+        for event in ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
+        for suffix in (".jpg", ".jpeg", ".png")
+    }
+    assert seen == expected
+    assert len(configs) == len(expected)
+
+
+def test_notification_rules_do_not_overlap(transformed):
+    """S3 rejects two configurations for one event type whose prefixes and suffixes overlap."""
+    configs = transformed["Resources"]["FacesBucket"]["Properties"]["NotificationConfiguration"]
+    rules = []
+    for config in configs["LambdaConfigurations"]:
+        r = {x["Name"].lower(): x["Value"] for x in config["Filter"]["S3Key"]["Rules"]}
+        rules.append((config["Event"], r.get("prefix", ""), r.get("suffix", "")))
+    for i, (event_a, prefix_a, suffix_a) in enumerate(rules):
+        for event_b, prefix_b, suffix_b in rules[i + 1 :]:
+            if event_a != event_b:
+                continue
+            prefixes_overlap = prefix_a.startswith(prefix_b) or prefix_b.startswith(prefix_a)
+            suffixes_overlap = suffix_a.endswith(suffix_b) or suffix_b.endswith(suffix_a)
+            assert not (prefixes_overlap and suffixes_overlap), (event_a, suffix_a, suffix_b)
+
+
+def test_s3_may_invoke_recognize_and_the_bucket_waits_for_it(transformed):
+    permissions = {
+        k: v["Properties"]
+        for k, v in resources_of(transformed, "AWS::Lambda::Permission").items()
+        if v["Properties"].get("Principal") == "s3.amazonaws.com"
+    }
+    assert len(permissions) == 3
+    for props in permissions.values():
+        assert props["FunctionName"] == {"Ref": "RecognizeFunction"}
+        assert props["Action"] == "lambda:InvokeFunction"
+        assert props["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    depends_on = transformed["Resources"]["FacesBucket"].get("DependsOn", [])
+    assert set(permissions) <= set(depends_on if isinstance(depends_on, list) else [depends_on])
+
+
+# --- asynchronous invocation and dead letters -------------------------------------------------
+
+
+@pytest.mark.parametrize(("function_id", "queue_id"), [
+    ("NotifyFunction", "NotifyDeadLetterQueue"),
+    ("RecognizeFunction", "RecognizeDeadLetterQueue"),
+])  # fmt: skip
+def test_async_invocation_has_retries_and_an_on_failure_queue(transformed, function_id, queue_id):
+    configs = [
+        v["Properties"]
+        for v in resources_of(transformed, "AWS::Lambda::EventInvokeConfig").values()
+        if v["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    assert len(configs) == 1
+    config = configs[0]
+    assert config["Qualifier"] == "$LATEST"
+    assert 0 <= config["MaximumRetryAttempts"] <= 2
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert transformed["Resources"][queue_id]["Type"] == "AWS::SQS::Queue"
+    sends = grants(role_statements(transformed, function_id)).get("sqs:SendMessage", [])
+    assert as_text({"Fn::GetAtt": [queue_id, "Arn"]}) in sends
+
+
+def test_recognize_invokes_notify_asynchronously_by_name(transformed):
+    variables = transformed["Resources"]["RecognizeFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["FACEWATCH_NOTIFY_FUNCTION"] == {"Ref": "NotifyFunction"}
+    assert "FACEWATCH_NOTIFY_URL" not in variables
+    # S3 invokes the Lambda handler directly, with no HTTP headers to carry a webhook token
+    assert "FACEWATCH_WEBHOOK_TOKEN" not in variables
+
+
+# --- least privilege ---------------------------------------------------------------------------
+
+
+def test_no_function_has_wildcard_actions_or_resources(transformed):
+    for logical_id in FUNCTION_IDS.values():
+        for action, resources in grants(role_statements(transformed, logical_id)).items():
+            assert "*" not in action, (logical_id, action)
+            assert "*" not in resources, (logical_id, action)
+
+
+def test_detect_may_only_store_frames(transformed):
+    allowed = grants(role_statements(transformed, "DetectFunction"))
+    s3 = {a: r for a, r in allowed.items() if a.startswith("s3:")}
+    assert set(s3) == {"s3:PutObject"}
+    assert "s3:GetObject" not in allowed
+    assert s3["s3:PutObject"] == [OBJECT_ARN + "households/*/frames/*"]
+    assert not any(a.startswith(("lambda:", "ses:")) for a in allowed)
+
+
+def test_notify_reads_the_frame_writes_only_its_bookkeeping_and_sends_as_its_identity(transformed):
+    allowed = grants(role_statements(transformed, "NotifyFunction"))
+    s3 = {a: r for a, r in allowed.items() if a.startswith("s3:")}
+    prefix = OBJECT_ARN + "households/*/"
+    assert set(s3) == {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}
+    assert set(s3["s3:GetObject"]) == {
+        prefix + "frames/*",
+        prefix + "settings.json",
+        prefix + "alerts/sent/*",
+    }
+    # sent marks (each alert once) and dead letters; never frames, results, known photos
+    assert set(s3["s3:PutObject"]) == {prefix + "alerts/sent/*", prefix + "alerts/dead/*"}
+    for written in s3["s3:PutObject"]:
+        assert not written.startswith((prefix + "frames", prefix + "results", prefix + "known"))
+    ses = {a: r for a, r in allowed.items() if a.startswith("ses:")}
+    identity = "arn:${AWS::Partition}:ses:${Region}:${AWS::AccountId}:identity/${SenderIdentity}"
+    assert ses == {"ses:SendRawEmail": [identity]}
+    assert not any(a.startswith("lambda:") for a in allowed)
+
+
+def test_notify_ses_grant_only_when_ses_is_the_channel(transformed):
+    role_ref = transformed["Resources"]["NotifyFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    policies = transformed["Resources"][role_ref]["Properties"]["Policies"]
+    conditional = [p for p in policies if "Fn::If" in p]
+    assert len(conditional) == 1
+    condition, when_true, when_false = conditional[0]["Fn::If"]
+    assert condition == "UseSes"
+    assert "ses:SendRawEmail" in json.dumps(when_true)
+    assert when_false == {"Ref": "AWS::NoValue"}
+
+
+def test_recognize_reads_and_writes_only_what_it_must(transformed):
+    statements = role_statements(transformed, "RecognizeFunction")
+    allowed = grants(statements)
+    prefix = OBJECT_ARN + "households/*/"
+    assert set(allowed["s3:GetObject"]) == {
+        prefix + "frames/*",
+        prefix + "known/*",
+        prefix + "encodings.npz",
+        prefix + "results/*",
+        prefix + "state/visits.json",
+    }
+    assert set(allowed["s3:PutObject"]) == {
+        prefix + "results/*",
+        prefix + "encodings.npz",
+        prefix + "state/visits.json",
+    }
+    assert not any(r.startswith(prefix + "frames") for r in allowed["s3:PutObject"])
+    assert set(allowed) - {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "lambda:InvokeFunction"} <= {
+        "sqs:SendMessage"
+    }
+    assert allowed["lambda:InvokeFunction"] == [as_text({"Fn::GetAtt": ["NotifyFunction", "Arn"]})]
+    assert_listing_is_limited_to_households(statements)
+
+
+def assert_listing_is_limited_to_households(statements):
+    (listing,) = [s for s in statements if s["Action"] == "s3:ListBucket"]
+    assert as_text(listing["Resource"]) == "arn:${AWS::Partition}:s3:::" + BUCKET_NAME
+    # IfExists: the implicit ListBucket check behind a 404 for a missing key has no prefix
+    assert listing["Condition"] == {"StringLikeIfExists": {"s3:prefix": "households/*"}}
+
+
+def test_notify_listing_is_limited_to_households(transformed):
+    assert_listing_is_limited_to_households(role_statements(transformed, "NotifyFunction"))
+
+
+def test_every_s3_grant_is_on_this_bucket(transformed):
+    for logical_id in FUNCTION_IDS.values():
+        for action, resources in grants(role_statements(transformed, logical_id)).items():
+            if action.startswith("s3:"):
+                for resource in resources:
+                    assert resource.startswith("arn:${AWS::Partition}:s3:::" + BUCKET_NAME), resource
+
+
+# --- detect's URL ------------------------------------------------------------------------------
+
+
+def test_detect_has_an_authenticated_function_url(template, transformed):
+    urls = resources_of(transformed, "AWS::Lambda::Url")
+    assert list(urls) == ["DetectFunctionUrl"]
+    props = urls["DetectFunctionUrl"]["Properties"]
+    assert props["TargetFunctionArn"] == {"Ref": "DetectFunction"}
+    assert props["AuthType"] == {"Ref": "DetectAuthType"}
+    assert template["Parameters"]["DetectAuthType"]["Default"] == "AWS_IAM"
+    # A public URL gets its two resource-policy statements only under PublicDetect, and
+    # a rule makes it impossible without the token detect checks.
+    public = {
+        k: v
+        for k, v in resources_of(transformed, "AWS::Lambda::Permission").items()
+        if v["Properties"].get("Principal") == "*"
+    }
+    assert {v["Properties"]["Action"] for v in public.values()} == {
+        "lambda:InvokeFunctionUrl",
+        "lambda:InvokeFunction",
+    }
+    assert all(v.get("Condition") == "PublicDetect" for v in public.values())
+    assert "PublicDetectNeedsToken" in template["Rules"]
+
+
+def test_outputs_tell_an_edge_agent_where_to_upload(transformed):
+    outputs = transformed["Outputs"]
+    assert outputs["BucketName"]["Value"] == {"Ref": "FacesBucket"}
+    assert {"Region", "DetectUrl", "EdgeAgentPolicyArn"} <= set(outputs)
+
+
+def test_readme_documents_the_image_choice():
+    text = (INFRA / "aws" / "README.md").read_text()
+    assert "250 MB" in text and "PackageType: Image" in text

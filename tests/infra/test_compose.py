@@ -1,0 +1,211 @@
+"""infra/compose/compose.yaml: valid against the Compose Specification's JSON schema (the
+copy check-jsonschema vendors, so no network), every FACEWATCH_* variable is a facewatch
+setting, and the pieces point at each other: MinIO's webhook at recognize with the token
+recognize checks, recognize at notify, notify at the mail catcher."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.infra.helpers import FUNCTIONS, INFRA, REPO, build_stages, unknown_facewatch_names
+
+COMPOSE_FILE = INFRA / "compose" / "compose.yaml"
+
+
+def compose_schema() -> dict[str, Any]:
+    vendored = resources.files("check_jsonschema.builtin_schemas.vendor") / "compose-spec.json"
+    return json.loads(vendored.read_text())
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Validator:
+    schema = compose_schema()
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.partition("=")[::2] for item in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+def default_of(value: str) -> str:
+    """`${VAR:-default}` -> default; anything else unchanged."""
+    match = re.fullmatch(r"\$\{\w+:?-([^}]*)\}", value)
+    return match.group(1) if match else value
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+
+def test_compose_file_matches_the_compose_specification(compose, validator):
+    errors = [f"{e.json_path}: {e.message}" for e in validator.iter_errors(compose)]
+    assert not errors, "\n".join(errors)
+
+
+def test_schema_validation_is_really_checking(compose, validator):
+    """A control: a misspelt key is reported."""
+    broken = copy.deepcopy(compose)
+    broken["services"]["recognize"]["depends_onn"] = broken["services"]["recognize"].pop("depends_on")
+    assert list(validator.iter_errors(broken))
+
+
+# --- settings drift --------------------------------------------------------------------------
+
+
+def test_every_facewatch_variable_is_a_setting(compose):
+    for name, service in compose["services"].items():
+        assert not unknown_facewatch_names(environment(service)), name
+
+
+# --- images -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_services_build_their_target(compose, name):
+    build = compose["services"][name]["build"]
+    context = (COMPOSE_FILE.parent / build["context"]).resolve()
+    assert context == REPO
+    assert build["dockerfile"] == "Dockerfile"
+    assert build["target"] == name
+    assert name in build_stages(context / build["dockerfile"])
+
+
+def test_every_built_image_names_an_existing_dockerfile_and_target(compose):
+    for name, service in compose["services"].items():
+        if "build" not in service:
+            assert re.search(r":[\w.-]+$", service["image"]), f"{name}: pin the image"
+            continue
+        build = service["build"]
+        dockerfile = (COMPOSE_FILE.parent / build["context"]).resolve() / build.get(
+            "dockerfile", "Dockerfile"
+        )
+        assert dockerfile.is_file(), name
+        if "target" in build:
+            assert build["target"] in build_stages(dockerfile), name
+
+
+# --- wiring -------------------------------------------------------------------------------------
+
+
+def test_minio_webhook_targets_recognize_with_its_token(compose):
+    services = compose["services"]
+    minio = environment(services["minio"])
+    target_ids = [n.rpartition("_")[2] for n in minio if n.startswith("MINIO_NOTIFY_WEBHOOK_ENABLE_")]
+    assert target_ids == ["facewatch"]
+    assert minio["MINIO_NOTIFY_WEBHOOK_ENABLE_facewatch"] == "on"
+    endpoint = urlparse(minio["MINIO_NOTIFY_WEBHOOK_ENDPOINT_facewatch"])
+    assert endpoint.hostname == "recognize" and endpoint.hostname in services
+    assert endpoint.port == 8080, "functions-framework listens on PORT=8080 in the image"
+    token = minio["MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_facewatch"]
+    assert token == environment(services["recognize"])["FACEWATCH_WEBHOOK_TOKEN"]
+    assert token.startswith("${FACEWATCH_WEBHOOK_TOKEN"), "settable from .env"
+    queue_dir = minio["MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_facewatch"]
+    mounts = [v.split(":")[1] for v in services["minio"]["volumes"]]
+    assert queue_dir in mounts, "the event queue must be on a volume"
+
+
+def test_setup_subscribes_the_bucket_and_runs_after_minio_is_healthy(compose):
+    setup = compose["services"]["minio-setup"]
+    assert setup["depends_on"]["minio"]["condition"] == "service_healthy"
+    script_mount = next(v for v in setup["volumes"] if v.endswith(":ro"))
+    host_path = (COMPOSE_FILE.parent / script_mount.split(":")[0]).resolve()
+    assert host_path.is_file()
+    assert setup["entrypoint"][-1] == script_mount.split(":")[1]
+    assert environment(setup)["WEBHOOK_ARN"] == "arn:minio:sqs::facewatch:webhook"
+    assert (
+        environment(setup)["AWS_ACCESS_KEY_ID"]
+        == environment(compose["services"]["recognize"])["AWS_ACCESS_KEY_ID"]
+    ), "the functions use the user minio-setup creates"
+
+
+def test_recognize_notify_and_mail_catcher_point_at_each_other(compose):
+    services = compose["services"]
+    recognize = environment(services["recognize"])
+    assert urlparse(recognize["FACEWATCH_NOTIFY_URL"]).hostname == "notify"
+    notify = environment(services["notify"])
+    assert default_of(notify["FACEWATCH_ALERT_CHANNEL"]) == "smtp"
+    assert default_of(notify["FACEWATCH_SMTP_HOST"]) == "outbox"
+    command = services["outbox"]["command"]
+    assert command[:3] == ["python", "-m", "facewatch.outbox"]
+    assert default_of(notify["FACEWATCH_SMTP_PORT"]) == command[command.index("--port") + 1]
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+
+
+def test_every_service_talks_to_minio_with_the_same_bucket_and_endpoint(compose):
+    users = [n for n, s in compose["services"].items() if "FACEWATCH_S3_ENDPOINT_URL" in environment(s)]
+    assert set(FUNCTIONS) | {"agent"} <= set(users)
+    for name in users:
+        env = environment(compose["services"][name])
+        assert urlparse(env["FACEWATCH_S3_ENDPOINT_URL"]).hostname == "minio"
+        assert env["FACEWATCH_BUCKET"] == environment(compose["services"]["minio-setup"])["FACEWATCH_BUCKET"]
+
+
+def test_depends_on_conditions_can_be_met(compose):
+    services = compose["services"]
+    for name, service in services.items():
+        for dependency, rule in (service.get("depends_on") or {}).items():
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+            condition = rule["condition"]
+            if condition == "service_healthy":
+                assert "healthcheck" in services[dependency], f"{dependency} has no healthcheck"
+            elif condition == "service_completed_successfully":
+                assert services[dependency].get("restart") == "no", f"{dependency} is not one-shot"
+
+
+def test_long_running_services_have_healthchecks(compose):
+    for name, service in compose["services"].items():
+        if service.get("restart") != "no":
+            assert "healthcheck" in service, name
+
+
+def test_agent_is_opt_in_and_takes_its_source_from_the_environment(compose):
+    agent = compose["services"]["agent"]
+    assert agent["profiles"] == ["agent"]
+    assert agent["build"]["dockerfile"] == "Dockerfile.agent"
+    command = agent["command"]
+    for flag, variable in (
+        ("--source", "AGENT_SOURCE"),
+        ("--household", "AGENT_HOUSEHOLD"),
+        ("--camera", "AGENT_CAMERA"),
+    ):
+        assert command[command.index(flag) + 1].startswith("${" + variable)
+
+
+def test_named_volumes_are_declared(compose):
+    declared = set(compose.get("volumes", {}))
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if not source.startswith((".", "/")):
+                assert source in declared, f"{name}: volume {source} is not declared"
+
+
+def test_mail_catcher_module_takes_the_options_compose_passes(compose):
+    """`python -m facewatch.outbox --dir … --port … --host …` (read, not imported)."""
+    spec = importlib.util.find_spec("facewatch.outbox")
+    assert spec is not None and spec.origin, "facewatch.outbox (the SMTP mail catcher) does not exist"
+    source = Path(spec.origin).read_text(encoding="utf-8")
+    assert "__main__" in source, "not runnable with python -m"
+    command = compose["services"]["outbox"]["command"]
+    for option in (word for word in command if word.startswith("--")):
+        assert f'"{option}"' in source or f"'{option}'" in source, f"facewatch.outbox has no {option}"

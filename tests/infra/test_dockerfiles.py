@@ -1,0 +1,213 @@
+"""The three Dockerfiles agree with the code they package: every target a Dockerfile, SAM
+or compose names exists, each function target's main.py defines that function and the
+Lambda `handler` (read with ast, never imported), and the agent's entry point is a real
+command. Docker itself is not needed."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.infra.helpers import (
+    FUNCTIONS,
+    REPO,
+    build_stages,
+    env_of,
+    exec_form,
+    global_args,
+    parse_dockerfile,
+    resolved,
+    substitute,
+)
+
+DOCKERFILE = REPO / "Dockerfile"
+DOCKERFILE_LAMBDA = REPO / "Dockerfile.lambda"
+DOCKERFILE_AGENT = REPO / "Dockerfile.agent"
+ALL_DOCKERFILES = (DOCKERFILE, DOCKERFILE_LAMBDA, DOCKERFILE_AGENT)
+
+
+def top_level_functions(path: Path) -> dict[str, ast.FunctionDef]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def run_text(path: Path) -> str:
+    return " ".join(arg for stage in parse_dockerfile(path) for kw, arg in stage.instructions if kw == "RUN")
+
+
+# --- the function code each image runs -----------------------------------------------------
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_main_defines_target_and_lambda_handler(function):
+    main = REPO / "functions" / function / "main.py"
+    assert main.is_file(), f"{main.relative_to(REPO)} is missing"
+    defined = top_level_functions(main)
+    assert function in defined, f"functions-framework target {function}() is not defined in {main.name}"
+    assert "handler" in defined, f"Lambda handler() (main.handler) is not defined in functions/{function}"
+    handler_args = defined["handler"].args
+    assert len(handler_args.args) == 2, "a Lambda handler takes (event, context)"
+    assert len(defined[function].args.args) == 1, "a functions-framework http target takes (request)"
+
+
+# --- Dockerfile.lambda -----------------------------------------------------------------------
+
+
+def test_lambda_image_has_one_target_per_function():
+    stages = build_stages(DOCKERFILE_LAMBDA)
+    assert set(FUNCTIONS) <= set(stages)
+    base = substitute(parse_dockerfile(DOCKERFILE_LAMBDA)[1].base, global_args(DOCKERFILE_LAMBDA))
+    assert base.startswith("public.ecr.aws/lambda/python:"), base
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_lambda_target_copies_its_main_and_runs_main_handler(function):
+    stages = build_stages(DOCKERFILE_LAMBDA)
+    assert exec_form(resolved(stages, function, "CMD")) == ["main.handler"]
+    copies = [arg.split() for kw, arg in stages[function].instructions if kw == "COPY"]
+    assert [f"functions/{function}/main.py", "${LAMBDA_TASK_ROOT}/main.py"] in copies
+    # the Lambda base image's entry point runs the handler named by CMD: none of our own
+    assert resolved(stages, function, "ENTRYPOINT") is None
+
+
+def test_lambda_base_image_is_not_amazon_linux_2():
+    """The pinned wheels (dlib-bin manylinux_2_27, opencv 4.14 manylinux_2_28, cryptography
+    manylinux_2_34) cannot install on python3.11's Amazon Linux 2 (glibc 2.26)."""
+    base = global_args(DOCKERFILE_LAMBDA)["LAMBDA_BASE"]
+    version = tuple(int(x) for x in base.rsplit(":", 1)[1].split(".")[:2])
+    assert version >= (3, 12), base
+
+
+# --- Dockerfile (functions-framework) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_functions_framework_target_selects_its_function(function):
+    stages = build_stages(DOCKERFILE)
+    assert function in stages
+    assert env_of(stages, function).get("FUNCTION") == function
+
+
+def test_functions_framework_command_serves_the_selected_target():
+    stages = build_stages(DOCKERFILE)
+    cmd = exec_form(resolved(stages, "recognize", "CMD"))
+    assert cmd is not None and cmd[:2] == ["/bin/sh", "-c"], "CMD must expand $FUNCTION and $PORT"
+    script = cmd[2]
+    assert script.startswith("exec functions-framework "), "exec: the server must get the signals"
+    for flag in (
+        '--target="$FUNCTION"',
+        '--source="functions/$FUNCTION/main.py"',
+        "--signature-type=http",
+        '--port="$PORT"',
+    ):
+        assert flag in script
+    assert env_of(stages, "recognize").get("PORT") == "8080"
+
+
+def test_functions_framework_default_stage_takes_function_build_arg():
+    stages = parse_dockerfile(DOCKERFILE)
+    last = stages[-1]
+    arg = last.last("ARG")
+    assert arg is not None and arg.startswith("FUNCTION=")
+    assert arg.partition("=")[2] in FUNCTIONS
+    assert ("ENV", "FUNCTION=${FUNCTION}") in last.instructions
+
+
+def test_functions_framework_image_copies_every_function():
+    stages = build_stages(DOCKERFILE)
+    copies = [arg.split() for kw, arg in stages["runtime"].instructions if kw == "COPY"]
+    assert ["functions", "./functions"] in copies
+    workdirs = [arg for kw, arg in stages["runtime"].instructions if kw == "WORKDIR"]
+    assert workdirs[-1] == "/app", "the CMD's --source is relative to the working directory"
+
+
+# --- Dockerfile.agent ---------------------------------------------------------------------------
+
+
+def test_agent_entrypoint_is_the_agent_command():
+    stages = parse_dockerfile(DOCKERFILE_AGENT)
+    entrypoint = exec_form(stages[-1].last("ENTRYPOINT"))
+    assert entrypoint == ["facewatch", "agent"]
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts.get("facewatch") == "facewatch.cli:main"
+
+    from facewatch.cli import main
+
+    assert "agent" in main.commands, "`facewatch agent` is not a command"
+    options = {opt for param in main.commands["agent"].params for opt in param.opts}
+    assert {"--source", "--household", "--camera"} <= options
+
+
+# --- all three -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dockerfile", ALL_DOCKERFILES, ids=lambda p: p.name)
+def test_installs_with_constraints_and_face_recognition_without_deps(dockerfile):
+    run = run_text(dockerfile)
+    assert re.search(r"pip install (--target \S+ )?-c constraints\.txt \.", run), "facewatch via constraints"
+    assert re.search(
+        r"pip install (--target \S+ )?--no-deps -c constraints\.txt face_recognition==1\.3\.0", run
+    )
+    copies = [arg.split() for s in parse_dockerfile(dockerfile) for kw, arg in s.instructions if kw == "COPY"]
+    assert any("constraints.txt" in c for c in copies)
+
+
+def test_constraints_pin_the_face_recognition_the_images_install():
+    constraints = (REPO / "constraints.txt").read_text().lower().replace("_", "-")
+    pins = re.findall(r"^face-recognition==(\S+)$", constraints, flags=re.M)
+    assert pins in ([], ["1.3.0"])
+
+
+def _dockerignore_patterns() -> list[str]:
+    lines = (REPO / ".dockerignore").read_text().splitlines()
+    return [line.strip().rstrip("/") for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _ignored(relative: str, patterns: list[str]) -> bool:
+    ignored = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        pattern = pattern.lstrip("!")
+        parts = Path(relative).parts
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        if any(
+            fnmatch.fnmatch(p, pattern) or fnmatch.fnmatch(p, pattern.removeprefix("**/")) for p in prefixes
+        ):
+            ignored = not negate
+    return ignored
+
+
+@pytest.mark.parametrize("dockerfile", ALL_DOCKERFILES, ids=lambda p: p.name)
+def test_every_copied_path_exists_and_is_in_the_build_context(dockerfile):
+    patterns = _dockerignore_patterns()
+    for stage in parse_dockerfile(dockerfile):
+        for keyword, arg in stage.instructions:
+            if keyword != "COPY" or "--from" in arg:
+                continue
+            sources = [w for w in arg.split() if not w.startswith("--")][:-1]
+            for source in sources:
+                assert (REPO / source).exists(), f"{dockerfile.name}: COPY {source}: no such path"
+                assert not _ignored(source, patterns), f"{dockerfile.name}: {source} is in .dockerignore"
+
+
+def test_package_metadata_files_are_in_the_build_context():
+    """pip builds facewatch from pyproject.toml, which names README.md as its readme."""
+    patterns = _dockerignore_patterns()
+    for needed in ("pyproject.toml", "README.md", "constraints.txt", "src/facewatch/config.py"):
+        assert not _ignored(needed, patterns), needed
+
+
+@pytest.mark.parametrize("dockerfile", ALL_DOCKERFILES, ids=lambda p: p.name)
+def test_base_images_are_pinned(dockerfile):
+    args = global_args(dockerfile)
+    names = {s.name for s in parse_dockerfile(dockerfile)}
+    for stage in parse_dockerfile(dockerfile):
+        if stage.name == "__global__" or stage.base in names:
+            continue
+        image = substitute(stage.base, args)
+        assert ":" in image and not image.endswith(":latest"), f"{dockerfile.name}: unpinned base {image}"
