@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from facewatch.channels import Channel
 from facewatch.config import Settings
 from facewatch.exceptions import AlertError, ObjectMissing
-from facewatch.households import load_household_settings, resolve
+from facewatch.households import Recipients, load_household_settings, resolve
 from facewatch.layout import dead_alert_key, dead_alerts_prefix, sent_alert_key
 from facewatch.mail import build_alert_email
 from facewatch.storage import Storage
@@ -49,6 +50,88 @@ def send_with_retries(send: Callable[[], str], policy: RetryPolicy, pause: Calla
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True, slots=True)
+class Links:
+    frame_url: str
+    """A presigned link to the full frame; it expires."""
+    known_url: str | None
+    """The signed "I know this person" link, when the deployment has a link secret."""
+
+
+def alert_links(alert: Alert, storage: Storage, settings: Settings, now: datetime) -> Links:
+    from datetime import timedelta
+
+    from facewatch.tokens import sign_face
+
+    frame_url = storage.presigned_url(alert.frame_key, settings.presign_seconds)
+    known_url = None
+    if settings.link_secret is not None and settings.feedback_url and alert.strangers:
+        token = sign_face(
+            settings.link_secret.get_secret_value(),
+            alert.household,
+            alert.frame_key,
+            alert.strangers[0].box,
+            now=now,
+            ttl=timedelta(seconds=settings.link_ttl_seconds),
+        )
+        known_url = f"{settings.feedback_url.rstrip('/')}/?token={token}"
+    return Links(frame_url, known_url)
+
+
+def post_webhook(url: str, alert: Alert, links: Links, timeout: float = 10.0) -> str:
+    """The generic webhook channel (Home Assistant, ntfy, …): a JSON POST with the links."""
+    import requests
+
+    payload = {
+        "event": "facewatch.stranger",
+        "alert_id": alert.alert_id,
+        "household": alert.household,
+        "camera": alert.camera,
+        "captured_at": alert.captured_at.isoformat(),
+        "visit_id": alert.visit_id,
+        "visit_frames": alert.visit_frames,
+        "strangers": len(alert.strangers),
+        "photo_url": links.frame_url,
+        "known_url": links.known_url,
+    }
+    try:
+        response = requests.post(url, json=payload, timeout=timeout)
+    except requests.RequestException as exc:
+        raise AlertError(f"webhook {url.split('?')[0]} unreachable: {type(exc).__name__}") from exc
+    if response.status_code >= 300:
+        error = AlertError(f"webhook {url.split('?')[0]} answered {response.status_code}")
+        error.retryable = response.status_code >= 500 or response.status_code == 429  # type: ignore[attr-defined]
+        raise error
+    return f"webhook {response.status_code}"
+
+
+def _sender(
+    name: str,
+    alert: Alert,
+    *,
+    storage: Storage,
+    channel: Channel,
+    settings: Settings,
+    recipients: Recipients,
+    now: datetime,
+) -> Callable[[], str]:
+    """A ready-to-call send of the alert on one channel, built once so retries resend it."""
+    links = alert_links(alert, storage, settings, now)
+    if name == "email":
+        message = build_alert_email(
+            alert,
+            storage.get(alert.frame_key).body,
+            mail_from=settings.mail_from,
+            mail_to=recipients.mail_to,
+            timezone=recipients.timezone,
+            links=links,
+        )
+        return partial(channel.send, message)
+    if not recipients.webhook_url:
+        raise AlertError("webhook channel chosen but no webhook_url set for the household")
+    return partial(post_webhook, recipients.webhook_url, alert, links)
+
+
 def deliver(
     alert: Alert,
     *,
@@ -57,36 +140,53 @@ def deliver(
     settings: Settings,
     retry: RetryPolicy | None = None,
     pause: Callable[[float], None] = time.sleep,
+    now: datetime | None = None,
 ) -> str:
-    """Send the alert unless it was sent before; returns 'sent …', 'already sent' or
-    'dead-lettered: …'. Raises only when the alert could be neither sent nor stored."""
-    sent_key = sent_alert_key(alert.household, alert.alert_id)
-    if storage.exists(sent_key):
+    """Send the alert on each of the household's channels that has not had it yet; returns
+    'sent …', 'already sent' or 'dead-lettered: …'. Raises only when the alert could be
+    neither sent nor stored (the caller then delivers it again)."""
+    now = now or datetime.now(UTC)
+    recipients = resolve(load_household_settings(storage, alert.household), settings)
+    pending = [
+        c
+        for c in recipients.channels
+        if not storage.exists(sent_alert_key(alert.household, alert.alert_id, c))
+    ]
+    if not pending:
         log.info("alert %s was already sent; not sending it twice", alert.alert_id)
         return "already sent"
-    recipients = resolve(load_household_settings(storage, alert.household), settings)
-    try:
-        frame = storage.get(alert.frame_key).body
-        message = build_alert_email(
-            alert,
-            frame,
-            mail_from=settings.mail_from,
-            mail_to=recipients.mail_to,
-            timezone=recipients.timezone,
+    done, failures = [], []
+    for name in pending:
+        try:
+            send = _sender(
+                name,
+                alert,
+                storage=storage,
+                channel=channel,
+                settings=settings,
+                recipients=recipients,
+                now=now,
+            )
+            delivery_id = send_with_retries(send, retry or RetryPolicy(), pause)
+        except (AlertError, ObjectMissing) as exc:
+            failures.append(f"{name}: {exc}")
+            continue
+        storage.put_json(
+            sent_alert_key(alert.household, alert.alert_id, name),
+            {"alert_id": alert.alert_id, "channel": name, "delivery_id": delivery_id, "sent_at": now},
         )
-        delivery_id = send_with_retries(lambda: channel.send(message), retry or RetryPolicy(), pause)
-    except (AlertError, ObjectMissing) as exc:
+        done.append(f"{name} {delivery_id}")
+    if failures:
         storage.put_json(
             dead_alert_key(alert.household, alert.alert_id),
-            {"alert": alert.model_dump(mode="json"), "error": str(exc), "failed_at": datetime.now(UTC)},
+            {"alert": alert.model_dump(mode="json"), "errors": failures, "failed_at": now},
         )
-        log.error("alert %s kept as a dead letter: %s", alert.alert_id, exc)
-        return f"dead-lettered: {exc}"
-    storage.put_json(
-        sent_key, {"alert_id": alert.alert_id, "delivery_id": delivery_id, "sent_at": datetime.now(UTC)}
+        log.error("alert %s kept as a dead letter: %s", alert.alert_id, "; ".join(failures))
+        return f"dead-lettered: {'; '.join(failures)}"
+    log.info(
+        "alert %s for %s/%s delivered: %s", alert.alert_id, alert.household, alert.camera, ", ".join(done)
     )
-    log.info("alert %s for %s/%s delivered: %s", alert.alert_id, alert.household, alert.camera, delivery_id)
-    return f"sent {delivery_id}"
+    return f"sent {', '.join(done)}"
 
 
 def retry_dead_letters(

@@ -9,7 +9,7 @@
                                                               the verdict on that frame
     households/<household>/settings.json                      recipients, channels, time zone
     households/<household>/state/visits.json                  open stranger visits
-    households/<household>/alerts/sent/<alert-id>.json        alerts delivered (idempotency)
+    households/<household>/alerts/sent/<alert-id>.<channel>.json  delivered (idempotency)
     households/<household>/alerts/dead/<alert-id>.json        alerts that could not be delivered
 
 Results mirror their frame's key, so each is found from the other without a lookup, and
@@ -75,8 +75,8 @@ def visits_key(household: str) -> str:
     return f"{household_prefix(household)}state/visits.json"
 
 
-def sent_alert_key(household: str, alert_id: str) -> str:
-    return f"{household_prefix(household)}alerts/sent/{alert_id}.json"
+def sent_alert_key(household: str, alert_id: str, channel: str) -> str:
+    return f"{household_prefix(household)}alerts/sent/{alert_id}.{channel}.json"
 
 
 def dead_alerts_prefix(household: str) -> str:
