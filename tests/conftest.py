@@ -124,7 +124,7 @@ def outbox(tmp_path: Path) -> Iterator[object]:
     server.stop()
 
 
-def clip_frame(index: int = 60) -> np.ndarray:
+def clip_frame(index: int = 90) -> np.ndarray:
     """A frame of the bundled clip (people nobody in testdata/known is)."""
     capture = cv2.VideoCapture(str(TESTDATA / "video" / "short_hamilton_clip.mp4"))
     capture.set(cv2.CAP_PROP_POS_FRAMES, index)

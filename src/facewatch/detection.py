@@ -136,14 +136,23 @@ def make_detector(settings: Settings, kind: str | None = None) -> FaceDetector:
     raise ValueError(f"unknown detector {kind!r}")
 
 
-def confirm_face(image_bgr: np.ndarray, box: Box, *, face_px: int = 110) -> Box | None:
+def confirm_face(image_bgr: np.ndarray, box: Box, *, face_px: tuple[int, ...] = (110, 150)) -> Box | None:
     """Check an edge box with dlib's HOG detector on a small crop around it.
 
     The edge's Haar cascade is cheap but fires on textures; a false face judged by the
     encoder is a random vector, i.e. a "stranger". HOG on a crop scaled so the face is
-    ~110 px (HOG's window is 80 px) costs ~20 ms instead of ~200 ms for the whole frame,
-    and its box is the geometry the landmark model and the gallery were made with.
+    ~110 px (HOG's window is 80 px) costs a few ms instead of ~200 ms for the whole frame,
+    and its box is the geometry the landmark model and the gallery were made with. HOG's
+    response depends on scale, so a second, larger scale is tried before giving up.
     Returns the HOG box in full-frame coordinates, or None when no face is there."""
+    for px in face_px:
+        found = _confirm_at(image_bgr, box, px)
+        if found is not None:
+            return found
+    return None
+
+
+def _confirm_at(image_bgr: np.ndarray, box: Box, face_px: int) -> Box | None:
     from facewatch.models import hog_detector
 
     height, width = image_bgr.shape[:2]

@@ -90,7 +90,9 @@ def notify(services: Services, *, body: bytes | Mapping[str, Any]) -> Reply:
     delivery_id = deliver(
         alert, storage=services.storage, channel=services.channel, settings=services.settings
     )
-    return Reply(200, {"alert_id": alert.alert_id, "delivered": delivery_id})
+    # 202: not delivered yet, but kept safe as a dead letter; the sender need not retry.
+    status = 202 if delivery_id.startswith("dead-lettered") else 200
+    return Reply(status, {"alert_id": alert.alert_id, "delivered": delivery_id})
 
 
 def lambda_http_parts(event: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str], bytes]:

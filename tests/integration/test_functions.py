@@ -220,7 +220,7 @@ def test_recognize_requires_the_webhook_token(pipeline, storage):
     assert not storage.exists(FrameKey.parse(key).result_key)
 
 
-def test_notify_says_so_when_the_smtp_server_is_down(start_function, storage):
+def test_notify_says_so_when_the_smtp_server_is_down_and_keeps_the_alert(start_function, storage):
     from facewatch.stack import free_port
     from facewatch.verdicts import Alert, FaceVerdict
 
@@ -247,5 +247,8 @@ def test_notify_says_so_when_the_smtp_server_is_down(start_function, storage):
         faces_in_frame=1,
     )
     response = requests.post(notify.url, data=alert.model_dump_json(), timeout=30)
-    assert response.status_code == 503
-    assert "refused" in response.json()["message"]
+    assert response.status_code == 202
+    assert "dead-lettered" in response.json()["delivered"]
+    assert "refused the connection" in response.json()["delivered"]
+    assert storage.exists(f"households/home/alerts/dead/{alert.alert_id}.json")
+    assert "refused the connection" in notify.log_path.read_text()
