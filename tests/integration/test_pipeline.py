@@ -1,0 +1,67 @@
+"""The whole flow on the embedded local stack: camera clip → edge agent → S3 → (bucket
+notification) → recognize → notify → .eml in the outbox."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from facewatch.demo import run_demo
+from tests.conftest import REPO, TESTDATA, make_video
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+KEYS = {"frames_read", "frames_uploaded", "faces_seen", "strangers", "emails", "outbox"}
+
+
+def test_facewatch_demo_ends_with_a_stranger_email(tmp_path):
+    outbox = tmp_path / "outbox"
+    done = subprocess.run(
+        [sys.executable, "-m", "facewatch.cli", "demo", "--outbox", str(outbox)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary.keys() >= KEYS
+    assert summary["frames_read"] == 275
+    assert 0 < summary["frames_uploaded"] < 50
+    assert summary["strangers"] >= 1
+    assert summary["emails"] >= 1
+    emls = sorted(outbox.glob("*.eml"))
+    assert len(emls) == summary["emails"]
+    assert b"Content-Type: image/jpeg" in emls[0].read_bytes()
+
+
+def test_a_video_of_a_known_person_sends_no_email(tmp_path):
+    video = make_video(TESTDATA / "faces" / "obama3.jpg", tmp_path / "obama.mp4", seconds=4, fps=10)
+    summary = run_demo(video, TESTDATA / "known", tmp_path / "outbox", say=lambda _: None)
+    assert summary["frames_uploaded"] >= 1
+    assert summary["known"] >= 1
+    assert summary["strangers"] == 0
+    assert summary["emails"] == 0
+
+
+def test_a_video_of_someone_not_known_sends_an_email(tmp_path):
+    video = make_video(TESTDATA / "faces" / "obama3.jpg", tmp_path / "obama.mp4", seconds=4, fps=10)
+    known = tmp_path / "known"
+    (known / "biden").mkdir(parents=True)
+    (known / "biden" / "biden.jpg").write_bytes((TESTDATA / "known" / "biden" / "biden.jpg").read_bytes())
+    summary = run_demo(video, known, tmp_path / "outbox", say=lambda _: None)
+    assert summary["strangers"] >= 1
+    assert summary["emails"] == 1  # one person standing at the door: one visit, one email
+
+
+def test_demo_refuses_a_known_tree_of_the_wrong_shape(tmp_path):
+    (tmp_path / "empty").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "facewatch.cli", "demo", "--known", str(tmp_path / "empty")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "holds no <name>/*.jpg|*.png folders" in done.stderr
