@@ -35,7 +35,9 @@ format: install
 	$(BIN)/ruff check --fix .
 
 constraints: install
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v -i '^facewatch' > constraints.new
+	head -4 constraints.txt > constraints.new
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v -i '^facewatch' >> constraints.new
+	echo "setuptools==80.9.0" >> constraints.new
 	mv constraints.new constraints.txt
 
 clean:
