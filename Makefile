@@ -14,9 +14,9 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt "setuptools<81" wheel
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt --no-deps face_recognition==1.3.0
+	$(BIN)/python -m pip install --quiet --no-warn-script-location --disable-pip-version-check -c constraints.txt "setuptools<81" wheel
+	$(BIN)/python -m pip install --quiet --no-warn-script-location --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-warn-script-location --disable-pip-version-check -c constraints.txt --no-deps face_recognition==1.3.0
 	$(BIN)/python -c 'import cv2, dlib, facewatch.models as m; assert hasattr(cv2, "CascadeClassifier"); m.model_path(m.ENCODER)'
 	touch $(STAMP)
 
