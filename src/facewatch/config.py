@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     alert_channel: Literal["smtp", "ses"] = "smtp"
     mail_from: str = "facewatch@localhost"
     mail_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    operator_mail_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Who hears about faults (e.g. unreadable known encodings); default: mail_to."""
     timezone: str = "UTC"
     smtp_host: str = "localhost"
     smtp_port: int = 25
@@ -89,7 +91,7 @@ class Settings(BaseSettings):
     """Checked from the image header before any pixel is decoded: a decompression bomb
     is refused, not decoded."""
 
-    @field_validator("mail_to", mode="before")
+    @field_validator("mail_to", "operator_mail_to", mode="before")
     @classmethod
     def _split_recipients(cls, value: object) -> object:
         if isinstance(value, str):

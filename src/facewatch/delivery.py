@@ -16,7 +16,7 @@ from facewatch.config import Settings
 from facewatch.exceptions import AlertError, ObjectMissing
 from facewatch.households import Recipients, load_household_settings, resolve
 from facewatch.layout import dead_alert_key, dead_alerts_prefix, sent_alert_key
-from facewatch.mail import build_alert_email
+from facewatch.mail import build_alert_email, build_operator_email
 from facewatch.storage import Storage
 from facewatch.verdicts import Alert
 
@@ -116,6 +116,9 @@ def _sender(
     now: datetime,
 ) -> Callable[[], str]:
     """A ready-to-call send of the alert on one channel, built once so retries resend it."""
+    if alert.kind == "operator":
+        to = settings.operator_mail_to or recipients.mail_to
+        return partial(channel.send, build_operator_email(alert, mail_from=settings.mail_from, mail_to=to))
     links = alert_links(alert, storage, settings, now)
     if name == "email":
         message = build_alert_email(

@@ -47,6 +47,26 @@ def local_time(at: datetime, timezone: str) -> datetime:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
 
 
+def build_operator_email(alert: Alert, *, mail_from: str, mail_to: Sequence[str]) -> EmailMessage:
+    """A fault that stops facewatch from judging faces: plain text, no photo."""
+    if not mail_to:
+        raise AlertError("no recipients configured (FACEWATCH_OPERATOR_MAIL_TO or FACEWATCH_MAIL_TO)")
+    message = EmailMessage(policy=SMTP)
+    message["Subject"] = f"facewatch cannot judge faces for household {alert.household}"
+    message["From"] = mail_from
+    message["To"] = ", ".join(mail_to)
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid(domain="facewatch.local")
+    message["X-Facewatch-Alert-Id"] = alert.alert_id
+    message.set_content(
+        f"Faces seen by camera {alert.camera} of household {alert.household} are recorded as "
+        f"'cannot decide' and raise no stranger alerts until this is fixed:\n\n  {alert.problem}\n\n"
+        "Re-enroll the household's known people (facewatch enroll) to rebuild its encodings.\n"
+        f"First frame affected: {alert.frame_key}\n"
+    )
+    return message
+
+
 def build_alert_email(
     alert: Alert,
     frame_jpeg: bytes,

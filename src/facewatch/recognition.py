@@ -153,6 +153,8 @@ class Recognizer:
         result.faces, encodings = self._verdicts(image, faces, gallery, why_not)
         if result.strangers:
             result.faces, result.alert = self._alert_visits(event, result, encodings)
+        elif gallery is None and any(f.reason.startswith("cannot decide") for f in result.faces):
+            result.alert = self._alert_operator(result, why_not)
         self.storage.put_json(key.result_key, result.model_dump(mode="json"))
         log.info(
             "%s: %s; alert: %s",
@@ -277,3 +279,22 @@ class Recognizer:
             outcomes.append(face.alert or "")
         sent = [o for o in outcomes if not o.startswith("suppressed")]
         return faces, (sent[0] if sent else outcomes[0])
+
+    def _alert_operator(self, result: FrameResult, problem: str) -> str:
+        """Faces that cannot be judged are not strangers (no alert flood), but somebody must
+        fix the cause: one operator alert per household and day (notify sends an id once)."""
+        day = result.captured_at.astimezone(UTC).strftime("%Y%m%d")
+        alert_id = hashlib.sha256(f"operator:{result.household}:{day}".encode()).hexdigest()[:20]
+        alert = Alert(
+            alert_id=alert_id,
+            household=result.household,
+            camera=result.camera,
+            bucket=self.storage.bucket,
+            frame_key=result.frame_key,
+            captured_at=result.captured_at,
+            strangers=[],
+            faces_in_frame=len(result.faces),
+            kind="operator",
+            problem=problem,
+        )
+        return f"operator {self.notifier.send(alert)}"

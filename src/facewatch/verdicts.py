@@ -60,6 +60,9 @@ class Alert(BaseModel):
     visit_id: str | None = None
     visit_frames: int = 1
     first_seen: datetime | None = None
+    kind: Literal["stranger", "operator"] = "stranger"
+    problem: str | None = None
+    """For an operator alert: what is wrong (e.g. the known encodings cannot be read)."""
 
     @classmethod
     def parse(cls, payload: Any) -> Alert:
