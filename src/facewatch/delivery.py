@@ -4,6 +4,7 @@ it is sent, or it is stored, or the caller gets an error and delivers it again."
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -13,9 +14,9 @@ from functools import partial
 
 from facewatch.channels import Channel
 from facewatch.config import Settings
-from facewatch.exceptions import AlertError, ObjectMissing
+from facewatch.exceptions import AlertError, AlertInProgress, ObjectMissing, WriteConflict
 from facewatch.households import Recipients, load_household_settings, resolve
-from facewatch.layout import dead_alert_key, dead_alerts_prefix, sent_alert_key
+from facewatch.layout import alert_claim_key, dead_alert_key, dead_alerts_prefix, sent_alert_key
 from facewatch.mail import build_alert_email, build_operator_email
 from facewatch.storage import Storage
 from facewatch.verdicts import Alert
@@ -135,6 +136,33 @@ def _sender(
     return partial(post_webhook, recipients.webhook_url, alert, links)
 
 
+CLAIM_SECONDS = 120.0
+"""How long a send in progress holds its claim: longer than any send with its retries."""
+
+
+def _claim(storage: Storage, alert: Alert, channel: str, now: datetime) -> str:
+    """Take the right to send this alert on this channel. Two invocations with the same
+    alert (a redelivered event handled while the first is still running) must not both
+    send: the claim is a conditional create, so exactly one wins. A claim older than
+    CLAIM_SECONDS belongs to an invocation that died, and is taken over."""
+    key = alert_claim_key(alert.household, alert.alert_id, channel)
+    body = {"alert_id": alert.alert_id, "claimed_at": now.isoformat()}
+    try:
+        storage.put_json(key, body, if_none_match=True)
+        return key
+    except WriteConflict:
+        pass
+    try:
+        held = storage.get(key)
+    except ObjectMissing:
+        return _claim(storage, alert, channel, now)  # released meanwhile
+    claimed_at = datetime.fromisoformat(json.loads(held.body)["claimed_at"])
+    if (now - claimed_at).total_seconds() < CLAIM_SECONDS:
+        raise AlertInProgress(f"alert {alert.alert_id} is being sent by another invocation")
+    storage.put_json(key, body, if_match=held.etag)  # a lost race here raises: retried later
+    return key
+
+
 def deliver(
     alert: Alert,
     *,
@@ -160,6 +188,7 @@ def deliver(
         return "already sent"
     done, failures = [], []
     for name in pending:
+        claim = _claim(storage, alert, name, now)
         try:
             send = _sender(
                 name,
@@ -173,6 +202,7 @@ def deliver(
             delivery_id = send_with_retries(send, retry or RetryPolicy(), pause)
         except (AlertError, ObjectMissing) as exc:
             failures.append(f"{name}: {exc}")
+            storage.delete(claim)  # a later retry may try again at once
             continue
         storage.put_json(
             sent_alert_key(alert.household, alert.alert_id, name),
@@ -197,7 +227,6 @@ def retry_dead_letters(
 ) -> dict[str, str]:
     """Send every dead-lettered alert again (`facewatch alerts retry`). A letter is removed
     only after its alert was sent; one that fails again is rewritten with the new error."""
-    import json
 
     households = [household] if household else storage.list_households()
     outcomes: dict[str, str] = {}

@@ -57,3 +57,7 @@ class ModelsUnavailable(FacewatchError):
 
 class AlertError(FacewatchError):
     pass
+
+
+class AlertInProgress(AlertError):
+    """Another invocation is sending this very alert right now: ask again later."""

@@ -10,6 +10,7 @@
     households/<household>/settings.json                      recipients, channels, time zone
     households/<household>/state/visits.json                  open stranger visits
     households/<household>/alerts/sent/<alert-id>.<channel>.json  delivered (idempotency)
+    households/<household>/alerts/claims/<alert-id>.<channel>.json  a send in progress
     households/<household>/alerts/dead/<alert-id>.json        alerts that could not be delivered
 
 Results mirror their frame's key, so each is found from the other without a lookup, and
@@ -77,6 +78,10 @@ def visits_key(household: str) -> str:
 
 def sent_alert_key(household: str, alert_id: str, channel: str) -> str:
     return f"{household_prefix(household)}alerts/sent/{alert_id}.{channel}.json"
+
+
+def alert_claim_key(household: str, alert_id: str, channel: str) -> str:
+    return f"{household_prefix(household)}alerts/claims/{alert_id}.{channel}.json"
 
 
 def dead_alerts_prefix(household: str) -> str:

@@ -107,11 +107,42 @@ class Process:
                 self.proc.kill()
                 self.proc.wait()
 
+    def restart(self, timeout: float = 60.0) -> None:
+        self.stop()
+        self.start(timeout)
+
+    def peak_rss_mb(self) -> float:
+        """Peak resident memory of the process and its children (e.g. a gunicorn worker)."""
+        if self.proc is None:
+            return 0.0
+        total = 0
+        for pid in _process_tree(self.proc.pid):
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1])
+            except OSError:
+                continue
+        return total / 1024
+
     def kill(self) -> None:
         """Die like a crashed instance: no cleanup, no goodbye."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def _process_tree(pid: int) -> list[int]:
+    pids, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        pids.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                queue += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return pids
 
 
 class MotoServer:
@@ -145,10 +176,12 @@ class Dispatcher:
     queue_url: str
     target_url: str
     token: str
+    workers: int = 4
+    """Events handled at once, as a cloud would run several invocations side by side."""
     delivered: int = 0
     dropped: int = 0
     failed: int = 0
-    busy: bool = False
+    in_flight: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -162,23 +195,45 @@ class Dispatcher:
         if self._thread is not None:
             self._thread.join(timeout=15)
 
+    @property
+    def busy(self) -> bool:
+        return self.in_flight > 0
+
     def _run(self) -> None:
-        session = requests.Session()
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="facewatch-dispatch") as pool:
+            self._poll(pool)
+
+    def _poll(self, pool: Any) -> None:
+        lock = threading.Lock()
+
+        def handle(message: Mapping[str, Any]) -> None:
+            try:
+                self._dispatch(requests.Session(), message)
+            finally:
+                with lock:
+                    self.in_flight -= 1
+
         while not self._stop.is_set():
+            free = self.workers - self.in_flight
+            if free <= 0:
+                # Take no more than can be handled now: a message held past its visibility
+                # timeout would be delivered a second time.
+                self._stop.wait(0.02)
+                continue
             try:
                 messages = self.sqs.receive_message(
-                    QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+                    QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, free), WaitTimeSeconds=1
                 ).get("Messages", [])
             except Exception as exc:  # the S3/SQS server may be restarting: keep polling
                 log.warning("dispatcher: queue unreachable: %s", type(exc).__name__)
                 self._stop.wait(0.5)
                 continue
+            with lock:
+                self.in_flight += len(messages)
             for message in messages:
-                self.busy = True
-                try:
-                    self._dispatch(session, message)
-                finally:
-                    self.busy = False
+                pool.submit(handle, message)
 
     def _dispatch(self, session: requests.Session, message: Mapping[str, Any]) -> None:
         try:

@@ -44,3 +44,62 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     out["scale"] = "full" if FULL else "fast"
     ARTIFACT.parent.mkdir(exist_ok=True)
     ARTIFACT.write_text(json.dumps(out, sort_keys=True))
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The embedded local stack (moto with its S3→SQS notification, the functions, an SMTP
+    outbox), shared by a module's tests; each test uses households of its own."""
+    from facewatch.stack import LocalStack
+
+    root = tmp_path_factory.mktemp("stack")
+    with LocalStack(root, root / "outbox", extra_env={"FACEWATCH_ENCODINGS_CHECK_SECONDS": "0"}) as local:
+        yield local
+
+
+class Frames:
+    """Uploads frames exactly as the edge agent does, with the edge detector's boxes."""
+
+    def __init__(self, storage: object) -> None:
+        from facewatch.detection import HaarDetector
+
+        self.storage = storage
+        self.detector = HaarDetector()
+        self._boxes: dict[int, tuple] = {}
+
+    def upload(self, image: object, household: str, camera: str, at: object) -> str:
+        from facewatch.frames import FrameMeta
+        from facewatch.uploads import frame_object, put_frame
+
+        boxes = self._boxes.setdefault(id(image), tuple(self.detector.detect(image)))
+        meta = FrameMeta(household, camera, at, image.shape[1], image.shape[0], boxes)
+        key, jpeg, metadata = frame_object(image, meta)
+        put_frame(self.storage, key, jpeg, metadata)
+        return key
+
+
+def known_gallery_bytes(storage: object) -> bytes:
+    """Obama's encodings, computed once and copied to each household that needs them."""
+    from facewatch.gallery import enroll
+    from facewatch.layout import encodings_key
+    from tests.conftest import TESTDATA
+
+    photos = [(p.name, p.read_bytes()) for p in sorted((TESTDATA / "known" / "obama").iterdir())]
+    enroll(storage, "template", "obama", photos, 40_000_000)
+    return storage.get(encodings_key("template")).body
+
+
+def wait_for_results(storage: object, keys: list[str], timeout: float) -> dict[str, dict]:
+    import time
+
+    from facewatch.layout import FrameKey
+
+    deadline = time.monotonic() + timeout
+    pending = {FrameKey.parse(k).result_key: k for k in keys}
+    results: dict[str, dict] = {}
+    while pending and time.monotonic() < deadline:
+        for result_key in list(pending):
+            if storage.exists(result_key):
+                results[pending.pop(result_key)] = storage.get_json(result_key)
+        time.sleep(0.2)
+    return results
