@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
@@ -13,6 +14,9 @@ import numpy as np
 from facewatch.config import Settings
 from facewatch.exceptions import ModelsUnavailable
 from facewatch.frames import Box
+from facewatch.models import DLIB_LOCK, hog_detector
+
+_CASCADE_LOCK = threading.Lock()
 
 
 class FaceDetector(Protocol):
@@ -66,9 +70,10 @@ class HaarDetector:
         small, back = downscale(image_bgr, self.max_width)
         gray = cv2.equalizeHist(_to_gray(small))
         min_px = max(12, int(self.min_face_px / back))
-        found = self._cascade.detectMultiScale(
-            gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(min_px, min_px)
-        )
+        with _CASCADE_LOCK:  # one CascadeClassifier is not safe to run in two threads at once
+            found = self._cascade.detectMultiScale(
+                gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(min_px, min_px)
+            )
         return _finish([Box(*map(int, f)) for f in found], back, image_bgr, self.min_face_px)
 
 
@@ -83,10 +88,9 @@ class HogDetector:
     name: str = "hog"
 
     def detect(self, image_bgr: np.ndarray) -> list[Box]:
-        from facewatch.models import hog_detector
-
         small, back = downscale(image_bgr, self.max_width)
-        rects = hog_detector()(np.ascontiguousarray(small[:, :, ::-1]), self.upsample)
+        with DLIB_LOCK:
+            rects = hog_detector()(np.ascontiguousarray(small[:, :, ::-1]), self.upsample)
         boxes = [Box(r.left(), r.top(), r.right() - r.left() + 1, r.bottom() - r.top() + 1) for r in rects]
         return _finish(boxes, back, image_bgr, self.min_face_px)
 
@@ -153,8 +157,6 @@ def confirm_face(image_bgr: np.ndarray, box: Box, *, face_px: tuple[int, ...] = 
 
 
 def _confirm_at(image_bgr: np.ndarray, box: Box, face_px: int) -> Box | None:
-    from facewatch.models import hog_detector
-
     height, width = image_bgr.shape[:2]
     pad = box.w * 0.5
     x0, y0 = int(max(0, box.x - pad)), int(max(0, box.y - pad))
@@ -169,8 +171,10 @@ def _confirm_at(image_bgr: np.ndarray, box: Box, face_px: int) -> Box | None:
         fy=scale,
         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
     )
+    with DLIB_LOCK:
+        rects = hog_detector()(np.ascontiguousarray(crop[:, :, ::-1]), 0)
     best: Box | None = None
-    for r in hog_detector()(np.ascontiguousarray(crop[:, :, ::-1]), 0):
+    for r in rects:
         found = Box(
             round(r.left() / scale + x0),
             round(r.top() / scale + y0),

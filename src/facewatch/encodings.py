@@ -13,7 +13,7 @@ import numpy as np
 
 from facewatch.exceptions import StorageError
 from facewatch.frames import Box
-from facewatch.models import face_encoder, shape_predictor
+from facewatch.models import DLIB_LOCK, face_encoder, shape_predictor
 
 GALLERY_FORMAT = 1
 
@@ -30,11 +30,10 @@ def encode_faces(image_rgb: np.ndarray, boxes: Sequence[Box], num_jitters: int =
     if not boxes:
         return np.zeros((0, 128), dtype=np.float64)
     predictor, encoder = shape_predictor(), face_encoder()
-    shapes = [predictor(image_rgb, _rect(b)) for b in boxes]
-    return np.array(
-        [np.array(encoder.compute_face_descriptor(image_rgb, s, num_jitters)) for s in shapes],
-        dtype=np.float64,
-    )
+    with DLIB_LOCK:
+        shapes = [predictor(image_rgb, _rect(b)) for b in boxes]
+        rows = [np.array(encoder.compute_face_descriptor(image_rgb, s, num_jitters)) for s in shapes]
+    return np.array(rows, dtype=np.float64)
 
 
 def sharpness(image_bgr: np.ndarray, box: Box) -> float:

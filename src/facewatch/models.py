@@ -10,6 +10,7 @@ when a frame arrives without boxes."""
 from __future__ import annotations
 
 import importlib.util
+import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,11 @@ from typing import Any
 from facewatch.exceptions import ModelsUnavailable
 
 SHAPE_5 = "shape_predictor_5_face_landmarks.dat"
+
+DLIB_LOCK = threading.Lock()
+"""dlib's models keep per-call state (the encoder's network holds its layer outputs), so a
+process serving requests in several threads must use them one call at a time; without
+this, concurrent requests were seen to get each other's encodings."""
 ENCODER = "dlib_face_recognition_resnet_model_v1.dat"
 
 

@@ -63,15 +63,23 @@ class Frames:
     def __init__(self, storage: object) -> None:
         from facewatch.detection import HaarDetector
 
+        import threading
+
         self.storage = storage
         self.detector = HaarDetector()
         self._boxes: dict[int, tuple] = {}
+        # One cascade object must not run in two threads at once (OpenCV's is not
+        # thread-safe); detection happens once per distinct image anyway.
+        self._lock = threading.Lock()
 
     def upload(self, image: object, household: str, camera: str, at: object) -> str:
         from facewatch.frames import FrameMeta
         from facewatch.uploads import frame_object, put_frame
 
-        boxes = self._boxes.setdefault(id(image), tuple(self.detector.detect(image)))
+        with self._lock:
+            if id(image) not in self._boxes:
+                self._boxes[id(image)] = tuple(self.detector.detect(image))
+            boxes = self._boxes[id(image)]
         meta = FrameMeta(household, camera, at, image.shape[1], image.shape[0], boxes)
         key, jpeg, metadata = frame_object(image, meta)
         put_frame(self.storage, key, jpeg, metadata)

@@ -51,3 +51,19 @@ def test_gallery_round_trips_compactly():
 def test_corrupt_gallery_is_a_storage_error(data):
     with pytest.raises(StorageError, match="corrupt"):
         Gallery.from_bytes(data)
+
+
+def test_concurrent_requests_get_their_own_encodings(obama):
+    """A function process serves requests in threads; dlib's encoder keeps per-call state,
+    so without the model lock concurrent calls corrupted each other's results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import clip_frame
+
+    images = [to_rgb(obama), to_rgb(clip_frame(90))]
+    boxes = [[HogDetector(max_width=4000).detect(obama)[0]], [HogDetector().detect(clip_frame(90))[0]]]
+    expected = [encode_faces(images[i], boxes[i])[0] for i in range(2)]
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda i: (i % 2, encode_faces(images[i % 2], boxes[i % 2])[0]), range(24)))
+    for which, encoding in results:
+        assert np.abs(encoding - expected[which]).max() < 1e-9
