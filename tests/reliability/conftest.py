@@ -61,9 +61,9 @@ class Frames:
     """Uploads frames exactly as the edge agent does, with the edge detector's boxes."""
 
     def __init__(self, storage: object) -> None:
-        from facewatch.detection import HaarDetector
-
         import threading
+
+        from facewatch.detection import HaarDetector
 
         self.storage = storage
         self.detector = HaarDetector()
