@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint format constraints clean bench
+.PHONY: install demo test reliability lint format constraints clean
 
 install: $(STAMP)
 
@@ -25,6 +25,14 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# The whole reliability suite at full scale (500-frame load, more generated inputs); its
+# figures are the last line, as JSON. `make test` runs the same tests at a smaller scale.
+reliability: install
+	rm -f test-artifacts/reliability.json
+	FACEWATCH_RELIABILITY_FULL=1 $(BIN)/python -m pytest -q tests/reliability; status=$$?; \
+	$(BIN)/python -c 'import json; print(json.dumps(json.load(open("test-artifacts/reliability.json")), sort_keys=True))'; \
+	exit $$status
 
 lint: install
 	$(BIN)/ruff check .
