@@ -217,6 +217,20 @@ def _gcs(event_type: str, data: Any, time: Any = None) -> list[StorageEvent]:
     ]
 
 
+def _seaweed_etag(entry: Mapping[str, Any]) -> str | None:
+    """The S3 ETag seaweedfs keeps in the entry's extended attributes (base64 of the text)."""
+    import base64
+    import binascii
+
+    value = _obj(entry.get("extended") or {}, "seaweedfs extended").get("Seaweed-X-Amz-ETag")
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode("ascii").strip('"') or None
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
 def _seaweedfs(payload: Mapping[str, Any]) -> list[StorageEvent]:
     message = _obj(payload.get("message", payload.get("event", payload)), "seaweedfs message")
     old, new = message.get("old_entry"), message.get("new_entry")
@@ -234,13 +248,15 @@ def _seaweedfs(payload: Mapping[str, Any]) -> list[StorageEvent]:
         return []  # a filer path outside the S3 buckets
     if old and new:
         return []  # rename or metadata update, not a new upload
-    attributes = entry.get("attributes")
-    mtime = _obj(attributes, "seaweedfs attributes").get("mtime") if attributes else None
+    attributes = _obj(entry.get("attributes") or {}, "seaweedfs attributes")
+    mtime = attributes.get("mtime")
     return [
         StorageEvent(
             kind="created" if new else "removed",
             bucket=parts[2],
             key=_key("/".join(parts[3:]), "seaweedfs path", encoded=False),
+            etag=_seaweed_etag(entry),
+            size=_int(attributes, "file_size", "seaweedfs attributes"),
             sequencer=str(payload.get("ts_ns") or mtime or "") or None,
             event_time=datetime.fromtimestamp(int(mtime), UTC) if isinstance(mtime, int) else None,
             trigger="seaweedfs",

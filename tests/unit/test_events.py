@@ -30,6 +30,18 @@ EXPECTED = {
     "gcs_finalized_structured": [("created", "facewatch", FRAME, "CNiBoNGBp4kDEAE=", "cloudevent")],
     "minio_put": [("created", "facewatch", FRAME, "9dd4e461268c8034f5c8564e155c67a6", "minio")],
     "minio_delete": [("removed", "facewatch", "households/home/known/obama/obama.jpg", None, "minio")],
+    "seaweedfs_webhook_create_captured": [
+        ("created", "facewatch", FRAME, "9777715abb85d81db190cab0857507a8", "seaweedfs")
+    ],
+    "seaweedfs_webhook_delete_captured": [
+        (
+            "removed",
+            "facewatch",
+            "households/home/known/obama/obama.jpg",
+            "1bee11bec6fa8a197b379c7496aad1ec",
+            "seaweedfs",
+        )
+    ],
 }
 FILES = sorted(EVENTS.glob("*.json"))
 
