@@ -3,6 +3,7 @@ the known-photo prefix, and a per-process cache that notices a new version by it
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -13,7 +14,7 @@ import numpy as np
 
 from facewatch.detection import HogDetector
 from facewatch.encodings import Gallery, encode_faces
-from facewatch.exceptions import BadImage, ObjectMissing, StorageError
+from facewatch.exceptions import BadImage, ObjectMissing, StorageError, WriteConflict
 from facewatch.images import ACCEPTED_FORMATS, decode_bgr, probe, to_rgb
 from facewatch.layout import IMAGE_SUFFIXES, KnownPhotoKey, encodings_key, known_photo_key, known_prefix
 from facewatch.storage import Storage
@@ -33,10 +34,47 @@ def encode_known_photo(data: bytes, max_pixels: int) -> np.ndarray | None:
 
 
 def rebuild_gallery(
-    storage: Storage, household: str, max_pixels: int, previous: Gallery | None = None
+    storage: Storage, household: str, max_pixels: int, previous: Gallery | None = None, attempts: int = 10
 ) -> Gallery:
     """Encode every photo under the household's known prefix and store the result as one
-    object. Photos whose ETag is unchanged since `previous` are not encoded again."""
+    object. Photos whose ETag is unchanged are not encoded again.
+
+    Rebuilds run concurrently (the CLI's enroll, and recognize on each known-photo event),
+    and one that listed the photos before the last upload must not overwrite a newer
+    result: the object is replaced only if it is still the version read before listing
+    (compare-and-swap on its ETag); otherwise the rebuild starts over."""
+    for _ in range(attempts):
+        try:
+            current = storage.get(encodings_key(household))
+            etag: str | None = current.etag
+            with contextlib.suppress(StorageError):  # corrupt: rebuild everything from the photos
+                previous = Gallery.from_bytes(current.body)
+        except ObjectMissing:
+            etag = None
+        gallery = _encode_photos(storage, household, max_pixels, previous)
+        try:
+            if etag is None:
+                storage.put(
+                    encodings_key(household),
+                    gallery.to_bytes(),
+                    content_type="application/x-npz",
+                    if_none_match=True,
+                )
+            else:
+                storage.put(
+                    encodings_key(household),
+                    gallery.to_bytes(),
+                    content_type="application/x-npz",
+                    if_match=etag,
+                )
+        except WriteConflict:
+            continue
+        log.info("household %s: %d photos of %d people encoded", household, len(gallery), len(gallery.people))
+        return gallery
+    raise StorageError(f"household {household}: encodings changed by others {attempts} times in a row")
+
+
+def _encode_photos(storage: Storage, household: str, max_pixels: int, previous: Gallery | None) -> Gallery:
     reuse: dict[tuple[str, str], tuple[str, np.ndarray]] = {}
     if previous is not None:
         for i, key in enumerate(previous.photo_keys):
@@ -70,15 +108,12 @@ def rebuild_gallery(
         rows.append(np.asarray(row, dtype=np.float32))
         keys.append(key)
         etags.append(obj.etag)
-    gallery = Gallery(
+    return Gallery(
         names=names,
         encodings=np.array(rows, dtype=np.float32).reshape(-1, 128),
         photo_keys=keys,
         photo_etags=etags,
     )
-    storage.put(encodings_key(household), gallery.to_bytes(), content_type="application/x-npz")
-    log.info("household %s: %d photos of %d people encoded", household, len(gallery), len(gallery.people))
-    return gallery
 
 
 def load_gallery(storage: Storage, household: str) -> tuple[Gallery, str]:
@@ -107,11 +142,7 @@ def enroll(
         storage.put(
             known_photo_key(household, name, f"{safe_stem}{suffix}"), data, content_type=ACCEPTED_FORMATS[fmt]
         )
-    try:
-        previous, _ = load_gallery(storage, household)
-    except StorageError:
-        previous = None
-    return rebuild_gallery(storage, household, max_pixels, previous)
+    return rebuild_gallery(storage, household, max_pixels)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from facewatch.encodings import Gallery, encode_faces, sharpness
 from facewatch.events import StorageEvent
 from facewatch.exceptions import BadEvent, BadImage, BadInput, StorageError
 from facewatch.frames import FrameMeta
-from facewatch.gallery import GalleryCache, load_gallery, rebuild_gallery
+from facewatch.gallery import GalleryCache, rebuild_gallery
 from facewatch.images import decode_bgr, to_rgb
 from facewatch.layout import FrameKey, KnownPhotoKey, classify_key
 from facewatch.notifier import Notifier
@@ -113,11 +113,7 @@ class Recognizer:
 
     # --- known photos ----------------------------------------------------------------
     def _relearn(self, event: StorageEvent, photo: KnownPhotoKey) -> Outcome:
-        try:
-            previous: Gallery | None = load_gallery(self.storage, photo.household)[0]
-        except StorageError:
-            previous = None
-        gallery = rebuild_gallery(self.storage, photo.household, self.settings.max_image_pixels, previous)
+        gallery = rebuild_gallery(self.storage, photo.household, self.settings.max_image_pixels)
         self.galleries.forget(photo.household)
         return Outcome(
             event.key, "gallery-rebuilt", detail=f"{len(gallery)} photos, {len(gallery.people)} people"

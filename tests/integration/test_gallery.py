@@ -58,3 +58,29 @@ def test_cache_picks_up_a_new_enrollment_by_etag(storage):
     assert second.people == ["biden", "obama"]
     assert etag2 != etag1
     assert storage.etag(encodings_key("home")) == etag2
+
+
+def test_a_rebuild_from_a_stale_listing_cannot_overwrite_a_newer_one(storage, monkeypatch):
+    """recognize rebuilds on each known-photo event; one that listed the photos before the
+    last upload must not replace the encodings written after it."""
+    import facewatch.gallery as gallery_module
+
+    enroll(storage, "home", "biden", photos("biden"), 40_000_000)
+    real = gallery_module._encode_photos
+    calls = []
+
+    def slow_stale_encode(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if not calls:  # the first attempt: meanwhile someone enrolls obama
+            calls.append(1)
+            monkeypatch.setattr(gallery_module, "_encode_photos", real)
+            enroll(storage, "home", "obama", photos("obama"), 40_000_000)
+            monkeypatch.setattr(gallery_module, "_encode_photos", slow_stale_encode)
+        return result
+
+    monkeypatch.setattr(gallery_module, "_encode_photos", slow_stale_encode)
+    from facewatch.gallery import rebuild_gallery
+
+    rebuilt = rebuild_gallery(storage, "home", 40_000_000)
+    assert rebuilt.people == ["biden", "obama"]
+    assert load_gallery(storage, "home")[0].people == ["biden", "obama"]
