@@ -232,27 +232,43 @@ def _seaweed_etag(entry: Mapping[str, Any]) -> str | None:
 
 
 def _seaweedfs(payload: Mapping[str, Any]) -> list[StorageEvent]:
+    """A filer event: create, update (an overwrite: a new upload of the key), delete, or
+    rename (the old path removed, the new one created)."""
     message = _obj(payload.get("message", payload.get("event", payload)), "seaweedfs message")
     old, new = message.get("old_entry"), message.get("new_entry")
+    event_type = payload.get("event_type")
+    if old and new and event_type == "rename":
+        old_dir = _str(payload, "directory", "seaweedfs", required=False) or ""
+        old_path = (
+            f"{old_dir.rstrip('/')}/{_str(_obj(old, 'old_entry'), 'name', 'old_entry')}" if old_dir else None
+        )
+        gone = _seaweed_entry(old_path, _obj(old, "old_entry"), "removed", payload) if old_path else []
+        new_dir = _str(message, "new_parent_path", "seaweedfs") or ""
+        new_path = f"{new_dir.rstrip('/')}/{_str(_obj(new, 'new_entry'), 'name', 'new_entry')}"
+        return gone + _seaweed_entry(new_path, _obj(new, "new_entry"), "created", payload)
     entry = _obj(new if new else old, "seaweedfs entry")
-    if entry.get("is_directory"):
-        return []
     path = _str(payload, "key", "seaweedfs", required=False)
     if path is None:
         directory = _str(message, "new_parent_path", "seaweedfs", required=False) or _str(
             payload, "directory", "seaweedfs", required=False
         )
         path = f"{(directory or '').rstrip('/')}/{_str(entry, 'name', 'seaweedfs entry')}"
+    return _seaweed_entry(path, entry, "created" if new else "removed", payload)
+
+
+def _seaweed_entry(
+    path: str, entry: Mapping[str, Any], kind: Kind, payload: Mapping[str, Any]
+) -> list[StorageEvent]:
+    if entry.get("is_directory"):
+        return []
     parts = path.split("/")
-    if len(parts) < 4 or parts[1] != "buckets":
-        return []  # a filer path outside the S3 buckets
-    if old and new:
-        return []  # rename or metadata update, not a new upload
+    if len(parts) < 4 or parts[1] != "buckets" or parts[2].startswith("."):
+        return []  # a filer path outside the S3 buckets, or seaweedfs' own (.system)
     attributes = _obj(entry.get("attributes") or {}, "seaweedfs attributes")
     mtime = attributes.get("mtime")
     return [
         StorageEvent(
-            kind="created" if new else "removed",
+            kind=kind,
             bucket=parts[2],
             key=_key("/".join(parts[3:]), "seaweedfs path", encoded=False),
             etag=_seaweed_etag(entry),

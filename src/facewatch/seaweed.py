@@ -37,7 +37,7 @@ import requests
 from facewatch.stack import LOCAL_CREDENTIALS, Process, StackError, free_port
 
 WEED_ENV = "FACEWATCH_WEED"
-DEFAULT_EVENT_TYPES = ("create", "delete")
+DEFAULT_EVENT_TYPES = ("create", "update", "delete", "rename")
 DEFAULT_PATH_PREFIXES = ("/buckets/",)
 
 
@@ -69,6 +69,7 @@ class SeaweedServer:
         webhook_token: str | None = None,
         webhook_event_types: Sequence[str] = DEFAULT_EVENT_TYPES,
         webhook_path_prefixes: Sequence[str] = DEFAULT_PATH_PREFIXES,
+        webhook_workers: int = 4,
         credentials: dict[str, str] | None = None,
         binary: Path | None = None,
     ) -> None:
@@ -77,6 +78,7 @@ class SeaweedServer:
         self.webhook_token = webhook_token
         self.webhook_event_types = tuple(webhook_event_types)
         self.webhook_path_prefixes = tuple(webhook_path_prefixes)
+        self.webhook_workers = webhook_workers
         creds = credentials or LOCAL_CREDENTIALS
         self.access_key = creds["AWS_ACCESS_KEY_ID"]
         self.secret_key = creds["AWS_SECRET_ACCESS_KEY"]
@@ -138,7 +140,7 @@ class SeaweedServer:
             "max_retries = 3\n"
             "backoff_seconds = 1\n"
             "max_backoff_seconds = 5\n"
-            "workers = 4\n"
+            f"workers = {self.webhook_workers}\n"
             f"event_types = {_toml_list(self.webhook_event_types)}\n"
             f"path_prefixes = {_toml_list(self.webhook_path_prefixes)}\n"
         )

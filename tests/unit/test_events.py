@@ -151,3 +151,22 @@ def test_binary_cloudevent_with_bad_body_is_a_bad_event():
                 "content-type": "application/json",
             },
         )
+
+
+def test_seaweedfs_overwrite_rename_and_its_own_buckets():
+    created = json.loads((EVENTS / "seaweedfs_webhook_create_captured.json").read_text())
+    overwrite = json.loads(json.dumps(created))
+    overwrite["event_type"] = "update"
+    overwrite["message"]["old_entry"] = overwrite["message"]["new_entry"]
+    assert [e.kind for e in parse_event(overwrite)] == ["created"]  # a new upload of the key
+    rename = json.loads(json.dumps(overwrite))
+    rename["event_type"] = "rename"
+    rename["directory"] = "/buckets/facewatch/households/home/known/obama"
+    rename["message"]["old_entry"] = {**rename["message"]["old_entry"], "name": "old.jpg"}
+    assert [(e.kind, e.key.rsplit("/", 1)[1]) for e in parse_event(rename)] == [
+        ("removed", "old.jpg"),
+        ("created", "140312000005-1b6c52bf41e0.jpg"),
+    ]
+    system = json.loads(json.dumps(created))
+    system["key"] = "/buckets/.system/owners/facewatch"
+    assert parse_event(system) == []
