@@ -47,17 +47,25 @@ def local_time(at: datetime, timezone: str) -> datetime:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
 
 
-def build_operator_email(alert: Alert, *, mail_from: str, mail_to: Sequence[str]) -> EmailMessage:
-    """A fault that stops facewatch from judging faces: plain text, no photo."""
-    if not mail_to:
-        raise AlertError("no recipients configured (FACEWATCH_OPERATOR_MAIL_TO or FACEWATCH_MAIL_TO)")
+def _message(alert: Alert, subject: str, mail_from: str, mail_to: Sequence[str]) -> EmailMessage:
+    """The headers every facewatch email has; the alert id lets a receiver de-duplicate."""
     message = EmailMessage(policy=SMTP)
-    message["Subject"] = f"facewatch cannot judge faces for household {alert.household}"
+    message["Subject"] = subject
     message["From"] = mail_from
     message["To"] = ", ".join(mail_to)
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain="facewatch.local")
     message["X-Facewatch-Alert-Id"] = alert.alert_id
+    return message
+
+
+def build_operator_email(alert: Alert, *, mail_from: str, mail_to: Sequence[str]) -> EmailMessage:
+    """A fault that stops facewatch from judging faces: plain text, no photo."""
+    if not mail_to:
+        raise AlertError("no recipients configured (FACEWATCH_OPERATOR_MAIL_TO or FACEWATCH_MAIL_TO)")
+    message = _message(
+        alert, f"facewatch cannot judge faces for household {alert.household}", mail_from, mail_to
+    )
     message.set_content(
         f"Faces seen by camera {alert.camera} of household {alert.household} are recorded as "
         f"'cannot decide' and raise no stranger alerts until this is fixed:\n\n  {alert.problem}\n\n"
@@ -87,13 +95,7 @@ def build_alert_email(
     if alert.first_seen:
         visit = f"first seen {local_time(alert.first_seen, timezone).strftime('%H:%M:%S')}, {visit}"
 
-    message = EmailMessage(policy=SMTP)
-    message["Subject"] = f"Stranger at {alert.camera} — {stamp}"
-    message["From"] = mail_from
-    message["To"] = ", ".join(mail_to)
-    message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = make_msgid(domain="facewatch.local")
-    message["X-Facewatch-Alert-Id"] = alert.alert_id
+    message = _message(alert, f"Stranger at {alert.camera} — {stamp}", mail_from, mail_to)
 
     lines = [
         f"{who} at camera {alert.camera} of household {alert.household}, {stamp}.",

@@ -254,15 +254,10 @@ class Recognizer:
             visit = assignment.visit
             face = faces[i].model_copy(update={"visit_id": visit.visit_id})
             if assignment.alert:
-                alert = Alert(
-                    alert_id=alert_id,
-                    household=result.household,
-                    camera=result.camera,
-                    bucket=self.storage.bucket,
-                    frame_key=result.frame_key,
-                    captured_at=result.captured_at,
+                alert = self._alert_for(
+                    result,
+                    alert_id,
                     strangers=[face],
-                    faces_in_frame=len(faces),
                     visit_id=visit.visit_id,
                     visit_frames=visit.frames,
                     first_seen=visit.first_seen,
@@ -281,16 +276,17 @@ class Recognizer:
         fix the cause: one operator alert per household and day (notify sends an id once)."""
         day = result.captured_at.astimezone(UTC).strftime("%Y%m%d")
         alert_id = hashlib.sha256(f"operator:{result.household}:{day}".encode()).hexdigest()[:20]
-        alert = Alert(
+        alert = self._alert_for(result, alert_id, strangers=[], kind="operator", problem=problem)
+        return f"operator {self.notifier.send(alert)}"
+
+    def _alert_for(self, result: FrameResult, alert_id: str, **details: Any) -> Alert:
+        return Alert(
             alert_id=alert_id,
             household=result.household,
             camera=result.camera,
             bucket=self.storage.bucket,
             frame_key=result.frame_key,
             captured_at=result.captured_at,
-            strangers=[],
             faces_in_frame=len(result.faces),
-            kind="operator",
-            problem=problem,
+            **details,
         )
-        return f"operator {self.notifier.send(alert)}"
