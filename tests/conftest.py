@@ -134,7 +134,7 @@ def clip_frame(index: int = 90) -> np.ndarray:
     return frame
 
 
-def s3_event(bucket: str, key: str, etag: str = "0123456789abcdef", name: str = "ObjectCreated:Put") -> dict:
+def s3_event(bucket: str, key: str, etag: str | None = None, name: str = "ObjectCreated:Put") -> dict:
     """An S3 event notification record as S3 (and moto) sends it: the key URL-encoded."""
     from urllib.parse import quote_plus
 

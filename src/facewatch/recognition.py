@@ -121,7 +121,7 @@ class Recognizer:
 
     # --- frames ------------------------------------------------------------------------
     def _judge(self, event: StorageEvent, key: FrameKey) -> Outcome:
-        if self.storage.exists(key.result_key):
+        if self._already_judged(key, event.etag):
             log.info("%s already judged; duplicate delivery ignored", event.key)
             return Outcome(event.key, "duplicate")
         obj = self.storage.get(event.key)
@@ -130,7 +130,8 @@ class Recognizer:
         except BadImage as exc:
             log.error("%s: cannot judge: %s", event.key, exc)
             self.storage.put_json(
-                key.result_key, {"frame_key": event.key, "error": str(exc), "at": self.now()}
+                key.result_key,
+                {"frame_key": event.key, "frame_etag": obj.etag, "error": str(exc), "at": self.now()},
             )
             return Outcome(event.key, "bad-frame", detail=str(exc))
         meta = _meta_for(key, obj.metadata, image)
@@ -146,6 +147,7 @@ class Recognizer:
         )
         gallery, etag, why_not = self._gallery(key.household)
         result.encodings_etag = etag
+        result.frame_etag = obj.etag
         result.faces, encodings = self._verdicts(image, faces, gallery, why_not)
         if result.strangers:
             result.faces, result.alert = self._alert_visits(event, result, encodings)
@@ -159,6 +161,19 @@ class Recognizer:
             result.alert,
         )
         return Outcome(event.key, "judged", result)
+
+    def _already_judged(self, key: FrameKey, etag: str | None) -> bool:
+        """Idempotency on the object and its version: the same upload delivered again is a
+        duplicate; a new version under the same key (its ETag differs) is judged again."""
+        if not self.storage.exists(key.result_key):
+            return False
+        if etag is None:
+            return True  # the trigger does not say which version: the stored one was judged
+        try:
+            judged = self.storage.get_json(key.result_key).get("frame_etag")
+        except StorageError:
+            return False  # an unreadable result: judge again and overwrite it
+        return judged is None or judged == etag
 
     def _faces(
         self, image: np.ndarray, meta: FrameMeta

@@ -38,6 +38,8 @@ class FrameResult(BaseModel):
     boxes_from: Literal["edge", "detected"]
     faces: list[FaceVerdict]
     encodings_etag: str | None = None
+    frame_etag: str | None = None
+    """The version of the frame judged: a redelivery of it is a duplicate, a new version is not."""
     alert: str | None = None
     """What happened to the alert: None (no stranger), 'sent', or why it was not."""
 

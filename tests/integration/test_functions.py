@@ -186,6 +186,34 @@ def test_a_duplicate_delivery_is_judged_once(pipeline, storage, outbox):
     assert len(outbox.messages) == 1
 
 
+def test_a_new_version_of_a_frame_is_judged_again_a_redelivery_is_not(pipeline, storage, outbox):
+    from facewatch.uploads import frame_object, put_frame
+
+    recognize, _ = pipeline
+    key = upload(storage, cv2.imread(str(OBAMA3)))
+    assert post_event(recognize, s3_event(storage.bucket, key, etag=storage.etag(key))).status_code == 200
+    assert storage.get_json(FrameKey.parse(key).result_key)["faces"][0]["verdict"] == "known"
+    stranger = clip_frame()
+    from facewatch.detection import HaarDetector
+
+    meta = FrameMeta(
+        "home",
+        "door",
+        datetime.now(UTC),
+        stranger.shape[1],
+        stranger.shape[0],
+        tuple(HaarDetector().detect(stranger)),
+    )
+    _, jpeg, metadata = frame_object(stranger, meta)
+    new_etag = put_frame(storage, key, jpeg, metadata)  # the same key, a new version
+    for _ in range(2):
+        assert post_event(recognize, s3_event(storage.bucket, key, etag=new_etag)).status_code == 200
+    result = storage.get_json(FrameKey.parse(key).result_key)
+    assert result["frame_etag"] == new_etag
+    assert [f["verdict"] for f in result["faces"]] == ["stranger"]
+    assert len(outbox.messages) == 1
+
+
 def test_an_event_for_a_missing_object_is_a_clear_404(pipeline, storage):
     recognize, _ = pipeline
     key = "households/home/frames/door/20261125/140312000005-abcdef123456.jpg"
