@@ -280,3 +280,37 @@ def test_notify_says_so_when_the_smtp_server_is_down_and_keeps_the_alert(start_f
     assert "refused the connection" in response.json()["delivered"]
     assert storage.exists(f"households/home/alerts/dead/{alert.alert_id}.json")
     assert "refused the connection" in notify.log_path.read_text()
+
+
+def minio_webhook(bucket: str, key: str, etag: str) -> bytes:
+    """The MinIO bucket-notification body of tests/events/minio_put.json, for this upload."""
+    from urllib.parse import quote
+
+    from tests.conftest import EVENTS
+
+    body = json.loads((EVENTS / "minio_put.json").read_text())
+    body["Key"] = f"{bucket}/{key}"
+    record = body["Records"][0]["s3"]
+    record["bucket"]["name"] = bucket
+    record["object"]["key"] = quote(key, safe="")  # MinIO URL-encodes the whole key
+    record["object"]["eTag"] = etag
+    return json.dumps(body).encode()
+
+
+def test_the_minio_webhook_over_http_with_its_bearer_token(pipeline, storage, outbox):
+    recognize, _ = pipeline
+    key = upload(storage, clip_frame())
+    body = minio_webhook(storage.bucket, key, storage.etag(key))
+    refused = requests.post(
+        recognize.url, data=body, headers={"Content-Type": "application/json"}, timeout=30
+    )
+    assert refused.status_code == 401
+    assert not storage.exists(FrameKey.parse(key).result_key)
+    # MinIO sends its configured auth_token as "Bearer <token>".
+    response = requests.post(
+        recognize.url, data=body, headers={"Content-Type": "application/json", **auth()}, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["outcomes"][0]["action"] == "judged"
+    assert [f["verdict"] for f in storage.get_json(FrameKey.parse(key).result_key)["faces"]] == ["stranger"]
+    assert len(outbox.messages) == 1
