@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import click
 import cv2
@@ -16,6 +18,7 @@ from facewatch.detection import make_detector
 from facewatch.exceptions import BadInput
 from facewatch.frames import FrameMeta
 from facewatch.layout import check_id
+from facewatch.spool import Forwarder, Spool
 from facewatch.storage import Storage
 from facewatch.uploads import frame_object, put_frame
 
@@ -30,6 +33,9 @@ class AgentSummary:
     frames_uploaded: int = 0
     upload_bytes: int = 0
     upload_failures: int = 0
+    spooled: int = 0
+    """Frames still in the spool when the agent stopped: sent on its next start."""
+    dropped: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -53,13 +59,20 @@ def run_agent(
     upload_interval: float = 1.0,
     stop: threading.Event | None = None,
     on_frame: Callable[[AgentSummary], None] | None = None,
+    spool_dir: Path | None = None,
+    spool_max_bytes: int = 512 * 1024 * 1024,
+    drain_timeout: float = 120.0,
 ) -> AgentSummary:
     """Process a source until it ends or `stop` is set. A file is read as fast as it
-    decodes, its capture time derived from its position; a live source uses the clock."""
+    decodes, its capture time derived from its position; a live source uses the clock.
+    Frames go through the on-disk spool; before returning, the agent waits up to
+    `drain_timeout` for the spool to drain, and what is left is sent on the next start."""
     check_id(household, "household")
     check_id(camera, "camera")
     capture = open_source(source)
     detector = make_detector(settings)
+    spool = Spool(spool_dir or default_spool_dir(household, camera), spool_max_bytes)
+    forwarder = Forwarder(spool, lambda key, jpeg, meta: put_frame(storage, key, jpeg, meta)).start()
     live = not capture.get(cv2.CAP_PROP_FRAME_COUNT) > 0
     started = datetime.now(UTC)
     summary = AgentSummary()
@@ -77,16 +90,25 @@ def run_agent(
             summary.faces_seen += len(boxes)
             if boxes and (last_upload is None or position - last_upload >= upload_interval):
                 meta = FrameMeta(household, camera, captured, frame.shape[1], frame.shape[0], tuple(boxes))
-                key, jpeg, metadata = frame_object(frame, meta, settings.jpeg_quality)
-                put_frame(storage, key, jpeg, metadata)
-                summary.frames_uploaded += 1
-                summary.upload_bytes += len(jpeg)
+                forwarder.submit(*frame_object(frame, meta, settings.jpeg_quality))
                 last_upload = position
             if on_frame is not None:
                 on_frame(summary)
     finally:
         capture.release()
+        forwarder.flush(drain_timeout)
+        forwarder.stop()
+        summary.frames_uploaded = forwarder.stats.uploaded
+        summary.upload_bytes = forwarder.stats.uploaded_bytes
+        summary.upload_failures = forwarder.stats.failures
+        summary.spooled = forwarder.pending
+        summary.dropped = spool.dropped
     return summary
+
+
+def default_spool_dir(household: str, camera: str) -> Path:
+    base = os.environ.get("FACEWATCH_SPOOL_DIR") or Path.home() / ".cache" / "facewatch" / "spool"
+    return Path(base) / f"{household}-{camera}"
 
 
 @click.command()

@@ -96,6 +96,7 @@ def run_demo(
                 settings=agent_settings,
                 storage=storage,
                 on_frame=on_progress,
+                spool_dir=Path(tmp) / "spool",
             )
             say(f"agent done: {summary.frames_uploaded} face frames uploaded; waiting for the pipeline…")
             stack.wait_idle()

