@@ -226,8 +226,10 @@ def household(
 def _register_commands() -> None:
     # Commands that live beside the code they drive, so each module owns its own options.
     from facewatch.agent import agent_command
+    from facewatch.evaluation import eval_command
 
     main.add_command(agent_command, "agent")
+    main.add_command(eval_command, "eval")
 
 
 _register_commands()
