@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -28,11 +29,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from facewatch.decisions import MatchPolicy, judge_face  # noqa: E402
-from facewatch.detection import HaarDetector, confirm_face  # noqa: E402
-from facewatch.encodings import Gallery, encode_faces, sharpness  # noqa: E402
+from facewatch.config import Settings  # noqa: E402
+from facewatch.decisions import MatchPolicy  # noqa: E402
+from facewatch.detection import HaarDetector  # noqa: E402
+from facewatch.encodings import Gallery  # noqa: E402
+from facewatch.frames import FrameMeta  # noqa: E402
 from facewatch.gallery import encode_known_photo  # noqa: E402
 from facewatch.images import to_rgb  # noqa: E402
+from facewatch.recognition import find_faces, judge_faces  # noqa: E402
 
 KNOWN = sorted((ROOT / "testdata" / "known").glob("*/*.jpg"))
 CLIP = ROOT / "testdata" / "video" / "short_hamilton_clip.mp4"
@@ -78,18 +82,14 @@ def ours_warm(frames: list, gallery: Gallery, repeat: int) -> tuple[float, int]:
     policy = MatchPolicy()
     verdicts = 0
 
+    settings = Settings()
+
     def judge(frame: np.ndarray, boxes: list) -> int:
-        confirmed = [c for c in (confirm_face(frame, b) for b in boxes) if c is not None]
-        encodings = encode_faces(to_rgb(frame), confirmed) if confirmed else []
-        for box, encoding in zip(confirmed, encodings, strict=True):
-            judge_face(
-                encoding,
-                face_px=min(box.w, box.h),
-                sharpness=sharpness(frame, box),
-                gallery=gallery,
-                policy=policy,
-            )
-        return len(confirmed)
+        # recognize's own code for a frame with edge boxes (recognition.find_faces/judge_faces)
+        meta = FrameMeta("bench", "door", datetime.now(UTC), frame.shape[1], frame.shape[0], tuple(boxes))
+        faces, _ = find_faces(frame, meta, settings)
+        judged, _ = judge_faces(frame, faces, gallery, policy)
+        return sum(f.verdict != "unsure" for f in judged)
 
     for frame, boxes in frames:  # warm-up
         judge(frame, boxes)
@@ -111,17 +111,21 @@ print("verdict", flush=True)
 
 OURS_COLD = """
 import json, sys
+from datetime import UTC, datetime
 from pathlib import Path
-from facewatch.decisions import MatchPolicy, judge_face
-from facewatch.detection import confirm_face
-from facewatch.encodings import Gallery, encode_faces, sharpness
-from facewatch.frames import Box
-from facewatch.images import decode_bgr, to_rgb
+from facewatch.config import Settings
+from facewatch.decisions import MatchPolicy
+from facewatch.encodings import Gallery
+from facewatch.frames import Box, FrameMeta
+from facewatch.images import decode_bgr
+from facewatch.recognition import find_faces, judge_faces
 gallery = Gallery.from_bytes(Path(sys.argv[2]).read_bytes())
 frame = decode_bgr(Path(sys.argv[1]).read_bytes(), 40_000_000)
-box = confirm_face(frame, Box(*json.loads(sys.argv[3])))
-encoding = encode_faces(to_rgb(frame), [box])[0]
-judge_face(encoding, face_px=box.w, sharpness=sharpness(frame, box), gallery=gallery, policy=MatchPolicy())
+box = Box(*json.loads(sys.argv[3]))
+meta = FrameMeta("bench", "door", datetime.now(UTC), frame.shape[1], frame.shape[0], (box,))
+faces, _ = find_faces(frame, meta, Settings())
+judged, _ = judge_faces(frame, faces, gallery, MatchPolicy())
+assert judged[0].verdict != "unsure", judged
 print("verdict", flush=True)
 """
 

@@ -72,6 +72,72 @@ def _meta_for(key: FrameKey, metadata: dict[str, str], image: np.ndarray) -> Fra
     return FrameMeta(key.household, key.camera, stamp, width, height, source="unknown")
 
 
+def find_faces(
+    image: np.ndarray, meta: FrameMeta, settings: Settings
+) -> tuple[list[FaceVerdict], Literal["edge", "detected"]]:
+    """The faces to judge, as verdicts 'pending' (or 'unsure' with the reason already known).
+
+    Edge boxes are trusted for where to look, not for what is there: a box too small or too
+    blurred to judge is unsure at once (no model runs for it); the rest are confirmed by
+    HOG on a crop. Only a frame that came without boxes is searched whole, downscaled."""
+    if not meta.boxes:
+        detector = HogDetector(max_width=settings.detect_width, min_face_px=settings.min_face_px)
+        return [
+            FaceVerdict(box=b, verdict="unsure", reason="pending") for b in detector.detect(image)
+        ], "detected"
+    tracks = meta.track_ids or (None,) * len(meta.boxes)
+    faces = []
+    for box, track in zip(meta.boxes, tracks, strict=True):
+        sharp = sharpness(image, box)
+        if min(box.w, box.h) < settings.min_judge_face_px:
+            reason = f"face {min(box.w, box.h)}px is below {settings.min_judge_face_px}px"
+        elif sharp < settings.min_sharpness:
+            reason = f"face too blurred (sharpness {sharp:.1f})"
+        else:
+            confirmed = confirm_face(image, box)
+            if confirmed is not None:
+                faces.append(FaceVerdict(box=confirmed, verdict="unsure", reason="pending", track_id=track))
+                continue
+            reason = "edge box not confirmed as a face"
+        faces.append(FaceVerdict(box=box, verdict="unsure", reason=reason, track_id=track))
+    return faces, "edge"
+
+
+def judge_faces(
+    image: np.ndarray,
+    faces: list[FaceVerdict],
+    gallery: Gallery | None,
+    policy: MatchPolicy,
+    why_not: str = "",
+) -> tuple[list[FaceVerdict], dict[int, np.ndarray]]:
+    """Encode and judge each pending face; returns the verdicts and the encodings by index."""
+    pending = [i for i, f in enumerate(faces) if f.reason == "pending"]
+    rows = encode_faces(to_rgb(image), [faces[i].box for i in pending]) if pending else np.zeros((0, 128))
+    encodings = dict(zip(pending, rows, strict=True))
+    out = list(faces)
+    for i in pending:
+        face = faces[i]
+        judgement = judge_face(
+            encodings[i],
+            face_px=min(face.box.w, face.box.h),
+            sharpness=sharpness(image, face.box),
+            gallery=gallery,
+            policy=policy,
+        )
+        reason = judgement.reason
+        if gallery is None and why_not:
+            reason = f"{reason} ({why_not})"
+        out[i] = face.model_copy(
+            update={
+                "verdict": judgement.verdict,
+                "name": judgement.name,
+                "distance": judgement.distance,
+                "reason": reason,
+            }
+        )
+    return out, encodings
+
+
 @dataclass
 class Recognizer:
     storage: Storage
@@ -135,7 +201,7 @@ class Recognizer:
             )
             return Outcome(event.key, "bad-frame", detail=str(exc))
         meta = _meta_for(key, obj.metadata, image)
-        faces, boxes_from = self._faces(image, meta)
+        faces, boxes_from = find_faces(image, meta, self.settings)
         result = FrameResult(
             household=key.household,
             camera=key.camera,
@@ -148,7 +214,7 @@ class Recognizer:
         gallery, etag, why_not = self._gallery(key.household)
         result.encodings_etag = etag
         result.frame_etag = obj.etag
-        result.faces, encodings = self._verdicts(image, faces, gallery, why_not)
+        result.faces, encodings = judge_faces(image, faces, gallery, self.policy, why_not)
         if result.strangers:
             result.faces, result.alert = self._alert_visits(event, result, encodings)
         elif gallery is None and any(f.reason.startswith("cannot decide") for f in result.faces):
@@ -175,35 +241,6 @@ class Recognizer:
             return False  # an unreadable result: judge again and overwrite it
         return judged is None or judged == etag
 
-    def _faces(
-        self, image: np.ndarray, meta: FrameMeta
-    ) -> tuple[list[FaceVerdict], Literal["edge", "detected"]]:
-        """Boxes to encode. Edge boxes are confirmed on a crop (cheap); only a frame that came
-        without boxes is searched whole, downscaled."""
-        tracks = meta.track_ids or (None,) * len(meta.boxes)
-        if meta.boxes:
-            faces = []
-            for box, track in zip(meta.boxes, tracks, strict=True):
-                confirmed = confirm_face(image, box)
-                if confirmed is None:
-                    faces.append(
-                        FaceVerdict(
-                            box=box,
-                            verdict="unsure",
-                            reason="edge box not confirmed as a face",
-                            track_id=track,
-                        )
-                    )
-                else:
-                    faces.append(
-                        FaceVerdict(box=confirmed, verdict="unsure", reason="pending", track_id=track)
-                    )
-            return faces, "edge"
-        detector = HogDetector(max_width=self.settings.detect_width, min_face_px=self.settings.min_face_px)
-        return [
-            FaceVerdict(box=b, verdict="unsure", reason="pending") for b in detector.detect(image)
-        ], "detected"
-
     def _gallery(self, household: str) -> tuple[Gallery | None, str | None, str]:
         try:
             gallery, etag = self.galleries.get(household)
@@ -211,36 +248,6 @@ class Recognizer:
         except StorageError as exc:
             log.error("household %s: known encodings unavailable: %s", household, exc)
             return None, None, str(exc)
-
-    def _verdicts(
-        self, image: np.ndarray, faces: list[FaceVerdict], gallery: Gallery | None, why_not: str
-    ) -> tuple[list[FaceVerdict], dict[int, np.ndarray]]:
-        """Judge each pending face; returns the verdicts and the encodings by face index."""
-        pending = [i for i, f in enumerate(faces) if f.reason == "pending"]
-        rows = encode_faces(to_rgb(image), [faces[i].box for i in pending]) if pending else np.zeros((0, 128))
-        encodings = dict(zip(pending, rows, strict=True))
-        out = list(faces)
-        for i in pending:
-            face = faces[i]
-            judgement = judge_face(
-                encodings[i],
-                face_px=min(face.box.w, face.box.h),
-                sharpness=sharpness(image, face.box),
-                gallery=gallery,
-                policy=self.policy,
-            )
-            reason = judgement.reason
-            if gallery is None and why_not:
-                reason = f"{reason} ({why_not})"
-            out[i] = face.model_copy(
-                update={
-                    "verdict": judgement.verdict,
-                    "name": judgement.name,
-                    "distance": judgement.distance,
-                    "reason": reason,
-                }
-            )
-        return out, encodings
 
     def _alert_visits(
         self, event: StorageEvent, result: FrameResult, encodings: dict[int, np.ndarray]
