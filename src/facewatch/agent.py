@@ -1,52 +1,304 @@
-"""The edge agent: read a camera, find faces cheaply, upload only frames that hold one."""
+"""The edge agent: read a camera, find faces cheaply, upload few frames that cover every face.
+
+Per frame, almost always nothing: detection runs on "ticks", at most every `scan_interval`
+seconds of the source (5 a second by default: a face in view for half a second is found at
+least twice). A tick asks the motion gate (motion.py) what changed since the detector last
+looked, searches only there at the scale the smallest face needs (detection.py), and looks
+again for each known face whose neighbourhood changed, at that face's own scale. A face in
+a part of the scene that did not change is still there with the same box: the gate vouches
+for it, so a visitor standing still costs no detection yet is uploaded every interval. The
+whole frame is searched on the first tick, when most of it changed, and every
+`idle_scan_interval` as a safety net. The frame after a new face is seen, that face alone is
+looked for again: a real face is confirmed one frame later (and its first frame sent at
+once), a one-off false detection dies unsent.
+
+Faces are followed across ticks (tracking.py), and the upload policy (also tracking.py)
+picks the frames: the first frame of each confirmed face, then at most one per face per
+`upload_interval`, the sharpest/largest of those seen within `prefer_window`, with at most
+one frame per `min_gap` whatever the number of faces.
+
+Chosen frames are JPEG-encoded with their metadata (uploads.py: the path the detect
+function uses too) and go to the on-disk spool (spool.py); a background thread uploads them
+in order and retries with backoff while storage is away. The capture loop never touches the
+network."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import signal
+import sys
 import threading
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import FrameType
 
 import click
-import cv2
+import numpy as np
 
+from facewatch.capture import CaptureOptions, Frame, FrameSource, redact
 from facewatch.config import Settings
-from facewatch.detection import make_detector
-from facewatch.exceptions import BadInput
-from facewatch.frames import FrameMeta
+from facewatch.detection import FaceDetector, detect_near, make_detector, near_region
+from facewatch.encodings import sharpness
+from facewatch.exceptions import FacewatchError
+from facewatch.frames import Box, FrameMeta
 from facewatch.layout import check_id
-from facewatch.spool import Forwarder, Spool
+from facewatch.motion import Motion, MotionGate, MotionParams
+from facewatch.spool import DEFAULT_MAX_BYTES, Forwarder, Spool
 from facewatch.storage import Storage
+from facewatch.tracking import (
+    FaceView,
+    PolicyState,
+    Track,
+    TrackParams,
+    UploadPolicy,
+    decide,
+    face_quality,
+    forget,
+    is_searched,
+    step_tracks,
+    wanted,
+)
 from facewatch.uploads import frame_object, put_frame
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeOptions:
+    """How the agent spends its CPU and its uplink (settings.py holds the detector's own)."""
+
+    scan_interval: float = 0.2
+    """Seconds between detection ticks."""
+    idle_scan_interval: float = 2.0
+    """Seconds between whole-frame searches when the gate sees nothing new."""
+    motion_gate: bool = True
+    """Off: every tick searches the whole frame."""
+    motion_threshold: int = MotionParams.threshold
+    prefer_window: float = UploadPolicy.prefer_window
+    min_gap: float = UploadPolicy.min_gap
+    min_hits: int = UploadPolicy.min_hits
+    max_age: float = TrackParams.max_age
 
 
 @dataclass
 class AgentSummary:
     frames_read: int = 0
     frames_detected: int = 0
+    """Frames the detector ran on (any part of them)."""
+    full_scans: int = 0
     faces_seen: int = 0
+    """Face boxes found, summed over the frames searched."""
+    tracks: int = 0
+    """Faces followed (tracks started)."""
+    frames_chosen: int = 0
     frames_uploaded: int = 0
     upload_bytes: int = 0
     upload_failures: int = 0
     spooled: int = 0
-    """Frames still in the spool when the agent stopped: sent on its next start."""
+    """Frames waiting in the spool (at the end: sent on the next start)."""
     dropped: int = 0
+    """Frames the full spool dropped, oldest first."""
+    reconnects: int = 0
+    seconds: float = 0.0
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | float]:
         return asdict(self)
 
 
-def open_source(source: str) -> cv2.VideoCapture:
-    """A webcam index ("0"), a video file, or an RTSP/HTTP stream URL."""
-    capture = cv2.VideoCapture(int(source)) if source.isdigit() else cv2.VideoCapture(source)
-    if not capture.isOpened():
-        raise BadInput(f"video source {source!r} could not be opened")
-    return capture
+@dataclass(frozen=True, slots=True)
+class ChosenFrame:
+    """A frame the agent chose to upload, as spooled."""
+
+    key: str
+    index: int
+    time: float
+    meta: FrameMeta
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    frame: Frame
+    views: tuple[FaceView, ...]
+
+
+@dataclass
+class _Look:
+    """What one look at a frame found."""
+
+    detections: list[Box] = field(default_factory=list)
+    searched: list[Box] | None = field(default_factory=list)
+    vouched: list[int] = field(default_factory=list)
+
+
+class EdgePipeline:
+    """Everything the agent decides about frames, without I/O: feed it frames in order,
+    it returns the ones to upload."""
+
+    def __init__(
+        self,
+        detector: FaceDetector,
+        *,
+        options: EdgeOptions = EdgeOptions(),
+        policy: UploadPolicy = UploadPolicy(),  # noqa: B008 (frozen)
+        first_track_id: int = 1,
+    ) -> None:
+        self.detector = detector
+        self.options = options
+        self.policy = policy
+        self.track_params = TrackParams(max_age=options.max_age)
+        self.gate = MotionGate(
+            MotionParams(min_face_px=detector.min_face_px, threshold=options.motion_threshold)
+        )
+        self.tracks: tuple[Track, ...] = ()
+        self.state = PolicyState()
+        self.next_id = first_track_id
+        self.summary = AgentSummary()
+        self._last_tick: float | None = None
+        self._last_full: float | None = None
+        self._confirm_next = False
+        self._held: Outgoing | None = None
+
+    def process(self, frame: Frame) -> Outgoing | None:
+        """Look at the frame if it is time to; the frame to send now, if any."""
+        if self._last_tick is None or frame.time - self._last_tick >= self.options.scan_interval - 1e-3:
+            self._last_tick = frame.time
+            look = self._tick(frame)
+        elif self._confirm_next:
+            look = self._confirm(frame)
+        else:
+            return None
+        return self._update(frame, look)
+
+    def finish(self) -> Outgoing | None:
+        """At the end of the source: the frame still held for a face that is due, if any."""
+        held, self._held = self._held, None
+        return held
+
+    # --- looking ----------------------------------------------------------------------
+    def _tick(self, frame: Frame) -> _Look:
+        image, now = frame.image, frame.time
+        height, width = image.shape[:2]
+        motion = self._motion(image)
+        idle = self._last_full is None or now - self._last_full >= self.options.idle_scan_interval
+        self.summary.frames_detected += 1
+        if motion.full or idle:
+            self._last_full = now
+            self.summary.full_scans += 1
+            look = _Look(self._scan(image, None), None, [])
+            self.gate.commit(None)
+            return look
+        look = _Look()
+        for region in motion.regions:
+            look.detections += self._scan(image, region)
+            look.searched.append(region)
+        for track in self.tracks:
+            predicted = track.predicted(now)
+            near = near_region(predicted, width, height)
+            if track.hits >= self.options.min_hits and not self.gate.changed(near):
+                look.vouched.append(track.id)
+            elif not is_searched(predicted, motion.regions):
+                look.detections += detect_near(self.detector, image, predicted)
+                look.searched.append(near)
+        look.detections = distinct(look.detections)
+        self.gate.commit(look.searched)
+        return look
+
+    def _confirm(self, frame: Frame) -> _Look:
+        """The frame after new faces appeared: look for them alone, at their own scale."""
+        self._confirm_next = False
+        image, now = frame.image, frame.time
+        height, width = image.shape[:2]
+        look = _Look()
+        for track in self.tracks:
+            if track.hits < self.options.min_hits:
+                predicted = track.predicted(now)
+                look.detections += detect_near(self.detector, image, predicted)
+                look.searched.append(near_region(predicted, width, height))
+            elif track.misses == 0:
+                look.vouched.append(track.id)  # seen a frame ago: its box is still good
+        if look.searched:
+            self.summary.frames_detected += 1
+        look.detections = distinct(look.detections)
+        return look
+
+    def _motion(self, image: np.ndarray) -> Motion:
+        if not self.options.motion_gate:
+            height, width = image.shape[:2]
+            return Motion((Box(0, 0, width, height),), 1.0, True)
+        return self.gate.observe(image)
+
+    def _scan(self, image: np.ndarray, region: Box | None) -> list[Box]:
+        scale = self.detector.search_scale(image.shape[1])
+        return self.detector.detect_in(image, region, scale, self.detector.min_face_px)
+
+    # --- following and choosing --------------------------------------------------------
+    def _update(self, frame: Frame, look: _Look) -> Outgoing | None:
+        now = frame.time
+        step = step_tracks(
+            self.tracks,
+            look.detections,
+            now,
+            next_id=self.next_id,
+            searched=look.searched,
+            vouched=look.vouched,
+            params=self.track_params,
+        )
+        self.tracks, self.next_id = step.tracks, step.next_id
+        self.summary.faces_seen += len(look.detections)
+        self.summary.tracks += len(step.born)
+        self._confirm_next = self._confirm_next or bool(step.born)
+        views = self._views(frame, step.matched, look.vouched)
+        self.state, decision = decide(views, now, self.state, self.policy)
+        self.state = forget(self.state, step.ended)
+        current = Outgoing(frame, views)
+        if decision.send == "current":
+            self._held = None
+            return current
+        if decision.send == "held":
+            held, self._held = self._held, None
+            return held
+        if decision.hold_current:
+            self._held = current
+        return None
+
+    def _views(self, frame: Frame, matched: dict[int, int], vouched: Sequence[int]) -> tuple[FaceView, ...]:
+        by_id = {t.id: t for t in self.tracks}
+        ids = list(dict.fromkeys([*matched.values(), *(v for v in vouched if v in by_id)]))
+        views = []
+        for track_id in ids:
+            track = by_id[track_id]
+            view = FaceView(track_id, track.box, track.hits)
+            if wanted(view, self.state, frame.time, self.policy):
+                quality = face_quality(min(track.box.w, track.box.h), sharpness(frame.image, track.box))
+                view = FaceView(track_id, track.box, track.hits, quality)
+            views.append(view)
+        return tuple(views)
+
+
+def distinct(boxes: list[Box], overlap: float = 0.4) -> list[Box]:
+    """One box per face when overlapping searches found it twice (the larger one kept)."""
+    kept: list[Box] = []
+    for box in sorted(boxes, key=lambda b: -b.area):
+        if all(box.iou(other) <= overlap for other in kept):
+            kept.append(box)
+    return kept
+
+
+def default_spool_dir(household: str, camera: str) -> Path:
+    base = os.environ.get("FACEWATCH_SPOOL_DIR") or Path.home() / ".cache" / "facewatch" / "spool"
+    return Path(base) / f"{household}-{camera}"
+
+
+def new_track_base() -> int:
+    """Track ids start at the microsecond the agent starts: recognize joins a face to an open
+    visit by (camera, track id), so ids must never repeat across restarts of a camera's
+    agent (and stay below 2**53 for JSON readers)."""
+    return time.time_ns() // 1000
 
 
 def run_agent(
@@ -56,84 +308,283 @@ def run_agent(
     camera: str,
     settings: Settings,
     storage: Storage,
-    upload_interval: float = 1.0,
+    upload_interval: float = UploadPolicy.interval,
     stop: threading.Event | None = None,
     on_frame: Callable[[AgentSummary], None] | None = None,
     spool_dir: Path | None = None,
-    spool_max_bytes: int = 512 * 1024 * 1024,
+    spool_max_bytes: int = DEFAULT_MAX_BYTES,
     drain_timeout: float = 120.0,
+    stop_flush_timeout: float = 5.0,
+    options: EdgeOptions | None = None,
+    capture: CaptureOptions | None = None,
+    on_upload: Callable[[ChosenFrame], None] | None = None,
+    detector: FaceDetector | None = None,
+    first_track_id: int | None = None,
+    max_backoff: float = 15.0,
 ) -> AgentSummary:
-    """Process a source until it ends or `stop` is set. A file is read as fast as it
-    decodes, its capture time derived from its position; a live source uses the clock.
-    Frames go through the on-disk spool; before returning, the agent waits up to
-    `drain_timeout` for the spool to drain, and what is left is sent on the next start."""
+    """Run the agent on a source until it ends or `stop` is set.
+
+    A file is read as fast as it decodes, its capture times derived from its position; a
+    live source uses the clock and is reopened when it drops. When the source ends (a file's
+    end, a stream given up on), run_agent waits up to `drain_timeout` seconds for the spool
+    to drain before returning: a file's every chosen frame is uploaded by then, unless
+    storage stayed away. When stopped (`stop` set, e.g. by SIGINT), it waits at most
+    `stop_flush_timeout`. What is left stays in the spool and is sent on the next start."""
     check_id(household, "household")
     check_id(camera, "camera")
-    capture = open_source(source)
-    detector = make_detector(settings)
+    options = options or EdgeOptions()
+    frames = FrameSource(source, capture or CaptureOptions()).open(stop)
+    pipeline = EdgePipeline(
+        detector or make_detector(settings),
+        options=options,
+        policy=UploadPolicy(
+            interval=upload_interval,
+            prefer_window=options.prefer_window,
+            min_gap=options.min_gap,
+            min_hits=options.min_hits,
+        ),
+        first_track_id=new_track_base() if first_track_id is None else first_track_id,
+    )
     spool = Spool(spool_dir or default_spool_dir(household, camera), spool_max_bytes)
-    forwarder = Forwarder(spool, lambda key, jpeg, meta: put_frame(storage, key, jpeg, meta)).start()
-    live = not capture.get(cv2.CAP_PROP_FRAME_COUNT) > 0
-    started = datetime.now(UTC)
-    summary = AgentSummary()
-    last_upload: float | None = None
+    forwarder = Forwarder(
+        spool, lambda key, jpeg, meta: put_frame(storage, key, jpeg, meta), max_backoff=max_backoff
+    ).start()
+    summary, started, ended = pipeline.summary, time.perf_counter(), False
+    log.info("agent: %s → bucket %s as %s/%s", redact(source), settings.bucket, household, camera)
+
+    def send(outgoing: Outgoing | None) -> None:
+        if outgoing is None:
+            return
+        meta = FrameMeta(
+            household,
+            camera,
+            outgoing.frame.captured_at,
+            outgoing.frame.image.shape[1],
+            outgoing.frame.image.shape[0],
+            tuple(v.box for v in outgoing.views),
+            tuple(v.track_id for v in outgoing.views),
+        )
+        key, jpeg, metadata = frame_object(outgoing.frame.image, meta, settings.jpeg_quality)
+        forwarder.submit(key, jpeg, metadata)
+        summary.frames_chosen += 1
+        if on_upload is not None:
+            on_upload(ChosenFrame(key, outgoing.frame.index, outgoing.frame.time, meta, len(jpeg)))
+
     try:
-        while stop is None or not stop.is_set():
-            ok, frame = capture.read()
-            if not ok:
-                break
+        for frame in frames.frames(stop):
             summary.frames_read += 1
-            position = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            captured = datetime.now(UTC) if live else started + timedelta(seconds=position)
-            boxes = detector.detect(frame)
-            summary.frames_detected += 1
-            summary.faces_seen += len(boxes)
-            if boxes and (last_upload is None or position - last_upload >= upload_interval):
-                meta = FrameMeta(household, camera, captured, frame.shape[1], frame.shape[0], tuple(boxes))
-                forwarder.submit(*frame_object(frame, meta, settings.jpeg_quality))
-                last_upload = position
+            send(pipeline.process(frame))
             if on_frame is not None:
+                _sync(summary, forwarder, frames, started)
                 on_frame(summary)
+        send(pipeline.finish())
+        ended = not (stop is not None and stop.is_set())
     finally:
-        capture.release()
-        forwarder.flush(drain_timeout)
+        frames.close()
+        if not forwarder.flush(drain_timeout if ended else stop_flush_timeout):
+            log.warning(
+                "%d frame(s) left in the spool %s: sent on the next start", forwarder.pending, spool_dir
+            )
         forwarder.stop()
-        summary.frames_uploaded = forwarder.stats.uploaded
-        summary.upload_bytes = forwarder.stats.uploaded_bytes
-        summary.upload_failures = forwarder.stats.failures
-        summary.spooled = forwarder.pending
-        summary.dropped = spool.dropped
+        _sync(summary, forwarder, frames, started)
+        spool.close()
     return summary
 
 
-def default_spool_dir(household: str, camera: str) -> Path:
-    base = os.environ.get("FACEWATCH_SPOOL_DIR") or Path.home() / ".cache" / "facewatch" / "spool"
-    return Path(base) / f"{household}-{camera}"
+def _sync(summary: AgentSummary, forwarder: Forwarder, frames: FrameSource, started: float) -> None:
+    summary.frames_uploaded = forwarder.stats.uploaded
+    summary.upload_bytes = forwarder.stats.uploaded_bytes
+    summary.upload_failures = forwarder.stats.failures
+    summary.spooled = forwarder.pending
+    summary.dropped = forwarder.spool.dropped
+    summary.reconnects = frames.reconnects
+    summary.seconds = round(time.perf_counter() - started, 3)
+
+
+# --- the command ----------------------------------------------------------------------
+
+
+def _install_stop_handlers(stop: threading.Event) -> None:
+    """SIGINT/SIGTERM stop capture and flush what can be flushed; a second one leaves at once
+    (the spool keeps the rest)."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.warning("signal %d: stopping capture, flushing the spool", signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
 
 
 @click.command()
-@click.option("--source", required=True, help="Webcam index, video file, or rtsp://… / http://… URL.")
-@click.option("--household", required=True)
-@click.option("--camera", required=True)
-def agent_command(source: str, household: str, camera: str) -> None:
-    """Run the edge agent on SOURCE, uploading face frames to the configured bucket."""
-    import json
-    import sys
+@click.option("--source", required=True, help="Webcam index (0), video file, or rtsp://… / http://… URL.")
+@click.option("--household", required=True, help="Household id (a-z, 0-9, '-', '_').")
+@click.option("--camera", required=True, help="Camera id, as alerts name it.")
+@click.option(
+    "--upload-interval",
+    type=float,
+    default=UploadPolicy.interval,
+    show_default=True,
+    help="At most one frame per face per this many seconds.",
+)
+@click.option(
+    "--prefer-window",
+    type=float,
+    default=UploadPolicy.prefer_window,
+    show_default=True,
+    help="Seconds to wait for a sharper/larger view once a face is due.",
+)
+@click.option(
+    "--min-gap",
+    type=float,
+    default=UploadPolicy.min_gap,
+    show_default=True,
+    help="At most one frame per this many seconds in all.",
+)
+@click.option(
+    "--scan-interval",
+    type=float,
+    default=EdgeOptions.scan_interval,
+    show_default=True,
+    help="Seconds between detection ticks.",
+)
+@click.option(
+    "--idle-scan-interval",
+    type=float,
+    default=EdgeOptions.idle_scan_interval,
+    show_default=True,
+    help="Seconds between whole-frame searches of a still scene.",
+)
+@click.option(
+    "--motion-threshold",
+    type=int,
+    default=MotionParams.threshold,
+    show_default=True,
+    help="Grey levels a region must change by to be searched.",
+)
+@click.option("--no-motion-gate", is_flag=True, help="Search the whole frame at every tick.")
+@click.option(
+    "--detector",
+    type=click.Choice(["haar", "hog", "yunet"]),
+    default=None,
+    help="Face detector [default: FACEWATCH_DETECTOR or haar].",
+)
+@click.option("--yunet-model", type=click.Path(dir_okay=False), default=None, help="YuNet ONNX model file.")
+@click.option("--min-face-px", type=int, default=None, help="Smallest face to find, in frame pixels.")
+@click.option(
+    "--detect-width",
+    type=int,
+    default=None,
+    help="Search frames shrunk to this width when the smallest face allows it.",
+)
+@click.option("--haar-scale-factor", type=float, default=None)
+@click.option("--haar-min-neighbors", type=int, default=None)
+@click.option("--jpeg-quality", type=click.IntRange(10, 100), default=None)
+@click.option("--max-fps", type=float, default=None, help="Process at most this many frames per second.")
+@click.option("--width", type=int, default=None, help="Largest frame width to work at.")
+@click.option("--height", type=int, default=None, help="Largest frame height to work at.")
+@click.option(
+    "--reconnect-for",
+    type=float,
+    default=None,
+    help="Seconds to keep reopening a dropped live source [default: for ever].",
+)
+@click.option(
+    "--spool-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="[default: $FACEWATCH_SPOOL_DIR or ~/.cache/facewatch/spool, per household-camera]",
+)
+@click.option("--spool-max-mb", type=int, default=DEFAULT_MAX_BYTES // (1024 * 1024), show_default=True)
+@click.option(
+    "--drain-timeout",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="When the source ends, seconds to wait for the spool to drain.",
+)
+@click.option("--quiet", is_flag=True, help="No status line.")
+def agent_command(
+    source: str,
+    household: str,
+    camera: str,
+    upload_interval: float,
+    prefer_window: float,
+    min_gap: float,
+    scan_interval: float,
+    idle_scan_interval: float,
+    motion_threshold: int,
+    no_motion_gate: bool,
+    detector: str | None,
+    yunet_model: str | None,
+    min_face_px: int | None,
+    detect_width: int | None,
+    haar_scale_factor: float | None,
+    haar_min_neighbors: int | None,
+    jpeg_quality: int | None,
+    max_fps: float | None,
+    width: int | None,
+    height: int | None,
+    reconnect_for: float | None,
+    spool_dir: Path | None,
+    spool_max_mb: int,
+    drain_timeout: float,
+    quiet: bool,
+) -> None:
+    """Run the edge agent on SOURCE, uploading face frames to the configured bucket.
 
+    Prints a status line while it runs, and a summary (the last line: JSON) when the source
+    ends or on SIGINT/SIGTERM."""
     from facewatch.config import get_settings
-    from facewatch.exceptions import FacewatchError
-    from facewatch.storage import Storage
+    from facewatch.status import StatusLine, summary_table
 
-    settings = get_settings()
+    overrides = {
+        "detector": detector,
+        "yunet_model": yunet_model,
+        "min_face_px": min_face_px,
+        "detect_width": detect_width,
+        "haar_scale_factor": haar_scale_factor,
+        "haar_min_neighbors": haar_min_neighbors,
+        "jpeg_quality": jpeg_quality,
+    }
+    base = get_settings()
+    settings = base.model_validate(
+        {**base.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+    )
+    options = EdgeOptions(
+        scan_interval=scan_interval,
+        idle_scan_interval=idle_scan_interval,
+        motion_gate=not no_motion_gate,
+        motion_threshold=motion_threshold,
+        prefer_window=prefer_window,
+        min_gap=min_gap,
+    )
+    capture = CaptureOptions(max_fps=max_fps, width=width, height=height, reconnect_for=reconnect_for)
+    stop = threading.Event()
+    _install_stop_handlers(stop)
+    status = StatusLine(enabled=not quiet)
     try:
-        summary = run_agent(
-            source,
-            household=household,
-            camera=camera,
-            settings=settings,
-            storage=Storage.from_settings(settings),
-        )
+        with status:
+            summary = run_agent(
+                source,
+                household=household,
+                camera=camera,
+                settings=settings,
+                storage=Storage.from_settings(settings),
+                upload_interval=upload_interval,
+                stop=stop,
+                on_frame=status.update,
+                spool_dir=spool_dir,
+                spool_max_bytes=spool_max_mb * 1024 * 1024,
+                drain_timeout=drain_timeout,
+                options=options,
+                capture=capture,
+            )
     except FacewatchError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    if not quiet:
+        status.console.print(summary_table(summary.as_dict()))
     click.echo(json.dumps(summary.as_dict()))

@@ -4,27 +4,41 @@ while storage is unreachable. Capture never waits for the network, a restart fin
 was not yet sent, and a frame is deleted from the spool only after its upload succeeded.
 
 An item is two files, `<seq>.jpg` and `<seq>.json` (its key and metadata), each written to a
-temporary name and renamed, the .json last: an item without its .json was never complete.
-A frame sent but not yet deleted when the agent dies is sent again on restart under the
-same key, with the same bytes: the same object and ETag, which recognize takes as a
-duplicate delivery."""
+temporary name, flushed to disk and renamed, the .json last: an item without its .json was
+never complete, and one whose .json cannot be read is dropped with a log line. A frame sent
+but not yet deleted when the agent dies is sent again on restart under the same key, with
+the same bytes: the same object and ETag, which recognize takes as a duplicate delivery.
+
+The spool keeps its index and byte count in memory (read once at start), so a full spool
+of thousands of frames costs no directory scan per frame. One agent per spool directory:
+a second one would send the same frames, so it is refused (an OS lock, released when the
+process dies)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
-from facewatch.exceptions import StorageError
+from facewatch.exceptions import FacewatchError, StorageError
 
 log = logging.getLogger(__name__)
 
 Upload = Callable[[str, bytes, dict[str, str]], object]
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+
+
+class SpoolLocked(FacewatchError):
+    """Another agent is using this spool directory."""
 
 
 @dataclass
@@ -37,71 +51,126 @@ class SpoolStats:
 
 
 class Spool:
-    def __init__(self, directory: Path, max_bytes: int = 512 * 1024 * 1024) -> None:
+    def __init__(self, directory: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
-        self._lock = threading.Lock()
-        existing = self.items()
-        self._next = (int(existing[-1].stem) + 1) if existing else 1
         self.dropped = 0
+        self._lock = threading.Lock()
+        self._lockfile = _lock_directory(self.directory)
+        self._sizes: dict[int, int] = {}
+        for leftover in self.directory.glob(".*.tmp"):  # a write cut short by a crash
+            leftover.unlink(missing_ok=True)
+        for item in self.directory.glob("*.json"):
+            if item.stem.isdigit():
+                self._sizes[int(item.stem)] = _size(item) + _size(item.with_suffix(".jpg"))
+        self._queue: deque[int] = deque(sorted(self._sizes))
+        self._bytes = sum(self._sizes.values())
+        self._next = (self._queue[-1] + 1) if self._queue else 1
+        if self._queue:
+            log.info("spool %s: %d frame(s) left from a previous run", self.directory, len(self._queue))
+
+    def close(self) -> None:
+        if self._lockfile is not None:
+            self._lockfile.close()
+            self._lockfile = None
+
+    def __len__(self) -> int:
+        return len(self._queue)
 
     def items(self) -> list[Path]:
-        """Complete items, oldest first (the .json is written last)."""
-        return sorted(self.directory.glob("*.json"), key=lambda p: int(p.stem))
+        """Complete items, oldest first."""
+        with self._lock:
+            return [self._path(seq, ".json") for seq in self._queue]
 
     def size(self) -> int:
-        return sum(p.stat().st_size for p in self.directory.iterdir() if p.is_file())
+        """Bytes the spool holds."""
+        return self._bytes
+
+    def _path(self, seq: int, suffix: str) -> Path:
+        return self.directory / f"{seq:012d}{suffix}"
 
     def put(self, key: str, jpeg: bytes, metadata: dict[str, str]) -> None:
+        record = json.dumps({"key": key, "metadata": metadata}).encode()
         with self._lock:
             seq = self._next
             self._next += 1
-            self._make_room(len(jpeg))
-            self._write(self.directory / f"{seq:012d}.jpg", jpeg)
-            self._write(
-                self.directory / f"{seq:012d}.json", json.dumps({"key": key, "metadata": metadata}).encode()
-            )
+            self._make_room(len(jpeg) + len(record))
+            _write(self._path(seq, ".jpg"), jpeg)
+            _write(self._path(seq, ".json"), record)
+            self._sizes[seq] = len(jpeg) + len(record)
+            self._bytes += self._sizes[seq]
+            self._queue.append(seq)
 
     def _make_room(self, incoming: int) -> None:
-        items = self.items()
-        while items and self.size() + incoming > self.max_bytes:
-            oldest = items.pop(0)
-            self._remove(oldest)
-            self.dropped += 1
+        dropped = 0
+        while self._queue and self._bytes + incoming > self.max_bytes:
+            self._forget(self._queue.popleft())
+            dropped += 1
+        if dropped:
+            self.dropped += dropped
             log.warning(
-                "spool full (%d bytes): dropped the oldest frame; %d dropped so far",
+                "spool full (%d bytes): dropped the %d oldest frame(s); %d dropped so far",
                 self.max_bytes,
+                dropped,
                 self.dropped,
             )
 
-    @staticmethod
-    def _write(path: Path, data: bytes) -> None:
-        temp = path.with_name(f".{path.name}.tmp")
-        with temp.open("wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-
-    @staticmethod
-    def _remove(item: Path) -> None:
-        item.unlink(missing_ok=True)  # the .json first: the item is no longer complete
-        item.with_suffix(".jpg").unlink(missing_ok=True)
+    def _forget(self, seq: int) -> None:
+        self._bytes -= self._sizes.pop(seq, 0)
+        self._path(seq, ".json").unlink(missing_ok=True)  # first: the item is no longer complete
+        self._path(seq, ".jpg").unlink(missing_ok=True)
 
     def oldest(self) -> tuple[Path, str, bytes, dict[str, str]] | None:
-        for item in self.items():
-            try:
-                record = json.loads(item.read_text())
-                return item, record["key"], item.with_suffix(".jpg").read_bytes(), record["metadata"]
-            except (OSError, ValueError, KeyError):
-                log.error("spool item %s is damaged; removing it", item.name)
-                self._remove(item)
-        return None
+        """The oldest complete item as (handle, key, jpeg, metadata); damaged ones are dropped."""
+        while True:
+            with self._lock:
+                if not self._queue:
+                    return None
+                seq = self._queue[0]
+                item = self._path(seq, ".json")
+                try:
+                    record = json.loads(item.read_text())
+                    return item, record["key"], self._path(seq, ".jpg").read_bytes(), record["metadata"]
+                except (OSError, ValueError, KeyError, TypeError):
+                    log.error("spool item %s is damaged; removing it", item.name)
+                    self._queue.popleft()
+                    self._forget(seq)
 
     def done(self, item: Path) -> None:
+        """The item was uploaded: remove it (if a full spool has not dropped it already)."""
+        seq = int(item.stem)
         with self._lock:
-            self._remove(item)
+            if seq in self._sizes:
+                with contextlib.suppress(ValueError):
+                    self._queue.remove(seq)
+                self._forget(seq)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _write(path: Path, data: bytes) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    with temp.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temp, path)
+
+
+def _lock_directory(directory: Path) -> IO[bytes]:
+    handle = (directory / ".lock").open("ab")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        handle.close()
+        raise SpoolLocked(f"spool {directory} is in use by another agent") from exc
+    return handle
 
 
 class Forwarder:
@@ -115,7 +184,7 @@ class Forwarder:
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
         self.stats = SpoolStats()
-        self._wake = threading.Event()
+        self._changed = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="facewatch-forwarder", daemon=True)
 
@@ -124,28 +193,36 @@ class Forwarder:
         return self
 
     def submit(self, key: str, jpeg: bytes, metadata: dict[str, str]) -> None:
+        """Spool a frame for upload; returns once it is on disk, never waits for the network."""
         self.spool.put(key, jpeg, metadata)
         self.stats.spooled += 1
-        self._wake.set()
+        with self._changed:
+            self._changed.notify_all()
 
     @property
     def pending(self) -> int:
-        return len(self.spool.items())
+        return len(self.spool)
 
     def _run(self) -> None:
         backoff = self.first_backoff
         while not self._stop.is_set():
             head = self.spool.oldest()
             if head is None:
-                self._wake.wait(0.5)
-                self._wake.clear()
+                with self._changed:
+                    if not len(self.spool) and not self._stop.is_set():
+                        self._changed.wait(0.5)
                 continue
             item, key, jpeg, metadata = head
             try:
                 self.upload(key, jpeg, metadata)
-            except StorageError as exc:
+            except Exception as exc:
+                # Anything but a StorageError is a bug, but losing the frame or the thread
+                # over it would be worse: it is logged and retried like an outage.
                 self.stats.failures += 1
-                log.warning("upload of %s failed (%s); retrying in %.1fs", key, exc, backoff)
+                if isinstance(exc, StorageError):
+                    log.warning("upload of %s failed (%s); retrying in %.1fs", key, exc, backoff)
+                else:
+                    log.exception("upload of %s failed unexpectedly; retrying in %.1fs", key, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
@@ -153,16 +230,22 @@ class Forwarder:
             self.stats.uploaded += 1
             self.stats.uploaded_bytes += len(jpeg)
             backoff = self.first_backoff
+            with self._changed:
+                self._changed.notify_all()
 
     def flush(self, timeout: float) -> bool:
         """Wait until the spool is empty (True) or the timeout passes (False)."""
         deadline = time.monotonic() + timeout
-        while self.pending and time.monotonic() < deadline:
-            self._wake.set()
-            time.sleep(0.05)
+        with self._changed:
+            while self.pending:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._thread.is_alive():
+                    break
+                self._changed.wait(min(left, 0.5))
         return self.pending == 0
 
     def stop(self) -> None:
         self._stop.set()
-        self._wake.set()
+        with self._changed:
+            self._changed.notify_all()
         self._thread.join(timeout=30)

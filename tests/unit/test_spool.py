@@ -3,20 +3,30 @@ import threading
 import pytest
 
 from facewatch.exceptions import StorageError
-from facewatch.spool import Forwarder, Spool
+from facewatch.spool import Forwarder, Spool, SpoolLocked
 
 
 def test_items_survive_a_restart_in_order(tmp_path):
     spool = Spool(tmp_path)
     for i in range(3):
         spool.put(f"k{i}", b"jpeg%d" % i, {"fw-n": str(i)})
+    spool.close()  # the agent process ends
     again = Spool(tmp_path)
     item, key, jpeg, meta = again.oldest()
     assert (key, jpeg, meta) == ("k0", b"jpeg0", {"fw-n": "0"})
     again.done(item)
     again.put("k3", b"x", {})
-    assert [Spool(tmp_path).oldest()[1]] == ["k1"]
     assert len(again.items()) == 3
+    again.close()
+    assert Spool(tmp_path).oldest()[1] == "k1"
+
+
+def test_a_second_agent_on_the_same_spool_is_refused(tmp_path):
+    first = Spool(tmp_path)
+    with pytest.raises(SpoolLocked, match="in use by another agent"):
+        Spool(tmp_path)
+    first.close()
+    Spool(tmp_path).close()  # free again once the first one is gone
 
 
 def test_an_incomplete_item_is_not_sent(tmp_path):
