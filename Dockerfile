@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The functions as functions-framework HTTP servers, for Cloud Run, Knative and
-# infra/compose. One image holds all three; the function is chosen by FUNCTION:
+# infra/compose. One image holds them all; the function is chosen by FUNCTION:
 #
 #   docker build --target recognize -t facewatch-recognize .          # a target per function
 #   docker build --build-arg FUNCTION=notify -t facewatch-notify .     # or the default stage
@@ -54,6 +54,9 @@ ENV FUNCTION=recognize
 
 FROM runtime AS notify
 ENV FUNCTION=notify
+
+FROM runtime AS feedback
+ENV FUNCTION=feedback
 
 # ---- default (last) stage: the function named by --build-arg FUNCTION ------------------
 FROM runtime AS function

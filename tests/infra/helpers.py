@@ -16,7 +16,15 @@ from facewatch.config import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
-FUNCTIONS = ("detect", "recognize", "notify")
+
+
+def deployable_functions() -> tuple[str, ...]:
+    """Every function the repository has: functions/<name>/main.py. Derived, not listed, so
+    a new function is held to every deployment test the day it appears."""
+    return tuple(sorted(main.parent.name for main in (REPO / "functions").glob("*/main.py")))
+
+
+FUNCTIONS = deployable_functions()
 
 
 def settings_env_names() -> set[str]:

@@ -1,36 +1,31 @@
 """infra/aws/template.yaml: cfn-lint finds no error, the SAM transform (run offline with
 samtranslator) yields the functions, the bucket's notification to recognize with the
-right filters, the asynchronous configs with on-failure queues, and IAM policies that
-grant each function only what it uses."""
+right filters, the asynchronous configs with on-failure queues, the public feedback URL
+and the generated link secret notify and feedback share, and IAM policies that grant each
+function only what it uses (test_iam_coverage.py checks them against the code)."""
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from cfnlint.api import ManualArgs, lint
-from cfnlint.decode.decode import decode_str
-from samtranslator.translator.transform import transform
 
 from tests.infra.helpers import INFRA, REPO, build_stages, unknown_facewatch_names
-
-TEMPLATE = INFRA / "aws" / "template.yaml"
-FUNCTION_IDS = {"detect": "DetectFunction", "recognize": "RecognizeFunction", "notify": "NotifyFunction"}
-# What `sam build` / `sam deploy` put in place of each image function's build Metadata.
-FAKE_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/facewatch:{target}"
-BUCKET_NAME = "${BucketNamePrefix}-${AWS::AccountId}-${AWS::Region}"
-OBJECT_ARN = "arn:${AWS::Partition}:s3:::" + BUCKET_NAME + "/"
-
-
-class NoManagedPolicies:
-    """samtranslator asks this for the ARNs of managed policies named in Policies; the
-    template names none (the roles' AWSLambdaBasicExecutionRole is added as an ARN)."""
-
-    def load(self) -> dict[str, str]:
-        return {}
+from tests.infra.sam import (
+    BUCKET_NAME,
+    FAKE_IMAGE,
+    FUNCTION_IDS,
+    OBJECT_ARN,
+    TEMPLATE,
+    as_text,
+    decoded_template,
+    grants,
+    resources_of,
+    role_statements,
+    sam_transform,
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,70 +34,13 @@ def template_text() -> str:
 
 
 @pytest.fixture(scope="module")
-def template(template_text) -> dict[str, Any]:
-    decoded, matches = decode_str(template_text)
-    assert not matches, matches
-    return json.loads(json.dumps(decoded))
+def template() -> dict[str, Any]:
+    return decoded_template()
 
 
 @pytest.fixture(scope="module")
-def transformed(template) -> Iterator[dict[str, Any]]:
-    sam = copy.deepcopy(template)
-    for resource in sam["Resources"].values():
-        if resource["Type"] == "AWS::Serverless::Function":
-            target = resource["Metadata"]["DockerBuildTarget"]
-            resource["Properties"]["ImageUri"] = FAKE_IMAGE.format(target=target)
-    with pytest.MonkeyPatch.context() as mp:
-        # samtranslator reads the region from a boto3 session (no call is made)
-        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        mp.delenv("AWS_PROFILE", raising=False)
-        yield transform(sam, {}, NoManagedPolicies())
-
-
-def resources_of(cfn: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in cfn["Resources"].items() if v["Type"] == type_}
-
-
-def as_text(value: Any) -> str:
-    """An ARN written as a string, !Sub or !Sub [template, vars]: its template text."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Fn::Sub" in value:
-        sub = value["Fn::Sub"]
-        return sub if isinstance(sub, str) else sub[0]
-    return json.dumps(value, sort_keys=True)
-
-
-def role_statements(cfn: dict[str, Any], function_id: str) -> list[dict[str, Any]]:
-    """Every statement of the function's role, both branches of any Fn::If included."""
-    role_ref = cfn["Resources"][function_id]["Properties"]["Role"]
-    role = cfn["Resources"][role_ref["Fn::GetAtt"][0]]
-    statements: list[dict[str, Any]] = []
-
-    def walk(policy: Any) -> None:
-        if isinstance(policy, dict) and "Fn::If" in policy:
-            for branch in policy["Fn::If"][1:]:
-                walk(branch)
-        elif isinstance(policy, dict) and "PolicyDocument" in policy:
-            found = policy["PolicyDocument"]["Statement"]
-            statements.extend(found if isinstance(found, list) else [found])
-
-    for policy in role["Properties"].get("Policies", []):
-        walk(policy)
-    return statements
-
-
-def grants(statements: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """action -> resources it is allowed on (as ARN template text)."""
-    out: dict[str, list[str]] = {}
-    for st in statements:
-        if st.get("Effect") != "Allow":
-            continue
-        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
-        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
-        for action in actions:
-            out.setdefault(action, []).extend(as_text(r) for r in resources)
-    return out
+def transformed(template) -> dict[str, Any]:
+    return sam_transform(template)
 
 
 # --- lint ------------------------------------------------------------------------------------
@@ -131,7 +69,7 @@ def test_cfn_lint_is_really_checking(template_text):
 # --- functions and images --------------------------------------------------------------------
 
 
-def test_transform_yields_the_three_functions_as_images(transformed):
+def test_transform_yields_every_function_as_an_image(transformed):
     functions = resources_of(transformed, "AWS::Lambda::Function")
     assert set(FUNCTION_IDS.values()) <= set(functions)
     for target, logical_id in FUNCTION_IDS.items():
@@ -184,6 +122,32 @@ def test_parameters_are_wired_to_settings(template):
     assert set(template["Parameters"]["AlertChannel"]["AllowedValues"]) == {"smtp", "ses"}
     assert template["Parameters"]["SmtpPassword"]["NoEcho"] is True
     assert template["Parameters"]["DetectToken"]["NoEcho"] is True
+
+
+def test_notify_and_feedback_share_a_generated_link_secret(template):
+    """notify signs the "I know this person" link, feedback verifies it: one key, generated
+    by Secrets Manager, in no template text or parameter."""
+    env = {
+        k: template["Resources"][v]["Properties"]["Environment"]["Variables"] for k, v in FUNCTION_IDS.items()
+    }
+    reference = env["notify"]["FACEWATCH_LINK_SECRET"]
+    assert env["feedback"]["FACEWATCH_LINK_SECRET"] == reference
+    assert reference == {"Fn::Sub": "{{resolve:secretsmanager:${LinkSecret}:SecretString}}"}
+    secret = template["Resources"]["LinkSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert "SecretString" not in secret["Properties"], "generated, never written down"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    # only the two functions that sign or verify links see it
+    assert {f for f, variables in env.items() if "FACEWATCH_LINK_SECRET" in variables} == {
+        "feedback",
+        "notify",
+    }
+    assert not any("LinkSecret" in name or "LINK_SECRET" in name for name in template["Parameters"])
+
+
+def test_notify_links_to_the_feedback_url(template):
+    variables = template["Resources"]["NotifyFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["FACEWATCH_FEEDBACK_URL"] == {"Fn::GetAtt": ["FeedbackFunctionUrl", "FunctionUrl"]}
 
 
 # --- the bucket and its notification ---------------------------------------------------------
@@ -304,16 +268,24 @@ def test_notify_reads_the_frame_writes_only_its_bookkeeping_and_sends_as_its_ide
     allowed = grants(role_statements(transformed, "NotifyFunction"))
     s3 = {a: r for a, r in allowed.items() if a.startswith("s3:")}
     prefix = OBJECT_ARN + "households/*/"
-    assert set(s3) == {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}
+    assert set(s3) == {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"}
     assert set(s3["s3:GetObject"]) == {
         prefix + "frames/*",
         prefix + "settings.json",
         prefix + "alerts/sent/*",
+        prefix + "alerts/claims/*",
     }
-    # sent marks (each alert once) and dead letters; never frames, results, known photos
-    assert set(s3["s3:PutObject"]) == {prefix + "alerts/sent/*", prefix + "alerts/dead/*"}
+    # sent marks (each alert once), claims (one sender at a time) and dead letters; never
+    # frames, results, known photos
+    assert set(s3["s3:PutObject"]) == {
+        prefix + "alerts/sent/*",
+        prefix + "alerts/claims/*",
+        prefix + "alerts/dead/*",
+    }
     for written in s3["s3:PutObject"]:
         assert not written.startswith((prefix + "frames", prefix + "results", prefix + "known"))
+    # a failed send releases its claim; nothing else is ever deleted
+    assert s3["s3:DeleteObject"] == [prefix + "alerts/claims/*"]
     ses = {a: r for a, r in allowed.items() if a.startswith("ses:")}
     identity = "arn:${AWS::Partition}:ses:${Region}:${AWS::AccountId}:identity/${SenderIdentity}"
     assert ses == {"ses:SendRawEmail": [identity]}
@@ -366,6 +338,20 @@ def test_notify_listing_is_limited_to_households(transformed):
     assert_listing_is_limited_to_households(role_statements(transformed, "NotifyFunction"))
 
 
+def test_feedback_reads_the_frame_and_writes_only_known_photos_and_encodings(transformed):
+    statements = role_statements(transformed, "FeedbackFunction")
+    allowed = grants(statements)
+    prefix = OBJECT_ARN + "households/*/"
+    assert set(allowed) == {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}
+    assert set(allowed["s3:GetObject"]) == {
+        prefix + "frames/*",  # the face to crop
+        prefix + "known/*",  # the rebuild reads the photos whose ETag changed
+        prefix + "encodings.npz",  # compare-and-swap on its ETag
+    }
+    assert set(allowed["s3:PutObject"]) == {prefix + "known/*", prefix + "encodings.npz"}
+    assert_listing_is_limited_to_households(statements)
+
+
 def test_every_s3_grant_is_on_this_bucket(transformed):
     for logical_id in FUNCTION_IDS.values():
         for action, resources in grants(role_statements(transformed, logical_id)).items():
@@ -377,20 +363,34 @@ def test_every_s3_grant_is_on_this_bucket(transformed):
 # --- detect's URL ------------------------------------------------------------------------------
 
 
+def public_permissions(transformed: dict[str, Any], function_id: str) -> dict[str, dict[str, Any]]:
+    return {
+        k: v
+        for k, v in resources_of(transformed, "AWS::Lambda::Permission").items()
+        if v["Properties"].get("Principal") == "*" and v["Properties"]["FunctionName"] == {"Ref": function_id}
+    }
+
+
+def test_only_detect_and_feedback_have_function_urls(transformed):
+    urls = resources_of(transformed, "AWS::Lambda::Url")
+    assert sorted(urls) == ["DetectFunctionUrl", "FeedbackFunctionUrl"]
+    public = {
+        v["Properties"]["FunctionName"]["Ref"]
+        for v in resources_of(transformed, "AWS::Lambda::Permission").values()
+        if v["Properties"].get("Principal") == "*"
+    }
+    assert public == {"DetectFunction", "FeedbackFunction"}
+
+
 def test_detect_has_an_authenticated_function_url(template, transformed):
     urls = resources_of(transformed, "AWS::Lambda::Url")
-    assert list(urls) == ["DetectFunctionUrl"]
     props = urls["DetectFunctionUrl"]["Properties"]
     assert props["TargetFunctionArn"] == {"Ref": "DetectFunction"}
     assert props["AuthType"] == {"Ref": "DetectAuthType"}
     assert template["Parameters"]["DetectAuthType"]["Default"] == "AWS_IAM"
     # A public URL gets its two resource-policy statements only under PublicDetect, and
     # a rule makes it impossible without the token detect checks.
-    public = {
-        k: v
-        for k, v in resources_of(transformed, "AWS::Lambda::Permission").items()
-        if v["Properties"].get("Principal") == "*"
-    }
+    public = public_permissions(transformed, "DetectFunction")
     assert {v["Properties"]["Action"] for v in public.values()} == {
         "lambda:InvokeFunctionUrl",
         "lambda:InvokeFunction",
@@ -399,10 +399,25 @@ def test_detect_has_an_authenticated_function_url(template, transformed):
     assert "PublicDetectNeedsToken" in template["Rules"]
 
 
+def test_feedback_url_is_public_for_the_browser_that_opens_the_link(transformed):
+    """Whoever got the email opens the link, with no AWS credentials: the URL is public and
+    the signed token in it is what authorizes. Since October 2025 a public URL needs both
+    actions granted to everyone (SAM adds both for the literal AuthType NONE)."""
+    props = resources_of(transformed, "AWS::Lambda::Url")["FeedbackFunctionUrl"]["Properties"]
+    assert props["TargetFunctionArn"] == {"Ref": "FeedbackFunction"}
+    assert props["AuthType"] == "NONE"
+    public = public_permissions(transformed, "FeedbackFunction")
+    by_action = {v["Properties"]["Action"]: v["Properties"] for v in public.values()}
+    assert set(by_action) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    assert by_action["lambda:InvokeFunctionUrl"]["FunctionUrlAuthType"] == "NONE"
+    assert by_action["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
+
+
 def test_outputs_tell_an_edge_agent_where_to_upload(transformed):
     outputs = transformed["Outputs"]
     assert outputs["BucketName"]["Value"] == {"Ref": "FacesBucket"}
     assert {"Region", "DetectUrl", "EdgeAgentPolicyArn"} <= set(outputs)
+    assert outputs["FeedbackUrl"]["Value"] == {"Fn::GetAtt": ["FeedbackFunctionUrl", "FunctionUrl"]}
 
 
 def test_readme_documents_the_image_choice():

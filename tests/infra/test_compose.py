@@ -151,6 +151,19 @@ def test_recognize_notify_and_mail_catcher_point_at_each_other(compose):
     assert command[command.index("--host") + 1] == "0.0.0.0"
 
 
+def test_notify_links_to_feedback_with_the_secret_feedback_verifies(compose):
+    services = compose["services"]
+    notify, feedback = environment(services["notify"]), environment(services["feedback"])
+    assert notify["FACEWATCH_LINK_SECRET"] == feedback["FACEWATCH_LINK_SECRET"]
+    assert notify["FACEWATCH_LINK_SECRET"].startswith("${FACEWATCH_LINK_SECRET"), "settable from .env"
+    holders = {n for n, s in services.items() if "FACEWATCH_LINK_SECRET" in environment(s)}
+    assert holders == {"notify", "feedback"}
+    # the link is opened by the email's reader, from the host: feedback's published port
+    url = urlparse(default_of(notify["FACEWATCH_FEEDBACK_URL"]))
+    published = [port.rpartition(":") for port in services["feedback"]["ports"]]
+    assert [(default_of(host), container) for host, _, container in published] == [(str(url.port), "8080")]
+
+
 def test_every_service_talks_to_minio_with_the_same_bucket_and_endpoint(compose):
     users = [n for n, s in compose["services"].items() if "FACEWATCH_S3_ENDPOINT_URL" in environment(s)]
     assert set(FUNCTIONS) | {"agent"} <= set(users)

@@ -1,7 +1,8 @@
 """The three Dockerfiles agree with the code they package: every target a Dockerfile, SAM
-or compose names exists, each function target's main.py defines that function and the
-Lambda `handler` (read with ast, never imported), and the agent's entry point is a real
-command. Docker itself is not needed."""
+or compose names exists, each function target's main.py defines that function and, when
+its Lambda image runs `main.handler`, the Lambda `handler` (read with ast, never imported);
+a Lambda image that serves HTTP instead runs functions-framework behind the Lambda Web
+Adapter; the agent's entry point is a real command. Docker itself is not needed."""
 
 from __future__ import annotations
 
@@ -40,19 +41,38 @@ def run_text(path: Path) -> str:
     return " ".join(arg for stage in parse_dockerfile(path) for kw, arg in stage.instructions if kw == "RUN")
 
 
+ADAPTER_EXTENSION = "/opt/extensions/lambda-adapter"
+
+
+def serves_http_on_lambda(function: str) -> bool:
+    """Its Lambda target runs a web server behind the Lambda Web Adapter extension, rather
+    than the Lambda runtime calling main.handler."""
+    stages = build_stages(DOCKERFILE_LAMBDA)
+    copies = [arg.split() for kw, arg in stages[function].instructions if kw == "COPY"]
+    return any(c[-1] == ADAPTER_EXTENSION for c in copies)
+
+
+LAMBDA_HANDLER_FUNCTIONS = [f for f in FUNCTIONS if not serves_http_on_lambda(f)]
+LAMBDA_HTTP_FUNCTIONS = [f for f in FUNCTIONS if serves_http_on_lambda(f)]
+
+
 # --- the function code each image runs -----------------------------------------------------
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_function_main_defines_target_and_lambda_handler(function):
+def test_function_main_defines_its_functions_framework_target(function):
     main = REPO / "functions" / function / "main.py"
-    assert main.is_file(), f"{main.relative_to(REPO)} is missing"
     defined = top_level_functions(main)
     assert function in defined, f"functions-framework target {function}() is not defined in {main.name}"
+    assert len(defined[function].args.args) == 1, "a functions-framework http target takes (request)"
+
+
+@pytest.mark.parametrize("function", LAMBDA_HANDLER_FUNCTIONS)
+def test_function_main_defines_the_lambda_handler_its_image_runs(function):
+    defined = top_level_functions(REPO / "functions" / function / "main.py")
     assert "handler" in defined, f"Lambda handler() (main.handler) is not defined in functions/{function}"
     handler_args = defined["handler"].args
     assert len(handler_args.args) == 2, "a Lambda handler takes (event, context)"
-    assert len(defined[function].args.args) == 1, "a functions-framework http target takes (request)"
 
 
 # --- Dockerfile.lambda -----------------------------------------------------------------------
@@ -65,7 +85,7 @@ def test_lambda_image_has_one_target_per_function():
     assert base.startswith("public.ecr.aws/lambda/python:"), base
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("function", LAMBDA_HANDLER_FUNCTIONS)
 def test_lambda_target_copies_its_main_and_runs_main_handler(function):
     stages = build_stages(DOCKERFILE_LAMBDA)
     assert exec_form(resolved(stages, function, "CMD")) == ["main.handler"]
@@ -73,6 +93,33 @@ def test_lambda_target_copies_its_main_and_runs_main_handler(function):
     assert [f"functions/{function}/main.py", "${LAMBDA_TASK_ROOT}/main.py"] in copies
     # the Lambda base image's entry point runs the handler named by CMD: none of our own
     assert resolved(stages, function, "ENTRYPOINT") is None
+
+
+@pytest.mark.parametrize("function", LAMBDA_HTTP_FUNCTIONS)
+def test_lambda_http_target_serves_its_function_where_the_adapter_forwards(function):
+    stages = build_stages(DOCKERFILE_LAMBDA)
+    stage = stages[function]
+    assert stage.base == "deps", "the same pinned install as the other Lambda images"
+    (adapter_copy,) = [arg.split() for kw, arg in stage.instructions if kw == "COPY" and "--from" in arg]
+    source_stage = adapter_copy[0].removeprefix("--from=")
+    adapter_image = substitute(stages[source_stage].base, global_args(DOCKERFILE_LAMBDA))
+    assert adapter_image.startswith("public.ecr.aws/awsguru/aws-lambda-adapter:"), adapter_image
+    assert adapter_copy[1:] == ["/lambda-adapter", ADAPTER_EXTENSION]
+    copies = [arg.split() for kw, arg in stage.instructions if kw == "COPY" and "--from" not in arg]
+    assert [f"functions/{function}/main.py", "${LAMBDA_TASK_ROOT}/main.py"] in copies
+
+    entrypoint = exec_form(resolved(stages, function, "ENTRYPOINT"))
+    assert entrypoint is not None, "exec form: the server is the runtime process and gets the signals"
+    assert entrypoint[:3] == ["python3", "-m", "functions_framework"]
+    flags = dict(word.partition("=")[::2] for word in entrypoint[3:])
+    assert flags["--target"] == function
+    assert flags["--source"] == "main.py", "main.py is copied to LAMBDA_TASK_ROOT, the WORKDIR"
+    assert flags["--signature-type"] == "http"
+    env = env_of(stages, function)
+    assert flags["--port"] == env["AWS_LWA_PORT"], "the adapter forwards to AWS_LWA_PORT"
+    # the base image's bootstrap, which the ENTRYPOINT replaces, put LAMBDA_TASK_ROOT on sys.path
+    assert env["PYTHONPATH"] == "${LAMBDA_TASK_ROOT}"
+    assert [a for kw, a in stages["deps"].instructions if kw == "WORKDIR"][-1] == "${LAMBDA_TASK_ROOT}"
 
 
 def test_lambda_base_image_is_not_amazon_linux_2():

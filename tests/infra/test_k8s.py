@@ -170,13 +170,39 @@ def test_recognize_stays_warm_and_judges_one_frame_at_a_time():
     assert template["spec"]["containerConcurrency"] == 1
 
 
-def test_only_detect_is_reachable_from_outside_the_cluster():
+def test_only_detect_and_feedback_are_reachable_from_outside_the_cluster():
+    """detect for cameras (with its token), feedback for the browser that opens an email's
+    link (the signed token in the link authorizes); every other function is cluster-local."""
     visibility = "networking.knative.dev/visibility"
-    assert KSVCS["recognize"]["metadata"]["labels"][visibility] == "cluster-local"
-    assert KSVCS["notify"]["metadata"]["labels"][visibility] == "cluster-local"
-    assert visibility not in KSVCS["detect"]["metadata"]["labels"]
+    public = {
+        name for name, svc in KSVCS.items() if svc["metadata"]["labels"].get(visibility) != "cluster-local"
+    }
+    assert public == {"detect", "feedback"}
     detect_env = env_map(pod_spec(KSVCS["detect"])["containers"][0])
     assert "secretKeyRef" in detect_env["FACEWATCH_DETECT_TOKEN"]["valueFrom"]
+
+
+def test_notify_signs_links_with_the_secret_feedback_verifies_and_points_at_feedback():
+    notify_env = env_map(pod_spec(KSVCS["notify"])["containers"][0])
+    feedback_env = env_map(pod_spec(KSVCS["feedback"])["containers"][0])
+    ref = notify_env["FACEWATCH_LINK_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert feedback_env["FACEWATCH_LINK_SECRET"]["valueFrom"]["secretKeyRef"] == ref
+    assert "optional" not in ref, "without the secret, links would silently disappear from emails"
+    secret = find("Secret", ref["name"])
+    assert ref["key"] in secret["stringData"]
+    # only the functions that sign or verify links get it
+    holders = {
+        name
+        for name, svc in KSVCS.items()
+        if "FACEWATCH_LINK_SECRET" in env_map(pod_spec(svc)["containers"][0])
+        or any(
+            s.get("secretRef", {}).get("name") == ref["name"]
+            for s in pod_spec(svc)["containers"][0].get("envFrom", [])
+        )
+    }
+    assert holders == {"notify", "feedback"}
+    url = find("ConfigMap", "facewatch-config")["data"]["FACEWATCH_FEEDBACK_URL"]
+    assert url.startswith("https://feedback."), "the external URL Knative gives the feedback Service"
 
 
 # --- references resolve ----------------------------------------------------------------------------
