@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from facewatch.exceptions import StorageError
+from facewatch.facenet import CHIP_PX
 from facewatch.frames import Box
 from facewatch.models import DLIB_LOCK, face_encoder, shape_predictor
 
@@ -24,16 +25,22 @@ def _rect(box: Box) -> object:
     return dlib.rectangle(box.x, box.y, box.x + box.w - 1, box.y + box.h - 1)
 
 
-def encode_faces(image_rgb: np.ndarray, boxes: Sequence[Box], num_jitters: int = 1) -> np.ndarray:
-    """One 128-d encoding per box, shape (len(boxes), 128). Landmarks come from the 5-point
-    model (as face_recognition's default), so only two models are ever loaded for this."""
+def encode_faces(image_rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+    """One 128-d encoding per box, shape (len(boxes), 128): face_recognition's
+    face_encodings with its defaults (5-point landmarks, no jitter), within 1e-6.
+
+    dlib finds the landmarks and cuts each face's aligned 150x150 chip exactly as its
+    compute_face_descriptor does; the network then runs in numpy (facenet.py), all the
+    frame's faces in one batch, ~4x faster than dlib-bin's own code."""
     if not boxes:
         return np.zeros((0, 128), dtype=np.float64)
+    import dlib
+
     predictor, encoder = shape_predictor(), face_encoder()
     with DLIB_LOCK:
-        shapes = [predictor(image_rgb, _rect(b)) for b in boxes]
-        rows = [np.array(encoder.compute_face_descriptor(image_rgb, s, num_jitters)) for s in shapes]
-    return np.array(rows, dtype=np.float64)
+        shapes = dlib.full_object_detections([predictor(image_rgb, _rect(b)) for b in boxes])
+        chips = dlib.get_face_chips(image_rgb, shapes, size=CHIP_PX, padding=0.25)
+    return encoder(np.stack(chips)).astype(np.float64)
 
 
 def sharpness(image_bgr: np.ndarray, box: Box) -> float:

@@ -5,7 +5,8 @@ face_recognition_models cannot be imported (it needs `pkg_resources`, gone from
 setuptools 81+), calls `quit()`. We find the model files through the import system
 without executing face_recognition_models at all, and load only what a call needs:
 the 5-point landmark model and the encoder to encode given boxes, the HOG detector only
-when a frame arrives without boxes."""
+when a frame arrives without boxes. The encoder's weights are read from dlib's file into
+numpy (`facenet.py`), not loaded into dlib."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from facewatch.exceptions import ModelsUnavailable
+from facewatch.facenet import FaceNet
 
 SHAPE_5 = "shape_predictor_5_face_landmarks.dat"
 
 DLIB_LOCK = threading.Lock()
-"""dlib's models keep per-call state (the encoder's network holds its layer outputs), so a
+"""dlib's models keep per-call state (its encoder's network held its layer outputs), so a
 process serving requests in several threads must use them one call at a time; without
-this, concurrent requests were seen to get each other's encodings."""
+this, concurrent requests were seen to get each other's encodings. The numpy encoder
+keeps none and runs outside the lock."""
 ENCODER = "dlib_face_recognition_resnet_model_v1.dat"
 
 
@@ -57,8 +60,8 @@ def shape_predictor() -> Any:
 
 
 @cache
-def face_encoder() -> Any:
-    return _dlib().face_recognition_model_v1(str(model_path(ENCODER)))
+def face_encoder() -> FaceNet:
+    return FaceNet.from_file(model_path(ENCODER))
 
 
 @cache
