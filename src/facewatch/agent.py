@@ -403,6 +403,8 @@ def _sync(summary: AgentSummary, forwarder: Forwarder, frames: FrameSource, star
 
 # --- the command ----------------------------------------------------------------------
 
+_EDGE = EdgeOptions()  # slotted: its class attributes are descriptors, not defaults
+
 
 def _install_stop_handlers(stop: threading.Event) -> None:
     """SIGINT/SIGTERM stop capture and flush what can be flushed; a second one leaves at once
@@ -446,14 +448,14 @@ def _install_stop_handlers(stop: threading.Event) -> None:
 @click.option(
     "--scan-interval",
     type=float,
-    default=EdgeOptions.scan_interval,
+    default=_EDGE.scan_interval,
     show_default=True,
     help="Seconds between detection ticks.",
 )
 @click.option(
     "--idle-scan-interval",
     type=float,
-    default=EdgeOptions.idle_scan_interval,
+    default=_EDGE.idle_scan_interval,
     show_default=True,
     help="Seconds between whole-frame searches of a still scene.",
 )

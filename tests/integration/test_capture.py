@@ -21,7 +21,7 @@ class MjpegCamera:
     """An IP camera's MJPEG endpoint: each connection streams `frames_per_connection` frames
     and then drops, the way a camera on flaky Wi-Fi does; `down` refuses connections."""
 
-    def __init__(self, frames_per_connection: int) -> None:
+    def __init__(self, frames_per_connection: int, jpeg: bytes = JPEG, interval: float = 0.01) -> None:
         camera = self
         self.connections = 0
         self.down = threading.Event()
@@ -36,9 +36,12 @@ class MjpegCamera:
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
                 self.end_headers()
                 for _ in range(frames_per_connection):
-                    part = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(JPEG)
-                    self.wfile.write(part + JPEG + b"\r\n")
-                    time.sleep(0.01)
+                    part = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
+                    try:
+                        self.wfile.write(part + jpeg + b"\r\n")
+                    except OSError:
+                        return  # the client went away
+                    time.sleep(interval)
 
             def log_message(self, *args: object) -> None:
                 pass
