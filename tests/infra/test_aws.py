@@ -313,16 +313,25 @@ def test_recognize_reads_and_writes_only_what_it_must(transformed):
         prefix + "encodings.npz",
         prefix + "results/*",
         prefix + "state/visits.json",
+        prefix + "state/strangers.json",
     }
     assert set(allowed["s3:PutObject"]) == {
         prefix + "results/*",
         prefix + "encodings.npz",
         prefix + "state/visits.json",
+        prefix + "state/strangers.json",
+        prefix + "strangers/*",
     }
     assert not any(r.startswith(prefix + "frames") for r in allowed["s3:PutObject"])
-    assert set(allowed) - {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "lambda:InvokeFunction"} <= {
-        "sqs:SendMessage"
-    }
+    # only a forgotten stranger's crops are ever deleted
+    assert allowed["s3:DeleteObject"] == [prefix + "strangers/*"]
+    assert set(allowed) - {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:ListBucket",
+        "lambda:InvokeFunction",
+    } <= {"sqs:SendMessage"}
     assert allowed["lambda:InvokeFunction"] == [as_text({"Fn::GetAtt": ["NotifyFunction", "Arn"]})]
     assert_listing_is_limited_to_households(statements)
 
@@ -338,17 +347,25 @@ def test_notify_listing_is_limited_to_households(transformed):
     assert_listing_is_limited_to_households(role_statements(transformed, "NotifyFunction"))
 
 
-def test_feedback_reads_the_frame_and_writes_only_known_photos_and_encodings(transformed):
+def test_feedback_reads_the_frame_and_writes_only_known_people_and_strangers(transformed):
     statements = role_statements(transformed, "FeedbackFunction")
     allowed = grants(statements)
     prefix = OBJECT_ARN + "households/*/"
-    assert set(allowed) == {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}
+    assert set(allowed) == {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"}
     assert set(allowed["s3:GetObject"]) == {
         prefix + "frames/*",  # the face to crop
         prefix + "known/*",  # the rebuild reads the photos whose ETag changed
         prefix + "encodings.npz",  # compare-and-swap on its ETag
+        prefix + "state/strangers.json",  # is the face a remembered stranger?
+        prefix + "strangers/*",  # then all of their crops are enrolled
     }
-    assert set(allowed["s3:PutObject"]) == {prefix + "known/*", prefix + "encodings.npz"}
+    assert set(allowed["s3:PutObject"]) == {
+        prefix + "known/*",
+        prefix + "encodings.npz",
+        prefix + "state/strangers.json",  # the named stranger is forgotten
+    }
+    assert allowed["s3:DeleteObject"] == [prefix + "strangers/*"]
+    assert not any(r.startswith((prefix + "frames", prefix + "results")) for r in allowed["s3:PutObject"])
     assert_listing_is_limited_to_households(statements)
 
 

@@ -1,0 +1,405 @@
+"""Each Lambda's IAM policy covers the bucket keys its code touches, and nothing more.
+
+What a function touches is derived from the code, not remembered: the modules it runs (the
+import closure of its use-case module, read with ast) name the key builders of layout.py
+they use, and the storage calls they make. ACCESS says, for each function, which S3 action
+it needs on the keys each builder makes; a sample key from every builder is then checked
+against the policy the SAM transform yields, with IAM's wildcard matching. So a new key
+(a new builder imported by, say, delivery.py) or a new kind of call (storage.delete) fails
+here until both ACCESS and infra/aws/template.yaml grant it, and a grant no code needs
+fails too."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from facewatch import layout
+from tests.infra.helpers import FUNCTIONS, REPO
+from tests.infra.sam import (
+    BUCKET_ARN,
+    FUNCTION_IDS,
+    OBJECT_ARN,
+    decoded_template,
+    role_statements,
+    sam_transform,
+)
+
+PACKAGE = REPO / "src" / "facewatch"
+
+# The module holding each function's use case; its import closure is what the function runs
+# (functions/<name>/main.py goes through handlers.py and runtime.py, which serve them all).
+ENTRY = {
+    "detect": "uploads",
+    "recognize": "recognition",
+    "notify": "delivery",
+    "feedback": "feedback",
+}
+
+GET, PUT, DELETE, LIST = "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"
+
+# function -> action -> the layout builders whose keys it needs that action on. HEAD (exists,
+# etag) and presigned GETs are s3:GetObject; a listing is s3:ListBucket on the builder's prefix.
+ACCESS: dict[str, dict[str, set[str]]] = {
+    "detect": {PUT: {"FrameKey"}},
+    "recognize": {
+        GET: {
+            "FrameKey",
+            "classify_key",
+            "KnownPhotoKey",
+            "known_photo_key",
+            "known_prefix",
+            "encodings_key",
+            "FrameKey.result_key",
+            "visits_key",
+            "strangers_key",
+        },
+        PUT: {"FrameKey.result_key", "encodings_key", "visits_key", "strangers_key", "stranger_crop_key"},
+        DELETE: {"stranger_crops_prefix"},  # a forgotten stranger's crops
+        LIST: {"known_prefix", "stranger_crops_prefix"},
+    },
+    "notify": {
+        GET: {"FrameKey", "household_settings_key", "sent_alert_key", "alert_claim_key"},
+        PUT: {"sent_alert_key", "alert_claim_key", "dead_alert_key"},
+        DELETE: {"alert_claim_key"},
+        LIST: set(),  # lists nothing itself; see test_readers_get_404_not_403_for_missing_keys
+    },
+    "feedback": {
+        GET: {
+            "FrameKey",
+            "KnownPhotoKey",
+            "known_photo_key",
+            "known_prefix",
+            "encodings_key",
+            "strangers_key",
+            "stranger_crop_key",
+        },
+        PUT: {"known_photo_key", "encodings_key", "strangers_key"},
+        DELETE: {"stranger_crops_prefix"},  # the named stranger's crops
+        LIST: {"known_prefix", "stranger_crops_prefix"},
+    },
+}
+
+# Builders a function's modules import for a path the function itself never takes, and who
+# takes it instead.
+NOT_THIS_FUNCTION: dict[str, dict[str, str]] = {
+    "notify": {"dead_alerts_prefix": "`facewatch alerts retry` lists dead letters (HouseholdAdminPolicy)"},
+}
+
+# Storage methods (storage.py) and the S3 action each needs.
+STORAGE_ACTIONS = {
+    "get": GET,
+    "get_json": GET,
+    "etag": GET,
+    "exists": GET,
+    "presigned_url": GET,
+    "put": PUT,
+    "put_json": PUT,
+    "delete": DELETE,
+    "list_keys": LIST,
+    "list_households": LIST,
+}
+
+# Sample values for the builders' parameters, by parameter name.
+SAMPLE_ARGS = {
+    "household": "home",
+    "person": "Alice Smith",
+    "photo_name": "alice-1.jpg",
+    "alert_id": "0123456789abcdef",
+    "channel": "email",
+    "camera": "door",
+    "stranger_id": "stranger-0a1b2c",
+    "verdict_id": "door/20260102/030405000000-0a1b2c3d4e5f#0",
+}
+FRAME = layout.FrameKey.new("home", "door", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+KNOWN_PHOTO = layout.known_photo_key("home", "Alice Smith", "alice-1.jpg")
+# Builders that take a key rather than parts of one, or are classes.
+SAMPLE_KEYS: dict[str, list[str]] = {
+    "FrameKey": [str(FRAME)],
+    "FrameKey.result_key": [FRAME.result_key],
+    "KnownPhotoKey": [KNOWN_PHOTO],
+    "classify_key": [str(FRAME), KNOWN_PHOTO],
+}
+
+
+# --- what layout.py offers -------------------------------------------------------------------
+
+
+def key_classes() -> dict[str, type]:
+    """Classes of layout.py that parse a key (FrameKey, KnownPhotoKey)."""
+    return {
+        name: obj
+        for name, obj in vars(layout).items()
+        if inspect.isclass(obj) and obj.__module__ == layout.__name__ and hasattr(obj, "parse")
+    }
+
+
+def key_builders() -> dict[str, Callable[..., Any] | None]:
+    """Every name in layout.py that makes a key or a prefix: functions *_key / *_prefix, the
+    key classes, and their *_key properties as 'Class.attr'."""
+    builders: dict[str, Callable[..., Any] | None] = {
+        name: obj
+        for name, obj in vars(layout).items()
+        if inspect.isfunction(obj)
+        and obj.__module__ == layout.__name__
+        and name.endswith(("_key", "_prefix"))
+    }
+    for name, cls in key_classes().items():
+        builders[name] = None
+        for attr in dir(cls):
+            if attr.endswith("_key") and isinstance(getattr(cls, attr, None), property):
+                builders[f"{name}.{attr}"] = None
+    return builders
+
+
+def sample_keys(builder: str) -> list[str]:
+    """Keys the builder makes (for a prefix: an object under it)."""
+    if builder in SAMPLE_KEYS:
+        return SAMPLE_KEYS[builder]
+    make = key_builders()[builder]
+    assert make is not None, f"add a sample key for {builder} to SAMPLE_KEYS"
+    params = [p for p in inspect.signature(make).parameters.values() if p.default is inspect.Parameter.empty]
+    missing = [p.name for p in params if p.name not in SAMPLE_ARGS]
+    assert not missing, f"{builder}: add a sample value for {missing} to SAMPLE_ARGS"
+    key = make(*(SAMPLE_ARGS[p.name] for p in params))
+    return [key + "sample.jpg" if builder.endswith("_prefix") else key]
+
+
+def sample_prefix(builder: str) -> str:
+    make = key_builders()[builder]
+    assert make is not None and builder.endswith("_prefix"), f"{builder} is not a prefix: nothing to list"
+    params = [p for p in inspect.signature(make).parameters.values() if p.default is inspect.Parameter.empty]
+    return make(*(SAMPLE_ARGS[p.name] for p in params))
+
+
+# --- what the code uses ------------------------------------------------------------------------
+
+
+def _facewatch_imports(tree: ast.Module) -> set[str]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("facewatch"):
+            if node.module == "facewatch":
+                found |= {alias.name for alias in node.names}
+            else:
+                found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("facewatch.")}
+    return found
+
+
+def closure(entry: str) -> dict[str, ast.Module]:
+    """The modules of facewatch a module imports, directly or not (function-level imports too)."""
+    modules: dict[str, ast.Module] = {}
+    todo = [entry]
+    while todo:
+        name = todo.pop()
+        path = PACKAGE / f"{name}.py"
+        if name in modules or not path.is_file():
+            continue
+        modules[name] = ast.parse(path.read_text(), filename=str(path))
+        todo.extend(_facewatch_imports(modules[name]))
+    return modules
+
+
+def builders_used(function: str) -> set[str]:
+    builders = key_builders()
+    used: set[str] = set()
+    properties = {name.partition(".")[2]: name for name in builders if "." in name}
+    for name, tree in closure(ENTRY[function]).items():
+        layout_aliases = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "facewatch.layout":
+                used |= {a.name for a in node.names if a.name in builders}
+            elif isinstance(node, ast.ImportFrom) and node.module == "facewatch":
+                layout_aliases |= {a.asname or a.name for a in node.names if a.name == "layout"}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute):
+                if (
+                    isinstance(node.value, ast.Name)
+                    and node.value.id in layout_aliases
+                    and node.attr in builders
+                ):
+                    used.add(node.attr)
+                elif node.attr in properties and name != "layout":
+                    used.add(properties[node.attr])
+    return used
+
+
+def storage_actions_called(function: str) -> set[str]:
+    """S3 actions behind the storage calls (`storage.x(...)`, `self.storage.x(...)`)."""
+    actions = set()
+    for tree in closure(ENTRY[function]).values():
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            owner = node.func.value
+            named_storage = (isinstance(owner, ast.Name) and owner.id == "storage") or (
+                isinstance(owner, ast.Attribute) and owner.attr == "storage"
+            )
+            if named_storage and node.func.attr in STORAGE_ACTIONS:
+                actions.add(STORAGE_ACTIONS[node.func.attr])
+    return actions
+
+
+# --- what the policy grants ---------------------------------------------------------------------
+
+
+def iam_matches(pattern: str, value: str) -> bool:
+    """IAM's wildcards: * any run of characters ('/' included), ? one character."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value) is not None
+
+
+@pytest.fixture(scope="module")
+def policies() -> dict[str, list[dict[str, Any]]]:
+    transformed = sam_transform(decoded_template())
+    return {f: role_statements(transformed, logical_id) for f, logical_id in FUNCTION_IDS.items()}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _resource_text(value: Any) -> str:
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        return sub if isinstance(sub, str) else sub[0]
+    return value if isinstance(value, str) else ""
+
+
+def allows_object(statements: list[dict[str, Any]], action: str, key: str) -> bool:
+    for st in statements:
+        if st.get("Effect") == "Allow" and action in _as_list(st["Action"]):
+            for resource in map(_resource_text, _as_list(st["Resource"])):
+                if resource.startswith(OBJECT_ARN) and iam_matches(resource[len(OBJECT_ARN) :], key):
+                    return True
+    return False
+
+
+def allows_listing(statements: list[dict[str, Any]], prefix: str) -> bool:
+    for st in statements:
+        if st.get("Effect") != "Allow" or LIST not in _as_list(st["Action"]):
+            continue
+        if BUCKET_ARN not in map(_resource_text, _as_list(st["Resource"])):
+            continue
+        conditions = [v.get("s3:prefix") for v in st.get("Condition", {}).values()]
+        patterns = [p for c in conditions if c is not None for p in _as_list(c)]
+        if not conditions or any(iam_matches(p, prefix) for p in patterns):
+            return True
+    return False
+
+
+# --- the tests ------------------------------------------------------------------------------------
+
+
+def test_every_function_has_its_use_case_module_and_access_declared():
+    assert set(ENTRY) == set(FUNCTIONS), "say which module holds a new function's use case (ENTRY)"
+    assert set(ACCESS) == set(FUNCTIONS), "say what a new function does to which keys (ACCESS)"
+    for function, entry in ENTRY.items():
+        assert (PACKAGE / f"{entry}.py").is_file(), f"{function}: no module {entry}.py"
+    assert set(FUNCTION_IDS) == set(FUNCTIONS)
+
+
+def test_the_tables_name_builders_layout_has():
+    builders = key_builders()
+    named = {b for table in ACCESS.values() for names in table.values() for b in names}
+    named |= {b for table in NOT_THIS_FUNCTION.values() for b in table}
+    assert named <= set(builders), f"not in layout.py: {sorted(named - set(builders))}"
+
+
+def test_builders_are_found_in_the_code():
+    """A control: the reading of the code sees builders through every route the code uses."""
+    assert {"alert_claim_key", "sent_alert_key", "household_settings_key"} <= builders_used("notify")
+    assert "FrameKey.result_key" in builders_used("recognize"), "an attribute of a FrameKey"
+    assert {GET, PUT, DELETE} <= storage_actions_called("notify")
+    assert storage_actions_called("detect") == {PUT}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_access_table_matches_the_keys_the_code_builds(function):
+    used = builders_used(function)
+    declared = {b for names in ACCESS[function].values() for b in names}
+    excused = set(NOT_THIS_FUNCTION.get(function, {}))
+    assert not used - declared - excused, (
+        f"{function}'s code builds keys with {sorted(used - declared - excused)}: grant what it does to them "
+        "in infra/aws/template.yaml and add them to ACCESS"
+    )
+    assert not declared - used, (
+        f"ACCESS gives {function} {sorted(declared - used)}, which its code never builds"
+    )
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_access_table_has_every_kind_of_storage_call_the_code_makes(function):
+    called = storage_actions_called(function)
+    assert called <= set(ACCESS[function]), (
+        f"{function}'s code calls storage for {sorted(called - set(ACCESS[function]))}, which ACCESS "
+        "(and so its IAM policy) does not give it"
+    )
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_policy_grants_every_access_the_code_needs(policies, function):
+    statements = policies[function]
+    missing = []
+    for action, builders in ACCESS[function].items():
+        for builder in sorted(builders):
+            if action == LIST:
+                if not allows_listing(statements, sample_prefix(builder)):
+                    missing.append(f"{action} {sample_prefix(builder)}")
+                continue
+            missing += [
+                f"{action} {key}"
+                for key in sample_keys(builder)
+                if not allows_object(statements, action, key)
+            ]
+    assert not missing, f"{function}'s IAM policy does not allow:\n" + "\n".join(missing)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_policy_grants_no_object_access_the_code_does_not_need(policies, function):
+    needed = {
+        action: [key for builder in builders for key in sample_keys(builder)]
+        for action, builders in ACCESS[function].items()
+        if action != LIST
+    }
+    extra = []
+    for st in policies[function]:
+        for action in (a for a in _as_list(st["Action"]) if a.startswith("s3:") and a != LIST):
+            for resource in map(_resource_text, _as_list(st["Resource"])):
+                pattern = resource[len(OBJECT_ARN) :]
+                if not any(iam_matches(pattern, key) for key in needed.get(action, [])):
+                    extra.append(f"{action} {resource}")
+    assert not extra, f"{function}'s IAM policy grants what no code of it uses:\n" + "\n".join(extra)
+
+
+@pytest.mark.parametrize("function", [f for f in FUNCTIONS if GET in ACCESS[f]])
+def test_readers_get_404_not_403_for_missing_keys(policies, function):
+    """S3 answers a read of a missing key with 404 only to a caller that may list the bucket;
+    the code tells 'not there yet' (ObjectMissing) from a failure by it. The check behind it
+    carries no s3:prefix, hence StringLikeIfExists."""
+    listings = [st for st in policies[function] if LIST in _as_list(st["Action"])]
+    assert listings, f"{function} reads keys that may be missing but may not list the bucket"
+    for st in listings:
+        assert st["Condition"] == {"StringLikeIfExists": {"s3:prefix": "households/*"}}
+
+
+def test_policy_check_is_really_checking(policies):
+    """A control: notify without its claim grants (the gap the last session left) fails."""
+    trimmed = [
+        {**st, "Resource": [r for r in _as_list(st["Resource"]) if "alerts/claims" not in _resource_text(r)]}
+        for st in policies["notify"]
+    ]
+    claim = sample_keys("alert_claim_key")[0]
+    assert allows_object(policies["notify"], DELETE, claim)
+    assert not allows_object(trimmed, DELETE, claim)
+    assert not allows_object(policies["detect"], GET, str(FRAME))
+    assert allows_listing(policies["feedback"], sample_prefix("known_prefix"))
+    assert not allows_listing(policies["detect"], sample_prefix("known_prefix"))
