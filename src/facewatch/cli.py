@@ -136,7 +136,9 @@ def events(household: str, since: str | None, as_json: bool) -> None:
         for row in rows:
             click.echo(json.dumps(row, default=str))
         return
-    table = Table("time", "camera", "verdict", "name", "distance", "visit", "alert / reason")
+    table = Table(
+        "time", "camera", "verdict", "name", "distance", "stranger / visit", "alert / reason", "verdict id"
+    )
     for r in rows:
         distance = f"{r['distance']:.3f}" if isinstance(r.get("distance"), float) else ""
         table.add_row(
@@ -145,10 +147,12 @@ def events(household: str, since: str | None, as_json: bool) -> None:
             str(r["verdict"]),
             r.get("name") or "",
             distance,
-            r.get("visit_id") or "",
+            r.get("stranger_id") or r.get("visit_id") or "",
             r.get("alert") or r.get("reason") or "",
+            r.get("verdict_id") or "",
         )
-    Console().print(table)
+    # Piped output is read by programs and people alike: never cut it to 80 columns.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 @main.group()
@@ -227,9 +231,12 @@ def _register_commands() -> None:
     # Commands that live beside the code they drive, so each module owns its own options.
     from facewatch.agent import agent_command
     from facewatch.evaluation import eval_command
+    from facewatch.strangerstore import name_stranger_command, strangers_command
 
     main.add_command(agent_command, "agent")
     main.add_command(eval_command, "eval")
+    main.add_command(strangers_command, "strangers")
+    main.add_command(name_stranger_command, "name-stranger")
 
 
 _register_commands()

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     """The same stranger seen again within this long after an alert does not alert again."""
     same_person_threshold: float = Field(0.55, gt=0, lt=2)
     """Encoding distance under which two unknown faces are taken to be one person."""
+    stranger_memory_days: float = Field(30.0, gt=0)
+    """A stranger not seen for this long is forgotten, with their face crops."""
 
     # --- the path from recognize to notify -----------------------------------------
     notify_url: str | None = None

@@ -1,5 +1,6 @@
 """The "I know this person" link: a page that asks for the name, and on submit enrolls
-exactly the face the signed token names into that household's known people."""
+exactly the face the signed token names into that household's known people; when that face
+is a remembered stranger, every face kept of that stranger is enrolled with it."""
 
 from __future__ import annotations
 
@@ -7,15 +8,15 @@ import html
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-import cv2
-
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput
 from facewatch.frames import Box
 from facewatch.gallery import enroll
-from facewatch.images import decode_bgr, encode_jpeg
+from facewatch.images import decode_bgr
 from facewatch.layout import check_person
 from facewatch.storage import Storage
+from facewatch.strangers import find_by_face
+from facewatch.strangerstore import StrangerStore, crop_face, name_stranger
 from facewatch.tokens import FaceClaim, verify_face
 from facewatch.web import Reply
 
@@ -40,15 +41,7 @@ def _claim(settings: Settings, token: str) -> FaceClaim:
 
 def face_crop(frame_jpeg: bytes, box: Box, max_pixels: int) -> bytes:
     """The face with a generous margin: the detector that enrolls it needs some context."""
-    image = decode_bgr(frame_jpeg, max_pixels)
-    height, width = image.shape[:2]
-    margin = int(max(box.w, box.h) * 0.6)
-    x0, y0 = max(0, box.x - margin), max(0, box.y - margin)
-    x1, y1 = min(width, box.x + box.w + margin), min(height, box.y + box.h + margin)
-    crop = image[y0:y1, x0:x1]
-    if crop.shape[1] < 160:  # upscale small faces so HOG (80 px window) finds them again
-        crop = cv2.resize(crop, None, fx=160 / crop.shape[1], fy=160 / crop.shape[1])
-    return encode_jpeg(crop, 95)
+    return crop_face(decode_bgr(frame_jpeg, max_pixels), box, quality=95)
 
 
 def show_form(settings: Settings, token: str) -> Reply:
@@ -68,6 +61,22 @@ def accept(settings: Settings, storage: Storage, form: Mapping[str, str]) -> Rep
     name = check_person(form.get("name", "").strip())
     crop = face_crop(storage.get(claim.frame_key).body, claim.box, settings.max_image_pixels)
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    box = (claim.box.x, claim.box.y, claim.box.w, claim.box.h)
+    stranger = find_by_face(StrangerStore(storage).load(claim.household)[0].strangers, claim.frame_key, box)
+    if stranger is not None:
+        naming = name_stranger(
+            storage,
+            claim.household,
+            stranger.stranger_id,
+            name,
+            settings.max_image_pixels,
+            extra=[(f"from-alert-{stamp}.jpg", crop)],
+        )
+        return _page(
+            "Thank you",
+            f"<h1>Thank you</h1><p>{html.escape(name)} is now known, from {naming.learned} photo(s) "
+            f"kept over {naming.stranger.visits} visit(s).</p>",
+        )
     gallery = enroll(
         storage, claim.household, name, [(f"from-alert-{stamp}.jpg", crop)], settings.max_image_pixels
     )

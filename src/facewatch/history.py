@@ -53,7 +53,9 @@ def verdict_rows(storage: Storage, household: str, since: datetime | None = None
                     "verdict": face.get("verdict"),
                     "name": face.get("name"),
                     "distance": face.get("distance"),
+                    "verdict_id": face.get("verdict_id"),
                     "visit_id": face.get("visit_id"),
+                    "stranger_id": face.get("stranger_id"),
                     "alert": face.get("alert"),
                     "reason": face.get("reason"),
                 }

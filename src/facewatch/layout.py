@@ -9,6 +9,10 @@
                                                               the verdict on that frame
     households/<household>/settings.json                      recipients, channels, time zone
     households/<household>/state/visits.json                  open stranger visits
+    households/<household>/state/strangers.json               remembered strangers
+    households/<household>/strangers/<stranger-id>/<verdict>.crop  their face crops (JPEG)
+    households/<household>/negatives.npz                      "this is not X" faces
+    households/<household>/report/index.html                  the static report page
     households/<household>/alerts/sent/<alert-id>.<channel>.json  delivered (idempotency)
     households/<household>/alerts/claims/<alert-id>.<channel>.json  a send in progress
     households/<household>/alerts/dead/<alert-id>.json        alerts that could not be delivered
@@ -74,6 +78,30 @@ def household_settings_key(household: str) -> str:
 
 def visits_key(household: str) -> str:
     return f"{household_prefix(household)}state/visits.json"
+
+
+def strangers_key(household: str) -> str:
+    return f"{household_prefix(household)}state/strangers.json"
+
+
+def stranger_crops_prefix(household: str, stranger_id: str) -> str:
+    return f"{household_prefix(household)}strangers/{check_id(stranger_id, 'stranger id')}/"
+
+
+def stranger_crop_key(household: str, stranger_id: str, verdict_id: str) -> str:
+    """A remembered stranger's face crop. Not an image suffix on purpose: the bucket notifies
+    recognize of images only, and a crop is nothing to judge."""
+    name = verdict_id.replace("/", "_").replace("#", "_")
+    return f"{stranger_crops_prefix(household, stranger_id)}{name}.crop"
+
+
+def negatives_key(household: str) -> str:
+    """Faces the household said are not a given known person ("this is not X")."""
+    return f"{household_prefix(household)}negatives.npz"
+
+
+def report_key(household: str) -> str:
+    return f"{household_prefix(household)}report/index.html"
 
 
 def sent_alert_key(household: str, alert_id: str, channel: str) -> str:
@@ -144,6 +172,21 @@ class FrameKey:
     @property
     def result_key(self) -> str:
         return f"{results_prefix(self.household)}{self.camera}/{self.day}/{self.name}.json"
+
+    def verdict_id(self, face_index: int) -> str:
+        """A stable id for one judged face: the frame's id and the face's index."""
+        return f"{self.frame_id}#{face_index}"
+
+    @classmethod
+    def from_verdict_id(cls, household: str, verdict_id: str) -> tuple[FrameKey, int]:
+        """The frame and face index a verdict id names. The id carries no file suffix: use the
+        key's result_key, and the frame key recorded in that result."""
+        frame_id, hash_, index = verdict_id.partition("#")
+        parts = frame_id.split("/")
+        if not hash_ or not index.isdigit() or len(parts) != 3:
+            raise BadKey(f"not a verdict id: {verdict_id!r} (expected camera/YYYYMMDD/name#face)")
+        key = cls.parse(f"{frames_prefix(household)}{frame_id}.jpg")
+        return key, int(index)
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,17 @@ def local_time(at: datetime, timezone: str) -> datetime:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
 
 
+def stranger_history(alert: Alert, timezone: str) -> str:
+    """Whether the household has seen this stranger before: 'First seen.' or 'Seen 3 times,
+    last on Tue 24 Nov 2026 14:02.' (this visit counted)."""
+    if alert.stranger_id is None:
+        return ""
+    if alert.stranger_visits <= 1 or alert.stranger_previous_seen is None:
+        return f"First seen ({alert.stranger_id})."
+    last = local_time(alert.stranger_previous_seen, timezone).strftime("%a %d %b %Y %H:%M")
+    return f"Seen {alert.stranger_visits} times, last on {last} ({alert.stranger_id})."
+
+
 def _message(alert: Alert, subject: str, mail_from: str, mail_to: Sequence[str]) -> EmailMessage:
     """The headers every facewatch email has; the alert id lets a receiver de-duplicate."""
     message = EmailMessage(policy=SMTP)
@@ -97,10 +108,13 @@ def build_alert_email(
 
     message = _message(alert, f"Stranger at {alert.camera} — {stamp}", mail_from, mail_to)
 
+    history = stranger_history(alert, timezone)
     lines = [
         f"{who} at camera {alert.camera} of household {alert.household}, {stamp}.",
         f"Faces in the frame: {alert.faces_in_frame}. Visit: {visit}.",
     ]
+    if history:
+        lines.append(history)
     if links is not None:
         lines.append(f"Full frame (link expires): {links.frame_url}")
         if links.known_url:
@@ -122,6 +136,7 @@ def build_alert_email(
         f"<p><b>{html.escape(who)}</b> at camera <b>{html.escape(alert.camera)}</b> of household "
         f"{html.escape(alert.household)}, {html.escape(stamp)}.</p>"
         f"<p>Faces in the frame: {alert.faces_in_frame}. Visit: {html.escape(visit)}.</p>"
+        f"{f'<p>{html.escape(history)}</p>' if history else ''}"
         f"<p><img src='cid:{cid[1:-1]}' alt='the frame, strangers boxed in red' style='max-width:100%'></p>"
         f"{link_html}</body></html>",
         subtype="html",

@@ -21,12 +21,14 @@ from facewatch.detection import HogDetector, confirm_face
 from facewatch.encodings import Gallery, encode_faces, sharpness
 from facewatch.events import StorageEvent
 from facewatch.exceptions import BadEvent, BadImage, BadInput, StorageError
-from facewatch.frames import FrameMeta
+from facewatch.frames import Box, FrameMeta
 from facewatch.gallery import GalleryCache, rebuild_gallery
 from facewatch.images import decode_bgr, to_rgb
 from facewatch.layout import FrameKey, KnownPhotoKey, classify_key
 from facewatch.notifier import Notifier
 from facewatch.storage import Storage
+from facewatch.strangers import NewSighting, Recall, StrangerSighting
+from facewatch.strangerstore import StrangerStore, crop_face
 from facewatch.verdicts import Alert, FaceVerdict, FrameResult
 from facewatch.visits import Sighting, VisitPolicy
 from facewatch.visitstore import VisitStore
@@ -146,11 +148,23 @@ class Recognizer:
     notifier: Notifier
     visits: VisitStore
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    strangers: StrangerStore | None = None
+
+    def __post_init__(self) -> None:
+        if self.strangers is None:
+            self.strangers = StrangerStore(self.storage)
 
     @property
     def policy(self) -> MatchPolicy:
         s = self.settings
         return MatchPolicy(s.match_threshold, s.min_judge_face_px, s.min_sharpness)
+
+    @property
+    def stranger_policy(self) -> MatchPolicy:
+        """The known-person rule with the stricter same-person threshold: merging two
+        strangers into one would hide one of them."""
+        s = self.settings
+        return MatchPolicy(s.same_person_threshold, s.min_judge_face_px, s.min_sharpness)
 
     @property
     def visit_policy(self) -> VisitPolicy:
@@ -215,8 +229,11 @@ class Recognizer:
         result.encodings_etag = etag
         result.frame_etag = obj.etag
         result.faces, encodings = judge_faces(image, faces, gallery, self.policy, why_not)
+        result.faces = [
+            f.model_copy(update={"verdict_id": key.verdict_id(i)}) for i, f in enumerate(result.faces)
+        ]
         if result.strangers:
-            result.faces, result.alert = self._alert_visits(event, result, encodings)
+            result.faces, result.alert = self._alert_visits(event, result, encodings, image)
         elif gallery is None and any(f.reason.startswith("cannot decide") for f in result.faces):
             result.alert = self._alert_operator(result, why_not)
         self.storage.put_json(key.result_key, result.model_dump(mode="json"))
@@ -250,7 +267,7 @@ class Recognizer:
             return None, None, str(exc)
 
     def _alert_visits(
-        self, event: StorageEvent, result: FrameResult, encodings: dict[int, np.ndarray]
+        self, event: StorageEvent, result: FrameResult, encodings: dict[int, np.ndarray], image: np.ndarray
     ) -> tuple[list[FaceVerdict], str]:
         """Place each stranger in a visit (atomically, in the bucket) and alert new visits.
         An AlertError propagates: no result is written, the event fails and is delivered
@@ -271,10 +288,15 @@ class Recognizer:
         assignments = self.visits.record(
             result.household, sightings, now=result.captured_at, policy=self.visit_policy
         )
+        visit_ids = [(i, a.visit.visit_id) for i, a in zip(indices, assignments, strict=True)]
+        recalls = self._remember(result, visit_ids, encodings, image)
         outcomes = []
-        for i, (_, _, alert_id), assignment in zip(indices, sightings, assignments, strict=True):
+        placed = zip(indices, sightings, assignments, recalls, strict=True)
+        for i, (_, _, alert_id), assignment, recall in placed:
             visit = assignment.visit
-            face = faces[i].model_copy(update={"visit_id": visit.visit_id})
+            face = faces[i].model_copy(
+                update={"visit_id": visit.visit_id, "stranger_id": recall.stranger.stranger_id}
+            )
             if assignment.alert:
                 alert = self._alert_for(
                     result,
@@ -283,6 +305,9 @@ class Recognizer:
                     visit_id=visit.visit_id,
                     visit_frames=visit.frames,
                     first_seen=visit.first_seen,
+                    stranger_id=recall.stranger.stranger_id,
+                    stranger_visits=recall.stranger.visits,
+                    stranger_previous_seen=recall.stranger.previous_seen,
                 )
                 handed = self.notifier.send(alert)
                 face = face.model_copy(update={"alert": handed})
@@ -292,6 +317,44 @@ class Recognizer:
             outcomes.append(face.alert or "")
         sent = [o for o in outcomes if not o.startswith("suppressed")]
         return faces, (sent[0] if sent else outcomes[0])
+
+    def _remember(
+        self,
+        result: FrameResult,
+        faces: list[tuple[int, str]],
+        encodings: dict[int, np.ndarray],
+        image: np.ndarray,
+    ) -> list[Recall]:
+        """Each stranger face (index, visit id) placed among the household's remembered strangers."""
+        sightings = []
+        for i, visit_id in faces:
+            face = result.faces[i]
+            seen = StrangerSighting(
+                face.verdict_id or "",
+                result.frame_key,
+                result.camera,
+                result.captured_at,
+                (face.box.x, face.box.y, face.box.w, face.box.h),
+            )
+            sightings.append(
+                NewSighting(
+                    result.household,
+                    seen,
+                    encodings[i],
+                    visit_id,
+                    face_px=min(face.box.w, face.box.h),
+                    sharpness=sharpness(image, face.box),
+                )
+            )
+        assert self.strangers is not None
+        return self.strangers.record(
+            result.household,
+            sightings,
+            now=result.captured_at,
+            policy=self.stranger_policy,
+            memory=timedelta(days=self.settings.stranger_memory_days),
+            crop=lambda new: crop_face(image, Box(*new.sighting.box)),
+        )
 
     def _alert_operator(self, result: FrameResult, problem: str) -> str:
         """Faces that cannot be judged are not strangers (no alert flood), but somebody must

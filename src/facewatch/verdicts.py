@@ -27,6 +27,10 @@ class FaceVerdict(BaseModel):
     visit_id: str | None = None
     alert: str | None = None
     """For a stranger: whether this sighting alerted, and if not, why not."""
+    verdict_id: str | None = None
+    """Stable id of this judged face (frame id + face index), for `facewatch not`."""
+    stranger_id: str | None = None
+    """For a stranger: the remembered stranger this face is (strangers.py)."""
 
 
 class FrameResult(BaseModel):
@@ -62,6 +66,11 @@ class Alert(BaseModel):
     visit_id: str | None = None
     visit_frames: int = 1
     first_seen: datetime | None = None
+    stranger_id: str | None = None
+    stranger_visits: int = 1
+    """How many separate visits the household has seen this stranger make, this one included."""
+    stranger_previous_seen: datetime | None = None
+    """When this stranger was last seen before this visit (None: first seen)."""
     kind: Literal["stranger", "operator"] = "stranger"
     problem: str | None = None
     """For an operator alert: what is wrong (e.g. the known encodings cannot be read)."""

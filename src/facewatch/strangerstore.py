@@ -1,0 +1,255 @@
+"""A household's remembered strangers in the bucket: one JSON object changed only by
+compare-and-swap on its ETag (as visitstore.py), face crops beside it, naming a stranger
+(all their crops become known photos in one step), and the `strangers` and
+`name-stranger` commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import click
+import cv2
+import numpy as np
+
+from facewatch.decisions import MatchPolicy
+from facewatch.exceptions import BadInput, FacewatchError, ObjectMissing, StorageError, WriteConflict
+from facewatch.frames import Box
+from facewatch.images import encode_jpeg
+from facewatch.layout import known_prefix, stranger_crops_prefix, strangers_key
+from facewatch.storage import Storage
+from facewatch.strangers import NewSighting, Recall, Stranger, StrangerBook, expire, remember
+
+log = logging.getLogger(__name__)
+
+CROP_MIN_WIDTH = 160
+"""Crops are upscaled to at least this width so HOG (80 px window) finds the face again
+when a named stranger's crops are enrolled."""
+
+
+def crop_face(image_bgr: np.ndarray, box: Box, quality: int = 92) -> bytes:
+    """The face with a generous margin, as JPEG: the detector that enrolls it needs context."""
+    height, width = image_bgr.shape[:2]
+    margin = int(max(box.w, box.h) * 0.6)
+    x0, y0 = max(0, box.x - margin), max(0, box.y - margin)
+    x1, y1 = min(width, box.x + box.w + margin), min(height, box.y + box.h + margin)
+    crop = image_bgr[y0:y1, x0:x1]
+    if crop.shape[1] < CROP_MIN_WIDTH:
+        scale = CROP_MIN_WIDTH / crop.shape[1]
+        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    return encode_jpeg(crop, quality)
+
+
+class StrangerStore:
+    def __init__(
+        self, storage: Storage, *, attempts: int = 25, pause: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.storage = storage
+        self.attempts = attempts
+        self.pause = pause
+
+    def load(self, household: str) -> tuple[StrangerBook, str | None]:
+        try:
+            obj = self.storage.get(strangers_key(household))
+        except ObjectMissing:
+            return StrangerBook(), None
+        try:
+            return StrangerBook.from_dict(json.loads(obj.body)), obj.etag
+        except (ValueError, KeyError, TypeError) as exc:
+            # Unreadable memory must not stop alerts: start afresh (strangers are "first seen").
+            log.error("household %s: stranger memory unreadable (%s); starting a new one", household, exc)
+            return StrangerBook(), obj.etag
+
+    def _change(
+        self, household: str, change: Callable[[StrangerBook], tuple[StrangerBook, list[Recall]]]
+    ) -> tuple[StrangerBook, StrangerBook, list[Recall]]:
+        """Apply `change` to the stored book by compare-and-swap; (before, after, recalls)."""
+        for attempt in range(self.attempts):
+            before, etag = self.load(household)
+            after, recalls = change(before)
+            body = after.to_dict()
+            try:
+                if etag is None:
+                    self.storage.put_json(strangers_key(household), body, if_none_match=True)
+                else:
+                    self.storage.put_json(strangers_key(household), body, if_match=etag)
+                return before, after, recalls
+            except WriteConflict:
+                self.pause(random.uniform(0.01, 0.05) * (attempt + 1))
+        raise StorageError(f"household {household}: stranger memory too contended ({self.attempts} attempts)")
+
+    def record(
+        self,
+        household: str,
+        sightings: Sequence[NewSighting],
+        *,
+        now: datetime,
+        policy: MatchPolicy,
+        memory: timedelta,
+        crop: Callable[[NewSighting], bytes],
+    ) -> list[Recall]:
+        """Remember each unknown face, atomically; then store the crops of those that became
+        representatives and delete the crops of strangers forgotten. Both happen after the
+        swap: a crash in between is repaired by the redelivered frame (a replay returns the
+        same crop key) or by the next expiry."""
+
+        def change(book: StrangerBook) -> tuple[StrangerBook, list[Recall]]:
+            strangers, recalls = book.strangers, []
+            for new in sightings:
+                strangers, recall = remember(new, strangers, now=now, policy=policy, memory=memory)
+                recalls.append(recall)
+            return StrangerBook(strangers), recalls
+
+        before, after, recalls = self._change(household, change)
+        for new, recall in zip(sightings, recalls, strict=True):
+            if recall.crop_key is not None:
+                self.storage.put(recall.crop_key, crop(new), content_type="image/jpeg")
+        kept = {s.stranger_id for s in after.strangers}
+        for gone in before.strangers:
+            if gone.stranger_id not in kept:
+                self._delete_crops(household, gone.stranger_id)
+        return recalls
+
+    def strangers(self, household: str, *, now: datetime, memory: timedelta) -> list[Stranger]:
+        """The strangers still remembered, most recently seen first (read only)."""
+        kept, _ = expire(self.load(household)[0].strangers, now, memory)
+        return sorted(kept, key=lambda s: s.last_seen, reverse=True)
+
+    def forget(self, household: str, stranger_id: str) -> Stranger:
+        """Remove one stranger and their crops (after naming them)."""
+
+        def change(book: StrangerBook) -> tuple[StrangerBook, list[Recall]]:
+            if book.get(stranger_id) is None:
+                raise BadInput(f"household {household} remembers no stranger {stranger_id!r}")
+            return StrangerBook([s for s in book.strangers if s.stranger_id != stranger_id]), []
+
+        before, _, _ = self._change(household, change)
+        self._delete_crops(household, stranger_id)
+        gone = before.get(stranger_id)
+        assert gone is not None
+        return gone
+
+    def _delete_crops(self, household: str, stranger_id: str) -> None:
+        for key in list(self.storage.list_keys(stranger_crops_prefix(household, stranger_id))):
+            self.storage.delete(key)
+
+
+@dataclass(frozen=True, slots=True)
+class Naming:
+    stranger: Stranger
+    name: str
+    photos: int
+    learned: int
+
+
+def name_stranger(
+    storage: Storage,
+    household: str,
+    stranger_id: str,
+    name: str,
+    max_pixels: int,
+    extra: Sequence[tuple[str, bytes]] = (),
+) -> Naming:
+    """Enroll every face crop kept of a stranger as photos of `name` (one gallery rebuild),
+    then forget the stranger. If no crop yields a face, nothing changes. Running it again
+    after a crash between the two steps is harmless: the same photos are written again."""
+    from facewatch.gallery import enroll
+    from facewatch.layout import check_person
+
+    check_person(name)
+    store = StrangerStore(storage)
+    stranger = store.load(household)[0].get(stranger_id)
+    if stranger is None:
+        raise BadInput(f"household {household} remembers no stranger {stranger_id!r}")
+    photos = [(f"{stranger_id}-{filename}", data) for filename, data in extra]
+    for i, key in enumerate(stranger.crop_keys):
+        try:
+            photos.append((f"{stranger_id}-{i}.jpg", storage.get(key).body))
+        except ObjectMissing:
+            log.warning("%s: crop %s is missing", stranger_id, key)
+    if not photos:
+        raise BadInput(f"{stranger_id} has no face crops left to learn from")
+    gallery = enroll(storage, household, name, photos, max_pixels)
+    ours = f"{known_prefix(household, name)}{stranger_id}-"
+    learned = sum(k.startswith(ours) for k in gallery.photo_keys)
+    if learned == 0:
+        raise BadInput(f"no face could be learned from {stranger_id}'s crops; it is still remembered")
+    store.forget(household, stranger_id)
+    return Naming(stranger, name, len(photos), learned)
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+def _fail(exc: FacewatchError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(2)
+
+
+@click.command()
+@click.option("--household", required=True, help="Household id.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def strangers_command(household: str, as_json: bool) -> None:
+    """List the strangers a household remembers: first and last seen, visits, sightings."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from facewatch.config import get_settings
+    from facewatch.layout import check_id
+
+    settings = get_settings()
+    try:
+        check_id(household, "household")
+        found = StrangerStore(Storage.from_settings(settings)).strangers(
+            household, now=datetime.now(UTC), memory=timedelta(days=settings.stranger_memory_days)
+        )
+    except FacewatchError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        for stranger in found:
+            click.echo(json.dumps(stranger.summary()))
+        return
+    table = Table("stranger", "first seen", "last seen", "visits", "sightings", "cameras")
+    for s in found:
+        table.add_row(
+            s.stranger_id,
+            s.first_seen.isoformat()[:19],
+            s.last_seen.isoformat()[:19],
+            str(s.visits),
+            str(s.sightings),
+            ", ".join(s.cameras),
+        )
+    # Piped output is read by programs and people alike: never cut it to 80 columns.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+@click.command()
+@click.option("--household", required=True, help="Household id.")
+@click.option("--stranger", "stranger_id", required=True, help="The stranger's id (facewatch strangers).")
+@click.option("--name", required=True, help="Who they are, as alerts should show it.")
+def name_stranger_command(household: str, stranger_id: str, name: str) -> None:
+    """Make a remembered stranger a known person: all their face crops are enrolled at once."""
+    from facewatch.config import get_settings
+    from facewatch.layout import check_id
+
+    settings = get_settings()
+    try:
+        check_id(household, "household")
+        check_id(stranger_id, "stranger id")
+        storage = Storage.from_settings(settings)
+        storage.check_bucket()
+        naming = name_stranger(storage, household, stranger_id, name, settings.max_image_pixels)
+    except FacewatchError as exc:
+        _fail(exc)
+        return
+    click.echo(
+        f"{stranger_id} is now {name}: {naming.learned} of {naming.photos} face crop(s) learned "
+        f"({naming.stranger.visits} visit(s), {naming.stranger.sightings} sighting(s))"
+    )

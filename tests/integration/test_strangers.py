@@ -1,0 +1,207 @@
+"""Stranger memory through recognize's real code against a real S3 server: passers-by of a
+street scene become one remembered stranger each, are recognised when they come back,
+are forgotten after the memory period (crops too), and can be named in one step."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from facewatch.config import Settings
+from facewatch.detection import HaarDetector
+from facewatch.events import StorageEvent
+from facewatch.frames import FrameMeta
+from facewatch.gallery import GalleryCache, enroll
+from facewatch.layout import stranger_crops_prefix
+from facewatch.mail import build_alert_email
+from facewatch.recognition import Recognizer
+from facewatch.strangerstore import StrangerStore, name_stranger
+from facewatch.uploads import store_face_frame
+from facewatch.verdicts import Alert
+from facewatch.visitstore import VisitStore
+from tests.conftest import REPO, TESTDATA
+from tests.street import Walker, scene
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+MAX_PIXELS = 40_000_000
+FIRST_WALK = [
+    Walker("alex-lacamoire.png", 0),
+    Walker("rose-leslie.jpg", 6, row=1, left_to_right=False),
+    Walker("kit-harington.jpeg", 10),
+    Walker("biden2.jpg", 20, row=1),  # a known person passing by
+]
+COMING_BACK = [
+    Walker("rose-leslie.jpg", 0, face_px=95),
+    Walker("alex-lacamoire.png", 4, row=1, face_px=125, left_to_right=False),
+]
+
+
+@dataclass
+class Collected:
+    alerts: list[Alert] = field(default_factory=list)
+
+    def send(self, alert: Alert) -> str:
+        self.alerts.append(alert)
+        return "sent"
+
+
+@pytest.fixture
+def household(storage):
+    for name, photos in {
+        "obama": sorted((TESTDATA / "known" / "obama").iterdir()),
+        "biden": [TESTDATA / "known" / "biden" / "biden.jpg"],
+    }.items():
+        enroll(storage, "home", name, [(p.name, p.read_bytes()) for p in photos], MAX_PIXELS)
+    return "home"
+
+
+def recognizer(storage, notifier):
+    settings = Settings(bucket=storage.bucket, encodings_check_seconds=0)
+    return Recognizer(storage, settings, GalleryCache(storage, 0), notifier, VisitStore(storage))
+
+
+def walk_by(storage, notifier, walkers, start):
+    """Upload each frame of the scene (boxes from the edge's Haar detector) and judge it."""
+    results = []
+    rec = recognizer(storage, notifier)
+    for i, frame in enumerate(scene(walkers)):
+        at = start + timedelta(seconds=i * 0.5)
+        boxes = tuple(HaarDetector().detect(frame))
+        if not boxes:
+            continue
+        key = store_face_frame(
+            storage, frame, FrameMeta("home", "street", at, frame.shape[1], frame.shape[0], boxes)
+        )
+        outcome = rec.handle(StorageEvent("created", storage.bucket, key, storage.etag(key)))
+        results.append(outcome.result)
+    return results
+
+
+def faces(results, verdict):
+    return [f for r in results for f in r.faces if f.verdict == verdict]
+
+
+def test_passers_by_are_remembered_once_each_and_known_again_when_they_come_back(storage, household):
+    notifier = Collected()
+    first = walk_by(storage, notifier, FIRST_WALK, T0)
+    store = StrangerStore(storage)
+    memory = timedelta(days=30)
+    strangers = store.strangers("home", now=T0 + timedelta(minutes=1), memory=memory)
+
+    # One stranger per distinct unknown person, not one per frame; the known passer-by is known.
+    assert len(faces(first, "stranger")) >= 10
+    assert len(strangers) == 3
+    assert {f.name for f in faces(first, "known")} == {"biden"}
+    assert {f.stranger_id for f in faces(first, "stranger")} == {s.stranger_id for s in strangers}
+    assert all(f.verdict_id and f.verdict_id.startswith("street/20261125/") for r in first for f in r.faces)
+    assert sorted(s.visits for s in strangers) == [1, 1, 1]
+    assert sum(s.sightings for s in strangers) == len(faces(first, "stranger"))
+    # Each representative has its crop in the bucket, under the stranger's prefix.
+    for s in strangers:
+        stored = set(storage.list_keys(stranger_crops_prefix("home", s.stranger_id)))
+        assert stored == set(s.crop_keys) and stored
+    assert len(notifier.alerts) == 3
+    assert all(a.stranger_visits == 1 and a.stranger_previous_seen is None for a in notifier.alerts)
+    email = build_alert_email(
+        notifier.alerts[0], storage.get(notifier.alerts[0].frame_key).body, mail_from="a@b", mail_to=["c@d"]
+    )
+    assert f"First seen ({notifier.alerts[0].stranger_id})" in email.get_body(("plain",)).get_content()
+
+    # The next day two of them come back, bigger or smaller and walking the other way.
+    notifier.alerts.clear()
+    again = walk_by(storage, notifier, COMING_BACK, T0 + timedelta(days=1))
+    after = store.strangers("home", now=T0 + timedelta(days=1, minutes=1), memory=memory)
+    assert len(after) == 3
+    back = {f.stranger_id for f in faces(again, "stranger")}
+    assert len(back) == 2 and back <= {s.stranger_id for s in strangers}
+    assert len(notifier.alerts) == 2
+    for alert in notifier.alerts:
+        assert alert.stranger_visits == 2
+        assert T0 <= alert.stranger_previous_seen < T0 + timedelta(minutes=1)
+        text = build_alert_email(alert, storage.get(alert.frame_key).body, mail_from="a@b", mail_to=["c@d"])
+        assert "Seen 2 times, last on Wed 25 Nov 2026 09:0" in text.get_body(("plain",)).get_content()
+
+    # Forty days later only the one seen then is remembered; the others' crops are gone.
+    walk_by(storage, notifier, [Walker("kit-harington.jpeg", 0)], T0 + timedelta(days=40))
+    left = store.strangers("home", now=T0 + timedelta(days=40, minutes=1), memory=memory)
+    assert len(left) == 1 and left[0].visits == 1  # forgotten, then seen afresh
+    for gone in back:
+        assert not list(storage.list_keys(stranger_crops_prefix("home", gone)))
+
+
+def test_naming_a_stranger_makes_all_their_faces_known_in_one_step(storage, household):
+    notifier = Collected()
+    walk_by(storage, notifier, [Walker("alex-lacamoire.png", 0, frames=10)], T0)
+    (alex,) = StrangerStore(storage).strangers("home", now=T0, memory=timedelta(days=30))
+
+    naming = name_stranger(storage, "home", alex.stranger_id, "Alex Lacamoire", MAX_PIXELS)
+    assert naming.learned >= 1
+    assert StrangerStore(storage).strangers("home", now=T0, memory=timedelta(days=30)) == []
+    assert not list(storage.list_keys(stranger_crops_prefix("home", alex.stranger_id)))
+
+    notifier.alerts.clear()
+    later = walk_by(
+        storage, notifier, [Walker("alex-lacamoire.png", 0, frames=4, face_px=100)], T0 + timedelta(hours=2)
+    )
+    assert faces(later, "stranger") == []
+    assert {f.name for f in faces(later, "known")} == {"Alex Lacamoire"}
+    assert notifier.alerts == []
+
+
+def test_naming_an_unknown_stranger_is_a_clear_error_and_changes_nothing(storage, household):
+    from facewatch.exceptions import BadInput
+
+    with pytest.raises(BadInput, match="remembers no stranger"):
+        name_stranger(storage, "home", "stranger-0000000000", "Somebody", MAX_PIXELS)
+
+
+def cli(storage, *args):
+    env = {
+        **os.environ,
+        "FACEWATCH_S3_ENDPOINT_URL": storage.client.meta.endpoint_url,
+        "FACEWATCH_BUCKET": storage.bucket,
+        "COLUMNS": "200",  # rich would cut ids short on a narrow terminal
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "facewatch.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_strangers_and_name_stranger_commands(storage, household):
+    now = datetime.now(UTC)
+    walk_by(storage, Collected(), FIRST_WALK[:2], now - timedelta(hours=1))
+    listed = cli(storage, "strangers", "--household", "home", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert len(rows) == 2
+    assert rows[0].keys() >= {"stranger_id", "first_seen", "last_seen", "visits", "sightings"}
+    assert all(r["visits"] == 1 and r["sightings"] >= 3 for r in rows)
+
+    named = cli(
+        storage, "name-stranger", "--household", "home", "--stranger", rows[0]["stranger_id"], "--name", "Pat"
+    )
+    assert named.returncode == 0, named.stderr
+    assert f"{rows[0]['stranger_id']} is now Pat" in named.stdout
+    table = cli(storage, "strangers", "--household", "home")
+    assert rows[1]["stranger_id"] in table.stdout and rows[0]["stranger_id"] not in table.stdout
+
+    wrong = cli(
+        storage, "name-stranger", "--household", "home", "--stranger", "stranger-nobody", "--name", "Pat"
+    )
+    assert wrong.returncode == 2 and "remembers no stranger" in wrong.stderr
+
+    events = cli(storage, "events", "--household", "home", "--json")
+    verdict_ids = [json.loads(line)["verdict_id"] for line in events.stdout.splitlines()]
+    assert verdict_ids and all(v and "#" in v for v in verdict_ids)
