@@ -7,12 +7,14 @@ it needs on the keys each builder makes; a sample key from every builder is then
 against the policy the SAM transform yields, with IAM's wildcard matching. So a new key
 (a new builder imported by, say, delivery.py) or a new kind of call (storage.delete) fails
 here until both ACCESS and infra/aws/template.yaml grant it, and a grant no code needs
-fails too."""
+fails too. On MinIO (compose, Kubernetes) the functions share one user: its policy
+(minio-setup.sh) must allow what every function needs."""
 
 from __future__ import annotations
 
 import ast
 import inspect
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -403,3 +405,38 @@ def test_policy_check_is_really_checking(policies):
     assert not allows_object(policies["detect"], GET, str(FRAME))
     assert allows_listing(policies["feedback"], sample_prefix("known_prefix"))
     assert not allows_listing(policies["detect"], sample_prefix("known_prefix"))
+
+
+# --- MinIO (compose and Kubernetes): one application user for every function ----------------------
+
+
+def minio_app_policy() -> list[dict[str, Any]]:
+    """The policy minio-setup.sh gives the functions' user, for a bucket named 'facewatch'."""
+    script = (REPO / "infra" / "compose" / "minio-setup.sh").read_text()
+    document = re.search(r"<<EOF\n(.*?)\nEOF\n", script, flags=re.S)
+    assert document, "minio-setup.sh no longer writes the policy as a heredoc"
+    return json.loads(document.group(1).replace("$BUCKET", "facewatch"))["Statement"]
+
+
+def minio_allows(statements: list[dict[str, Any]], action: str, resource: str) -> bool:
+    return any(
+        st["Effect"] == "Allow"
+        and any(iam_matches(a, action) for a in _as_list(st["Action"]))
+        and any(iam_matches(r, resource) for r in _as_list(st["Resource"]))
+        for st in statements
+    )
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_minio_application_user_may_do_what_the_function_needs(function):
+    statements = minio_app_policy()
+    missing = []
+    for action, builders in ACCESS[function].items():
+        if action == LIST:
+            if builders and not minio_allows(statements, LIST, "arn:aws:s3:::facewatch"):
+                missing.append(LIST)
+            continue
+        for key in (k for b in sorted(builders) for k in sample_keys(b)):
+            if not minio_allows(statements, action, f"arn:aws:s3:::facewatch/{key}"):
+                missing.append(f"{action} {key}")
+    assert not missing, f"minio-setup.sh's user cannot do what {function} needs:\n" + "\n".join(missing)
