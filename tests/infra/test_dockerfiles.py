@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import os
 import re
+import shutil
+import subprocess
+import sys
+import time
 import tomllib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.infra.helpers import (
     FUNCTIONS,
@@ -120,6 +127,61 @@ def test_lambda_http_target_serves_its_function_where_the_adapter_forwards(funct
     # the base image's bootstrap, which the ENTRYPOINT replaces, put LAMBDA_TASK_ROOT on sys.path
     assert env["PYTHONPATH"] == "${LAMBDA_TASK_ROOT}"
     assert [a for kw, a in stages["deps"].instructions if kw == "WORKDIR"][-1] == "${LAMBDA_TASK_ROOT}"
+
+
+def _serving(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, (
+            f"exited with {proc.returncode}:\n{log.read_text(errors='replace')[-2000:]}"
+        )
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    pytest.fail(
+        f"nothing answered at {url} within {timeout:.0f}s:\n{log.read_text(errors='replace')[-2000:]}"
+    )
+
+
+@pytest.mark.parametrize("function", LAMBDA_HTTP_FUNCTIONS)
+def test_lambda_http_entry_point_serves_the_link_page_from_the_task_root(tmp_path, function):
+    """The image's ENTRYPOINT, run the way the image runs it: from LAMBDA_TASK_ROOT holding
+    only main.py. Two things differ: python3 is this venv's, the port a free one. A page
+    behind a signed link comes back as HTML; a tampered link is refused."""
+    from facewatch.frames import Box
+    from facewatch.layout import FrameKey
+    from facewatch.stack import free_port
+    from facewatch.tokens import sign_face
+
+    entrypoint = exec_form(resolved(build_stages(DOCKERFILE_LAMBDA), function, "ENTRYPOINT"))
+    assert entrypoint is not None
+    task_root = tmp_path / "task"
+    task_root.mkdir()
+    shutil.copy(REPO / "functions" / function / "main.py", task_root / "main.py")
+    port = free_port()
+    argv = [sys.executable, *(f"--port={port}" if w.startswith("--port=") else w for w in entrypoint[1:])]
+    secret = "entry-point-test-link-secret"
+    env = {**os.environ, "FACEWATCH_LINK_SECRET": secret, "FACEWATCH_BUCKET": "fw-entry-point"}
+    log = tmp_path / f"{function}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, cwd=task_root, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _serving(url, proc, log)
+        now = datetime.now(UTC)
+        frame_key = str(FrameKey.new("home", "door", now))
+        token = sign_face(secret, "home", frame_key, Box(40, 30, 90, 90), now=now, ttl=timedelta(hours=1))
+        page = requests.get(url, params={"token": token}, timeout=30)
+        assert page.status_code == 200, page.text
+        assert page.headers["Content-Type"].startswith("text/html")
+        assert "<form method='post'>" in page.text
+        tampered = requests.get(url, params={"token": token[:-3] + "xyz"}, timeout=30)
+        assert 400 <= tampered.status_code < 500
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def test_lambda_base_image_is_not_amazon_linux_2():
