@@ -29,6 +29,7 @@ from tests.infra.sam import (
     FUNCTION_IDS,
     OBJECT_ARN,
     decoded_template,
+    resources_of,
     role_statements,
     sam_transform,
 )
@@ -211,10 +212,15 @@ def closure(entry: str) -> dict[str, ast.Module]:
 
 
 def builders_used(function: str) -> set[str]:
+    return builders_used_by(ENTRY[function])
+
+
+def builders_used_by(entry: str) -> set[str]:
+    """The layout builders the module and everything it imports use."""
     builders = key_builders()
     used: set[str] = set()
     properties = {name.partition(".")[2]: name for name in builders if "." in name}
-    for name, tree in closure(ENTRY[function]).items():
+    for name, tree in closure(entry).items():
         layout_aliases = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module == "facewatch.layout":
@@ -276,11 +282,13 @@ def _resource_text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def allows_object(statements: list[dict[str, Any]], action: str, key: str) -> bool:
+def allows_object(
+    statements: list[dict[str, Any]], action: str, key: str, object_arn: str = OBJECT_ARN
+) -> bool:
     for st in statements:
         if st.get("Effect") == "Allow" and action in _as_list(st["Action"]):
             for resource in map(_resource_text, _as_list(st["Resource"])):
-                if resource.startswith(OBJECT_ARN) and iam_matches(resource[len(OBJECT_ARN) :], key):
+                if resource.startswith(object_arn) and iam_matches(resource[len(object_arn) :], key):
                     return True
     return False
 
@@ -405,6 +413,25 @@ def test_policy_check_is_really_checking(policies):
     assert not allows_object(policies["detect"], GET, str(FRAME))
     assert allows_listing(policies["feedback"], sample_prefix("known_prefix"))
     assert not allows_listing(policies["detect"], sample_prefix("known_prefix"))
+
+
+def test_household_admin_may_read_every_key_the_cli_builds():
+    """HouseholdAdminPolicy is for whoever runs the facewatch commands (enroll, events, alerts
+    retry, strangers, name-stranger, not, report): whatever key the CLI's modules build, it
+    may read (what it may write is spelled out in the template)."""
+    transformed = sam_transform(decoded_template())
+    (admin,) = [
+        v["Properties"]["PolicyDocument"]["Statement"]
+        for k, v in resources_of(transformed, "AWS::IAM::ManagedPolicy").items()
+        if k == "HouseholdAdminPolicy"
+    ]
+    unreadable = [
+        key
+        for builder in sorted(builders_used_by("cli"))
+        for key in sample_keys(builder)
+        if not allows_object(admin, GET, key, object_arn="${FacesBucket.Arn}/")
+    ]
+    assert not unreadable, "HouseholdAdminPolicy may not read:\n" + "\n".join(unreadable)
 
 
 # --- MinIO (compose and Kubernetes): one application user for every function ----------------------
