@@ -5,17 +5,28 @@ sometimes two at once. Only the layout is synthetic; every face is a real photog
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from facewatch.detection import HogDetector
+from facewatch.config import Settings
+from facewatch.detection import HaarDetector, HogDetector
+from facewatch.events import StorageEvent
+from facewatch.frames import FrameMeta
+from facewatch.gallery import GalleryCache, enroll
+from facewatch.recognition import Recognizer
+from facewatch.storage import Storage
+from facewatch.uploads import store_face_frame
+from facewatch.verdicts import Alert, FrameResult
+from facewatch.visitstore import VisitStore
 from tests.conftest import TESTDATA
 
 PASSERS_BY = TESTDATA / "passers-by"
 WIDTH, HEIGHT = 960, 540
+MAX_PIXELS = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,14 @@ class Walker:
     face_px: int = 110
     left_to_right: bool = True
     row: int = 0
+
+
+FIRST_WALK = [
+    Walker("alex-lacamoire.png", 0),
+    Walker("rose-leslie.jpg", 6, row=1, left_to_right=False),
+    Walker("kit-harington.jpeg", 10),
+    Walker("biden2.jpg", 20, row=1),  # a known person passing by
+]
 
 
 def head(photo: Path, face_px: int) -> np.ndarray:
@@ -77,3 +96,51 @@ def write_video(frames: Sequence[np.ndarray], out: Path, fps: int = 5) -> Path:
         writer.write(frame)
     writer.release()
     return out
+
+
+# --- judging a scene with recognize's real code --------------------------------------------
+
+
+@dataclass
+class Collected:
+    """A notifier that keeps the alerts it is handed."""
+
+    alerts: list[Alert] = field(default_factory=list)
+
+    def send(self, alert: Alert) -> str:
+        self.alerts.append(alert)
+        return "sent"
+
+
+def recognizer(storage: Storage, notifier: Collected) -> Recognizer:
+    settings = Settings(bucket=storage.bucket, encodings_check_seconds=0)
+    return Recognizer(storage, settings, GalleryCache(storage, 0), notifier, VisitStore(storage))
+
+
+def walk_by(
+    storage: Storage, notifier: Collected, walkers: Sequence[Walker], start: datetime
+) -> list[FrameResult]:
+    """Upload each frame of the scene (boxes from the edge's Haar detector) and judge it."""
+    results = []
+    rec = recognizer(storage, notifier)
+    for i, frame in enumerate(scene(walkers)):
+        at = start + timedelta(seconds=i * 0.5)
+        boxes = tuple(HaarDetector().detect(frame))
+        if not boxes:
+            continue
+        key = store_face_frame(
+            storage, frame, FrameMeta("home", "street", at, frame.shape[1], frame.shape[0], boxes)
+        )
+        outcome = rec.handle(StorageEvent("created", storage.bucket, key, storage.etag(key)))
+        results.append(outcome.result)
+    return results
+
+
+def enroll_household(storage: Storage) -> str:
+    """Household "home" knows Obama and Biden (not the passers-by)."""
+    for name, photos in {
+        "obama": sorted((TESTDATA / "known" / "obama").iterdir()),
+        "biden": [TESTDATA / "known" / "biden" / "biden.jpg"],
+    }.items():
+        enroll(storage, "home", name, [(p.name, p.read_bytes()) for p in photos], MAX_PIXELS)
+    return "home"

@@ -231,12 +231,16 @@ def _register_commands() -> None:
     # Commands that live beside the code they drive, so each module owns its own options.
     from facewatch.agent import agent_command
     from facewatch.evaluation import eval_command
+    from facewatch.negatives import not_command
+    from facewatch.report import report_command
     from facewatch.strangerstore import name_stranger_command, strangers_command
 
     main.add_command(agent_command, "agent")
     main.add_command(eval_command, "eval")
     main.add_command(strangers_command, "strangers")
     main.add_command(name_stranger_command, "name-stranger")
+    main.add_command(not_command, "not")
+    main.add_command(report_command, "report")
 
 
 _register_commands()

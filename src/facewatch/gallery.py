@@ -160,6 +160,8 @@ class GalleryCache:
     storage: Storage
     check_seconds: float = 30.0
     clock: Callable[[], float] = time.monotonic
+    key_for: Callable[[str], str] = encodings_key
+    """Which object of the household to keep (the negatives use the same cache)."""
     _entries: dict[str, _Entry] = field(default_factory=dict)
 
     def get(self, household: str) -> tuple[Gallery, str]:
@@ -170,11 +172,12 @@ class GalleryCache:
         if entry is not None and now - entry.checked < self.check_seconds:
             return entry.gallery, entry.etag
         if entry is not None:
-            etag = self.storage.etag(encodings_key(household))
+            etag = self.storage.etag(self.key_for(household))
             if etag == entry.etag:
                 entry.checked = now
                 return entry.gallery, entry.etag
-        gallery, etag = load_gallery(self.storage, household)
+        obj = self.storage.get(self.key_for(household))
+        gallery, etag = Gallery.from_bytes(obj.body), obj.etag
         self._entries[household] = _Entry(gallery, etag, now)
         return gallery, etag
 

@@ -174,18 +174,19 @@ class FrameKey:
         return f"{results_prefix(self.household)}{self.camera}/{self.day}/{self.name}.json"
 
     def verdict_id(self, face_index: int) -> str:
-        """A stable id for one judged face: the frame's id and the face's index."""
-        return f"{self.frame_id}#{face_index}"
+        """A stable id for one judged face: household, the frame's id and the face's index."""
+        return f"{self.household}/{self.frame_id}#{face_index}"
 
     @classmethod
-    def from_verdict_id(cls, household: str, verdict_id: str) -> tuple[FrameKey, int]:
+    def from_verdict_id(cls, verdict_id: str) -> tuple[FrameKey, int]:
         """The frame and face index a verdict id names. The id carries no file suffix: use the
         key's result_key, and the frame key recorded in that result."""
-        frame_id, hash_, index = verdict_id.partition("#")
+        frame_id, hash_, index = verdict_id.strip().partition("#")
         parts = frame_id.split("/")
-        if not hash_ or not index.isdigit() or len(parts) != 3:
-            raise BadKey(f"not a verdict id: {verdict_id!r} (expected camera/YYYYMMDD/name#face)")
-        key = cls.parse(f"{frames_prefix(household)}{frame_id}.jpg")
+        if not hash_ or not index.isdigit() or len(parts) != 4:
+            raise BadKey(f"not a verdict id: {verdict_id!r} (expected household/camera/YYYYMMDD/name#face)")
+        household, rest = parts[0], "/".join(parts[1:])
+        key = cls.parse(f"{frames_prefix(household)}{rest}.jpg")
         return key, int(index)
 
 

@@ -8,80 +8,27 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from facewatch.config import Settings
-from facewatch.detection import HaarDetector
-from facewatch.events import StorageEvent
-from facewatch.frames import FrameMeta
-from facewatch.gallery import GalleryCache, enroll
 from facewatch.layout import stranger_crops_prefix
 from facewatch.mail import build_alert_email
-from facewatch.recognition import Recognizer
 from facewatch.strangerstore import StrangerStore, name_stranger
-from facewatch.uploads import store_face_frame
-from facewatch.verdicts import Alert
-from facewatch.visitstore import VisitStore
-from tests.conftest import REPO, TESTDATA
-from tests.street import Walker, scene
+from tests.conftest import REPO
+from tests.street import FIRST_WALK, MAX_PIXELS, Collected, Walker, enroll_household, walk_by
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-MAX_PIXELS = 40_000_000
-FIRST_WALK = [
-    Walker("alex-lacamoire.png", 0),
-    Walker("rose-leslie.jpg", 6, row=1, left_to_right=False),
-    Walker("kit-harington.jpeg", 10),
-    Walker("biden2.jpg", 20, row=1),  # a known person passing by
-]
 COMING_BACK = [
     Walker("rose-leslie.jpg", 0, face_px=95),
     Walker("alex-lacamoire.png", 4, row=1, face_px=125, left_to_right=False),
 ]
 
 
-@dataclass
-class Collected:
-    alerts: list[Alert] = field(default_factory=list)
-
-    def send(self, alert: Alert) -> str:
-        self.alerts.append(alert)
-        return "sent"
-
-
 @pytest.fixture
 def household(storage):
-    for name, photos in {
-        "obama": sorted((TESTDATA / "known" / "obama").iterdir()),
-        "biden": [TESTDATA / "known" / "biden" / "biden.jpg"],
-    }.items():
-        enroll(storage, "home", name, [(p.name, p.read_bytes()) for p in photos], MAX_PIXELS)
-    return "home"
-
-
-def recognizer(storage, notifier):
-    settings = Settings(bucket=storage.bucket, encodings_check_seconds=0)
-    return Recognizer(storage, settings, GalleryCache(storage, 0), notifier, VisitStore(storage))
-
-
-def walk_by(storage, notifier, walkers, start):
-    """Upload each frame of the scene (boxes from the edge's Haar detector) and judge it."""
-    results = []
-    rec = recognizer(storage, notifier)
-    for i, frame in enumerate(scene(walkers)):
-        at = start + timedelta(seconds=i * 0.5)
-        boxes = tuple(HaarDetector().detect(frame))
-        if not boxes:
-            continue
-        key = store_face_frame(
-            storage, frame, FrameMeta("home", "street", at, frame.shape[1], frame.shape[0], boxes)
-        )
-        outcome = rec.handle(StorageEvent("created", storage.bucket, key, storage.etag(key)))
-        results.append(outcome.result)
-    return results
+    return enroll_household(storage)
 
 
 def faces(results, verdict):
@@ -100,7 +47,9 @@ def test_passers_by_are_remembered_once_each_and_known_again_when_they_come_back
     assert len(strangers) == 3
     assert {f.name for f in faces(first, "known")} == {"biden"}
     assert {f.stranger_id for f in faces(first, "stranger")} == {s.stranger_id for s in strangers}
-    assert all(f.verdict_id and f.verdict_id.startswith("street/20261125/") for r in first for f in r.faces)
+    assert all(
+        f.verdict_id and f.verdict_id.startswith("home/street/20261125/") for r in first for f in r.faces
+    )
     assert sorted(s.visits for s in strangers) == [1, 1, 1]
     assert sum(s.sightings for s in strangers) == len(faces(first, "stranger"))
     # Each representative has its crop in the bucket, under the stranger's prefix.

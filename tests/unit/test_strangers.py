@@ -1,8 +1,11 @@
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from facewatch.decisions import MatchPolicy
+from facewatch.exceptions import BadKey
+from facewatch.layout import FrameKey
 from facewatch.strangers import (
     MAX_REPRESENTATIVES,
     NewSighting,
@@ -37,10 +40,11 @@ class Memory:
 
     def see(self, encoding, at, *, visit=None, verdict=None, camera="door", box=(10, 10, 80, 80)):
         self.n += 1
-        verdict = verdict or f"{camera}/20261125/1400000000{self.n:02d}-abcdef12#0"
+        verdict = verdict or f"home/{camera}/20261125/1400000000{self.n:02d}-abcdef12#0"
+        frame, _ = FrameKey.from_verdict_id(verdict)
         new = NewSighting(
             "home",
-            StrangerSighting(verdict, f"households/home/frames/{verdict.split('#')[0]}.jpg", camera, at, box),
+            StrangerSighting(verdict, str(frame), camera, at, box),
             encoding,
             visit or f"visit-{self.n}",
             face_px=80,
@@ -104,7 +108,7 @@ def test_a_sighting_of_a_visit_already_placed_joins_its_stranger_even_when_its_e
 def test_a_replayed_sighting_changes_nothing_and_repeats_its_crop():
     memory = Memory()
     bob = person(1)
-    verdict = "door/20261125/140000000001-abcdef12#0"
+    verdict = "home/door/20261125/140000000001-abcdef12#0"
     first = memory.see(bob, T0, verdict=verdict)
     before = list(memory.strangers)
     replay = memory.see(bob, T0, verdict=verdict)
@@ -156,3 +160,16 @@ def test_a_face_of_a_frame_finds_its_stranger():
     key = recall.stranger.recent[0].frame_key
     assert find_by_face(memory.strangers, key, (5, 6, 70, 71)) == recall.stranger
     assert find_by_face(memory.strangers, key, (0, 0, 70, 71)) is None
+
+
+def test_a_verdict_id_names_its_frame_and_face_and_nothing_else():
+    key = FrameKey.new("home", "door", T0)
+    assert FrameKey.from_verdict_id(key.verdict_id(2)) == (key, 2)
+    for bad in [
+        "",
+        "home/door/20261125/x#0",
+        f"{key.verdict_id(0)[:-2]}",
+        "../door/20261125/140000000000-abcdef12#0",
+    ]:
+        with pytest.raises(BadKey):
+            FrameKey.from_verdict_id(bad)

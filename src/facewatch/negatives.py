@@ -1,0 +1,124 @@
+""" "This is not X": faces a household said are not a known person, kept as one object
+(`negatives.npz`, the gallery's own format: the name is the person they are NOT, the photo
+key the verdict id they came from), changed by compare-and-swap on its ETag; recognize
+passes them to decisions.judge_face, which rejects a face closer to a negative of X than
+to X's photos. And the `not` command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+
+import click
+import numpy as np
+
+from facewatch.encodings import Gallery, encode_faces
+from facewatch.exceptions import BadInput, FacewatchError, ObjectMissing, StorageError, WriteConflict
+from facewatch.frames import Box
+from facewatch.images import decode_bgr, to_rgb
+from facewatch.layout import FrameKey, check_person, negatives_key
+from facewatch.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+def by_person(negatives: Gallery | None) -> dict[str, np.ndarray]:
+    """person name → k×128 rows of faces that are not that person (decisions' contract)."""
+    if negatives is None or len(negatives) == 0:
+        return {}
+    names = np.array(negatives.names)
+    return {name: negatives.encodings[names == name].astype(np.float64) for name in negatives.people}
+
+
+def load_negatives(storage: Storage, household: str) -> tuple[Gallery, str | None]:
+    try:
+        obj = storage.get(negatives_key(household))
+    except ObjectMissing:
+        return Gallery(), None
+    return Gallery.from_bytes(obj.body), obj.etag
+
+
+def add_negative(
+    storage: Storage, household: str, name: str, encoding: np.ndarray, verdict_id: str, attempts: int = 10
+) -> Gallery:
+    """Record that the face of `verdict_id` is not `name`. Recording it twice changes nothing."""
+    for _ in range(attempts):
+        try:
+            current, etag = load_negatives(storage, household)
+        except StorageError as exc:
+            # Corrupt: start again rather than refuse every correction from now on.
+            log.error("household %s: negatives unreadable (%s); starting afresh", household, exc)
+            current, etag = Gallery(), storage.etag(negatives_key(household))
+        if any(n == name and k == verdict_id for n, k in zip(current.names, current.photo_keys, strict=True)):
+            return current
+        updated = Gallery(
+            names=[*current.names, name],
+            encodings=np.vstack([current.encodings, np.asarray(encoding, np.float32).reshape(1, 128)]),
+            photo_keys=[*current.photo_keys, verdict_id],
+            photo_etags=[*current.photo_etags, ""],
+        )
+        body = updated.to_bytes()
+        try:
+            if etag is None:
+                storage.put(
+                    negatives_key(household), body, content_type="application/x-npz", if_none_match=True
+                )
+            else:
+                storage.put(negatives_key(household), body, content_type="application/x-npz", if_match=etag)
+        except WriteConflict:
+            continue
+        return updated
+    raise StorageError(f"household {household}: negatives changed by others {attempts} times in a row")
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    verdict_id: str
+    household: str
+    name: str
+    negatives_for_name: int
+
+
+def not_this_person(storage: Storage, verdict_id: str, name: str, max_pixels: int) -> Correction:
+    """Find the judged face, encode it again from its frame, and record it as not `name`.
+    Only a face that was named `name` can be corrected; anything else is a clear error."""
+    check_person(name)
+    key, index = FrameKey.from_verdict_id(verdict_id)
+    try:
+        result = storage.get_json(key.result_key)
+    except ObjectMissing as exc:
+        raise BadInput(f"no verdict {verdict_id!r}: its frame was never judged") from exc
+    faces = result.get("faces") or []
+    if index >= len(faces):
+        raise BadInput(f"no verdict {verdict_id!r}: that frame has {len(faces)} face(s)")
+    face = faces[index]
+    if face.get("name") != name:
+        said = face.get("name") or face.get("verdict")
+        raise BadInput(f"verdict {verdict_id} said {said!r}, not {name!r}: nothing to correct")
+    frame = decode_bgr(storage.get(str(result["frame_key"])).body, max_pixels)
+    raw = face["box"]
+    encoding = encode_faces(to_rgb(frame), [Box(**raw) if isinstance(raw, dict) else Box(*raw)])[0]
+    negatives = add_negative(storage, key.household, name, encoding, verdict_id)
+    return Correction(verdict_id, key.household, name, negatives.names.count(name))
+
+
+@click.command()
+@click.option("--verdict", "verdict_id", required=True, help="The verdict's id (facewatch events).")
+@click.option("--name", required=True, help="The known person that face is NOT.")
+def not_command(verdict_id: str, name: str) -> None:
+    """Say a face was wrongly taken for NAME: faces closer to it than to NAME's photos are
+    no longer NAME (a stranger, if nobody else)."""
+    from facewatch.config import get_settings
+
+    settings = get_settings()
+    try:
+        storage = Storage.from_settings(settings)
+        done = not_this_person(storage, verdict_id, name, settings.max_image_pixels)
+    except FacewatchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(
+        f"recorded: {verdict_id} is not {name} "
+        f"({done.negatives_for_name} such face(s) for {name} in household {done.household})"
+    )
