@@ -35,8 +35,15 @@ class Settings(BaseSettings):
 
     # --- recognition --------------------------------------------------------------
     match_threshold: float = Field(0.6, gt=0, lt=2)
-    """Largest face-encoding distance that still names a known person (dlib's published
-    operating point: 99.38% on LFW at 0.6)."""
+    """Largest face-encoding distance that may ever name a known person (dlib's published
+    operating point: 99.38% on LFW at 0.6); the threshold in use is derived from the gallery
+    and match_false_accept_rate, and is never above this."""
+    match_false_accept_rate: float = Field(0.02, gt=0, lt=1)
+    """Target chance that a stranger is taken for one of the household's people: the
+    threshold tightens as more people are enrolled, since a stranger has a chance with each."""
+    match_margin_ratio: float = Field(0.85, gt=0, le=1)
+    """A face is named only if its nearest person is at most this times as far as the
+    second nearest (1 turns the check off)."""
     min_judge_face_px: int = Field(40, ge=8)
     """A face narrower than this is recorded as 'unsure': too few pixels to tell who it is."""
     min_sharpness: float = Field(15.0, ge=0)

@@ -62,6 +62,9 @@ class Gallery:
     encodings: np.ndarray = field(default_factory=lambda: np.zeros((0, 128), dtype=np.float32))
     photo_keys: list[str] = field(default_factory=list)
     photo_etags: list[str] = field(default_factory=list)
+    derived: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Values the decision code computes from the rows once per gallery (thresholds); a
+    gallery is never changed after it is built, so they stay valid."""
 
     def __post_init__(self) -> None:
         n = len(self.names)

@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from facewatch.config import Settings
-from facewatch.decisions import MatchPolicy, judge_face
+from facewatch.decisions import MatchPolicy, gallery_model, judge_face
 from facewatch.detection import HogDetector
 from facewatch.encodings import Gallery, encode_faces, sharpness
 from facewatch.exceptions import BadImage, BadInput, FacewatchError
@@ -42,6 +42,8 @@ class EvalReport:
     no_face: int = 0
     images: int = 0
     seconds: float = 0.0
+    threshold: float | None = None
+    """The distance threshold the rule derived from this gallery."""
     mistakes: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -113,11 +115,12 @@ def enroll_gallery(gallery_dir: Path, settings: Settings) -> Gallery:
 def evaluate(gallery_dir: Path, probes_dir: Path, settings: Settings) -> EvalReport:
     gallery = enroll_gallery(gallery_dir, settings)
     known_people = set(gallery.people)
-    policy = MatchPolicy(settings.match_threshold, settings.min_judge_face_px, settings.min_sharpness)
+    report = EvalReport()
+    policy = MatchPolicy.from_settings(settings)
+    report.threshold = round(gallery_model(gallery).threshold(policy), 4)
     # Photos are larger than camera frames: search them at up to 1600 px so small faces in
     # news photos are found; the judgement is what is being measured.
     detector = HogDetector(max_width=max(settings.detect_width, 1600), min_face_px=settings.min_face_px)
-    report = EvalReport()
     for label, path in labelled_images(probes_dir):
         started = time.perf_counter()
         is_known = label in known_people

@@ -156,8 +156,7 @@ class Recognizer:
 
     @property
     def policy(self) -> MatchPolicy:
-        s = self.settings
-        return MatchPolicy(s.match_threshold, s.min_judge_face_px, s.min_sharpness)
+        return MatchPolicy.from_settings(self.settings)
 
     @property
     def stranger_policy(self) -> MatchPolicy:
