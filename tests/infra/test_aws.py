@@ -314,6 +314,7 @@ def test_recognize_reads_and_writes_only_what_it_must(transformed):
         prefix + "results/*",
         prefix + "state/visits.json",
         prefix + "state/strangers.json",
+        prefix + "negatives.npz",
     }
     assert set(allowed["s3:PutObject"]) == {
         prefix + "results/*",
