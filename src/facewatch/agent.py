@@ -199,8 +199,11 @@ class EdgePipeline:
         for track in self.tracks:
             predicted = track.predicted(now)
             near = near_region(predicted, width, height)
-            if track.hits >= self.options.min_hits and not self.gate.changed(near):
-                look.vouched.append(track.id)
+            unchanged = not self.gate.changed(near)
+            if unchanged and track.misses == 0 and track.hits >= self.options.min_hits:
+                look.vouched.append(track.id)  # found when last looked at, nothing changed since
+            elif unchanged and track.misses:
+                look.searched.append(near)  # not found then, nothing changed since: still gone
             elif not is_searched(predicted, motion.regions):
                 look.detections += detect_near(self.detector, image, predicted)
                 look.searched.append(near)

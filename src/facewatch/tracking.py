@@ -48,6 +48,9 @@ class TrackParams:
     scales by 1.1, and a face walks towards the camera)."""
     max_age: float = 1.0
     """Seconds a track may go unfound while its place is searched before it ends."""
+    max_unseen: float = 3.0
+    """Seconds after which a track ends even if its place was not searched (its prediction
+    left the view, say): nothing vouched for it all that time."""
     velocity_smoothing: float = 0.5
     """Weight of the newest displacement in the velocity estimate."""
 
@@ -128,6 +131,12 @@ def _moved(track: Track, box: Box, now: float, params: TrackParams) -> Track:
         a = params.velocity_smoothing if track.hits > 1 else 1.0
         vx = a * (nx - ox) / dt + (1 - a) * track.vx
         vy = a * (ny - oy) / dt + (1 - a) * track.vy
+        # Two boxes a frame apart give a noisy speed (a few pixels of detector jitter over
+        # 1/30 s): no head moves faster than max_speed face widths a second.
+        limit = params.max_speed * max(box.w, track.box.w)
+        speed = math.hypot(vx, vy)
+        if speed > limit:
+            vx, vy = vx * limit / speed, vy * limit / speed
     else:
         vx, vy = track.vx, track.vy
     return replace(track, box=box, last_seen=now, hits=track.hits + 1, misses=0, vx=vx, vy=vy)
@@ -159,7 +168,7 @@ def step_tracks(
     """Advance the tracks to `now` with this frame's detections.
 
     `searched` are the regions the detector ran over (None: all of it): a track outside
-    them was not looked for and neither gains nor loses. `vouched` are tracks the motion
+    them was not looked for and neither gains nor loses, up to `max_unseen`. `vouched` are tracks the motion
     gate says have not changed since they were last found: still there, same box. A track
     looked for and not found for `max_age` seconds ends."""
     vouched = set(vouched)
@@ -180,6 +189,8 @@ def step_tracks(
                 ended.append(track.id)
             else:
                 kept.append(replace(track, misses=track.misses + 1))
+        elif now - track.last_seen >= params.max_unseen:
+            ended.append(track.id)
         else:
             kept.append(track)
     born: list[int] = []

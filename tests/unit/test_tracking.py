@@ -1,6 +1,7 @@
 """The edge agent's decisions on plain data: following faces, and which frames to upload."""
 
 import itertools
+import math
 
 from facewatch.frames import Box
 from facewatch.tracking import (
@@ -68,8 +69,22 @@ def test_a_track_looked_for_and_not_found_ends_after_max_age():
 
 def test_a_track_outside_the_searched_regions_neither_gains_nor_loses():
     tracks, _ = walk((), [(0.0, [Box(100, 100, 80, 80)])])
-    step = step_tracks(tracks, [], 5.0, next_id=2, searched=[Box(400, 0, 200, 200)])
+    step = step_tracks(tracks, [], 2.0, next_id=2, searched=[Box(400, 0, 200, 200)])
     assert step.tracks == tracks and step.ended == ()
+
+
+def test_a_track_nothing_vouched_for_ends_after_max_unseen_even_unsearched():
+    tracks, _ = walk((), [(0.0, [Box(100, 100, 80, 80)])])
+    step = step_tracks(tracks, [], 3.0, next_id=2, searched=[Box(400, 0, 200, 200)])
+    assert step.ended == (1,) and step.tracks == ()
+
+
+def test_a_jittery_first_step_does_not_fling_the_prediction_away():
+    # Two detections one frame apart, 60 px apart: 1800 px/s if taken literally, which would
+    # put the prediction off screen a few ticks later.
+    tracks, _ = walk((), [(0.0, [Box(1533, 377, 93, 93)]), (1 / 30, [Box(1473, 425, 93, 93)])])
+    (track,) = tracks
+    assert math.hypot(track.vx, track.vy) <= TrackParams().max_speed * 93 + 1e-6
 
 
 def test_a_vouched_track_stays_alive_without_a_detection():
