@@ -205,7 +205,7 @@ def eval_command(gallery_dir: Path, probes_dir: Path, as_json: bool) -> None:
     click.echo(
         f"known: {report.known_correct}/{report.known_probes} named right; strangers: "
         f"{report.stranger_false_accepts}/{report.stranger_probes} taken for someone; "
-        f"no face: {report.no_face}; {summary['seconds_per_image']} s/image",
+        f"no face: {report.no_face}; threshold {report.threshold}; {summary['seconds_per_image']} s/image",
         err=as_json,
     )
     if as_json:
