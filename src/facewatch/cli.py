@@ -81,9 +81,16 @@ def enroll(household: str, name: str, photos: tuple[Path, ...]) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("outbox"),
     show_default=True,
-    help="Where received emails are written as .eml files.",
+    help="Where received emails are written as .eml files (and report/index.html).",
 )
-def demo(video: Path | None, known: Path | None, outbox: Path) -> None:
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the strangers remembered here, so a second run knows them again.",
+)
+def demo(video: Path | None, known: Path | None, outbox: Path, state_dir: Path | None) -> None:
     """Clip → edge agent → S3 → recognize → notify → email, all on this machine."""
     from facewatch.demo import print_json_line, repo_testdata, run_demo
     from facewatch.stack import StackError
@@ -92,7 +99,7 @@ def demo(video: Path | None, known: Path | None, outbox: Path) -> None:
     video = video or data / "video" / "short_hamilton_clip.mp4"
     known = known or data / "known"
     try:
-        summary = run_demo(video, known, outbox, say=lambda m: click.echo(m, err=True))
+        summary = run_demo(video, known, outbox, say=lambda m: click.echo(m, err=True), state_dir=state_dir)
     except StackError as exc:
         click.echo(f"error: the local stack failed: {exc}", err=True)
         sys.exit(3)
@@ -101,7 +108,8 @@ def demo(video: Path | None, known: Path | None, outbox: Path) -> None:
         return
     click.echo(
         f"{summary['frames_read']} frames read, {summary['frames_uploaded']} uploaded, "
-        f"{summary['strangers']} stranger face(s), {summary['emails']} email(s) in {summary['outbox']}",
+        f"{summary['strangers']} stranger face(s) of {len(summary['strangers_remembered'])} stranger(s), "
+        f"{summary['emails']} email(s) in {summary['outbox']}; page: {summary['report']}",
         err=True,
     )
     print_json_line(summary)

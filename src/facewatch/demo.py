@@ -7,6 +7,7 @@ import json
 import logging
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,11 @@ from facewatch.agent import AgentSummary, run_agent
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput
 from facewatch.gallery import enroll
-from facewatch.layout import IMAGE_SUFFIXES, check_person, results_prefix
+from facewatch.layout import IMAGE_SUFFIXES, check_person, household_prefix, results_prefix, strangers_key
+from facewatch.report import build_report, write_report
 from facewatch.stack import LocalStack
 from facewatch.storage import Storage
+from facewatch.strangerstore import StrangerStore
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,28 @@ def count_verdicts(storage: Storage, household: str) -> dict[str, int]:
     return totals
 
 
+def restore_strangers(storage: Storage, household: str, state_dir: Path) -> int:
+    """Put the strangers remembered by an earlier demo run (and their crops) back in the bucket."""
+    count = 0
+    for path in sorted(p for p in state_dir.rglob("*") if p.is_file()):
+        key = f"{household_prefix(household)}{path.relative_to(state_dir).as_posix()}"
+        if key == strangers_key(household) or key.startswith(f"{household_prefix(household)}strangers/"):
+            storage.put(key, path.read_bytes())
+            count += 1
+    return count
+
+
+def save_strangers(storage: Storage, household: str, state_dir: Path) -> None:
+    """Keep the household's remembered strangers for the next demo run (the stack is gone then)."""
+    prefix = household_prefix(household)
+    keys = [strangers_key(household), *storage.list_keys(f"{prefix}strangers/")]
+    for key in keys:
+        if storage.exists(key):
+            path = state_dir / key.removeprefix(prefix)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(storage.get(key).body)
+
+
 def run_demo(
     video: Path,
     known_dir: Path,
@@ -72,6 +97,7 @@ def run_demo(
     settings: Settings | None = None,
     on_progress: Callable[[AgentSummary], None] | None = None,
     say: Callable[[str], None] = print,
+    state_dir: Path | None = None,
 ) -> dict[str, Any]:
     if not video.is_file():
         raise BadInput(f"video {video} does not exist")
@@ -88,6 +114,9 @@ def run_demo(
             storage = stack.storage()
             enrolled = enroll_tree(storage, HOUSEHOLD, known_dir, agent_settings)
             say(f"enrolled {', '.join(f'{n} ({c} photos)' for n, c in enrolled.items())}")
+            if state_dir is not None and state_dir.is_dir():
+                restored = restore_strangers(storage, HOUSEHOLD, state_dir)
+                say(f"restored {restored} stranger-memory object(s) from {state_dir}")
             say(f"playing {video.name} through the edge agent…")
             summary = run_agent(
                 str(video),
@@ -101,6 +130,15 @@ def run_demo(
             say(f"agent done: {summary.frames_uploaded} face frames uploaded; waiting for the pipeline…")
             stack.wait_idle()
             totals = count_verdicts(storage, HOUSEHOLD)
+            remembered = StrangerStore(storage).strangers(
+                HOUSEHOLD, now=datetime.now(UTC), memory=timedelta(days=base.stranger_memory_days)
+            )
+            page = build_report(
+                storage, HOUSEHOLD, agent_settings, now=datetime.now(UTC), since=timedelta(days=1)
+            )
+            report = write_report(page, outbox / "report")
+            if state_dir is not None:
+                save_strangers(storage, HOUSEHOLD, state_dir)
     emails = sorted(set(outbox.glob("*.eml")) - before)
     return {
         "frames_read": summary.frames_read,
@@ -113,6 +151,8 @@ def run_demo(
         "emails": len(emails),
         "outbox": str(outbox.resolve()),
         "email_files": [p.name for p in emails],
+        "strangers_remembered": [s.summary() for s in remembered],
+        "report": str(report.resolve()),
     }
 
 

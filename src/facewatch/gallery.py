@@ -148,7 +148,7 @@ def enroll(
 @dataclass
 class _Entry:
     gallery: Gallery
-    etag: str
+    etag: str | None
     checked: float
 
 
@@ -162,9 +162,12 @@ class GalleryCache:
     clock: Callable[[], float] = time.monotonic
     key_for: Callable[[str], str] = encodings_key
     """Which object of the household to keep (the negatives use the same cache)."""
+    missing_is_empty: bool = False
+    """Keep a missing object as an empty gallery, rechecked like any other: most households
+    have no negatives, and asking for them on every frame would cost a request each."""
     _entries: dict[str, _Entry] = field(default_factory=dict)
 
-    def get(self, household: str) -> tuple[Gallery, str]:
+    def get(self, household: str) -> tuple[Gallery, str | None]:
         """The gallery and its ETag. Raises ObjectMissing (never enrolled) or StorageError
         (unreachable or corrupt); callers treat both as 'cannot decide'."""
         now = self.clock()
@@ -176,8 +179,13 @@ class GalleryCache:
             if etag == entry.etag:
                 entry.checked = now
                 return entry.gallery, entry.etag
-        obj = self.storage.get(self.key_for(household))
-        gallery, etag = Gallery.from_bytes(obj.body), obj.etag
+        try:
+            obj = self.storage.get(self.key_for(household))
+            gallery, etag = Gallery.from_bytes(obj.body), obj.etag
+        except ObjectMissing:
+            if not self.missing_is_empty:
+                raise
+            gallery, etag = Gallery(), None
         self._entries[household] = _Entry(gallery, etag, now)
         return gallery, etag
 

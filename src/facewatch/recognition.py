@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -24,7 +24,8 @@ from facewatch.exceptions import BadEvent, BadImage, BadInput, StorageError
 from facewatch.frames import Box, FrameMeta
 from facewatch.gallery import GalleryCache, rebuild_gallery
 from facewatch.images import decode_bgr, to_rgb
-from facewatch.layout import FrameKey, KnownPhotoKey, classify_key
+from facewatch.layout import FrameKey, KnownPhotoKey, classify_key, negatives_key
+from facewatch.negatives import by_person
 from facewatch.notifier import Notifier
 from facewatch.storage import Storage
 from facewatch.strangers import NewSighting, Recall, StrangerSighting
@@ -111,8 +112,10 @@ def judge_faces(
     gallery: Gallery | None,
     policy: MatchPolicy,
     why_not: str = "",
+    negatives: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[list[FaceVerdict], dict[int, np.ndarray]]:
-    """Encode and judge each pending face; returns the verdicts and the encodings by index."""
+    """Encode and judge each pending face; returns the verdicts and the encodings by index.
+    `negatives`: person → faces the household said are not them ("this is not X")."""
     pending = [i for i, f in enumerate(faces) if f.reason == "pending"]
     rows = encode_faces(to_rgb(image), [faces[i].box for i in pending]) if pending else np.zeros((0, 128))
     encodings = dict(zip(pending, rows, strict=True))
@@ -125,6 +128,7 @@ def judge_faces(
             sharpness=sharpness(image, face.box),
             gallery=gallery,
             policy=policy,
+            negatives=negatives,
         )
         reason = judgement.reason
         if gallery is None and why_not:
@@ -149,10 +153,19 @@ class Recognizer:
     visits: VisitStore
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     strangers: StrangerStore | None = None
+    negatives: GalleryCache | None = None
+    """"This is not X" faces per household, cached and ETag-checked like the known set."""
 
     def __post_init__(self) -> None:
         if self.strangers is None:
             self.strangers = StrangerStore(self.storage)
+        if self.negatives is None:
+            self.negatives = GalleryCache(
+                self.storage,
+                self.settings.encodings_check_seconds,
+                key_for=negatives_key,
+                missing_is_empty=True,
+            )
 
     @property
     def policy(self) -> MatchPolicy:
@@ -162,8 +175,9 @@ class Recognizer:
     def stranger_policy(self) -> MatchPolicy:
         """The known-person rule with the stricter same-person threshold: merging two
         strangers into one would hide one of them."""
-        s = self.settings
-        return MatchPolicy(s.same_person_threshold, s.min_judge_face_px, s.min_sharpness)
+        return replace(
+            MatchPolicy.from_settings(self.settings), threshold=self.settings.same_person_threshold
+        )
 
     @property
     def visit_policy(self) -> VisitPolicy:
@@ -227,7 +241,9 @@ class Recognizer:
         gallery, etag, why_not = self._gallery(key.household)
         result.encodings_etag = etag
         result.frame_etag = obj.etag
-        result.faces, encodings = judge_faces(image, faces, gallery, self.policy, why_not)
+        result.faces, encodings = judge_faces(
+            image, faces, gallery, self.policy, why_not, negatives=self._negatives(key.household)
+        )
         result.faces = [
             f.model_copy(update={"verdict_id": key.verdict_id(i)}) for i, f in enumerate(result.faces)
         ]
@@ -264,6 +280,16 @@ class Recognizer:
         except StorageError as exc:
             log.error("household %s: known encodings unavailable: %s", household, exc)
             return None, None, str(exc)
+
+    def _negatives(self, household: str) -> dict[str, np.ndarray]:
+        assert self.negatives is not None
+        try:
+            return by_person(self.negatives.get(household)[0])
+        except StorageError as exc:
+            # Without them a corrected face may be named X again; that is what happened
+            # before the correction, so judge on rather than stop.
+            log.error("household %s: negatives unavailable: %s", household, exc)
+            return {}
 
     def _alert_visits(
         self, event: StorageEvent, result: FrameResult, encodings: dict[int, np.ndarray], image: np.ndarray
@@ -353,6 +379,7 @@ class Recognizer:
             policy=self.stranger_policy,
             memory=timedelta(days=self.settings.stranger_memory_days),
             crop=lambda new: crop_face(image, Box(*new.sighting.box)),
+            same_visit_limit=self.settings.match_threshold,
         )
 
     def _alert_operator(self, result: FrameResult, problem: str) -> str:

@@ -247,10 +247,16 @@ def remember(
     now: datetime,
     policy: MatchPolicy,
     memory: timedelta,
+    same_visit_limit: float | None = None,
 ) -> tuple[list[Stranger], Recall]:
     """Place one unknown face among the household's strangers; returns the new list
     (forgotten strangers dropped) and what happened. A replayed sighting (same verdict id)
-    changes nothing and gets the same answer, so a redelivered frame cannot count twice."""
+    changes nothing and gets the same answer, so a redelivered frame cannot count twice.
+
+    The visit is evidence, not proof: an edge track can jump from one passer-by to another,
+    and memory outlives the visit. So a face joins its visit's stranger only within
+    `same_visit_limit` (default: the policy's threshold; recognize passes the looser
+    known-person threshold) of that stranger's representatives."""
     kept, _ = expire(strangers, now, memory)
     seen = new.sighting
     for stranger in kept:
@@ -259,7 +265,15 @@ def remember(
             return kept, Recall(
                 stranger, "replay of a remembered sighting", crop if crop in stranger.crop_keys else None
             )
-    found = next((s for s in kept if new.visit_id is not None and new.visit_id in s.visit_ids), None)
+    limit = policy.threshold if same_visit_limit is None else same_visit_limit
+    found = next(
+        (
+            s
+            for s in kept
+            if new.visit_id is not None and new.visit_id in s.visit_ids and s.distance(new.encoding) <= limit
+        ),
+        None,
+    )
     reason = f"same visit {new.visit_id}"
     if found is None:
         found = match_stranger(new, kept, policy)

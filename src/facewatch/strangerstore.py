@@ -93,6 +93,7 @@ class StrangerStore:
         policy: MatchPolicy,
         memory: timedelta,
         crop: Callable[[NewSighting], bytes],
+        same_visit_limit: float | None = None,
     ) -> list[Recall]:
         """Remember each unknown face, atomically; then store the crops of those that became
         representatives and delete the crops of strangers forgotten. Both happen after the
@@ -102,7 +103,9 @@ class StrangerStore:
         def change(book: StrangerBook) -> tuple[StrangerBook, list[Recall]]:
             strangers, recalls = book.strangers, []
             for new in sightings:
-                strangers, recall = remember(new, strangers, now=now, policy=policy, memory=memory)
+                strangers, recall = remember(
+                    new, strangers, now=now, policy=policy, memory=memory, same_visit_limit=same_visit_limit
+                )
                 recalls.append(recall)
             return StrangerBook(strangers), recalls
 

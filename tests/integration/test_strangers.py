@@ -9,14 +9,15 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from facewatch.layout import stranger_crops_prefix
 from facewatch.mail import build_alert_email
 from facewatch.strangerstore import StrangerStore, name_stranger
-from tests.conftest import REPO
-from tests.street import FIRST_WALK, MAX_PIXELS, Collected, Walker, enroll_household, walk_by
+from tests.conftest import REPO, TESTDATA
+from tests.street import FIRST_WALK, MAX_PIXELS, Collected, Walker, enroll_household, scene, walk_by
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -154,3 +155,48 @@ def test_strangers_and_name_stranger_commands(storage, household):
     events = cli(storage, "events", "--household", "home", "--json")
     verdict_ids = [json.loads(line)["verdict_id"] for line in events.stdout.splitlines()]
     assert verdict_ids and all(v and "#" in v for v in verdict_ids)
+
+
+@pytest.mark.slow
+def test_the_demo_on_a_street_scene_remembers_each_passer_by_and_knows_them_next_run(tmp_path):
+    """The whole pipeline (edge agent, S3 notifications, recognize and notify processes),
+    twice, with the stranger memory kept between the runs."""
+    from facewatch.demo import run_demo
+    from tests.street import write_video
+
+    street = [
+        Walker("alex-lacamoire.png", 0, frames=30),
+        Walker("rose-leslie.jpg", 20, frames=30, row=1, left_to_right=False),
+        Walker("kit-harington.jpeg", 45, frames=30),
+        Walker("biden2.jpg", 80, frames=30, row=1),
+    ]
+    back = [
+        Walker("rose-leslie.jpg", 0, frames=30, face_px=100),
+        Walker("alex-lacamoire.png", 35, frames=30, row=1, left_to_right=False, face_px=125),
+    ]
+    state = tmp_path / "state"
+    first = run_demo(
+        write_video(list(scene(street)), tmp_path / "street.mp4", fps=10),
+        TESTDATA / "known",
+        tmp_path / "outbox1",
+        say=lambda _: None,
+        state_dir=state,
+    )
+    ids = {s["stranger_id"] for s in first["strangers_remembered"]}
+    assert len(ids) == 3  # one per distinct unknown passer-by, not one per frame
+    assert first["strangers"] > 3 and first["known"] >= 1 and first["emails"] >= 1
+    page = Path(first["report"]).read_text()
+    assert all(i in page for i in ids)
+
+    second = run_demo(
+        write_video(list(scene(back)), tmp_path / "back.mp4", fps=10),
+        TESTDATA / "known",
+        tmp_path / "outbox2",
+        say=lambda _: None,
+        state_dir=state,
+    )
+    again = {s["stranger_id"]: s for s in second["strangers_remembered"]}
+    assert set(again) == ids
+    assert sorted(s["visits"] for s in again.values()) == [1, 2, 2]
+    emails = [p.read_bytes() for p in (tmp_path / "outbox2").glob("*.eml")]
+    assert emails and all(b"Seen 2 times, last on" in e for e in emails)

@@ -18,6 +18,7 @@ from facewatch.strangers import (
 
 POLICY = MatchPolicy(threshold=0.55, min_face_px=40, min_sharpness=15.0)
 MEMORY = timedelta(days=30)
+KNOWN_THRESHOLD = 0.6
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 
 
@@ -50,7 +51,9 @@ class Memory:
             face_px=80,
             sharpness=100.0,
         )
-        self.strangers, recall = remember(new, self.strangers, now=at, policy=POLICY, memory=MEMORY)
+        self.strangers, recall = remember(
+            new, self.strangers, now=at, policy=POLICY, memory=MEMORY, same_visit_limit=KNOWN_THRESHOLD
+        )
         return recall
 
 
@@ -100,7 +103,8 @@ def test_a_sighting_of_a_visit_already_placed_joins_its_stranger_even_when_its_e
     memory = Memory()
     bob = person(1)
     first = memory.see(bob, T0, visit="visit-a")
-    turned = memory.see(near(bob, 0.7), T0 + timedelta(seconds=2), visit="visit-a")
+    # 0.58: beyond the same-person threshold, within the known-person one.
+    turned = memory.see(near(bob, 0.58), T0 + timedelta(seconds=2), visit="visit-a")
     assert turned.stranger.stranger_id == first.stranger.stranger_id
     assert turned.stranger.visits == 1
 
@@ -173,3 +177,12 @@ def test_a_verdict_id_names_its_frame_and_face_and_nothing_else():
     ]:
         with pytest.raises(BadKey):
             FrameKey.from_verdict_id(bad)
+
+
+def test_an_edge_track_that_jumps_to_another_person_does_not_merge_two_strangers():
+    memory = Memory()
+    rose, kit = person(1), person(2)
+    first = memory.see(rose, T0, visit="visit-a")
+    jumped = memory.see(kit, T0 + timedelta(seconds=3), visit="visit-a")  # same visit: the track jumped
+    assert jumped.stranger.stranger_id != first.stranger.stranger_id
+    assert len(memory.strangers) == 2
