@@ -9,11 +9,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from facewatch.config import Settings
-from facewatch.exceptions import BadInput
+from facewatch.exceptions import BadInput, StorageError
 from facewatch.frames import Box
 from facewatch.gallery import enroll
 from facewatch.images import decode_bgr
-from facewatch.layout import check_person
+from facewatch.layout import FrameKey, check_person
 from facewatch.storage import Storage
 from facewatch.strangers import find_by_face
 from facewatch.strangerstore import StrangerStore, crop_face, name_stranger
@@ -56,18 +56,32 @@ def show_form(settings: Settings, token: str) -> Reply:
     )
 
 
+def stranger_of(storage: Storage, claim: FaceClaim) -> str | None:
+    """The remembered stranger the link's face is, if any: its frame's result says so (a
+    stranger keeps only its latest sightings)."""
+    try:
+        result = storage.get_json(FrameKey.parse(claim.frame_key).result_key)
+    except StorageError:
+        result = {}
+    for face in result.get("faces", []):
+        if face.get("stranger_id") and Box(**face["box"]) == claim.box:
+            return str(face["stranger_id"])
+    box = (claim.box.x, claim.box.y, claim.box.w, claim.box.h)
+    found = find_by_face(StrangerStore(storage).load(claim.household)[0].strangers, claim.frame_key, box)
+    return found.stranger_id if found else None
+
+
 def accept(settings: Settings, storage: Storage, form: Mapping[str, str]) -> Reply:
     claim = _claim(settings, form.get("token", ""))
     name = check_person(form.get("name", "").strip())
     crop = face_crop(storage.get(claim.frame_key).body, claim.box, settings.max_image_pixels)
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    box = (claim.box.x, claim.box.y, claim.box.w, claim.box.h)
-    stranger = find_by_face(StrangerStore(storage).load(claim.household)[0].strangers, claim.frame_key, box)
-    if stranger is not None:
+    stranger_id = stranger_of(storage, claim)
+    if stranger_id is not None and StrangerStore(storage).load(claim.household)[0].get(stranger_id):
         naming = name_stranger(
             storage,
             claim.household,
-            stranger.stranger_id,
+            stranger_id,
             name,
             settings.max_image_pixels,
             extra=[(f"from-alert-{stamp}.jpg", crop)],

@@ -200,3 +200,34 @@ def test_the_demo_on_a_street_scene_remembers_each_passer_by_and_knows_them_next
     assert sorted(s["visits"] for s in again.values()) == [1, 2, 2]
     emails = [p.read_bytes() for p in (tmp_path / "outbox2").glob("*.eml")]
     assert emails and all(b"Seen 2 times, last on" in e for e in emails)
+
+
+def test_the_alert_link_names_the_whole_stranger_at_once(storage, household):
+    from facewatch import feedback
+    from facewatch.config import Settings
+    from facewatch.gallery import load_gallery
+    from facewatch.tokens import sign_face
+
+    notifier = Collected()
+    walk_by(storage, notifier, [Walker("alex-lacamoire.png", 0, frames=10)], T0)
+    (alex,) = StrangerStore(storage).strangers("home", now=T0, memory=timedelta(days=30))
+    (alert,) = notifier.alerts
+    settings = Settings(bucket=storage.bucket, link_secret="secret-for-tests")
+    token = sign_face(
+        "secret-for-tests",
+        "home",
+        alert.frame_key,
+        alert.strangers[0].box,
+        now=datetime.now(UTC),
+        ttl=timedelta(hours=1),
+    )
+    reply = feedback.handle(
+        settings, storage, method="POST", params={}, form={"token": token, "name": "Alex"}
+    )
+    assert reply.status == 200, reply.body
+    assert "kept over 1 visit" in str(reply.body)
+    gallery = load_gallery(storage, "home")[0]
+    photos = [k for k, n in zip(gallery.photo_keys, gallery.names, strict=True) if n == "Alex"]
+    # The stranger's kept crops and the alert's own face, not just the one face of the link.
+    assert len(alex.crop_keys) + 1 >= len(photos) >= 2
+    assert StrangerStore(storage).strangers("home", now=T0, memory=timedelta(days=30)) == []
