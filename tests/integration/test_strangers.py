@@ -231,3 +231,55 @@ def test_the_alert_link_names_the_whole_stranger_at_once(storage, household):
     # The stranger's kept crops and the alert's own face, not just the one face of the link.
     assert len(alex.crop_keys) + 1 >= len(photos) >= 2
     assert StrangerStore(storage).strangers("home", now=T0, memory=timedelta(days=30)) == []
+
+
+def _sighting(n: int, at: datetime):
+    import numpy as np
+
+    from facewatch.strangers import NewSighting, StrangerSighting
+
+    verdict = f"home/door/20261125/0900000000{n:02d}-abcdef12#0"
+    encoding = np.random.default_rng(n).normal(size=128)
+    seen = StrangerSighting(
+        verdict,
+        f"households/home/frames/door/20261125/0900000000{n:02d}-abcdef12.jpg",
+        "door",
+        at,
+        (0, 0, 80, 80),
+    )
+    return NewSighting("home", seen, 0.5 * encoding / np.linalg.norm(encoding), f"visit-{n}", 80, 100.0)
+
+
+def test_concurrent_invocations_lose_no_stranger_and_a_corrupt_memory_starts_afresh(storage):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from facewatch.decisions import MatchPolicy
+    from facewatch.layout import strangers_key
+
+    store = StrangerStore(storage)
+    policy = MatchPolicy(threshold=0.55)
+
+    def record(n):
+        return store.record(
+            "home",
+            [_sighting(n, T0)],
+            now=T0,
+            policy=policy,
+            memory=timedelta(days=30),
+            crop=lambda _: b"jpeg",
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        recalls = [r for batch in pool.map(record, range(8)) for r in batch]
+    remembered = store.strangers("home", now=T0, memory=timedelta(days=30))
+    assert len(remembered) == 8 and {r.stranger.stranger_id for r in recalls} == {
+        s.stranger_id for s in remembered
+    }
+    assert all(storage.exists(k) for s in remembered for k in s.crop_keys)
+
+    storage.put(strangers_key("home"), b"{not json")
+    (recall,) = record(9)
+    assert recall.first_time
+    assert [s.stranger_id for s in store.strangers("home", now=T0, memory=timedelta(days=30))] == [
+        recall.stranger.stranger_id
+    ]
