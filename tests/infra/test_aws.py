@@ -357,6 +357,7 @@ def test_feedback_reads_the_frame_and_writes_only_known_people_and_strangers(tra
         prefix + "frames/*",  # the face to crop
         prefix + "known/*",  # the rebuild reads the photos whose ETag changed
         prefix + "encodings.npz",  # compare-and-swap on its ETag
+        prefix + "results/*",  # which stranger the face was
         prefix + "state/strangers.json",  # is the face a remembered stranger?
         prefix + "strangers/*",  # then all of their crops are enrolled
     }

@@ -77,6 +77,7 @@ ACCESS: dict[str, dict[str, set[str]]] = {
     "feedback": {
         GET: {
             "FrameKey",
+            "FrameKey.result_key",
             "KnownPhotoKey",
             "known_photo_key",
             "known_prefix",
