@@ -116,6 +116,7 @@ def test_parameters_are_wired_to_settings(template):
         k: template["Resources"][v]["Properties"]["Environment"]["Variables"] for k, v in FUNCTION_IDS.items()
     }
     assert env["recognize"]["FACEWATCH_MATCH_THRESHOLD"] == {"Ref": "MatchThreshold"}
+    assert env["recognize"]["FACEWATCH_STRANGER_MEMORY_DAYS"] == {"Ref": "StrangerMemoryDays"}
     assert env["notify"]["FACEWATCH_ALERT_CHANNEL"] == {"Ref": "AlertChannel"}
     assert env["notify"]["FACEWATCH_MAIL_FROM"] == {"Ref": "MailFrom"}
     assert env["notify"]["FACEWATCH_MAIL_TO"] == {"Ref": "MailTo"}
