@@ -2,11 +2,12 @@
 seen before, and what do we keep of them?
 
 A stranger is an unknown person remembered across visits (`stranger-…`). A sighting joins
-the stranger its visit already belongs to (visits.py decided it is the same person, by
-edge track or encoding); otherwise it is judged against every stranger's representative
-encodings by the very code that judges known people (decisions.judge_face, on a Gallery
-built from the strangers), with the stricter same-person threshold: merging two strangers
-would hide one. No match starts a new stranger. A stranger keeps a few representative
+the stranger its visit already belongs to (visits.py took it for the same person, by edge
+track or encoding) if it is also within the known-person threshold of that stranger (a
+track can jump to another passer-by); otherwise it is judged against every stranger's
+representative encodings by the very code that judges known people (decisions.judge_face,
+on a Gallery built from the strangers), with the stricter same-person threshold: merging
+two strangers would hide one. No match starts a new stranger. A stranger keeps a few representative
 encodings, each with a face crop stored beside it, and its recent sightings; one not seen
 for `memory` is forgotten, crops and all."""
 
