@@ -386,7 +386,7 @@ def run_agent(
         frames.close()
         if not forwarder.flush(drain_timeout if ended else stop_flush_timeout):
             log.warning(
-                "%d frame(s) left in the spool %s: sent on the next start", forwarder.pending, spool_dir
+                "%d frame(s) left in the spool %s: sent on the next start", forwarder.pending, spool.directory
             )
         forwarder.stop()
         _sync(summary, forwarder, frames, started)
@@ -587,6 +587,7 @@ def agent_command(
                 options=options,
                 capture=capture,
             )
+            status.update(summary, force=True)
     except FacewatchError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

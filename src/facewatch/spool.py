@@ -204,7 +204,7 @@ class Forwarder:
         return len(self.spool)
 
     def _run(self) -> None:
-        backoff = self.first_backoff
+        backoff, outage_since = self.first_backoff, None
         while not self._stop.is_set():
             head = self.spool.oldest()
             if head is None:
@@ -219,10 +219,15 @@ class Forwarder:
                 # Anything but a StorageError is a bug, but losing the frame or the thread
                 # over it would be worse: it is logged and retried like an outage.
                 self.stats.failures += 1
-                if isinstance(exc, StorageError):
-                    log.warning("upload of %s failed (%s); retrying in %.1fs", key, exc, backoff)
-                else:
+                if not isinstance(exc, StorageError):
                     log.exception("upload of %s failed unexpectedly; retrying in %.1fs", key, backoff)
+                elif outage_since is None:
+                    # One line per outage, not one per retry: the spool keeps everything.
+                    log.warning("storage unreachable (%s); spooling frames, retrying with backoff", exc)
+                else:
+                    log.debug("upload of %s failed again (%s); retrying in %.1fs", key, exc, backoff)
+                if outage_since is None:
+                    outage_since = time.monotonic()
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
@@ -230,6 +235,13 @@ class Forwarder:
             self.stats.uploaded += 1
             self.stats.uploaded_bytes += len(jpeg)
             backoff = self.first_backoff
+            if outage_since is not None:
+                log.warning(
+                    "storage back after %.0fs; %d frame(s) still to send",
+                    time.monotonic() - outage_since,
+                    len(self.spool),
+                )
+                outage_since = None
             with self._changed:
                 self._changed.notify_all()
 

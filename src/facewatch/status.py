@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
 
 from rich.console import Console
 from rich.live import Live
+from rich.logging import RichHandler
 from rich.table import Table
 from rich.text import Text
 
@@ -48,9 +49,17 @@ class StatusLine:
         self._last = 0.0
         self._started = time.monotonic()
         self._enabled = enabled and self.console.is_terminal
+        self._saved_handlers: list[logging.Handler] = []
 
     def __enter__(self) -> StatusLine:
         if self._enabled:
+            # Log lines go through rich while the line is live, so they print above it
+            # instead of tearing it.
+            root = logging.getLogger()
+            self._saved_handlers = root.handlers[:]
+            handler = RichHandler(console=self.console, show_path=False)
+            handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+            root.handlers = [handler]
             self._live.start()
         return self
 
@@ -59,15 +68,14 @@ class StatusLine:
     ) -> None:
         if self._enabled:
             self._live.stop()
+            logging.getLogger().handlers = self._saved_handlers
 
-    def update(self, counts: Counters) -> None:
+    def update(self, counts: Counters, *, force: bool = False) -> None:
+        """Show the counts, unless the line was refreshed less than 1/hz ago (`force`: now)."""
         now = time.monotonic()
-        if not self._enabled or now - self._last < self._every:
+        if not self._enabled or (now - self._last < self._every and not force):
             return
         self._last = now
         values = counts.as_dict()
         fps = values.get("frames_read", 0) / max(1e-6, now - self._started)
         self._live.update(status_text(values, fps), refresh=True)
-
-    def callback(self) -> Callable[[Counters], None]:
-        return self.update
