@@ -1,6 +1,6 @@
 """The edge: the article's webcam loop against `facewatch agent`, on the same video.
 
-    python bench/edge.py [--video PATH] [--height 1080] [--json]
+    python bench/edge.py [--video PATH] [--height 1080] [--seconds S] [--json]
 
 Baseline (the article): every frame, `detectMultiScale(gray, 1.1, 4)` with the frontal-face
 Haar cascade on the whole frame; every 10th frame with a face is JPEG-encoded (OpenCV's
@@ -10,7 +10,8 @@ tracker, upload policy, JPEG, on-disk spool, a background thread uploading to a 
 endpoint: a moto server this script starts).
 Both with OpenCV limited to one thread, each reading the file as fast as it decodes; a
 third pass only decodes, the ceiling. `--height` scales the video first (for 1080p figures
-from a smaller clip; the scaled file is written once to a temporary folder).
+from a smaller clip), `--seconds` keeps only its start (the baseline runs at about one
+frame a second on 1080p); either writes the prepared file once to a temporary folder.
 
 Coverage: of the seconds of video in which the baseline sends a face frame, the fraction in
 which the agent sends a frame showing that face too (a box whose centre is within one face
@@ -187,18 +188,23 @@ def coverage(
     return covered / len(theirs), faces_covered / faces, missed
 
 
-def scaled_copy(path: Path, height: int, workdir: Path) -> Path:
+def prepared_copy(path: Path, height: int | None, seconds: float | None, workdir: Path) -> Path:
+    """The video scaled to `height` and/or cut to its first `seconds`, re-encoded once (both
+    loops then read the same file)."""
     capture = cv2.VideoCapture(str(path))
     fps = video_fps(path)
     w, h = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    size = (round(w * height / h) // 2 * 2, height)
-    target = workdir / f"{path.stem}-{height}p.mp4"
+    size = (round(w * height / h) // 2 * 2, height) if height else (w, h)
+    frames = round(seconds * fps) if seconds else None
+    target = workdir / f"{path.stem}-{size[1]}p.mp4"
     writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    while True:
+    written = 0
+    while frames is None or written < frames:
         ok, frame = capture.read()
         if not ok:
             break
-        writer.write(cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC))
+        writer.write(frame if size == (w, h) else cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC))
+        written += 1
     writer.release()
     capture.release()
     return target
@@ -210,12 +216,14 @@ def main() -> None:
     )
     parser.add_argument("--video", type=Path, default=CLIP)
     parser.add_argument("--height", type=int, default=None, help="scale the video to this height first")
+    parser.add_argument("--seconds", type=float, default=None, help="use only the video's first seconds")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     with tempfile.TemporaryDirectory(prefix="fw-bench-edge-") as tmp:
         workdir = Path(tmp)
-        video = scaled_copy(args.video, args.height, workdir) if args.height else args.video
+        changed = args.height or args.seconds
+        video = prepared_copy(args.video, args.height, args.seconds, workdir) if changed else args.video
         capture = cv2.VideoCapture(str(video))
         size = f"{int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))}x{int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))}"
         capture.release()

@@ -150,7 +150,13 @@ def test_smtp_down_for_the_first_attempts_the_email_arrives_once_it_is_back(
     notify = start_notify(start_function, storage, port)
     recognize = start_recognize(start_function, storage, notify.url)
     server = OutboxServer(tmp_path / "late-outbox", port=port)
-    threading.Timer(1.5, server.start).start()
+
+    def start_once_refused() -> None:
+        # Not on a timer: on a loaded machine the first attempt can come after any delay.
+        wait_for(lambda: "retrying" in notify.log_path.read_text(), 60)
+        server.start()
+
+    threading.Thread(target=start_once_refused, daemon=True).start()
     try:
         result = deliver(recognize, storage, upload(storage, STRANGER, T0))
         assert result["faces"][0]["alert"] == "sent"
