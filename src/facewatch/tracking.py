@@ -91,8 +91,8 @@ def center(box: Box) -> tuple[float, float]:
 
 def match_distance(track: Track, detection: Box, now: float, params: TrackParams) -> float | None:
     """Distance from the track's predicted centre to the detection's, in face widths, or
-    None when the detection cannot be this face (too far for the time elapsed, or too
-    different in size)."""
+    None when the detection cannot be this face (too far for the time elapsed, or, for a
+    track missed since, for its own motion; or too different in size)."""
     ratio = max(detection.w, track.box.w) / max(1, min(detection.w, track.box.w))
     if ratio > params.max_size_change:
         return None
@@ -100,8 +100,14 @@ def match_distance(track: Track, detection: Box, now: float, params: TrackParams
     (px, py), (dx, dy) = center(predicted), center(detection)
     width = max(1.0, (predicted.w + detection.w) / 2)
     distance = math.hypot(dx - px, dy - py) / width
-    elapsed = min(max(0.0, now - track.last_seen), params.reach_time)
-    gate = params.jitter + params.max_speed * elapsed
+    if track.misses:
+        # Looked for and not found since: it has more likely left than moved unpredictably,
+        # so only a detection where its own motion puts it continues it. Someone stepping
+        # in where another just left is a new person.
+        gate = params.jitter
+    else:
+        elapsed = min(max(0.0, now - track.last_seen), params.reach_time)
+        gate = params.jitter + params.max_speed * elapsed
     return distance if distance <= gate else None
 
 

@@ -52,6 +52,23 @@ def test_a_face_appearing_far_away_after_a_gap_is_a_new_person():
     assert ids == [[1], [1], [2]]
 
 
+def test_someone_entering_where_another_just_left_is_a_new_person():
+    # A walks right and out of view at 2 face widths a second; the ticks after that look
+    # and do not find A; B steps in at the same edge half a second later.
+    a = [(t / 5, [Box(600 + 44 * t, 200, 110, 110)]) for t in range(6)]
+    gone = [(1.2, []), (1.4, [])]
+    b = [(1.6, [Box(850, 205, 110, 110)]), (1.8, [Box(820, 205, 110, 110)])]
+    _, ids = walk((), a + gone + b)
+    assert ids[-1] == ids[-2] != ids[0]
+
+
+def test_a_walking_face_missed_by_one_tick_keeps_its_track():
+    frames = [(t / 5, [Box(100 + 30 * t, 200, 80, 80)]) for t in range(5)]
+    frames[2] = (0.4, [])  # the detector flickered
+    _, ids = walk((), frames)
+    assert {i for boxes in ids for i in boxes} == {1}
+
+
 def test_a_very_different_size_is_not_the_same_face():
     frames = [(0.0, [Box(100, 100, 60, 60)]), (0.2, [Box(100, 100, 150, 150)])]
     _, ids = walk((), frames)
