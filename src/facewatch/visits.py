@@ -4,9 +4,10 @@ telling the household about, and does this sighting deserve an alert?
 A visit is one unknown person's presence at a household's cameras. A sighting joins a
 visit when it continues one of the visit's edge tracks (same camera, same track id, and a
 face not clearly someone else's: within `track_break`) or when its face encoding is
-within `same_person` of one of the visit's representative encodings. A visit stays open while it is seen at least every `window` seconds; it
-alerts once. The same person seen again after the visit closed but within `cooldown`
-of its alert rejoins it silently; after the cooldown they are a new visit and a new alert.
+within `same_person` of one of the visit's representative encodings. A visit stays open
+while it is seen at least every `window` seconds; it alerts once. The same person seen
+again after the visit closed but within `cooldown` of its alert rejoins it silently;
+after the cooldown they are a new visit and a new alert.
 A visit is forgotten once neither its window nor its cooldown keeps it."""
 
 from __future__ import annotations
