@@ -14,11 +14,11 @@ import click
 import numpy as np
 
 from facewatch.encodings import Gallery, encode_faces
-from facewatch.exceptions import BadInput, FacewatchError, ObjectMissing, StorageError, WriteConflict
+from facewatch.exceptions import BadInput, FacewatchError, ObjectMissing, StorageError
 from facewatch.frames import Box
 from facewatch.images import decode_bgr, to_rgb
 from facewatch.layout import FrameKey, check_person, negatives_key
-from facewatch.storage import Storage
+from facewatch.storage import Storage, StoredObject
 
 log = logging.getLogger(__name__)
 
@@ -43,33 +43,26 @@ def add_negative(
     storage: Storage, household: str, name: str, encoding: np.ndarray, verdict_id: str, attempts: int = 10
 ) -> Gallery:
     """Record that the face of `verdict_id` is not `name`. Recording it twice changes nothing."""
-    for _ in range(attempts):
-        try:
-            current, etag = load_negatives(storage, household)
-        except StorageError as exc:
-            # Corrupt: start again rather than refuse every correction from now on.
-            log.error("household %s: negatives unreadable (%s); starting afresh", household, exc)
-            current, etag = Gallery(), storage.etag(negatives_key(household))
+
+    def change(obj: StoredObject | None) -> tuple[bytes | None, Gallery]:
+        current = Gallery()
+        if obj is not None:
+            try:
+                current = Gallery.from_bytes(obj.body)
+            except StorageError as exc:
+                # Corrupt: start again rather than refuse every correction from now on.
+                log.error("household %s: negatives unreadable (%s); starting afresh", household, exc)
         if any(n == name and k == verdict_id for n, k in zip(current.names, current.photo_keys, strict=True)):
-            return current
+            return None, current
         updated = Gallery(
             names=[*current.names, name],
             encodings=np.vstack([current.encodings, np.asarray(encoding, np.float32).reshape(1, 128)]),
             photo_keys=[*current.photo_keys, verdict_id],
             photo_etags=[*current.photo_etags, ""],
         )
-        body = updated.to_bytes()
-        try:
-            if etag is None:
-                storage.put(
-                    negatives_key(household), body, content_type="application/x-npz", if_none_match=True
-                )
-            else:
-                storage.put(negatives_key(household), body, content_type="application/x-npz", if_match=etag)
-        except WriteConflict:
-            continue
-        return updated
-    raise StorageError(f"household {household}: negatives changed by others {attempts} times in a row")
+        return updated.to_bytes(), updated
+
+    return storage.swap(negatives_key(household), change, content_type="application/x-npz", attempts=attempts)
 
 
 @dataclass(frozen=True, slots=True)

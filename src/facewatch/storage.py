@@ -5,9 +5,11 @@ caller ever sees a botocore exception."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -15,6 +17,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from facewatch.config import Settings
 from facewatch.exceptions import BucketMissing, ObjectMissing, StorageError, WriteConflict
+
+T = TypeVar("T")
 
 _MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
 _MISSING_BUCKET = {"NoSuchBucket"}
@@ -44,6 +48,11 @@ class StoredObject:
     etag: str
     metadata: dict[str, str]
     version_id: str | None = None
+
+
+def encode_json(value: Any) -> bytes:
+    """How facewatch writes JSON objects: stable key order, readable, dates as text."""
+    return json.dumps(value, indent=1, sort_keys=True, default=str).encode()
 
 
 def _strip_etag(etag: str | None) -> str:
@@ -143,9 +152,42 @@ class Storage:
             raise self._fail(exc, key) from exc
         return _strip_etag(out.get("ETag"))
 
+    def swap(
+        self,
+        key: str,
+        change: Callable[[StoredObject | None], tuple[bytes | None, T]],
+        *,
+        content_type: str,
+        attempts: int = 25,
+        pause: Callable[[float], None] = time.sleep,
+    ) -> T:
+        """Replace one object by compare-and-swap, the only way facewatch coordinates writers.
+
+        Read the object (None when it does not exist), let `change` compute its new body
+        from it, and write that only if nobody replaced it meanwhile (If-Match on the ETag
+        read, If-None-Match when it was missing); on a conflict, read again and redo, after a
+        short random pause that grows with the attempts. `change` returns (body, result):
+        a body of None writes nothing. Returns the result of the attempt that won."""
+        for attempt in range(attempts):
+            try:
+                current: StoredObject | None = self.get(key)
+            except ObjectMissing:
+                current = None
+            body, result = change(current)
+            if body is None:
+                return result
+            try:
+                if current is None:
+                    self.put(key, body, content_type=content_type, if_none_match=True)
+                else:
+                    self.put(key, body, content_type=content_type, if_match=current.etag)
+                return result
+            except WriteConflict:
+                pause(random.uniform(0.01, 0.05) * (attempt + 1))
+        raise StorageError(f"s3://{self.bucket}/{key}: changed by others {attempts} times in a row")
+
     def put_json(self, key: str, value: Any, **kwargs: Any) -> str:
-        body = json.dumps(value, indent=1, sort_keys=True, default=str).encode()
-        return self.put(key, body, content_type="application/json", **kwargs)
+        return self.put(key, encode_json(value), content_type="application/json", **kwargs)
 
     def get(self, key: str) -> StoredObject:
         try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -19,11 +18,11 @@ import cv2
 import numpy as np
 
 from facewatch.decisions import MatchPolicy
-from facewatch.exceptions import BadInput, FacewatchError, ObjectMissing, StorageError, WriteConflict
+from facewatch.exceptions import BadInput, FacewatchError, ObjectMissing
 from facewatch.frames import Box
 from facewatch.images import encode_jpeg
 from facewatch.layout import known_prefix, stranger_crops_prefix, strangers_key
-from facewatch.storage import Storage
+from facewatch.storage import Storage, StoredObject, encode_json
 from facewatch.strangers import NewSighting, Recall, Stranger, StrangerBook, expire, remember
 
 log = logging.getLogger(__name__)
@@ -59,30 +58,35 @@ class StrangerStore:
             obj = self.storage.get(strangers_key(household))
         except ObjectMissing:
             return StrangerBook(), None
+        return self._book(household, obj), obj.etag
+
+    def _book(self, household: str, obj: StoredObject | None) -> StrangerBook:
+        if obj is None:
+            return StrangerBook()
         try:
-            return StrangerBook.from_dict(json.loads(obj.body)), obj.etag
+            return StrangerBook.from_dict(json.loads(obj.body))
         except (ValueError, KeyError, TypeError) as exc:
             # Unreadable memory must not stop alerts: start afresh (strangers are "first seen").
             log.error("household %s: stranger memory unreadable (%s); starting a new one", household, exc)
-            return StrangerBook(), obj.etag
+            return StrangerBook()
 
     def _change(
         self, household: str, change: Callable[[StrangerBook], tuple[StrangerBook, list[Recall]]]
     ) -> tuple[StrangerBook, StrangerBook, list[Recall]]:
         """Apply `change` to the stored book by compare-and-swap; (before, after, recalls)."""
-        for attempt in range(self.attempts):
-            before, etag = self.load(household)
+
+        def swap(obj: StoredObject | None) -> tuple[bytes, tuple[StrangerBook, StrangerBook, list[Recall]]]:
+            before = self._book(household, obj)
             after, recalls = change(before)
-            body = after.to_dict()
-            try:
-                if etag is None:
-                    self.storage.put_json(strangers_key(household), body, if_none_match=True)
-                else:
-                    self.storage.put_json(strangers_key(household), body, if_match=etag)
-                return before, after, recalls
-            except WriteConflict:
-                self.pause(random.uniform(0.01, 0.05) * (attempt + 1))
-        raise StorageError(f"household {household}: stranger memory too contended ({self.attempts} attempts)")
+            return encode_json(after.to_dict()), (before, after, recalls)
+
+        return self.storage.swap(
+            strangers_key(household),
+            swap,
+            content_type="application/json",
+            attempts=self.attempts,
+            pause=self.pause,
+        )
 
     def record(
         self,

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from facewatch.exceptions import ObjectMissing, StorageError, WriteConflict
 from facewatch.layout import visits_key
-from facewatch.storage import Storage
+from facewatch.storage import Storage, StoredObject, encode_json
 from facewatch.visits import Assignment, Sighting, VisitBook, VisitPolicy, assign
 
 log = logging.getLogger(__name__)
@@ -28,17 +26,15 @@ class VisitStore:
         self.attempts = attempts
         self.pause = pause
 
-    def _load(self, household: str) -> tuple[VisitBook, str | None]:
+    def _book(self, household: str, obj: StoredObject | None) -> VisitBook:
+        if obj is None:
+            return VisitBook()
         try:
-            obj = self.storage.get(visits_key(household))
-        except ObjectMissing:
-            return VisitBook(), None
-        try:
-            return VisitBook.from_dict(json.loads(obj.body)), obj.etag
+            return VisitBook.from_dict(json.loads(obj.body))
         except (ValueError, KeyError, TypeError) as exc:
             # A corrupt book must not stop alerts: start afresh (worst case: one extra alert).
             log.error("household %s: visit state unreadable (%s); starting a new one", household, exc)
-            return VisitBook(), obj.etag
+            return VisitBook()
 
     def record(
         self,
@@ -48,24 +44,23 @@ class VisitStore:
         now: datetime,
         policy: VisitPolicy,
     ) -> list[Assignment]:
-        """Place each (sighting, new_visit_id, alert_id) and store the book, atomically."""
-        for attempt in range(self.attempts):
-            book, etag = self._load(household)
-            visits = book.visits
+        """Place each (sighting, new_visit_id, alert_id) and store the book, atomically: on a
+        conflict with another invocation the book is read again and our part redone."""
+
+        def change(obj: StoredObject | None) -> tuple[bytes, list[Assignment]]:
+            visits = self._book(household, obj).visits
             results = []
             for sighting, visit_id, alert_id in sightings:
                 visits, result = assign(
                     sighting, visits, now=now, policy=policy, new_visit_id=visit_id, alert_id=alert_id
                 )
                 results.append(result)
-            body = VisitBook(visits).to_dict()
-            try:
-                if etag is None:
-                    self.storage.put_json(visits_key(household), body, if_none_match=True)
-                else:
-                    self.storage.put_json(visits_key(household), body, if_match=etag)
-                return results
-            except WriteConflict:
-                # Another invocation changed the book: read it again and redo our part.
-                self.pause(random.uniform(0.01, 0.05) * (attempt + 1))
-        raise StorageError(f"household {household}: visit state too contended ({self.attempts} attempts)")
+            return encode_json(VisitBook(visits).to_dict()), results
+
+        return self.storage.swap(
+            visits_key(household),
+            change,
+            content_type="application/json",
+            attempts=self.attempts,
+            pause=self.pause,
+        )
