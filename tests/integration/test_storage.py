@@ -67,3 +67,41 @@ def test_compare_and_swap_by_etag(storage):
         storage.put("households/h/state", b"3", if_match=first)
     assert storage.get("households/h/state").body == b"2"
     assert storage.etag("households/h/state") == second
+
+
+def test_swap_loses_no_update_under_concurrent_writers(storage):
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    def increment(_: int) -> int:
+        def change(obj):
+            count = 0 if obj is None else json.loads(obj.body)["count"]
+            return json.dumps({"count": count + 1}).encode(), count + 1
+
+        return storage.swap("counter.json", change, content_type="application/json", attempts=200)
+
+    with ThreadPoolExecutor(8) as pool:
+        seen = list(pool.map(increment, range(40)))
+    assert json.loads(storage.get("counter.json").body) == {"count": 40}
+    assert sorted(seen) == list(range(1, 41))  # each writer's result is the value it wrote
+
+
+def test_swap_with_nothing_to_change_writes_nothing(storage):
+    etag = storage.put("doc.json", b"{}")
+    assert storage.swap("doc.json", lambda obj: (None, "unchanged"), content_type="application/json") == (
+        "unchanged"
+    )
+    assert storage.etag("doc.json") == etag
+
+
+def test_swap_gives_up_with_a_clear_error_when_it_never_wins(storage):
+    rivals = iter(range(100))
+
+    def change(obj):
+        # Another writer replaces the object after every read (with new bytes: an ETag is
+        # the content's hash, so the same bytes would not count as a change).
+        storage.put("busy.json", b"someone else was quicker %d" % next(rivals))
+        return b"mine", None
+
+    with pytest.raises(StorageError, match="changed by others 3 times"):
+        storage.swap("busy.json", change, content_type="application/json", attempts=3, pause=lambda s: None)
