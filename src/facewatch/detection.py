@@ -196,27 +196,19 @@ class HaarDetector:
         return _place(found, scale, dx, dy, image_bgr, max(min_px, self.min_face_px), max_px)
 
 
-@dataclass
-class HogDetector:
-    """dlib's HOG detector: slower than Haar, far fewer false faces; what recognize uses when
-    a frame arrives without boxes."""
+class _ColourSearch:
+    """Whole-frame and region searches for detectors that look at a colour image through
+    one `_run(image_bgr)` (HOG, YuNet); Haar searches grey images with size limits."""
 
-    max_width: int = 640
-    upsample: int = 1
-    min_face_px: int = 40
-    name: str = "hog"
+    max_width: int
+    min_face_px: int
+    window_px: int
 
-    @property
-    def window_px(self) -> int:
-        return 80 >> self.upsample  # dlib's 80x80 window, halved by each upsampling
+    def _run(self, small_bgr: np.ndarray) -> list[Box]:
+        raise NotImplementedError
 
     def search_scale(self, frame_width: int) -> float:
         return search_scale(frame_width, self.max_width, self.min_face_px, self.window_px)
-
-    def _run(self, small_bgr: np.ndarray) -> list[Box]:
-        with DLIB_LOCK:
-            rects = hog_detector()(np.ascontiguousarray(small_bgr[:, :, ::-1]), self.upsample)
-        return [Box(r.left(), r.top(), r.right() - r.left() + 1, r.bottom() - r.top() + 1) for r in rects]
 
     def detect(self, image_bgr: np.ndarray) -> list[Box]:
         small, back = downscale(image_bgr, self.max_width)
@@ -233,7 +225,27 @@ class HogDetector:
 
 
 @dataclass
-class YuNetDetector:
+class HogDetector(_ColourSearch):
+    """dlib's HOG detector: slower than Haar, far fewer false faces; what recognize uses when
+    a frame arrives without boxes."""
+
+    max_width: int = 640
+    upsample: int = 1
+    min_face_px: int = 40
+    name: str = "hog"
+
+    @property
+    def window_px(self) -> int:
+        return 80 >> self.upsample  # dlib's 80x80 window, halved by each upsampling
+
+    def _run(self, small_bgr: np.ndarray) -> list[Box]:
+        with DLIB_LOCK:
+            rects = hog_detector()(np.ascontiguousarray(small_bgr[:, :, ::-1]), self.upsample)
+        return [Box(r.left(), r.top(), r.right() - r.left() + 1, r.bottom() - r.top() + 1) for r in rects]
+
+
+@dataclass
+class YuNetDetector(_ColourSearch):
     """OpenCV's YuNet CNN detector, when the operator supplies its ONNX model file."""
 
     model_path: str
@@ -252,27 +264,11 @@ class YuNetDetector:
         except cv2.error as exc:
             raise ModelsUnavailable(f"YuNet model {self.model_path!r} could not be loaded: {exc}") from exc
 
-    def search_scale(self, frame_width: int) -> float:
-        return search_scale(frame_width, self.max_width, self.min_face_px, self.window_px)
-
     def _run(self, small_bgr: np.ndarray) -> list[Box]:
         with _CASCADE_LOCK:  # the network keeps its input size: one call at a time
             self._net.setInputSize((small_bgr.shape[1], small_bgr.shape[0]))
             _, faces = self._net.detect(np.ascontiguousarray(small_bgr))
         return [] if faces is None else [Box(*(int(v) for v in f[:4])) for f in faces]
-
-    def detect(self, image_bgr: np.ndarray) -> list[Box]:
-        small, back = downscale(image_bgr, self.max_width)
-        return _finish(self._run(small), back, image_bgr, self.min_face_px)
-
-    def detect_in(
-        self, image_bgr: np.ndarray, region: Box | None, scale: float, min_px: int, max_px: int | None = None
-    ) -> list[Box]:
-        crop, dx, dy = _crop(image_bgr, region)
-        if crop.size == 0 or min(crop.shape[:2]) * scale < self.window_px:
-            return []
-        found = self._run(resized(crop, scale))
-        return _place(found, scale, dx, dy, image_bgr, max(min_px, self.min_face_px), max_px)
 
 
 def make_detector(settings: Settings, kind: str | None = None) -> FaceDetector:

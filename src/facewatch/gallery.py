@@ -76,7 +76,7 @@ def rebuild_gallery(
 
 def _encode_photos(storage: Storage, household: str, max_pixels: int, previous: Gallery | None) -> Gallery:
     reuse: dict[tuple[str, str], tuple[str, np.ndarray]] = {}
-    if previous is not None:
+    if previous is not None and not previous.stale:
         for i, key in enumerate(previous.photo_keys):
             reuse[(key, previous.photo_etags[i])] = (previous.names[i], previous.encodings[i])
     names: list[str] = []
@@ -165,6 +165,8 @@ class GalleryCache:
     missing_is_empty: bool = False
     """Keep a missing object as an empty gallery, rechecked like any other: most households
     have no negatives, and asking for them on every frame would cost a request each."""
+    max_pixels: int = 40_000_000
+    """Settings.max_image_pixels, for rebuilding a known set an older facewatch encoded."""
     _entries: dict[str, _Entry] = field(default_factory=dict)
 
     def get(self, household: str) -> tuple[Gallery, str | None]:
@@ -186,6 +188,13 @@ class GalleryCache:
             if not self.missing_is_empty:
                 raise
             gallery, etag = Gallery(), None
+        if gallery.stale and self.key_for is encodings_key:
+            # Today's encodings are not comparable with rows made the old way: rebuild from
+            # the photos once. (Stale negatives are kept: they are faces from frames that
+            # cannot be encoded again, and a little less precise beats forgetting them.)
+            log.warning("household %s: encodings of format %d are rebuilt", household, gallery.format)
+            gallery = rebuild_gallery(self.storage, household, self.max_pixels)
+            etag = self.storage.etag(self.key_for(household))
         self._entries[household] = _Entry(gallery, etag, now)
         return gallery, etag
 
