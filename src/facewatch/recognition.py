@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from facewatch.config import Settings
-from facewatch.decisions import MatchPolicy, judge_face
+from facewatch.decisions import MatchPolicy, judge_face, person_distances
 from facewatch.detection import HogDetector, confirm_face
 from facewatch.encodings import Gallery, encode_faces, sharpness
 from facewatch.events import StorageEvent
@@ -31,7 +31,7 @@ from facewatch.storage import Storage
 from facewatch.strangers import NewSighting, Recall, StrangerSighting
 from facewatch.strangerstore import StrangerStore, crop_face
 from facewatch.verdicts import Alert, FaceVerdict, FrameResult
-from facewatch.visits import Sighting, VisitPolicy
+from facewatch.visits import Sighting, VisitPolicy, Vote, track_key
 from facewatch.visitstore import VisitStore
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,21 @@ def _meta_for(key: FrameKey, metadata: dict[str, str], image: np.ndarray) -> Fra
     stamp = datetime.strptime(f"{key.day}{key.name[:12]}", "%Y%m%d%H%M%S%f").replace(tzinfo=UTC)
     height, width = image.shape[:2]
     return FrameMeta(key.household, key.camera, stamp, width, height, source="unknown")
+
+
+def _track_votes(result: FrameResult) -> list[Vote]:
+    """The frame's judged faces that belong to edge tracks, as votes on who each track is."""
+    return [
+        Vote(
+            track_key(result.camera, face.track_id),
+            f"{result.frame_key}#{i}",
+            result.captured_at,
+            face.name if face.verdict == "known" else None,
+            face.distance,
+        )
+        for i, face in enumerate(result.faces)
+        if face.track_id is not None and face.verdict in ("known", "stranger")
+    ]
 
 
 def find_faces(
@@ -247,8 +262,13 @@ class Recognizer:
         result.faces = [
             f.model_copy(update={"verdict_id": key.verdict_id(i)}) for i, f in enumerate(result.faces)
         ]
+        votes = _track_votes(result)
         if result.strangers:
-            result.faces, result.alert = self._alert_visits(event, result, encodings, image)
+            result.faces, result.alert = self._alert_visits(event, result, encodings, image, votes, gallery)
+        elif votes:  # known people's tracks, so their bad frames later are not strangers
+            self.visits.record(
+                key.household, [], now=result.captured_at, policy=self.visit_policy, votes=votes
+            )
         elif gallery is None and any(f.reason.startswith("cannot decide") for f in result.faces):
             result.alert = self._alert_operator(result, why_not)
         self.storage.put_json(key.result_key, result.model_dump(mode="json"))
@@ -292,9 +312,16 @@ class Recognizer:
             return {}
 
     def _alert_visits(
-        self, event: StorageEvent, result: FrameResult, encodings: dict[int, np.ndarray], image: np.ndarray
+        self,
+        event: StorageEvent,
+        result: FrameResult,
+        encodings: dict[int, np.ndarray],
+        image: np.ndarray,
+        votes: list[Vote],
+        gallery: Gallery | None,
     ) -> tuple[list[FaceVerdict], str]:
-        """Place each stranger in a visit (atomically, in the bucket) and alert new visits.
+        """Place each stranger in a visit (atomically, in the bucket) and alert new visits;
+        a stranger face on a known person's edge track is that person and is not placed.
         An AlertError propagates: no result is written, the event fails and is delivered
         again, the replayed sightings alert again with the same ids, and notify, which
         remembers what it sent, sends each alert once."""
@@ -303,7 +330,12 @@ class Recognizer:
         sightings = [
             (
                 Sighting(
-                    result.frame_key, result.camera, result.captured_at, encodings[i], faces[i].track_id
+                    result.frame_key,
+                    result.camera,
+                    result.captured_at,
+                    encodings[i],
+                    faces[i].track_id,
+                    person_distances(encodings[i], gallery) if gallery is not None else {},
                 ),
                 f"visit-{alert_id_for(event, i)[:12]}",
                 alert_id_for(event, i),
@@ -311,14 +343,18 @@ class Recognizer:
             for i in indices
         ]
         assignments = self.visits.record(
-            result.household, sightings, now=result.captured_at, policy=self.visit_policy
+            result.household, sightings, now=result.captured_at, policy=self.visit_policy, votes=votes
         )
-        visit_ids = [(i, a.visit.visit_id) for i, a in zip(indices, assignments, strict=True)]
-        recalls = self._remember(result, visit_ids, encodings, image)
+        visit_ids = [(i, a.visit.visit_id) for i, a in zip(indices, assignments, strict=True) if a.visit]
+        recalls = iter(self._remember(result, visit_ids, encodings, image))
         outcomes = []
-        placed = zip(indices, sightings, assignments, recalls, strict=True)
-        for i, (_, _, alert_id), assignment, recall in placed:
+        for i, (_, _, alert_id), assignment in zip(indices, sightings, assignments, strict=True):
             visit = assignment.visit
+            if visit is None:
+                faces[i] = faces[i].model_copy(update={"alert": f"suppressed: {assignment.reason}"})
+                outcomes.append(faces[i].alert or "")
+                continue
+            recall = next(recalls)
             face = faces[i].model_copy(
                 update={"visit_id": visit.visit_id, "stranger_id": recall.stranger.stranger_id}
             )

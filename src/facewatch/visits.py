@@ -12,11 +12,15 @@ A visit is forgotten once neither its window nor its cooldown keeps it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from math import inf
 from typing import Any
 
 import numpy as np
+
+from facewatch.decisions import Judgement, judge_visit
 
 MAX_REPRESENTATIVES = 5
 MAX_FRAME_KEYS = 50
@@ -36,6 +40,73 @@ class VisitPolicy:
     hide the second one's alert."""
 
 
+MAX_TRACK_VOTES = 15
+
+
+def track_key(camera: str, track_id: int) -> str:
+    """An edge track's name in the household: track ids are per camera."""
+    return f"{camera}:{track_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """One judged face of an edge track: who it was (None: a stranger) and how near."""
+
+    track_key: str
+    face_key: str
+    """The frame's key and the face's index: a replayed frame votes once."""
+    seen_at: datetime
+    name: str | None
+    distance: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "track": self.track_key,
+            "face": self.face_key,
+            "seen_at": self.seen_at.isoformat(),
+            "name": self.name,
+            "distance": self.distance,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Vote:
+        distance = data.get("distance")
+        return cls(
+            str(data["track"]),
+            str(data["face"]),
+            datetime.fromisoformat(data["seen_at"]),
+            data.get("name"),
+            None if distance is None else float(distance),
+        )
+
+
+def record_votes(
+    votes: Sequence[Vote], new: Sequence[Vote], now: datetime, policy: VisitPolicy
+) -> list[Vote]:
+    """The votes kept: the new ones added (once per face), those older than the visit window
+    dropped, the last MAX_TRACK_VOTES of each track."""
+    seen = {v.face_key for v in votes}
+    recent = [
+        v for v in (*votes, *(n for n in new if n.face_key not in seen)) if now - v.seen_at <= policy.window
+    ]
+    per_track: dict[str, list[Vote]] = {}
+    for vote in sorted(recent, key=lambda v: v.seen_at):
+        per_track.setdefault(vote.track_key, []).append(vote)
+    return [v for track in per_track.values() for v in track[-MAX_TRACK_VOTES:]]
+
+
+def track_identity(votes: Sequence[Vote], key: str) -> Judgement:
+    """Who an edge track is, by the same visit rule as everywhere (`decisions.judge_visit`):
+    the person named in most of its judged faces, else a stranger."""
+    return judge_visit(
+        [
+            Judgement("known" if v.name else "stranger", v.name, v.distance, "")
+            for v in votes
+            if v.track_key == key
+        ]
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Sighting:
     frame_key: str
@@ -43,10 +114,13 @@ class Sighting:
     seen_at: datetime
     encoding: np.ndarray
     track_id: int | None = None
+    known_distances: Mapping[str, float] = field(default_factory=dict)
+    """The face's distance to each known person: a known person's track claims the face
+    only if it is not clearly someone else (`track_break`)."""
 
     @property
     def track_key(self) -> str | None:
-        return None if self.track_id is None else f"{self.camera}:{self.track_id}"
+        return None if self.track_id is None else track_key(self.camera, self.track_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +181,9 @@ class Visit:
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
-    """What happened to one sighting."""
+    """What happened to one sighting (no visit: its track is a known person's)."""
 
-    visit: Visit
+    visit: Visit | None
     alert: bool
     reason: str
 
@@ -195,10 +269,48 @@ class VisitBook:
     """A household's visits, as stored (one object, replaced with a conditional write)."""
 
     visits: list[Visit] = field(default_factory=list)
+    votes: list[Vote] = field(default_factory=list)
+    """Recent judged faces of edge tracks, known people's included."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": 1, "visits": [v.to_dict() for v in self.visits]}
+        return {
+            "format": 1,
+            "visits": [v.to_dict() for v in self.visits],
+            "votes": [v.to_dict() for v in self.votes],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VisitBook:
-        return cls([Visit.from_dict(v) for v in data.get("visits", [])])
+        return cls(
+            [Visit.from_dict(v) for v in data.get("visits", [])],
+            [Vote.from_dict(v) for v in data.get("votes", [])],
+        )
+
+
+def place(
+    book: VisitBook,
+    sightings: Sequence[tuple[Sighting, str, str]],
+    votes: Sequence[Vote],
+    *,
+    now: datetime,
+    policy: VisitPolicy,
+) -> tuple[VisitBook, list[Assignment]]:
+    """Record a frame's track votes, then place each (stranger sighting, new visit id,
+    alert id). A stranger face on a track that most of its judged faces name as someone
+    known, and not clearly someone else (within `track_break` of that person), is that
+    person in a bad frame (turned away, blurred), not a new stranger: no visit, no alert.
+    The others as `assign` says."""
+    kept = record_votes(book.votes, votes, now, policy)
+    visits, results = book.visits, []
+    for sighting, visit_id, alert_id in sightings:
+        if sighting.track_key is not None:
+            who = track_identity(kept, sighting.track_key)
+            near = who.name is not None and sighting.known_distances.get(who.name, inf) <= policy.track_break
+            if who.verdict == "known" and near:
+                results.append(Assignment(None, False, f"its edge track is {who.name} ({who.reason})"))
+                continue
+        visits, result = assign(
+            sighting, visits, now=now, policy=policy, new_visit_id=visit_id, alert_id=alert_id
+        )
+        results.append(result)
+    return VisitBook(visits, kept), results

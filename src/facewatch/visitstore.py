@@ -13,7 +13,7 @@ from datetime import datetime
 
 from facewatch.layout import visits_key
 from facewatch.storage import Storage, StoredObject, encode_json
-from facewatch.visits import Assignment, Sighting, VisitBook, VisitPolicy, assign
+from facewatch.visits import Assignment, Sighting, VisitBook, VisitPolicy, Vote, place
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +43,15 @@ class VisitStore:
         *,
         now: datetime,
         policy: VisitPolicy,
+        votes: Sequence[Vote] = (),
     ) -> list[Assignment]:
-        """Place each (sighting, new_visit_id, alert_id) and store the book, atomically: on a
-        conflict with another invocation the book is read again and our part redone."""
+        """Record the frame's track votes and place each (sighting, new_visit_id, alert_id)
+        (`visits.place`), atomically: on a conflict with another invocation the book is read
+        again and our part redone."""
 
         def change(obj: StoredObject | None) -> tuple[bytes, list[Assignment]]:
-            visits = self._book(household, obj).visits
-            results = []
-            for sighting, visit_id, alert_id in sightings:
-                visits, result = assign(
-                    sighting, visits, now=now, policy=policy, new_visit_id=visit_id, alert_id=alert_id
-                )
-                results.append(result)
-            return encode_json(VisitBook(visits).to_dict()), results
+            book, results = place(self._book(household, obj), sightings, votes, now=now, policy=policy)
+            return encode_json(book.to_dict()), results
 
         return self.storage.swap(
             visits_key(household),

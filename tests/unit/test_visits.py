@@ -1,8 +1,20 @@
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from facewatch.visits import Sighting, Visit, VisitBook, VisitPolicy, assign
+from facewatch.visits import (
+    MAX_TRACK_VOTES,
+    Sighting,
+    Visit,
+    VisitBook,
+    VisitPolicy,
+    Vote,
+    assign,
+    place,
+    record_votes,
+    track_key,
+)
 
 POLICY = VisitPolicy(window=timedelta(minutes=5), cooldown=timedelta(minutes=30), same_person=0.55)
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
@@ -124,3 +136,56 @@ def test_a_track_that_jumped_to_another_person_does_not_hide_their_alert():
     bob = near(alice, 0.9)
     result = book.see(bob, T0 + timedelta(seconds=1), track=7)
     assert result.alert and result.reason == "new visit"
+
+
+def vote(frame: int, name: str | None, *, track: int = 7, camera: str = "door", at=T0):
+    return Vote(
+        track_key(camera, track),
+        f"f{frame}#0",
+        at + timedelta(seconds=frame),
+        name,
+        0.4 if name else 0.7,
+    )
+
+
+def test_a_known_persons_bad_frame_on_their_track_is_not_a_stranger():
+    book = VisitBook()
+    for frame in range(3):  # Alice's first frames, named Alice
+        book, _ = place(book, [], [vote(frame, "alice")], now=T0 + timedelta(seconds=frame), policy=POLICY)
+    bad = Sighting("f3", "door", T0 + timedelta(seconds=3), person(1), 7, {"alice": 0.62})
+    book, (result,) = place(
+        book, [(bad, "v3", "a3")], [vote(3, None)], now=T0 + timedelta(seconds=3), policy=POLICY
+    )
+    assert result.visit is None and not result.alert
+    assert "its edge track is alice (alice in 3 of 4" in result.reason
+    assert book.visits == []
+
+
+def test_a_stranger_on_a_known_persons_track_is_still_a_stranger():
+    # The tracker jumped from Alice to someone else: the face is far from Alice's photos.
+    book = VisitBook()
+    for frame in range(3):
+        book, _ = place(book, [], [vote(frame, "alice")], now=T0 + timedelta(seconds=frame), policy=POLICY)
+    other = Sighting("f3", "door", T0 + timedelta(seconds=3), person(2), 7, {"alice": 0.9})
+    _, (result,) = place(book, [(other, "v3", "a3")], [vote(3, None)], now=T0, policy=POLICY)
+    assert result.alert and result.visit is not None
+
+
+def test_one_lucky_frame_does_not_make_a_strangers_track_someone_known():
+    book = VisitBook()
+    book, _ = place(book, [], [vote(0, "alice")], now=T0, policy=POLICY)
+    s = Sighting("f1", "door", T0 + timedelta(seconds=1), person(2), 7, {"alice": 0.58})
+    _, (result,) = place(book, [(s, "v1", "a1")], [vote(1, None)], now=T0, policy=POLICY)
+    assert result.alert  # one of two frames named alice is not most of them
+
+
+def test_votes_are_kept_once_per_face_within_the_window_and_round_trip():
+    votes = record_votes([], [vote(0, "alice"), vote(1, None)], T0 + timedelta(seconds=1), POLICY)
+    again = record_votes(votes, [vote(1, None)], T0 + timedelta(seconds=1), POLICY)  # a replay
+    assert again == votes
+    later = record_votes(votes, [], T0 + POLICY.window + timedelta(seconds=1), POLICY)
+    assert [v.face_key for v in later] == ["f1#0"]
+    many = record_votes([], [vote(i, "alice") for i in range(40)], T0 + timedelta(seconds=40), POLICY)
+    assert len(many) == MAX_TRACK_VOTES
+    book = VisitBook([], votes)
+    assert VisitBook.from_dict(json.loads(json.dumps(book.to_dict()))) == book
