@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -90,29 +94,57 @@ def enroll(household: str, name: str, photos: tuple[Path, ...]) -> None:
     default=None,
     help="Keep the strangers remembered here, so a second run knows them again.",
 )
-def demo(video: Path | None, known: Path | None, outbox: Path, state_dir: Path | None) -> None:
+@click.option(
+    "--keep-running",
+    is_flag=True,
+    help="Leave the local stack up afterwards (until Ctrl-C), to look around with the other commands.",
+)
+def demo(
+    video: Path | None, known: Path | None, outbox: Path, state_dir: Path | None, keep_running: bool
+) -> None:
     """Clip → edge agent → S3 → recognize → notify → email, all on this machine."""
     from facewatch.demo import print_json_line, repo_testdata, run_demo
     from facewatch.stack import StackError
+
+    def report(summary: dict[str, Any]) -> None:
+        click.echo(
+            f"{summary['frames_read']} frames read, {summary['frames_uploaded']} uploaded, "
+            f"{summary['strangers']} stranger face(s) of {len(summary['strangers_remembered'])} "
+            f"stranger(s), {summary['emails']} email(s) in {summary['outbox']}; page: {summary['report']}",
+            err=True,
+        )
+        print_json_line(summary)
+        sys.stdout.flush()
+
+    def stay_up(summary: dict[str, Any], env: dict[str, str]) -> None:
+        report(summary)
+        exports = " ".join(f"{name}={value}" for name, value in sorted(env.items()))
+        click.echo(f"the local stack stays up until Ctrl-C; in another shell:\n  export {exports}", err=True)
+        click.echo("  facewatch strangers --household home --json", err=True)
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # stop the stack cleanly
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
 
     data = repo_testdata()
     video = video or data / "video" / "short_hamilton_clip.mp4"
     known = known or data / "known"
     try:
-        summary = run_demo(video, known, outbox, say=lambda m: click.echo(m, err=True), state_dir=state_dir)
+        summary = run_demo(
+            video,
+            known,
+            outbox,
+            say=lambda m: click.echo(m, err=True),
+            state_dir=state_dir,
+            keep=stay_up if keep_running else None,
+        )
     except StackError as exc:
         click.echo(f"error: the local stack failed: {exc}", err=True)
         sys.exit(3)
     except FacewatchError as exc:
         _fail(exc)
         return
-    click.echo(
-        f"{summary['frames_read']} frames read, {summary['frames_uploaded']} uploaded, "
-        f"{summary['strangers']} stranger face(s) of {len(summary['strangers_remembered'])} stranger(s), "
-        f"{summary['emails']} email(s) in {summary['outbox']}; page: {summary['report']}",
-        err=True,
-    )
-    print_json_line(summary)
+    if not keep_running:
+        report(summary)
 
 
 @main.command()

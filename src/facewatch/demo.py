@@ -17,7 +17,7 @@ from facewatch.exceptions import BadInput
 from facewatch.gallery import enroll
 from facewatch.layout import IMAGE_SUFFIXES, check_person, household_prefix, results_prefix, strangers_key
 from facewatch.report import build_report, write_report
-from facewatch.stack import LocalStack
+from facewatch.stack import LOCAL_CREDENTIALS, LocalStack
 from facewatch.storage import Storage
 from facewatch.strangerstore import StrangerStore
 
@@ -98,7 +98,11 @@ def run_demo(
     on_progress: Callable[[AgentSummary], None] | None = None,
     say: Callable[[str], None] = print,
     state_dir: Path | None = None,
+    keep: Callable[[dict[str, Any], dict[str, str]], None] | None = None,
 ) -> dict[str, Any]:
+    """Run the demo and return its summary. `keep`, when given, is called with the summary
+    and the environment that points the `facewatch` commands at the still running local
+    stack (endpoint, bucket, credentials); the stack stops when it returns."""
     if not video.is_file():
         raise BadInput(f"video {video} does not exist")
     known_people(known_dir)  # fail before starting anything
@@ -139,21 +143,31 @@ def run_demo(
             report = write_report(page, outbox / "report")
             if state_dir is not None:
                 save_strangers(storage, HOUSEHOLD, state_dir)
-    emails = sorted(set(outbox.glob("*.eml")) - before)
-    return {
-        "frames_read": summary.frames_read,
-        "frames_uploaded": summary.frames_uploaded,
-        "faces_seen": summary.faces_seen,
-        "frames_judged": totals["frames_judged"],
-        "known": totals["known"],
-        "unsure": totals["unsure"],
-        "strangers": totals["strangers"],
-        "emails": len(emails),
-        "outbox": str(outbox.resolve()),
-        "email_files": [p.name for p in emails],
-        "strangers_remembered": [s.summary() for s in remembered],
-        "report": str(report.resolve()),
-    }
+            emails = sorted(set(outbox.glob("*.eml")) - before)
+            result = {
+                "frames_read": summary.frames_read,
+                "frames_uploaded": summary.frames_uploaded,
+                "faces_seen": summary.faces_seen,
+                "frames_judged": totals["frames_judged"],
+                "known": totals["known"],
+                "unsure": totals["unsure"],
+                "strangers": totals["strangers"],
+                "emails": len(emails),
+                "outbox": str(outbox.resolve()),
+                "email_files": [p.name for p in emails],
+                "strangers_remembered": [s.summary() for s in remembered],
+                "report": str(report.resolve()),
+            }
+            if keep is not None:
+                keep(
+                    result,
+                    {
+                        **LOCAL_CREDENTIALS,
+                        "FACEWATCH_S3_ENDPOINT_URL": stack.moto.endpoint,
+                        "FACEWATCH_BUCKET": stack.bucket,
+                    },
+                )
+    return result
 
 
 def print_json_line(value: dict[str, Any]) -> None:

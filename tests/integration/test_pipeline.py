@@ -65,3 +65,61 @@ def test_demo_refuses_a_known_tree_of_the_wrong_shape(tmp_path):
     )
     assert done.returncode == 2
     assert "holds no <name>/*.jpg|*.png folders" in done.stderr
+
+
+def test_after_the_demo_on_a_street_facewatch_strangers_lists_one_identity_per_passer_by(tmp_path):
+    """Issue 8's check, as a person would run it: `facewatch demo --keep-running` on a street
+    scene, then `facewatch strangers --json` against the stack it left up."""
+    import os
+    import signal
+
+    from tests.street import Walker, scene, write_video
+
+    street = [
+        Walker("alex-lacamoire.png", 0, frames=30),
+        Walker("rose-leslie.jpg", 20, frames=30, row=1, left_to_right=False),
+        Walker("kit-harington.jpeg", 45, frames=30),
+        Walker("biden2.jpg", 80, frames=30, row=1),  # known in the demo's household
+    ]
+    video = write_video(list(scene(street)), tmp_path / "street.mp4", fps=10)
+    out_dir = str(tmp_path / "out")
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "facewatch.cli",
+            "demo",
+            "--video",
+            str(video),
+            "--outbox",
+            out_dir,
+            "--keep-running",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        exports = None
+        for line in demo.stderr:  # the demo says how to reach its stack once it is done
+            if line.strip().startswith("export "):
+                exports = dict(item.split("=", 1) for item in line.split()[1:])
+                break
+        assert exports, "the demo never said where its stack is"
+        listed = subprocess.run(
+            [sys.executable, "-m", "facewatch.cli", "strangers", "--household", "home", "--json"],
+            env={**os.environ, **exports},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert listed.returncode == 0, listed.stderr
+        strangers = [json.loads(line) for line in listed.stdout.splitlines()]
+        assert len(strangers) == 3  # three unknown passers-by, not one per frame; Biden is known
+        assert all(s["stranger_id"].startswith("stranger-") and s["sightings"] >= 2 for s in strangers)
+    finally:
+        demo.send_signal(signal.SIGINT)
+        out, _ = demo.communicate(timeout=60)
+    assert demo.returncode == 0
+    assert json.loads(out.strip().splitlines()[-1])["emails"] >= 1
