@@ -20,7 +20,12 @@ nearest photo; the next person is considered, else it is a stranger.
 
 Tried and dropped (bench/RESULTS.md): per-person thresholds and cohort (z/t/s) score
 normalisation, worse than plain distance at every operating point; mean over a person's
-photos, slightly better but mixes poses the nearest photo is meant to keep apart."""
+photos, slightly better but mixes poses the nearest photo is meant to keep apart; one
+score d(b) - λ·(d(second) - d(b)) with its cut derived from the gallery (the α quantile
+of that score for the two nearest of P people drawn from the impostor fit): its false
+accepts come nearer to α, but at equal false accepts it names no more people than this
+rule, whose two conditions already weigh distance and margin. The encodings themselves
+gained more (encodings.describe_chips: face and mirror image)."""
 
 from __future__ import annotations
 
@@ -38,9 +43,10 @@ from facewatch.verdicts import Verdict
 if TYPE_CHECKING:
     from facewatch.config import Settings
 
-PRIOR_IMPOSTOR = (0.82, 0.09)
-"""Mean and spread of dlib's distances between different people, measured on ~3,000 news
-photos (bench/RESULTS.md); used while a gallery has too few people to measure its own."""
+PRIOR_IMPOSTOR = (0.81, 0.09)
+"""Mean and spread of the distances between different people (encodings.describe_chips),
+measured on ~3,000 news photos (bench/RESULTS.md); used while a gallery has too few people
+to measure its own."""
 MIN_PEOPLE_TO_ESTIMATE = 5
 MIN_THRESHOLD = 0.4
 """Below this most photos of the same person no longer match each other: a stricter T

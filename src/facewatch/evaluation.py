@@ -44,6 +44,9 @@ class EvalReport:
     seconds: float = 0.0
     threshold: float | None = None
     """The distance threshold the rule derived from this gallery."""
+    encodings_format: int | None = None
+    """How the faces were encoded (encodings.GALLERY_FORMAT): figures of different formats
+    are not comparable."""
     mistakes: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -118,6 +121,7 @@ def evaluate(gallery_dir: Path, probes_dir: Path, settings: Settings) -> EvalRep
     report = EvalReport()
     policy = MatchPolicy.from_settings(settings)
     report.threshold = round(gallery_model(gallery).threshold(policy), 4)
+    report.encodings_format = gallery.format
     # Photos are larger than camera frames: search them at up to 1600 px so small faces in
     # news photos are found; the judgement is what is being measured.
     detector = HogDetector(max_width=max(settings.detect_width, 1600), min_face_px=settings.min_face_px)

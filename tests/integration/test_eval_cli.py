@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from facewatch.cli import main
+from facewatch.encodings import GALLERY_FORMAT
 from facewatch.evaluation import central_face
 from facewatch.frames import Box
 from tests.conftest import TESTDATA, clip_frame
@@ -49,6 +50,7 @@ def test_eval_names_the_known_and_refuses_the_stranger(tmp_path):
     # Two people are too few to measure their own impostor distances: the encoder's prior
     # gives a threshold above the configured cap, so the cap holds.
     assert summary["threshold"] == 0.6
+    assert summary["encodings_format"] == GALLERY_FORMAT  # face and mirror image, as enroll does
     assert summary["seconds_per_image"] > 0
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from facewatch.detection import HaarDetector, HogDetector, confirm_face
-from facewatch.encodings import Gallery, encode_faces
+from facewatch.encodings import GALLERY_FORMAT, Gallery, encode_faces, face_chips
 from facewatch.exceptions import StorageError
 from facewatch.images import decode_bgr, to_rgb
 from tests.conftest import TESTDATA
@@ -17,14 +17,36 @@ def obama():
     return decode_bgr(OBAMA.read_bytes(), 40_000_000)
 
 
-def test_encodings_equal_face_recognitions_on_the_same_box(obama):
+def test_the_chip_is_face_recognitions_and_the_encoding_averages_it_with_its_mirror(obama):
     import face_recognition
 
     box = HogDetector(max_width=4000).detect(obama)[0]
-    ours = encode_faces(to_rgb(obama), [box])[0]
+    rgb = to_rgb(obama)
+    chip = face_chips(rgb, [box])[0]
     css = (box.y, box.x + box.w - 1, box.y + box.h - 1, box.x)
-    theirs = face_recognition.face_encodings(to_rgb(obama), [css])[0]
-    assert np.abs(ours - theirs).max() < 1e-6
+    as_is = face_recognition.face_encodings(rgb, [css])[0]
+    dlib_net = face_recognition.api.face_encoder
+    mirrored = np.array(dlib_net.compute_face_descriptor(np.ascontiguousarray(chip[:, ::-1])))
+    assert np.abs(np.array(dlib_net.compute_face_descriptor(chip)) - as_is).max() < 1e-6
+    ours = encode_faces(rgb, [box])[0]
+    assert np.abs(ours - (as_is + mirrored) / 2).max() < 1e-6
+    assert np.abs(ours - as_is).max() > 1e-3  # the mirror image is not a no-op
+
+
+def test_faces_of_one_frame_are_encoded_as_each_alone(obama):
+    from tests.conftest import clip_frame
+
+    frame = to_rgb(clip_frame(90))
+    boxes = [HogDetector(max_width=4000).detect(obama)[0], HogDetector().detect(clip_frame(90))[0]]
+    # Two faces from different images, pasted side by side, so one frame holds both.
+    a, b = rgb_crop(to_rgb(obama), boxes[0]), rgb_crop(frame, boxes[1])
+    canvas = np.zeros((max(a.shape[0], b.shape[0]), a.shape[1] + b.shape[1], 3), np.uint8)
+    canvas[: a.shape[0], : a.shape[1]], canvas[: b.shape[0], a.shape[1] :] = a, b
+    found = HogDetector(max_width=4000, min_face_px=20).detect(canvas[:, :, ::-1])
+    assert len(found) == 2
+    together = encode_faces(canvas, found)
+    for i, box in enumerate(found):
+        assert np.abs(encode_faces(canvas, [box])[0] - together[i]).max() < 1e-6
 
 
 def test_edge_boxes_are_confirmed_and_false_faces_rejected(obama):
@@ -47,6 +69,21 @@ def test_gallery_round_trips_compactly():
     assert back.photo_keys == ["k1", "k2"]
 
 
+def test_a_gallery_of_the_previous_format_is_read_as_stale_and_stays_so():
+    rng = np.random.default_rng(0)
+    old = Gallery(["a"], rng.normal(size=(1, 128)).astype(np.float32), ["k1"], ["e1"], format=1)
+    back = Gallery.from_bytes(old.to_bytes())
+    assert back.format == 1 and back.stale
+    assert Gallery.from_bytes(back.to_bytes()).stale  # re-saving does not pass it off as new
+    assert not Gallery.from_bytes(Gallery().to_bytes()).stale
+    assert Gallery().format == GALLERY_FORMAT
+
+
+def test_a_gallery_of_an_unknown_format_is_refused_clearly():
+    with pytest.raises(StorageError, match="format 99"):
+        Gallery.from_bytes(Gallery(format=99).to_bytes())
+
+
 @pytest.mark.parametrize("data", [b"", b"not an npz", b"PK\x03\x04broken"])
 def test_corrupt_gallery_is_a_storage_error(data):
     with pytest.raises(StorageError, match="corrupt"):
@@ -67,3 +104,9 @@ def test_concurrent_requests_get_their_own_encodings(obama):
         results = list(pool.map(lambda i: (i % 2, encode_faces(images[i % 2], boxes[i % 2])[0]), range(24)))
     for which, encoding in results:
         assert np.abs(encoding - expected[which]).max() < 1e-9
+
+
+def rgb_crop(image: np.ndarray, box) -> np.ndarray:
+    """The face with a margin of half its size on every side."""
+    m = box.w // 2
+    return image[max(box.y - m, 0) : box.y + box.h + m, max(box.x - m, 0) : box.x + box.w + m].copy()
