@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from facewatch.agent import AgentSummary, run_agent
+from facewatch.agent import run_agent
 from facewatch.config import Settings
+from facewatch.edgepipeline import AgentSummary
 from facewatch.exceptions import BadInput
 from facewatch.gallery import enroll
 from facewatch.layout import IMAGE_SUFFIXES, check_person, household_prefix, results_prefix, strangers_key
