@@ -14,10 +14,10 @@ import numpy as np
 
 from facewatch.detection import HogDetector
 from facewatch.encodings import Gallery, encode_faces
-from facewatch.exceptions import BadImage, ObjectMissing, StorageError, WriteConflict
+from facewatch.exceptions import BadImage, ObjectMissing, StorageError
 from facewatch.images import ACCEPTED_FORMATS, decode_bgr, probe, to_rgb
 from facewatch.layout import IMAGE_SUFFIXES, KnownPhotoKey, encodings_key, known_photo_key, known_prefix
-from facewatch.storage import Storage
+from facewatch.storage import Storage, StoredObject
 
 log = logging.getLogger(__name__)
 
@@ -43,35 +43,20 @@ def rebuild_gallery(
     and one that listed the photos before the last upload must not overwrite a newer
     result: the object is replaced only if it is still the version read before listing
     (compare-and-swap on its ETag); otherwise the rebuild starts over."""
-    for _ in range(attempts):
-        try:
-            current = storage.get(encodings_key(household))
-            etag: str | None = current.etag
+
+    def change(current: StoredObject | None) -> tuple[bytes, Gallery]:
+        base = previous
+        if current is not None:
             with contextlib.suppress(StorageError):  # corrupt: rebuild everything from the photos
-                previous = Gallery.from_bytes(current.body)
-        except ObjectMissing:
-            etag = None
-        gallery = _encode_photos(storage, household, max_pixels, previous)
-        try:
-            if etag is None:
-                storage.put(
-                    encodings_key(household),
-                    gallery.to_bytes(),
-                    content_type="application/x-npz",
-                    if_none_match=True,
-                )
-            else:
-                storage.put(
-                    encodings_key(household),
-                    gallery.to_bytes(),
-                    content_type="application/x-npz",
-                    if_match=etag,
-                )
-        except WriteConflict:
-            continue
-        log.info("household %s: %d photos of %d people encoded", household, len(gallery), len(gallery.people))
-        return gallery
-    raise StorageError(f"household {household}: encodings changed by others {attempts} times in a row")
+                base = Gallery.from_bytes(current.body)
+        gallery = _encode_photos(storage, household, max_pixels, base)
+        return gallery.to_bytes(), gallery
+
+    gallery = storage.swap(
+        encodings_key(household), change, content_type="application/x-npz", attempts=attempts
+    )
+    log.info("household %s: %d photos of %d people encoded", household, len(gallery), len(gallery.people))
+    return gallery
 
 
 def _encode_photos(storage: Storage, household: str, max_pixels: int, previous: Gallery | None) -> Gallery:
