@@ -116,8 +116,10 @@ def warm(frames: list, gallery: Gallery, repeat: int) -> tuple[float, float, lis
 
 def check_same_faces(frames: list, ours_found: list) -> dict:
     """Both paths find the same faces (a box of ours over each face the baseline finds),
-    and each encoding of ours is face_recognition's on the same box, within 1e-3. Ours
-    does not encode a face too blurred or small to judge: it is 'unsure', by policy."""
+    and each encoding of ours is face_recognition's encoder on the same box's chip and its
+    mirror image, averaged, within 1e-3. Ours does not encode a face too blurred or small
+    to judge: it is 'unsure', by policy."""
+    import dlib
     import face_recognition
 
     worst, baseline_faces = 0.0, 0
@@ -132,7 +134,13 @@ def check_same_faces(frames: list, ours_found: list) -> dict:
             if encoding is None:
                 continue
             b = face.box
-            reference = face_recognition.face_encodings(rgb, [(b.y, b.x + b.w - 1, b.y + b.h - 1, b.x)])[0]
+            # Ours describes the face and its mirror image (encodings.describe_chips): the
+            # reference is face_recognition's encoder on the same two chips, averaged.
+            rect = dlib.rectangle(b.x, b.y, b.x + b.w - 1, b.y + b.h - 1)
+            chip = dlib.get_face_chip(rgb, face_recognition.api.pose_predictor_5_point(rgb, rect), 150, 0.25)
+            views = [chip, np.ascontiguousarray(chip[:, ::-1])]
+            net = face_recognition.api.face_encoder
+            reference = np.mean([net.compute_face_descriptor(v) for v in views], axis=0)
             worst = max(worst, float(np.abs(reference - encoding).max()))
     if worst > 1e-3:
         raise SystemExit(f"our encodings differ from face_recognition's by {worst}")

@@ -38,7 +38,11 @@ class Services:
     def galleries(self) -> GalleryCache:
         from facewatch.gallery import GalleryCache
 
-        return GalleryCache(self.storage, self.settings.encodings_check_seconds)
+        return GalleryCache(
+            self.storage,
+            self.settings.encodings_check_seconds,
+            max_pixels=self.settings.max_image_pixels,
+        )
 
     @cached_property
     def notifier(self) -> Notifier:
