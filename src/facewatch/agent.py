@@ -102,6 +102,7 @@ def run_agent(
             prefer_window=options.prefer_window,
             min_gap=options.min_gap,
             min_hits=options.min_hits,
+            lookahead=options.scan_interval,
         ),
         first_track_id=new_track_base() if first_track_id is None else first_track_id,
     )

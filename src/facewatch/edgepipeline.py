@@ -39,6 +39,7 @@ from facewatch.tracking import (
     decide,
     face_quality,
     forget,
+    inside_fraction,
     is_searched,
     step_tracks,
     wanted,
@@ -237,11 +238,15 @@ class EdgePipeline:
         return None
 
     def _views(self, frame: Frame, matched: dict[int, int], vouched: Sequence[int]) -> tuple[FaceView, ...]:
+        """The confirmed faces in this frame: an unconfirmed box (often texture) is neither
+        a reason to send a frame nor sent along in one."""
         by_id = {t.id: t for t in self.tracks}
         ids = list(dict.fromkeys([*matched.values(), *(v for v in vouched if v in by_id)]))
         views = []
         for track_id in ids:
             track = by_id[track_id]
+            if track.hits < self.policy.min_hits:
+                continue
             view = FaceView(track_id, track.box, track.hits)
             if wanted(view, self.state, frame.time, self.policy):
                 quality = face_quality(min(track.box.w, track.box.h), sharpness(frame.image, track.box))
@@ -250,10 +255,12 @@ class EdgePipeline:
         return tuple(views)
 
 
-def distinct(boxes: list[Box], overlap: float = 0.4) -> list[Box]:
-    """One box per face when overlapping searches found it twice (the larger one kept)."""
+def distinct(boxes: list[Box], overlap: float = 0.5) -> list[Box]:
+    """One box per face when overlapping searches found it twice, at two sizes as often as
+    not: a box mostly inside a larger one is the same face (faces do not nest); the larger
+    one is kept."""
     kept: list[Box] = []
     for box in sorted(boxes, key=lambda b: -b.area):
-        if all(box.iou(other) <= overlap for other in kept):
+        if all(inside_fraction(box, other) < overlap for other in kept):
             kept.append(box)
     return kept

@@ -152,10 +152,11 @@ def is_searched(box: Box, searched: Sequence[Box] | None) -> bool:
     """Whether a detector ran over (most of) this box: None means the whole frame."""
     if searched is None:
         return True
-    return any(_inside_fraction(box, region) >= 0.5 for region in searched)
+    return any(inside_fraction(box, region) >= 0.5 for region in searched)
 
 
-def _inside_fraction(box: Box, region: Box) -> float:
+def inside_fraction(box: Box, region: Box) -> float:
+    """How much of `box` lies inside `region` (0 to 1)."""
     ix = max(0, min(box.x + box.w, region.x + region.w) - max(box.x, region.x))
     iy = max(0, min(box.y + box.h, region.y + region.h) - max(box.y, region.y))
     return ix * iy / max(1, box.area)
@@ -224,6 +225,10 @@ class UploadPolicy:
     """At most one frame per this many seconds, whatever the number of faces."""
     min_hits: int = 2
     """Detections before a track is believed (a single Haar hit is often texture)."""
+    lookahead: float = 0.2
+    """A face seen now that falls due within this long counts as due: the agent's next look
+    (a detection tick, 0.2 s later) may not find it again, and a face the detector finds
+    only now and then would otherwise go a whole second unsent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +279,7 @@ def wanted(view: FaceView, state: PolicyState, now: float, policy: UploadPolicy)
     last = state.last_upload.get(view.track_id)
     if last is None:
         return "new"
-    return "due" if now - last >= policy.interval - 1e-9 else ""
+    return "due" if now - last >= policy.interval - policy.lookahead - 1e-9 else ""
 
 
 def decide(

@@ -123,8 +123,9 @@ def test_prediction_follows_the_estimated_velocity():
 POLICY = UploadPolicy(interval=0.5, prefer_window=0.2, min_gap=1 / 3, min_hits=2)
 
 
-def run_policy(timeline, policy=POLICY):
-    """timeline: (time, [FaceView]) per frame; returns the times of the frames sent."""
+def run_policy(timeline, policy=POLICY, sent_at=None):
+    """timeline: (time, [FaceView]) per frame; returns the capture times of the frames sent
+    (and appends the times they were sent at to `sent_at`, if given)."""
     state, sent, held_time = PolicyState(), [], None
     for now, views in timeline:
         state, decision = decide(views, now, state, policy)
@@ -132,6 +133,8 @@ def run_policy(timeline, policy=POLICY):
             sent.append(now)
         elif decision.send == "held":
             sent.append(held_time)
+        if decision.send != "none" and sent_at is not None:
+            sent_at.append(now)
         if decision.hold_current:
             held_time = now
     return sent, state
@@ -142,14 +145,24 @@ def test_an_unconfirmed_face_is_never_sent():
     assert sent == []
 
 
-def test_a_confirmed_face_is_sent_at_once_then_once_per_interval():
+def test_a_confirmed_face_is_sent_at_once_then_about_once_per_interval():
     timeline = [(t / 10, [FaceView(1, Box(0, 0, 80, 80), hits=2 + t)]) for t in range(31)]
     sent, _ = run_policy(timeline)
     assert sent[0] == 0.0
     gaps = [b - a for a, b in itertools.pairwise(sent)]
-    assert all(0.5 - 1e-9 <= g <= 0.5 + 0.2 + 1e-9 for g in gaps)
+    # due `lookahead` early, then the best frame of `prefer_window`
+    assert all(0.5 - 0.2 - 1e-9 <= g <= 0.5 + 0.2 + 1e-9 for g in gaps)
     # every second the face is in view has a frame of it
     assert {int(t) for t in sent} == {0, 1, 2}
+
+
+def test_a_face_found_only_now_and_then_is_sent_when_found_if_nearly_due():
+    face = [FaceView(1, Box(0, 0, 80, 80), hits=5)]
+    timeline = [(0.0, face), (0.2, []), (0.4, face), (0.6, []), (0.8, []), (1.0, []), (1.2, [])]
+    sent, _ = run_policy(timeline)
+    assert sent == [0.0, 0.4]  # the next look did not find it: the frame it was in goes
+    strict, _ = run_policy(timeline, UploadPolicy(interval=0.5, lookahead=0.0))
+    assert strict == [0.0]  # waiting for it to be due would have sent nothing more
 
 
 def test_a_due_face_is_sent_in_the_best_frame_of_the_window():
@@ -164,9 +177,10 @@ def test_a_due_face_is_sent_in_the_best_frame_of_the_window():
 def test_a_crowd_shares_frames_rather_than_multiplying_them():
     faces = [FaceView(i, Box(100 * i, 0, 60, 60), hits=3) for i in range(1, 9)]
     timeline = [(t / 10, faces) for t in range(21)]
-    sent, state = run_policy(timeline)
-    assert all(b - a >= 1 / 3 - 1e-9 for a, b in itertools.pairwise(sent))
-    assert len(sent) <= 5
+    sent_at = []
+    sent, state = run_policy(timeline, sent_at=sent_at)
+    assert all(b - a >= 1 / 3 - 1e-9 for a, b in itertools.pairwise(sent_at))
+    assert len(sent) <= 7  # 2 s at one frame per min_gap, for eight faces
     assert set(state.last_upload) == set(range(1, 9))  # every face is in the frames sent
 
 
