@@ -190,7 +190,7 @@ def _install_stop_handlers(stop: threading.Event) -> None:
     type=float,
     default=UploadPolicy.interval,
     show_default=True,
-    help="At most one frame per face per this many seconds.",
+    help="About one frame per face per this many seconds (sooner when the next look may miss it).",
 )
 @click.option(
     "--prefer-window",

@@ -14,7 +14,8 @@ closer to each other than to themselves a few frames later.
 
 Uploads. A track is worth a frame when it is new (the first frame once it is confirmed by
 a second detection: one-off Haar false positives die unconfirmed) and then again each
-`interval`. Once a track falls due the policy holds the best frame seen during
+`interval`, or up to `lookahead` sooner when it is seen now (the next look may miss it).
+Once a track falls due the policy holds the best frame seen during
 `prefer_window` (largest and sharpest faces, see `face_quality`) and sends that; a frame
 sent for one track counts for every track boxed in it. However many faces there are, at
 most one frame leaves per `min_gap`: a crowd shares frames instead of multiplying them."""
@@ -216,9 +217,9 @@ def step_tracks(
 @dataclass(frozen=True)
 class UploadPolicy:
     interval: float = 0.5
-    """At most one frame per track per this many seconds. With `prefer_window` and a frame
-    or two of detection latency, consecutive frames of a face stay under 1 s apart: every
-    second a face is in view gives recognition at least one frame of it."""
+    """One frame per track per this many seconds (`lookahead` sooner at most). With
+    `prefer_window` and a frame or two of detection latency, consecutive frames of a face
+    stay under 1 s apart: every second a face is in view gives recognition a frame of it."""
     prefer_window: float = 0.2
     """Once a track is due, how long to keep looking for a better frame of it."""
     min_gap: float = 1 / 3
