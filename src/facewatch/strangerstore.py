@@ -8,21 +8,22 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import click
 import cv2
 import numpy as np
 
+from facewatch.books import BookStore
 from facewatch.decisions import MatchPolicy
 from facewatch.exceptions import BadInput, FacewatchError, ObjectMissing
 from facewatch.frames import Box
 from facewatch.images import encode_jpeg
 from facewatch.layout import known_prefix, stranger_crops_prefix, strangers_key
-from facewatch.storage import Storage, StoredObject, encode_json
+from facewatch.storage import Storage
 from facewatch.strangers import NewSighting, Recall, Stranger, StrangerBook, expire, remember
 
 log = logging.getLogger(__name__)
@@ -45,48 +46,17 @@ def crop_face(image_bgr: np.ndarray, box: Box, quality: int = 92) -> bytes:
     return encode_jpeg(crop, quality)
 
 
-class StrangerStore:
-    def __init__(
-        self, storage: Storage, *, attempts: int = 25, pause: Callable[[float], None] = time.sleep
-    ) -> None:
-        self.storage = storage
-        self.attempts = attempts
-        self.pause = pause
+class StrangerStore(BookStore[StrangerBook]):
+    what = "stranger memory"  # unreadable: start afresh (strangers are "first seen" again)
 
-    def load(self, household: str) -> tuple[StrangerBook, str | None]:
-        try:
-            obj = self.storage.get(strangers_key(household))
-        except ObjectMissing:
-            return StrangerBook(), None
-        return self._book(household, obj), obj.etag
+    def key(self, household: str) -> str:
+        return strangers_key(household)
 
-    def _book(self, household: str, obj: StoredObject | None) -> StrangerBook:
-        if obj is None:
-            return StrangerBook()
-        try:
-            return StrangerBook.from_dict(json.loads(obj.body))
-        except (ValueError, KeyError, TypeError) as exc:
-            # Unreadable memory must not stop alerts: start afresh (strangers are "first seen").
-            log.error("household %s: stranger memory unreadable (%s); starting a new one", household, exc)
-            return StrangerBook()
+    def empty(self) -> StrangerBook:
+        return StrangerBook()
 
-    def _change(
-        self, household: str, change: Callable[[StrangerBook], tuple[StrangerBook, list[Recall]]]
-    ) -> tuple[StrangerBook, StrangerBook, list[Recall]]:
-        """Apply `change` to the stored book by compare-and-swap; (before, after, recalls)."""
-
-        def swap(obj: StoredObject | None) -> tuple[bytes, tuple[StrangerBook, StrangerBook, list[Recall]]]:
-            before = self._book(household, obj)
-            after, recalls = change(before)
-            return encode_json(after.to_dict()), (before, after, recalls)
-
-        return self.storage.swap(
-            strangers_key(household),
-            swap,
-            content_type="application/json",
-            attempts=self.attempts,
-            pause=self.pause,
-        )
+    def decode(self, data: dict[str, Any]) -> StrangerBook:
+        return StrangerBook.from_dict(data)
 
     def record(
         self,
@@ -113,7 +83,7 @@ class StrangerStore:
                 recalls.append(recall)
             return StrangerBook(strangers), recalls
 
-        before, after, recalls = self._change(household, change)
+        before, after, recalls = self.change(household, change)
         for new, recall in zip(sightings, recalls, strict=True):
             if recall.crop_key is not None:
                 self.storage.put(recall.crop_key, crop(new), content_type="image/jpeg")
@@ -136,7 +106,7 @@ class StrangerStore:
                 raise BadInput(f"household {household} remembers no stranger {stranger_id!r}")
             return StrangerBook([s for s in book.strangers if s.stranger_id != stranger_id]), []
 
-        before, _, _ = self._change(household, change)
+        before, _, _ = self.change(household, change)
         self._delete_crops(household, stranger_id)
         gone = before.get(stranger_id)
         assert gone is not None
