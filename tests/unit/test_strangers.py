@@ -1,6 +1,5 @@
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
 import pytest
 
 from facewatch.decisions import MatchPolicy
@@ -15,21 +14,12 @@ from facewatch.strangers import (
     remember,
     strangers_gallery,
 )
+from tests.unit.fake_faces import near, person
 
 POLICY = MatchPolicy(threshold=0.55, min_face_px=40, min_sharpness=15.0)
 MEMORY = timedelta(days=30)
 KNOWN_THRESHOLD = 0.6
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
-
-
-def person(seed: int) -> np.ndarray:
-    v = np.random.default_rng(seed).normal(size=128)
-    return 0.5 * v / np.linalg.norm(v)
-
-
-def near(encoding: np.ndarray, distance: float, seed: int = 99) -> np.ndarray:
-    d = np.random.default_rng(seed).normal(size=128)
-    return encoding + distance * d / np.linalg.norm(d)
 
 
 class Memory:

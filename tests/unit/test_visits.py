@@ -1,8 +1,6 @@
 import json
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
-
 from facewatch.visits import (
     MAX_TRACK_VOTES,
     Sighting,
@@ -15,19 +13,10 @@ from facewatch.visits import (
     record_votes,
     track_key,
 )
+from tests.unit.fake_faces import near, person
 
 POLICY = VisitPolicy(window=timedelta(minutes=5), cooldown=timedelta(minutes=30), same_person=0.55)
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
-
-
-def person(seed: int) -> np.ndarray:
-    v = np.random.default_rng(seed).normal(size=128)
-    return 0.5 * v / np.linalg.norm(v)
-
-
-def near(encoding: np.ndarray, distance: float, seed: int = 99) -> np.ndarray:
-    d = np.random.default_rng(seed).normal(size=128)
-    return encoding + distance * d / np.linalg.norm(d)
 
 
 class Book:
