@@ -92,6 +92,11 @@ def post_webhook(url: str, alert: Alert, links: Links, timeout: float = 10.0) ->
         "visit_id": alert.visit_id,
         "visit_frames": alert.visit_frames,
         "strangers": len(alert.strangers),
+        "stranger_id": alert.stranger_id,
+        "stranger_visits": alert.stranger_visits,
+        "stranger_previous_seen": (
+            alert.stranger_previous_seen.isoformat() if alert.stranger_previous_seen else None
+        ),
         "photo_url": links.frame_url,
         "known_url": links.known_url,
     }

@@ -57,6 +57,9 @@ def test_the_webhook_channel_posts_json_with_links_once(storage, hook):
         faces_in_frame=1,
         visit_frames=3,
         strangers=[FaceVerdict(box=Box(156, 82, 94, 94), verdict="stranger")],
+        stranger_id="stranger-0123456789",
+        stranger_visits=2,
+        stranger_previous_seen=datetime(2026, 11, 24, 18, 30, tzinfo=UTC),
     )
     settings = Settings(link_secret="s3cret", feedback_url="https://fw.example/feedback")
     smtp_unused = SmtpChannel("127.0.0.1", 9)
@@ -66,6 +69,9 @@ def test_the_webhook_channel_posts_json_with_links_once(storage, hook):
     assert payload["event"] == "facewatch.stranger"
     assert payload["camera"] == "door"
     assert payload["visit_frames"] == 3
+    assert payload["stranger_id"] == "stranger-0123456789"  # "the same stranger as last time"
+    assert payload["stranger_visits"] == 2
+    assert payload["stranger_previous_seen"] == "2026-11-24T18:30:00+00:00"
     assert key in payload["photo_url"]
     assert "Expires" in payload["photo_url"]
     assert payload["known_url"].startswith("https://fw.example/feedback/?token=")
