@@ -5,6 +5,8 @@ aiosmtpd live in the tests that need them."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,6 +61,24 @@ def storage(s3_client: object) -> Storage:
     store = Storage(s3_client, f"fw-test-{uuid.uuid4().hex[:12]}")
     store.ensure_bucket()
     return store
+
+
+def run_cli(storage: Storage, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`facewatch ARGS` as a user runs it, pointed at this test's bucket."""
+    env = {
+        **os.environ,
+        "FACEWATCH_S3_ENDPOINT_URL": storage.client.meta.endpoint_url,
+        "FACEWATCH_BUCKET": storage.bucket,
+        "COLUMNS": "200",  # rich would cut ids short on a narrow terminal
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "facewatch.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def read(path: Path) -> bytes:

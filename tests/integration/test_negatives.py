@@ -3,9 +3,6 @@ X is, after `facewatch not`, a stranger worth an alert, while X's own photos sti
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import cv2
@@ -21,7 +18,7 @@ from facewatch.negatives import load_negatives, not_this_person
 from facewatch.recognition import Recognizer
 from facewatch.uploads import store_face_frame
 from facewatch.visitstore import VisitStore
-from tests.conftest import REPO, TESTDATA, clip_frame
+from tests.conftest import TESTDATA, clip_frame, run_cli
 from tests.street import MAX_PIXELS, Collected
 
 pytestmark = pytest.mark.integration
@@ -51,22 +48,6 @@ def judge(storage, notifier, image, at):
     return result.faces[0]
 
 
-def cli(storage, *args):
-    env = {
-        **os.environ,
-        "FACEWATCH_S3_ENDPOINT_URL": storage.client.meta.endpoint_url,
-        "FACEWATCH_BUCKET": storage.bucket,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "facewatch.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_a_face_wrongly_named_becomes_an_alerting_stranger_after_this_is_not_x(storage, obama_household):
     notifier = Collected()
     obama_at_the_door = cv2.imread(str(TESTDATA / "faces" / "obama3.jpg"))
@@ -74,7 +55,7 @@ def test_a_face_wrongly_named_becomes_an_alerting_stranger_after_this_is_not_x(s
     assert (wrong.verdict, wrong.name) == ("known", "obama")  # the mistake
     assert notifier.alerts == []
 
-    done = cli(storage, "not", "--verdict", wrong.verdict_id, "--name", "obama")
+    done = run_cli(storage, "not", "--verdict", wrong.verdict_id, "--name", "obama")
     assert done.returncode == 0, done.stderr
     assert f"{wrong.verdict_id} is not obama" in done.stdout
     negatives, _ = load_negatives(storage, "home")
@@ -104,7 +85,7 @@ def test_this_is_not_x_refuses_what_it_cannot_correct_and_changes_nothing(storag
         not_this_person(storage, face.verdict_id.replace("#0", "#3"), "obama", MAX_PIXELS)
     with pytest.raises(BadKey, match="not a verdict id"):
         not_this_person(storage, "home/door/nonsense", "obama", MAX_PIXELS)
-    missing = cli(
+    missing = run_cli(
         storage, "not", "--verdict", "home/door/20261125/090000000000-abcdef12#0", "--name", "obama"
     )
     assert missing.returncode == 2 and "never judged" in missing.stderr

@@ -6,8 +6,6 @@ A screenshot is kept in test-artifacts/."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from facewatch.config import Settings
 from facewatch.report import build_report, upload_report, write_report
 from facewatch.strangerstore import StrangerStore
 from tests.browser import CHROMIUM, Browser
-from tests.conftest import REPO
+from tests.conftest import REPO, run_cli
 from tests.street import FIRST_WALK, Collected, enroll_household, walk_by
 
 pytestmark = pytest.mark.integration
@@ -94,21 +92,9 @@ def test_a_page_that_breaks_is_caught(browser, tmp_path):
 
 def test_report_command_writes_the_page_and_refuses_a_bad_household(seen_street, tmp_path):
     storage, _ = seen_street
-    env = {
-        **os.environ,
-        "FACEWATCH_S3_ENDPOINT_URL": storage.client.meta.endpoint_url,
-        "FACEWATCH_BUCKET": storage.bucket,
-    }
 
     def run(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "facewatch.cli", "report", *args],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        return run_cli(storage, "report", *args, timeout=300)
 
     done = run("--household", "home", "--out", str(tmp_path / "out"), "--upload")
     assert done.returncode == 0, done.stderr

@@ -5,9 +5,6 @@ are forgotten after the memory period (crops too), and can be named in one step.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +13,7 @@ import pytest
 from facewatch.layout import stranger_crops_prefix
 from facewatch.mail import build_alert_email
 from facewatch.strangerstore import StrangerStore, name_stranger
-from tests.conftest import REPO, TESTDATA
+from tests.conftest import TESTDATA, run_cli
 from tests.street import FIRST_WALK, MAX_PIXELS, Collected, Walker, enroll_household, scene, walk_by
 
 pytestmark = pytest.mark.integration
@@ -112,47 +109,30 @@ def test_naming_an_unknown_stranger_is_a_clear_error_and_changes_nothing(storage
         name_stranger(storage, "home", "stranger-0000000000", "Somebody", MAX_PIXELS)
 
 
-def cli(storage, *args):
-    env = {
-        **os.environ,
-        "FACEWATCH_S3_ENDPOINT_URL": storage.client.meta.endpoint_url,
-        "FACEWATCH_BUCKET": storage.bucket,
-        "COLUMNS": "200",  # rich would cut ids short on a narrow terminal
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "facewatch.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_strangers_and_name_stranger_commands(storage, household):
     now = datetime.now(UTC)
     walk_by(storage, Collected(), FIRST_WALK[:2], now - timedelta(hours=1))
-    listed = cli(storage, "strangers", "--household", "home", "--json")
+    listed = run_cli(storage, "strangers", "--household", "home", "--json")
     assert listed.returncode == 0, listed.stderr
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     assert len(rows) == 2
     assert rows[0].keys() >= {"stranger_id", "first_seen", "last_seen", "visits", "sightings"}
     assert all(r["visits"] == 1 and r["sightings"] >= 3 for r in rows)
 
-    named = cli(
+    named = run_cli(
         storage, "name-stranger", "--household", "home", "--stranger", rows[0]["stranger_id"], "--name", "Pat"
     )
     assert named.returncode == 0, named.stderr
     assert f"{rows[0]['stranger_id']} is now Pat" in named.stdout
-    table = cli(storage, "strangers", "--household", "home")
+    table = run_cli(storage, "strangers", "--household", "home")
     assert rows[1]["stranger_id"] in table.stdout and rows[0]["stranger_id"] not in table.stdout
 
-    wrong = cli(
+    wrong = run_cli(
         storage, "name-stranger", "--household", "home", "--stranger", "stranger-nobody", "--name", "Pat"
     )
     assert wrong.returncode == 2 and "remembers no stranger" in wrong.stderr
 
-    events = cli(storage, "events", "--household", "home", "--json")
+    events = run_cli(storage, "events", "--household", "home", "--json")
     verdict_ids = [json.loads(line)["verdict_id"] for line in events.stdout.splitlines()]
     assert verdict_ids and all(v and "#" in v for v in verdict_ids)
 
