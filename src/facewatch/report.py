@@ -230,6 +230,9 @@ def build_report(
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        # An icon of its own: a browser otherwise asks the server for /favicon.ico, which
+        # a bucket (or a file:// folder) does not have, and logs a failed request.
+        "<link rel='icon' href='data:,'>",
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p class='muted'>Made {html.escape(_when(now, timezone))} ({html.escape(timezone)}); "
