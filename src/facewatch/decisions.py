@@ -25,7 +25,10 @@ score d(b) - λ·(d(second) - d(b)) with its cut derived from the gallery (the �
 of that score for the two nearest of P people drawn from the impostor fit): its false
 accepts come nearer to α, but at equal false accepts it names no more people than this
 rule, whose two conditions already weigh distance and margin. The encodings themselves
-gained more (encodings.describe_chips: face and mirror image)."""
+gained more (encodings.describe_views: six views of each face).
+
+`settled` says when a face's quick encoding is enough: when moving each of its distances by
+encodings.QUICK_DISTANCE_ERROR could not change the verdict, the full encoding would not."""
 
 from __future__ import annotations
 
@@ -43,8 +46,8 @@ from facewatch.verdicts import Verdict
 if TYPE_CHECKING:
     from facewatch.config import Settings
 
-PRIOR_IMPOSTOR = (0.81, 0.09)
-"""Mean and spread of the distances between different people (encodings.describe_chips),
+PRIOR_IMPOSTOR = (0.80, 0.09)
+"""Mean and spread of the distances between different people (encodings.describe_views),
 measured on ~3,000 news photos (bench/RESULTS.md); used while a gallery has too few people
 to measure its own."""
 MIN_PEOPLE_TO_ESTIMATE = 5
@@ -204,6 +207,42 @@ def judge_face(
             f"{name} at {dist:.3f} is not clearly nearer than {second} at {second_dist:.3f}{not_them}",
         )
     return Judgement("known", name, dist, f"{name} at {dist:.3f} <= {limit:.3f}{not_them}")
+
+
+def settled(
+    encoding: np.ndarray,
+    *,
+    gallery: Gallery | None,
+    policy: MatchPolicy,
+    slack: float,
+    negatives: Mapping[str, np.ndarray] | None = None,
+) -> bool:
+    """True when the `judge_face` verdict stays the same however each distance the rule
+    compares (to each person's nearest photo, to each negative) moves by up to `slack`; so
+    also for every encoding within `slack` of this one (triangle inequality)."""
+    if gallery is None or len(gallery) == 0:
+        return True
+    distances = person_distances(encoding, gallery)
+    for name, rows in (negatives or {}).items():
+        rows = np.asarray(rows, dtype=np.float64).reshape(-1, 128)
+        if name in distances and len(rows):
+            nearest_negative = float(np.linalg.norm(rows - encoding, axis=1).min())
+            if abs(nearest_negative - distances[name]) <= 2 * slack:
+                return False
+    ruled_out = disowned(encoding, distances, negatives)
+    ranked = sorted(d for n, d in distances.items() if n not in ruled_out)
+    if not ranked:
+        return True
+    limit = gallery_model(gallery).threshold(policy)
+    ratio = policy.margin_ratio
+    second = ranked[1] if len(ranked) > 1 else np.inf
+    if ranked[0] + slack <= limit and ranked[0] + slack <= ratio * (second - slack):
+        return True  # named whichever way it moves
+    for i, dist in enumerate(ranked):
+        nearest_other = ranked[0] if i else second
+        if dist - slack <= limit and dist - slack <= ratio * (nearest_other + slack):
+            return False  # this person could be named
+    return True  # nobody can be: a stranger whichever way it moves
 
 
 def judge_visit(frames: Sequence[Judgement]) -> Judgement:

@@ -4,7 +4,7 @@ strangers for someone, on labelled photo folders.
 The gallery (DIR/<name>/*.jpg|*.png) is enrolled exactly as `facewatch enroll` does it, into
 a real S3 server (an embedded moto server), and read back the way recognize reads it. Each
 probe (DIR/<name>/*; a name not in the gallery is a stranger) is detected as recognize
-detects a frame that came without boxes, and judged by the same `decisions.judge_face`."""
+detects a frame that came without boxes, and judged by recognize's own `judge_faces`."""
 
 from __future__ import annotations
 
@@ -19,13 +19,15 @@ from typing import Any
 import click
 
 from facewatch.config import Settings
-from facewatch.decisions import MatchPolicy, gallery_model, judge_face
+from facewatch.decisions import MatchPolicy, gallery_model
 from facewatch.detection import HogDetector
-from facewatch.encodings import Gallery, encode_faces, sharpness
+from facewatch.encodings import Gallery
 from facewatch.exceptions import BadImage, BadInput, FacewatchError
 from facewatch.frames import Box
-from facewatch.images import decode_bgr, to_rgb
+from facewatch.images import decode_bgr
 from facewatch.layout import IMAGE_SUFFIXES
+from facewatch.recognition import judge_faces
+from facewatch.verdicts import FaceVerdict
 
 HOUSEHOLD = "eval"
 
@@ -140,14 +142,8 @@ def evaluate(gallery_dir: Path, probes_dir: Path, settings: Settings) -> EvalRep
             report.seconds += time.perf_counter() - started
             continue
         box = central_face(boxes, image.shape[1], image.shape[0])
-        encoding = encode_faces(to_rgb(image), [box])[0]
-        verdict = judge_face(
-            encoding,
-            face_px=min(box.w, box.h),
-            sharpness=sharpness(image, box),
-            gallery=gallery,
-            policy=policy,
-        )
+        pending = [FaceVerdict(box=box, verdict="unsure", reason="pending")]
+        verdict = judge_faces(image, pending, gallery, policy)[0][0]
         report.seconds += time.perf_counter() - started
         _score(report, label, is_known, verdict.verdict, verdict.name, verdict.distance, path)
     return report

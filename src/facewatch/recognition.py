@@ -16,9 +16,16 @@ from typing import Any, Literal
 import numpy as np
 
 from facewatch.config import Settings
-from facewatch.decisions import MatchPolicy, judge_face, person_distances
+from facewatch.decisions import Judgement, MatchPolicy, judge_face, person_distances, settled
 from facewatch.detection import HogDetector, confirm_face
-from facewatch.encodings import Gallery, encode_faces, sharpness
+from facewatch.encodings import (
+    QUICK_DISTANCE_ERROR,
+    Gallery,
+    describe_chips,
+    describe_views,
+    face_crops,
+    sharpness,
+)
 from facewatch.events import StorageEvent
 from facewatch.exceptions import BadEvent, BadImage, BadInput, StorageError
 from facewatch.frames import Box, FrameMeta
@@ -129,26 +136,50 @@ def judge_faces(
     why_not: str = "",
     negatives: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[list[FaceVerdict], dict[int, np.ndarray]]:
-    """Encode and judge each pending face; returns the verdicts and the encodings by index.
-    `negatives`: person → faces the household said are not them ("this is not X")."""
+    """Encode and judge each pending face; returns the verdicts and the quick encodings by
+    index (what visits and remembered strangers compare among themselves).
+    `negatives`: person → faces the household said are not them ("this is not X").
+
+    Each face is judged on its quick encoding (2 views); the few whose verdict could change
+    if its distances moved by QUICK_DISTANCE_ERROR are judged again on the full one (6
+    views, as known photos are encoded): the full encoding's verdicts, at a third of the
+    network time for clear faces."""
     pending = [i for i, f in enumerate(faces) if f.reason == "pending"]
-    rows = encode_faces(to_rgb(image), [faces[i].box for i in pending]) if pending else np.zeros((0, 128))
-    encodings = dict(zip(pending, rows, strict=True))
-    out = list(faces)
-    for i in pending:
+    crops = face_crops(to_rgb(image), [faces[i].box for i in pending])
+    quick = describe_chips(crops.chips)
+    encodings = dict(zip(pending, quick, strict=True))
+
+    def judge(i: int, encoding: np.ndarray) -> Judgement:
         face = faces[i]
-        judgement = judge_face(
-            encodings[i],
+        return judge_face(
+            encoding,
             face_px=min(face.box.w, face.box.h),
             sharpness=sharpness(image, face.box),
             gallery=gallery,
             policy=policy,
             negatives=negatives,
         )
+
+    judgements = {i: judge(i, encodings[i]) for i in pending}
+    unsettled = [
+        j
+        for j, i in enumerate(pending)
+        if judgements[i].verdict != "unsure"
+        and not settled(
+            encodings[i], gallery=gallery, policy=policy, slack=QUICK_DISTANCE_ERROR, negatives=negatives
+        )
+    ]
+    if unsettled:
+        full = describe_views(crops.take(unsettled), quick[unsettled])
+        for j, row in zip(unsettled, full, strict=True):
+            judgements[pending[j]] = judge(pending[j], row)
+    out = list(faces)
+    for i in pending:
+        judgement = judgements[i]
         reason = judgement.reason
         if gallery is None and why_not:
             reason = f"{reason} ({why_not})"
-        out[i] = face.model_copy(
+        out[i] = faces[i].model_copy(
             update={
                 "verdict": judgement.verdict,
                 "name": judgement.name,

@@ -435,6 +435,7 @@ def test_policy_check_is_really_checking(policies):
 # CLI modules that never touch the deployment's bucket, and why.
 LOCAL_ONLY_CLI = {
     "demo": "`facewatch demo` runs its own local S3 server (stack.py)",
+    "evaluation": "`facewatch eval` enrolls into its own local S3 server; it borrows only the judging",
     "stack": "the local stack: a moto S3 server and the functions as processes",
 }
 

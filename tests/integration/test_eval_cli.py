@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from statistics import NormalDist
 
 import cv2
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from facewatch.cli import main
+from facewatch.decisions import PRIOR_IMPOSTOR
 from facewatch.encodings import GALLERY_FORMAT
 from facewatch.evaluation import central_face
 from facewatch.frames import Box
@@ -48,9 +50,10 @@ def test_eval_names_the_known_and_refuses_the_stranger(tmp_path):
     assert summary["stranger_false_accept_rate"] == 0.0
     assert summary["no_face"] == 1
     # Two people are too few to measure their own impostor distances: the encoder's prior
-    # gives a threshold above the configured cap, so the cap holds.
-    assert summary["threshold"] == 0.6
-    assert summary["encodings_format"] == GALLERY_FORMAT  # face and mirror image, as enroll does
+    # stands in, at the α/2 quantile (Bonferroni over the two).
+    mean, sd = PRIOR_IMPOSTOR
+    assert summary["threshold"] == pytest.approx(mean + sd * NormalDist().inv_cdf(0.02 / 2), abs=1e-4)
+    assert summary["encodings_format"] == GALLERY_FORMAT  # ten views, as enroll does
     assert summary["seconds_per_image"] > 0
 
 

@@ -13,6 +13,7 @@ from facewatch.decisions import (
     judge_face,
     judge_visit,
     person_distances,
+    settled,
 )
 from facewatch.encodings import Gallery
 
@@ -215,3 +216,45 @@ def test_one_lucky_frame_does_not_make_a_stranger_someone():
 def test_a_visit_of_unjudgeable_frames_is_unsure():
     assert judge_visit([UNSURE, UNSURE]).verdict == "unsure"
     assert judge_visit([]).verdict == "unsure"
+
+
+def test_a_clear_verdict_is_settled_a_close_call_is_not():
+    g = gallery(("alice", at(0.0)), ("bob", at(1.0)))
+    assert settled(at(0.3, 0.1), gallery=g, policy=POLICY, slack=0.09)  # alice at 0.32
+    assert settled(at(0.0, 0.0, 0.9), gallery=g, policy=POLICY, slack=0.09)  # nobody within 0.9
+    assert not settled(at(0.0, 0.0, 0.55), gallery=g, policy=POLICY, slack=0.09)  # 0.55 vs T 0.6
+    assert not settled(at(0.46, 0.25), gallery=g, policy=POLICY, slack=0.09)  # margin close call
+    assert settled(at(0.0, 0.0, 0.55), gallery=g, policy=POLICY, slack=0.01)
+    assert settled(at(0.0), gallery=None, policy=POLICY, slack=0.09)  # unsure whatever it is
+
+
+def test_a_face_near_a_negative_is_not_settled():
+    g = gallery(("alice", at(0.0)), ("bob", at(2.0)))
+    face = at(0.0, 0.2)
+    assert settled(face, gallery=g, policy=POLICY, slack=0.05)
+    negatives = {"alice": np.array([at(0.0, 0.25)])}  # 0.05 from the face, alice 0.2
+    assert not settled(face, gallery=g, policy=POLICY, slack=0.1, negatives=negatives)
+    assert settled(face, gallery=g, policy=POLICY, slack=0.05, negatives=negatives)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_settled_verdict_survives_every_move_within_the_slack(seed):
+    """The promise recognize relies on: where `settled` says so, an encoding up to `slack`
+    away is judged the same. Faces are drawn all over the decision boundaries."""
+    rng = np.random.default_rng(seed)
+    g = gallery(*crowd(6, 0.8, seed=seed))
+    negatives = {"p0": np.array([g.encodings[0] + rng.normal(scale=0.04, size=128)])}
+    slack, checked = 0.05, 0
+    for _ in range(300):
+        base = g.encodings[rng.integers(len(g))].astype(np.float64)
+        face = base + rng.normal(size=128) * rng.uniform(0.1, 0.9) / np.sqrt(128)
+        if not settled(face, gallery=g, policy=POLICY, slack=slack, negatives=negatives):
+            continue
+        checked += 1
+        first = judge(face, g, negatives=negatives)
+        for _ in range(10):
+            step = rng.normal(size=128)
+            moved = face + step / np.linalg.norm(step) * slack * rng.uniform(0.5, 1.0)
+            again = judge(moved, g, negatives=negatives)
+            assert (again.verdict, again.name) == (first.verdict, first.name)
+    assert 50 < checked < 300  # both kinds of face were drawn

@@ -4,7 +4,17 @@ import numpy as np
 import pytest
 
 from facewatch.detection import HaarDetector, HogDetector, confirm_face
-from facewatch.encodings import GALLERY_FORMAT, Gallery, encode_faces, face_chips
+from facewatch.encodings import (
+    GALLERY_FORMAT,
+    QUICK_DISTANCE_ERROR,
+    VIEW_SHIFT_PX,
+    Gallery,
+    describe_chips,
+    describe_views,
+    encode_faces,
+    face_chips,
+    face_crops,
+)
 from facewatch.exceptions import StorageError
 from facewatch.images import decode_bgr, to_rgb
 from tests.conftest import TESTDATA
@@ -17,7 +27,7 @@ def obama():
     return decode_bgr(OBAMA.read_bytes(), 40_000_000)
 
 
-def test_the_chip_is_face_recognitions_and_the_encoding_averages_it_with_its_mirror(obama):
+def test_the_chip_is_face_recognitions_and_the_quick_encoding_averages_it_with_its_mirror(obama):
     import face_recognition
 
     box = HogDetector(max_width=4000).detect(obama)[0]
@@ -28,9 +38,50 @@ def test_the_chip_is_face_recognitions_and_the_encoding_averages_it_with_its_mir
     dlib_net = face_recognition.api.face_encoder
     mirrored = np.array(dlib_net.compute_face_descriptor(np.ascontiguousarray(chip[:, ::-1])))
     assert np.abs(np.array(dlib_net.compute_face_descriptor(chip)) - as_is).max() < 1e-6
-    ours = encode_faces(rgb, [box])[0]
-    assert np.abs(ours - (as_is + mirrored) / 2).max() < 1e-6
-    assert np.abs(ours - as_is).max() > 1e-3  # the mirror image is not a no-op
+    quick = describe_chips(chip[None])[0]
+    assert np.abs(quick - (as_is + mirrored) / 2).max() < 1e-6
+    assert np.abs(quick - as_is).max() > 1e-3  # the mirror image is not a no-op
+
+
+def test_the_full_encoding_averages_the_chip_shifted_up_and_down_and_mirrored(obama):
+    import face_recognition
+
+    box = HogDetector(max_width=4000).detect(obama)[0]
+    crops = face_crops(to_rgb(obama), [box])
+    s = VIEW_SHIFT_PX
+    # The wide chip is the standard one with a border: its centre is the same face.
+    centre = crops.wide[0, s : s + 150, s : s + 150].astype(int)
+    assert np.abs(centre - crops.chips[0].astype(int)).mean() < 1.0
+    dlib_net = face_recognition.api.face_encoder
+    views = [crops.chips[0]] + [
+        crops.wide[0, s + dy : s + dy + 150, s + dx : s + dx + 150] for dx, dy in ((0, -s), (0, s))
+    ]
+    views += [v[:, ::-1] for v in views]
+    expected = np.mean([dlib_net.compute_face_descriptor(np.ascontiguousarray(v)) for v in views], axis=0)
+    full = encode_faces(to_rgb(obama), [box])[0]
+    assert np.abs(full - expected).max() < 1e-5
+    assert np.abs(describe_views(crops)[0] - full).max() < 1e-9
+
+
+def test_distances_from_the_quick_encoding_stay_within_their_stated_error():
+    """encodings.QUICK_DISTANCE_ERROR bounds how far a distance from a face's quick encoding
+    to a stored full one lies from its full encoding's; recognize trusts it to skip the full
+    one. Every pair of faces in the test photos stays inside it."""
+    quick, full = [], []
+    for path in sorted(p for p in TESTDATA.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
+        image = decode_bgr(path.read_bytes(), 40_000_000)
+        boxes = HogDetector(max_width=1600).detect(image)
+        crops = face_crops(to_rgb(image), boxes)
+        rows = describe_chips(crops.chips)
+        quick += list(rows)
+        full += list(describe_views(crops, rows))
+    q, f = np.array(quick), np.array(full)
+    assert len(q) >= 8
+    from_quick = np.linalg.norm(q[:, None] - f[None], axis=2)
+    from_full = np.linalg.norm(f[:, None] - f[None], axis=2)
+    change = np.abs(from_quick - from_full)[~np.eye(len(q), dtype=bool)]
+    assert 0.001 < change.max() < QUICK_DISTANCE_ERROR
+    assert np.linalg.norm(q - f, axis=1).max() > change.max()  # the encodings move more
 
 
 def test_faces_of_one_frame_are_encoded_as_each_alone(obama):
