@@ -32,10 +32,10 @@ RUN export PIP_CONSTRAINT=/tmp/build/constraints.txt \
  && pip install --no-deps -c constraints.txt face_recognition==1.3.0 \
  && if [ "${PRUNE_MODELS}" = "1" ]; then \
       models="$(python -c 'import importlib.util as u; print(next(iter(u.find_spec("face_recognition_models").submodule_search_locations)))')/models" \
-      && rm -f "$models/shape_predictor_68_face_landmarks.dat" "$models/mmod_human_face_detector.dat"; \
+      && rm -f "$models/shape_predictor_5_face_landmarks.dat" "$models/mmod_human_face_detector.dat"; \
     fi \
  && cd / && rm -rf /tmp/build \
- && python -c "import cv2, dlib, facewatch.models as m; assert hasattr(cv2, 'CascadeClassifier'); m.model_path(m.SHAPE_5); m.model_path(m.ENCODER)"
+ && python -c "import cv2, dlib, facewatch.models as m; assert hasattr(cv2, 'CascadeClassifier'); m.model_path(m.SHAPE_68); m.model_path(m.ENCODER)"
 RUN useradd --system --uid 10001 --user-group --home-dir /app --create-home facewatch \
  && mkdir -p /outbox && chown 10001:10001 /outbox
 WORKDIR /app

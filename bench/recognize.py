@@ -134,10 +134,11 @@ def check_same_faces(frames: list, ours_found: list) -> dict:
             if encoding is None:
                 continue
             b = face.box
-            # Ours describes the face and its mirror image (encodings.describe_chips): the
-            # reference is face_recognition's encoder on the same two chips, averaged.
+            # Ours (the quick encoding, encodings.describe_chips) describes the face and its
+            # mirror image, aligned by the 68-point landmarks (face_recognition's
+            # model="large"): the reference is face_recognition's encoder on those two chips.
             rect = dlib.rectangle(b.x, b.y, b.x + b.w - 1, b.y + b.h - 1)
-            chip = dlib.get_face_chip(rgb, face_recognition.api.pose_predictor_5_point(rgb, rect), 150, 0.25)
+            chip = dlib.get_face_chip(rgb, face_recognition.api.pose_predictor_68_point(rgb, rect), 150, 0.25)
             views = [chip, np.ascontiguousarray(chip[:, ::-1])]
             net = face_recognition.api.face_encoder
             reference = np.mean([net.compute_face_descriptor(v) for v in views], axis=0)

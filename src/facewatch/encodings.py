@@ -18,14 +18,15 @@ from facewatch.models import DLIB_LOCK, face_encoder, shape_predictor
 
 GALLERY_FORMAT = 3
 """How the rows are made. 1: dlib's descriptor of the face chip; 2: the mean of the chip's
-and its mirror image's (`describe_chips`); 3: the mean over six views (`describe_views`).
+and its mirror image's (`describe_chips`); 3: the mean over six views (`describe_views`) of
+the chip aligned by the 68-point landmarks instead of the 5-point ones (models.SHAPE_68).
 Rows of different formats are not comparable at the precision the decision rule needs, so a
 known set of an older format is rebuilt (`gallery.GalleryCache`, `gallery.rebuild_gallery`)."""
 READABLE_FORMATS = (1, 2, GALLERY_FORMAT)
 
 VIEW_SHIFT_PX = 4
-"""How far the shifted views move the chip up and down: about the error of the 5-point
-landmarks that place it, 4% of the chip."""
+"""How far the shifted views move the chip up and down: about the error of the landmarks
+that place it, 4% of the chip."""
 WIDE_PX = CHIP_PX + 2 * VIEW_SHIFT_PX
 WIDE_PADDING = (WIDE_PX / CHIP_PX * 1.5 - 1) / 2
 """dlib's chip maps the face's landmarks onto 1 + 2·padding units of size px; 150 px at
@@ -36,11 +37,10 @@ QUICK_DISTANCE_ERROR = 0.05
 """How far a distance measured from a face's quick encoding (`describe_chips`, 2 views) to a
 stored full one (`describe_views`, 6 views) may lie from the distance the face's own full
 encoding would give. Over the 3,064 news faces of bench/RESULTS.md (9.4 million pairs):
-0.006 at the median, one pair in 100,000 above 0.048, the largest 0.063; the test photos
+0.005 at the median, one pair in 100,000 above 0.041, the largest 0.046; the test photos
 stay inside (tests/unit/test_encodings.py). recognize judges with the quick encoding and
 pays for the full one only when moving every distance this far could change the verdict
-(`decisions.settled`); the rare face beyond it keeps its quick verdict, as good as the
-encodings before format 3 gave."""
+(`decisions.settled`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ class FaceCrops:
     """Each face's aligned chips: the standard one and the wide one the shifts are cut from."""
 
     chips: np.ndarray
-    """(n, 150, 150, 3): exactly as face_recognition's face_encodings cuts them."""
+    """(n, 150, 150, 3): exactly as face_recognition's face_encodings(model="large") cuts them."""
     wide: np.ndarray
     """(n, WIDE_PX, WIDE_PX, 3): the same alignment and scale with a border."""
 
@@ -67,7 +67,8 @@ def _rect(box: Box) -> object:
 
 
 def face_crops(image_rgb: np.ndarray, boxes: Sequence[Box]) -> FaceCrops:
-    """Each box's chips, from one landmark fit (dlib's 5-point model, as face_recognition)."""
+    """Each box's chips, from one landmark fit (dlib's 68-point model, as face_recognition's
+    `model="large"`; models.SHAPE_68 says why)."""
     if not boxes:
         empty = np.zeros((0, CHIP_PX, CHIP_PX, 3), dtype=np.uint8)
         return FaceCrops(empty, np.zeros((0, WIDE_PX, WIDE_PX, 3), dtype=np.uint8))

@@ -34,7 +34,7 @@ def test_the_chip_is_face_recognitions_and_the_quick_encoding_averages_it_with_i
     rgb = to_rgb(obama)
     chip = face_chips(rgb, [box])[0]
     css = (box.y, box.x + box.w - 1, box.y + box.h - 1, box.x)
-    as_is = face_recognition.face_encodings(rgb, [css])[0]
+    as_is = face_recognition.face_encodings(rgb, [css], model="large")[0]
     dlib_net = face_recognition.api.face_encoder
     mirrored = np.array(dlib_net.compute_face_descriptor(np.ascontiguousarray(chip[:, ::-1])))
     assert np.abs(np.array(dlib_net.compute_face_descriptor(chip)) - as_is).max() < 1e-6

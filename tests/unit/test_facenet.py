@@ -9,7 +9,7 @@ from facewatch.detection import HogDetector
 from facewatch.exceptions import ModelsUnavailable
 from facewatch.facenet import FaceNet
 from facewatch.images import decode_bgr, to_rgb
-from facewatch.models import ENCODER, SHAPE_5, face_encoder, model_path, shape_predictor
+from facewatch.models import ENCODER, SHAPE_68, face_encoder, model_path, shape_predictor
 from tests.conftest import TESTDATA, clip_frame
 
 
@@ -50,7 +50,7 @@ def test_a_batch_gives_each_face_what_it_gets_alone(chips):
 
 def test_another_model_file_is_refused_clearly(tmp_path: Path):
     with pytest.raises(ModelsUnavailable, match="not dlib's face ResNet"):
-        FaceNet.from_file(model_path(SHAPE_5))
+        FaceNet.from_file(model_path(SHAPE_68))
     cut = tmp_path / "cut.dat"
     cut.write_bytes(model_path(ENCODER).read_bytes()[:5_000_000])
     with pytest.raises(ModelsUnavailable, match="not dlib's face ResNet"):

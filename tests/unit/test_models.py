@@ -43,4 +43,4 @@ def test_encoding_given_boxes_loads_two_models_and_not_face_recognition():
         check=True,
     )
     report = json.loads(done.stdout.splitlines()[-1])
-    assert report == {"loaded": ["shape_predictor_5", "encoder"], "face_recognition": False}
+    assert report == {"loaded": ["shape_predictor_68", "encoder"], "face_recognition": False}
