@@ -1,6 +1,6 @@
 """Pure decisions on plain data: who is this face, and is it a stranger worth an alert?
 
-The rule (ARCHITECTURE.md, "Decision rule"). A face too small or too blurred to judge is
+The rule (DESIGN.md, "Decision rule"). A face too small or too blurred to judge is
 'unsure'. Otherwise its distance to each known person is the distance to that person's
 nearest enrolled photo, and the nearest person b is named only if both hold:
 
