@@ -154,19 +154,22 @@ def person_distances(encoding: np.ndarray, gallery: Gallery) -> dict[str, float]
     return dict(zip(model.people, best.tolist(), strict=True))
 
 
-def disowned(
+def negative_distances(
     encoding: np.ndarray, distances: Mapping[str, float], negatives: Mapping[str, np.ndarray] | None
-) -> set[str]:
-    """People this face is said not to be: it is nearer to one of their negatives than to
-    their nearest photo."""
-    out: set[str] = set()
+) -> dict[str, float]:
+    """For each known person with negatives, this face's distance to the nearest of them."""
+    out: dict[str, float] = {}
     for name, rows in (negatives or {}).items():
         rows = np.asarray(rows, dtype=np.float64).reshape(-1, 128)
-        if name not in distances or not len(rows):
-            continue
-        if np.linalg.norm(rows - encoding, axis=1).min() < distances[name]:
-            out.add(name)
+        if name in distances and len(rows):
+            out[name] = float(np.linalg.norm(rows - encoding, axis=1).min())
     return out
+
+
+def disowned(distances: Mapping[str, float], nearest_negatives: Mapping[str, float]) -> set[str]:
+    """People this face is said not to be: it is nearer to one of their negatives than to
+    their nearest photo."""
+    return {name for name, d in nearest_negatives.items() if d < distances[name]}
 
 
 def judge_face(
@@ -190,7 +193,7 @@ def judge_face(
     if not distances:
         return Judgement("stranger", None, None, "household has no known people")
     limit = gallery_model(gallery).threshold(policy)
-    ruled_out = disowned(encoding, distances, negatives)
+    ruled_out = disowned(distances, negative_distances(encoding, distances, negatives))
     ranked = sorted((d, n) for n, d in distances.items() if n not in ruled_out)
     not_them = f" (not {', '.join(sorted(ruled_out))}, by feedback)" if ruled_out else ""
     if not ranked:
@@ -223,13 +226,10 @@ def settled(
     if gallery is None or len(gallery) == 0:
         return True
     distances = person_distances(encoding, gallery)
-    for name, rows in (negatives or {}).items():
-        rows = np.asarray(rows, dtype=np.float64).reshape(-1, 128)
-        if name in distances and len(rows):
-            nearest_negative = float(np.linalg.norm(rows - encoding, axis=1).min())
-            if abs(nearest_negative - distances[name]) <= 2 * slack:
-                return False
-    ruled_out = disowned(encoding, distances, negatives)
+    nearest_negatives = negative_distances(encoding, distances, negatives)
+    if any(abs(d - distances[name]) <= 2 * slack for name, d in nearest_negatives.items()):
+        return False  # a person could be ruled out, or in
+    ruled_out = disowned(distances, nearest_negatives)
     ranked = sorted(d for n, d in distances.items() if n not in ruled_out)
     if not ranked:
         return True
