@@ -82,11 +82,6 @@ def face_crops(image_rgb: np.ndarray, boxes: Sequence[Box]) -> FaceCrops:
     return FaceCrops(np.stack(chips), np.stack(wide))
 
 
-def face_chips(image_rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
-    """Each box's aligned 150x150 chip, shape (len(boxes), 150, 150, 3)."""
-    return face_crops(image_rgb, boxes).chips
-
-
 def _mirrored(chips: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(chips[:, :, ::-1])
 

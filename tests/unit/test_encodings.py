@@ -12,7 +12,6 @@ from facewatch.encodings import (
     describe_chips,
     describe_views,
     encode_faces,
-    face_chips,
     face_crops,
 )
 from facewatch.exceptions import StorageError
@@ -32,7 +31,7 @@ def test_the_chip_is_face_recognitions_and_the_quick_encoding_averages_it_with_i
 
     box = HogDetector(max_width=4000).detect(obama)[0]
     rgb = to_rgb(obama)
-    chip = face_chips(rgb, [box])[0]
+    chip = face_crops(rgb, [box]).chips[0]
     css = (box.y, box.x + box.w - 1, box.y + box.h - 1, box.x)
     as_is = face_recognition.face_encodings(rgb, [css], model="large")[0]
     dlib_net = face_recognition.api.face_encoder
