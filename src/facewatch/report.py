@@ -162,7 +162,7 @@ def _visits_section(faces: list[FaceSeen], images: _Images, timezone: str) -> It
         return
     yield "<div class='grid' id='visits'>"
     for face in faces:
-        verdict = {"known": "known", "stranger": "stranger"}.get(face.verdict, face.verdict)
+        verdict = face.verdict
         caption = (
             f"<b>{html.escape(verdict)}</b> {html.escape(face.label)}<br>"
             f"{html.escape(face.camera)} · {html.escape(_when(face.captured_at, timezone))}"
