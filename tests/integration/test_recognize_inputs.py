@@ -4,7 +4,7 @@ faces, and greyscale and 16-bit PNG frames."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import cv2
@@ -20,9 +20,9 @@ from facewatch.images import decode_bgr
 from facewatch.layout import FrameKey, known_photo_key
 from facewatch.recognition import Recognizer
 from facewatch.uploads import put_frame, store_face_frame
-from facewatch.verdicts import Alert
 from facewatch.visitstore import VisitStore
 from tests.conftest import TESTDATA, clip_frame
+from tests.street import Collected
 
 pytestmark = pytest.mark.integration
 MAX_PIXELS = 40_000_000
@@ -30,15 +30,6 @@ T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 OBAMA_PHOTOS = sorted((TESTDATA / "known" / "obama").iterdir())
 OBAMA_VISITING = TESTDATA / "faces" / "obama3.jpg"  # not one of the enrolled photos
 TWO_PEOPLE = TESTDATA / "faces" / "two_people.jpg"  # Obama and Biden
-
-
-@dataclass
-class Collected:
-    alerts: list[Alert] = field(default_factory=list)
-
-    def send(self, alert: Alert) -> str:
-        self.alerts.append(alert)
-        return "sent"
 
 
 @dataclass
