@@ -151,7 +151,10 @@ class GalleryCache:
     """Keep a missing object as an empty gallery, rechecked like any other: most households
     have no negatives, and asking for them on every frame would cost a request each."""
     max_pixels: int = 40_000_000
-    """Settings.max_image_pixels, for rebuilding a known set an older facewatch encoded."""
+    """Settings.max_image_pixels, for rebuilding a set an older facewatch encoded."""
+    rebuild: Callable[[Storage, str, int], Gallery] = rebuild_gallery
+    """How to make a set of an older format comparable again (the known set: from its
+    photos; negatives: negatives.refresh_negatives, from their frames)."""
     _entries: dict[str, _Entry] = field(default_factory=dict)
 
     def get(self, household: str) -> tuple[Gallery, str | None]:
@@ -173,12 +176,16 @@ class GalleryCache:
             if not self.missing_is_empty:
                 raise
             gallery, etag = Gallery(), None
-        if gallery.stale and self.key_for is encodings_key:
-            # Today's encodings are not comparable with rows made the old way: rebuild from
-            # the photos once. (Stale negatives are kept: they are faces from frames that
-            # cannot be encoded again, and a little less precise beats forgetting them.)
-            log.warning("household %s: encodings of format %d are rebuilt", household, gallery.format)
-            gallery = rebuild_gallery(self.storage, household, self.max_pixels)
+        if gallery.stale:
+            # Today's encodings are not comparable with rows made the old way: encode the
+            # faces again, once, and store the result.
+            log.warning(
+                "household %s: %s of format %d are encoded again",
+                household,
+                self.key_for(household),
+                gallery.format,
+            )
+            gallery = self.rebuild(self.storage, household, self.max_pixels)
             etag = self.storage.etag(self.key_for(household))
         self._entries[household] = _Entry(gallery, etag, now)
         return gallery, etag

@@ -2,13 +2,17 @@
 (`negatives.npz`, the gallery's own format: the name is the person they are NOT, the photo
 key the verdict id they came from), changed by compare-and-swap on its ETag; recognize
 passes them to decisions.judge_face, which rejects a face closer to a negative of X than
-to X's photos. And the `not` command."""
+to X's photos. And the `not` command.
+
+Each row keeps the verdict id it came from, so a negatives object an older facewatch made
+(encodings.GALLERY_FORMAT) is encoded again from the frames the faces were judged in."""
 
 from __future__ import annotations
 
 import logging
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import click
 import numpy as np
@@ -40,20 +44,20 @@ def load_negatives(storage: Storage, household: str) -> tuple[Gallery, str | Non
 
 
 def add_negative(
-    storage: Storage, household: str, name: str, encoding: np.ndarray, verdict_id: str, attempts: int = 10
+    storage: Storage,
+    household: str,
+    name: str,
+    encoding: np.ndarray,
+    verdict_id: str,
+    max_pixels: int,
+    attempts: int = 10,
 ) -> Gallery:
     """Record that the face of `verdict_id` is not `name`. Recording it twice changes nothing."""
 
     def change(obj: StoredObject | None) -> tuple[bytes | None, Gallery]:
-        current = Gallery()
-        if obj is not None:
-            try:
-                current = Gallery.from_bytes(obj.body)
-            except StorageError as exc:
-                # Corrupt: start again rather than refuse every correction from now on.
-                log.error("household %s: negatives unreadable (%s); starting afresh", household, exc)
+        current, renewed = _current(storage, household, obj, max_pixels)
         if any(n == name and k == verdict_id for n, k in zip(current.names, current.photo_keys, strict=True)):
-            return None, current
+            return (current.to_bytes() if renewed else None), current
         updated = Gallery(
             names=[*current.names, name],
             encodings=np.vstack([current.encodings, np.asarray(encoding, np.float32).reshape(1, 128)]),
@@ -63,6 +67,82 @@ def add_negative(
         return updated.to_bytes(), updated
 
     return storage.swap(negatives_key(household), change, content_type="application/x-npz", attempts=attempts)
+
+
+def refresh_negatives(storage: Storage, household: str, max_pixels: int, attempts: int = 10) -> Gallery:
+    """The household's negatives in today's format: an object an older facewatch made is
+    encoded again from the frames its faces were judged in, and stored."""
+
+    def change(obj: StoredObject | None) -> tuple[bytes | None, Gallery]:
+        current, renewed = _current(storage, household, obj, max_pixels)
+        return (current.to_bytes() if renewed else None), current
+
+    return storage.swap(negatives_key(household), change, content_type="application/x-npz", attempts=attempts)
+
+
+def _current(
+    storage: Storage, household: str, obj: StoredObject | None, max_pixels: int
+) -> tuple[Gallery, bool]:
+    """The stored negatives in today's format, and whether that differs from what is stored."""
+    if obj is None:
+        return Gallery(), False
+    try:
+        current = Gallery.from_bytes(obj.body)
+    except StorageError as exc:
+        # Corrupt: start again rather than refuse every correction from now on.
+        log.error("household %s: negatives unreadable (%s); starting afresh", household, exc)
+        return Gallery(), True
+    if current.stale:
+        return _encoded_again(storage, household, current, max_pixels), True
+    return current, False
+
+
+def _encoded_again(storage: Storage, household: str, old: Gallery, max_pixels: int) -> Gallery:
+    """Rows of another format disown people at random, so each face is encoded again from
+    its frame; one whose verdict or frame is gone (deleted by hand) cannot be and is dropped,
+    logged. A storage failure is raised: the rows are kept for the next try."""
+    names: list[str] = []
+    rows: list[np.ndarray] = []
+    keys: list[str] = []
+    for name, verdict_id in zip(old.names, old.photo_keys, strict=True):
+        try:
+            rows.append(_encode_judged(storage, *_judged_face(storage, verdict_id), max_pixels))
+        except (ObjectMissing, BadInput) as exc:
+            log.error(
+                "household %s: 'not %s' of %s dropped: cannot encode it again (%s)",
+                household,
+                name,
+                verdict_id,
+                exc,
+            )
+            continue
+        names.append(name)
+        keys.append(verdict_id)
+    log.warning("household %s: %d of %d negatives encoded again", household, len(rows), len(old))
+    encodings = np.array(rows, dtype=np.float32).reshape(-1, 128)
+    return Gallery(names=names, encodings=encodings, photo_keys=keys, photo_etags=[""] * len(keys))
+
+
+def _judged_face(storage: Storage, verdict_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The frame result and the face a verdict id names."""
+    key, index = FrameKey.from_verdict_id(verdict_id)
+    try:
+        result = storage.get_json(key.result_key)
+    except ObjectMissing as exc:
+        raise BadInput(f"no verdict {verdict_id!r}: its frame was never judged") from exc
+    faces = result.get("faces") or []
+    if index >= len(faces):
+        raise BadInput(f"no verdict {verdict_id!r}: that frame has {len(faces)} face(s)")
+    return result, faces[index]
+
+
+def _encode_judged(
+    storage: Storage, result: dict[str, Any], face: dict[str, Any], max_pixels: int
+) -> np.ndarray:
+    """The face encoded again from its frame, the way known photos are encoded."""
+    frame = decode_bgr(storage.get(str(result["frame_key"])).body, max_pixels)
+    raw = face["box"]
+    return encode_faces(to_rgb(frame), [Box(**raw) if isinstance(raw, dict) else Box(*raw)])[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,23 +157,14 @@ def not_this_person(storage: Storage, verdict_id: str, name: str, max_pixels: in
     """Find the judged face, encode it again from its frame, and record it as not `name`.
     Only a face that was named `name` can be corrected; anything else is a clear error."""
     check_person(name)
-    key, index = FrameKey.from_verdict_id(verdict_id)
-    try:
-        result = storage.get_json(key.result_key)
-    except ObjectMissing as exc:
-        raise BadInput(f"no verdict {verdict_id!r}: its frame was never judged") from exc
-    faces = result.get("faces") or []
-    if index >= len(faces):
-        raise BadInput(f"no verdict {verdict_id!r}: that frame has {len(faces)} face(s)")
-    face = faces[index]
+    household = FrameKey.from_verdict_id(verdict_id)[0].household
+    result, face = _judged_face(storage, verdict_id)
     if face.get("name") != name:
         said = face.get("name") or face.get("verdict")
         raise BadInput(f"verdict {verdict_id} said {said!r}, not {name!r}: nothing to correct")
-    frame = decode_bgr(storage.get(str(result["frame_key"])).body, max_pixels)
-    raw = face["box"]
-    encoding = encode_faces(to_rgb(frame), [Box(**raw) if isinstance(raw, dict) else Box(*raw)])[0]
-    negatives = add_negative(storage, key.household, name, encoding, verdict_id)
-    return Correction(verdict_id, key.household, name, negatives.names.count(name))
+    encoding = _encode_judged(storage, result, face, max_pixels)
+    negatives = add_negative(storage, household, name, encoding, verdict_id, max_pixels)
+    return Correction(verdict_id, household, name, negatives.names.count(name))
 
 
 @click.command()

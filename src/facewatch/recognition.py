@@ -32,7 +32,7 @@ from facewatch.frames import Box, FrameMeta
 from facewatch.gallery import GalleryCache, rebuild_gallery
 from facewatch.images import decode_bgr, to_rgb
 from facewatch.layout import FrameKey, KnownPhotoKey, classify_key, negatives_key
-from facewatch.negatives import by_person
+from facewatch.negatives import by_person, refresh_negatives
 from facewatch.notifier import Notifier
 from facewatch.storage import Storage
 from facewatch.strangers import NewSighting, Recall, StrangerSighting
@@ -211,6 +211,8 @@ class Recognizer:
                 self.settings.encodings_check_seconds,
                 key_for=negatives_key,
                 missing_is_empty=True,
+                max_pixels=self.settings.max_image_pixels,
+                rebuild=refresh_negatives,
             )
 
     @property

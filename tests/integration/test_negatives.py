@@ -6,14 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import cv2
+import numpy as np
 import pytest
 
 from facewatch.config import Settings
 from facewatch.detection import HaarDetector
+from facewatch.encodings import GALLERY_FORMAT, Gallery
 from facewatch.events import StorageEvent
 from facewatch.exceptions import BadInput, BadKey
 from facewatch.frames import FrameMeta
 from facewatch.gallery import GalleryCache, enroll
+from facewatch.layout import negatives_key
 from facewatch.negatives import load_negatives, not_this_person
 from facewatch.recognition import Recognizer
 from facewatch.uploads import store_face_frame
@@ -90,3 +93,36 @@ def test_this_is_not_x_refuses_what_it_cannot_correct_and_changes_nothing(storag
     )
     assert missing.returncode == 2 and "never judged" in missing.stderr
     assert load_negatives(storage, "home")[1] is None  # nothing was written
+
+
+def put_older_format(storage, rows, verdict_ids):
+    old = Gallery(
+        ["obama"] * len(verdict_ids), rows.astype(np.float32), verdict_ids, [""] * len(verdict_ids), format=2
+    )
+    storage.put(negatives_key("home"), old.to_bytes())
+
+
+def test_negatives_an_older_facewatch_made_are_encoded_again_from_their_frames(storage, obama_household):
+    notifier = Collected()
+    wrong = judge(storage, notifier, clip_frame(90), T0)
+    not_this_person(storage, wrong.verdict_id, "obama", MAX_PIXELS)
+    today = load_negatives(storage, "home")[0].encodings
+    # The same correction as an older facewatch stored it: rows of another encoding (random
+    # here, so they disown nobody), and one whose frame was never judged (or was deleted).
+    never_judged = "home/door/20261125/090000000000-abcdef12#0"
+    put_older_format(
+        storage, np.random.default_rng(0).normal(size=(2, 128)), [wrong.verdict_id, never_judged]
+    )
+
+    # recognize encodes them again before judging: the same man is still not Obama.
+    again = judge(storage, notifier, clip_frame(100), T0 + timedelta(hours=1))
+    assert again.verdict == "stranger" and "not obama, by feedback" in again.reason
+    stored, _ = load_negatives(storage, "home")
+    assert stored.format == GALLERY_FORMAT and stored.photo_keys == [wrong.verdict_id]
+    assert np.abs(stored.encodings - today).max() < 1e-5
+
+    # A correction recorded onto an older object renews it too, and still counts once.
+    put_older_format(storage, np.zeros((1, 128)), [wrong.verdict_id])
+    assert not_this_person(storage, wrong.verdict_id, "obama", MAX_PIXELS).negatives_for_name == 1
+    stored, _ = load_negatives(storage, "home")
+    assert stored.format == GALLERY_FORMAT and np.abs(stored.encodings - today).max() < 1e-5

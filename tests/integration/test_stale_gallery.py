@@ -1,12 +1,12 @@
 """A known set encoded by an older facewatch (encodings.GALLERY_FORMAT) is rebuilt from the
-photos before it is compared with today's encodings; negatives of an older format are kept."""
+photos before it is compared with today's encodings (negatives: tests/integration/test_negatives.py)."""
 
 import numpy as np
 import pytest
 
 from facewatch.encodings import GALLERY_FORMAT, Gallery
 from facewatch.gallery import GalleryCache, enroll, load_gallery, rebuild_gallery
-from facewatch.layout import encodings_key, negatives_key
+from facewatch.layout import encodings_key
 from tests.conftest import TESTDATA
 
 pytestmark = pytest.mark.integration
@@ -36,13 +36,3 @@ def test_a_rebuild_does_not_reuse_rows_of_the_previous_format(storage):
     rebuilt = rebuild_gallery(storage, "home", 40_000_000)
     assert rebuilt.format == GALLERY_FORMAT
     assert np.abs(rebuilt.encodings - fresh.encodings).max() < 1e-6
-
-
-def test_negatives_of_the_previous_format_are_kept_not_rebuilt(storage):
-    rows = np.random.default_rng(0).normal(size=(1, 128))
-    old = Gallery(["obama"], rows.astype(np.float32), ["verdict-1"], [""], format=1)
-    storage.put(negatives_key("home"), old.to_bytes())
-    cache = GalleryCache(storage, check_seconds=30, key_for=negatives_key, missing_is_empty=True)
-    negatives, _ = cache.get("home")
-    assert negatives.stale and negatives.names == ["obama"]
-    assert np.array_equal(negatives.encodings, old.encodings)
