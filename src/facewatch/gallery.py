@@ -15,6 +15,7 @@ import numpy as np
 from facewatch.detection import HogDetector
 from facewatch.encodings import Gallery, encode_faces
 from facewatch.exceptions import BadImage, ObjectMissing, StorageError
+from facewatch.frames import Box
 from facewatch.images import ACCEPTED_FORMATS, decode_bgr, probe, to_rgb
 from facewatch.layout import IMAGE_SUFFIXES, KnownPhotoKey, encodings_key, known_photo_key, known_prefix
 from facewatch.storage import Storage, StoredObject
@@ -22,15 +23,18 @@ from facewatch.storage import Storage, StoredObject
 log = logging.getLogger(__name__)
 
 
+def largest_face(image_bgr: np.ndarray) -> Box | None:
+    """The largest face in a photo or a stored face crop. Enrollment is offline and rare, so
+    it may afford HOG on the full-resolution image."""
+    boxes = HogDetector(max_width=max(image_bgr.shape[1], 1), min_face_px=20).detect(image_bgr)
+    return max(boxes, key=lambda b: b.area) if boxes else None
+
+
 def encode_known_photo(data: bytes, max_pixels: int) -> np.ndarray | None:
-    """The encoding of the largest face in an enrollment photo, or None if it has none.
-    Enrollment is offline and rare, so it may afford HOG on the full-resolution photo."""
+    """The encoding of the largest face in an enrollment photo, or None if it has none."""
     image = decode_bgr(data, max_pixels)
-    boxes = HogDetector(max_width=max(image.shape[1], 1), min_face_px=20).detect(image)
-    if not boxes:
-        return None
-    largest = max(boxes, key=lambda b: b.area)
-    return encode_faces(to_rgb(image), [largest])[0]
+    box = largest_face(image)
+    return None if box is None else encode_faces(to_rgb(image), [box])[0]
 
 
 def rebuild_gallery(

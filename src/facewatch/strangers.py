@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from facewatch.decisions import MatchPolicy, judge_face
-from facewatch.encodings import Gallery
+from facewatch.encodings import GALLERY_FORMAT, Gallery
 from facewatch.layout import stranger_crop_key
 
 MAX_REPRESENTATIVES = 5
@@ -67,6 +67,10 @@ class StrangerSighting:
 class Representative:
     encoding: tuple[float, ...]
     crop_key: str
+    format: int | None = GALLERY_FORMAT
+    """How the encoding was made (encodings.GALLERY_FORMAT; None: by a facewatch that did
+    not record it). Another format's encoding is not comparable: strangerstore encodes the
+    crop again before matching."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +109,8 @@ class Stranger:
             "visits": self.visits,
             "previous_seen": self.previous_seen.isoformat() if self.previous_seen else None,
             "representatives": [
-                {"encoding": list(r.encoding), "crop_key": r.crop_key} for r in self.representatives
+                {"encoding": list(r.encoding), "crop_key": r.crop_key, "format": r.format}
+                for r in self.representatives
             ],
             "recent": [s.to_dict() for s in self.recent],
             "visit_ids": list(self.visit_ids),
@@ -123,7 +128,11 @@ class Stranger:
             visits=int(data["visits"]),
             previous_seen=datetime.fromisoformat(previous) if previous else None,
             representatives=tuple(
-                Representative(tuple(float(x) for x in r["encoding"]), str(r["crop_key"]))
+                Representative(
+                    tuple(float(x) for x in r["encoding"]),
+                    str(r["crop_key"]),
+                    int(r["format"]) if r.get("format") is not None else None,
+                )
                 for r in data["representatives"]
             ),
             recent=tuple(StrangerSighting.from_dict(s) for s in data.get("recent", ())),

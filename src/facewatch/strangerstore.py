@@ -9,7 +9,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,15 +19,26 @@ import numpy as np
 
 from facewatch.books import BookStore
 from facewatch.decisions import MatchPolicy
-from facewatch.exceptions import BadInput, FacewatchError, ObjectMissing
+from facewatch.encodings import GALLERY_FORMAT
+from facewatch.exceptions import BadImage, BadInput, FacewatchError, ObjectMissing
 from facewatch.frames import Box
-from facewatch.images import encode_jpeg
+from facewatch.images import decode_bgr, encode_jpeg, to_rgb
 from facewatch.layout import known_prefix, stranger_crops_prefix, strangers_key
 from facewatch.storage import Storage
-from facewatch.strangers import NewSighting, Recall, Stranger, StrangerBook, expire, remember
+from facewatch.strangers import (
+    NewSighting,
+    Recall,
+    Representative,
+    Stranger,
+    StrangerBook,
+    expire,
+    remember,
+)
 
 log = logging.getLogger(__name__)
 
+CROP_MAX_PIXELS = 4_000_000
+"""Crops are facewatch's own small JPEGs; anything larger under their keys is not one."""
 CROP_MIN_WIDTH = 160
 """Crops are upscaled to at least this width so HOG (80 px window) finds the face again
 when a named stranger's crops are enrolled."""
@@ -74,8 +85,11 @@ class StrangerStore(BookStore[StrangerBook]):
         swap: a crash in between is repaired by the redelivered frame (a replay returns the
         same crop key) or by the next expiry."""
 
+        encoded_again: dict[str, np.ndarray | None] = {}
+
         def change(book: StrangerBook) -> tuple[StrangerBook, list[Recall]]:
-            strangers, recalls = book.strangers, []
+            strangers = [self._comparable(household, s, encoded_again) for s in book.strangers]
+            recalls = []
             for new in sightings:
                 strangers, recall = remember(
                     new, strangers, now=now, policy=policy, memory=memory, same_visit_limit=same_visit_limit
@@ -92,6 +106,40 @@ class StrangerStore(BookStore[StrangerBook]):
             if gone.stranger_id not in kept:
                 self._delete_crops(household, gone.stranger_id)
         return recalls
+
+    def _comparable(
+        self, household: str, stranger: Stranger, encoded_again: dict[str, np.ndarray | None]
+    ) -> Stranger:
+        """The stranger with every representative in today's encoding: one an older facewatch
+        made is encoded again from its crop (once per record: a conflict redoes the change);
+        one whose crop is gone or no longer shows a face is dropped, and a stranger left with
+        none can no longer be recognised, only forgotten."""
+        if all(r.format == GALLERY_FORMAT for r in stranger.representatives):
+            return stranger
+        kept = []
+        for rep in stranger.representatives:
+            if rep.format != GALLERY_FORMAT:
+                if rep.crop_key not in encoded_again:
+                    encoded_again[rep.crop_key] = self._encode_crop(rep.crop_key)
+                encoding = encoded_again[rep.crop_key]
+                if encoding is None:
+                    log.warning("household %s: %s dropped: no face to encode again", household, rep.crop_key)
+                    continue
+                rep = Representative(tuple(float(x) for x in encoding), rep.crop_key)
+            kept.append(rep)
+        return replace(stranger, representatives=tuple(kept))
+
+    def _encode_crop(self, crop_key: str) -> np.ndarray | None:
+        """A crop's face encoded as recognize encodes a frame's (quick), or None."""
+        from facewatch.encodings import describe_chips, face_crops
+        from facewatch.gallery import largest_face
+
+        try:
+            image = decode_bgr(self.storage.get(crop_key).body, CROP_MAX_PIXELS)
+        except (ObjectMissing, BadImage):
+            return None
+        box = largest_face(image)
+        return None if box is None else describe_chips(face_crops(to_rgb(image), [box]).chips)[0]
 
     def strangers(self, household: str, *, now: datetime, memory: timedelta) -> list[Stranger]:
         """The strangers still remembered, most recently seen first (read only)."""

@@ -8,9 +8,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from facewatch.layout import stranger_crops_prefix
+from facewatch.encodings import GALLERY_FORMAT
+from facewatch.layout import stranger_crops_prefix, strangers_key
 from facewatch.mail import build_alert_email
 from facewatch.strangerstore import StrangerStore, name_stranger
 from tests.conftest import TESTDATA, run_cli
@@ -263,3 +265,41 @@ def test_concurrent_invocations_lose_no_stranger_and_a_corrupt_memory_starts_afr
     assert [s.stranger_id for s in store.strangers("home", now=T0, memory=timedelta(days=30))] == [
         recall.stranger.stranger_id
     ]
+
+
+def test_strangers_an_older_facewatch_remembered_are_encoded_again_from_their_crops(storage, household):
+    walk_by(storage, Collected(), FIRST_WALK, T0)
+    store = StrangerStore(storage)
+    memory = timedelta(days=30)
+    before = store.strangers("home", now=T0, memory=memory)
+    # As an older facewatch stored them: encodings of another kind (noise here, comparable
+    # with nothing) and no format. One stranger's crops have been lost as well.
+    book = json.loads(storage.get(strangers_key("home")).body)
+    noise = np.random.default_rng(0)
+    for stranger in book["strangers"]:
+        for rep in stranger["representatives"]:
+            rep["encoding"] = noise.normal(size=128).tolist()
+            del rep["format"]
+    storage.put(strangers_key("home"), json.dumps(book).encode(), content_type="application/json")
+    alex = min(before, key=lambda s: s.first_seen)  # the first to walk by
+    for key in alex.crop_keys:
+        storage.delete(key)
+
+    notifier = Collected()
+    again = walk_by(storage, notifier, COMING_BACK, T0 + timedelta(days=1))
+    after = {s.stranger_id: s for s in store.strangers("home", now=T0 + timedelta(days=1), memory=memory)}
+    # Rose Leslie's faces were encoded again from their crops: she is known again. Alex
+    # Lacamoire's cannot be: he is remembered still, but matched as someone new.
+    (rose_again,) = [a for a in notifier.alerts if a.stranger_visits == 2]
+    (alex_anew,) = [a for a in notifier.alerts if a.stranger_visits == 1]
+    assert rose_again.stranger_id in {s.stranger_id for s in before} - {alex.stranger_id}
+    assert alex_anew.stranger_id not in {s.stranger_id for s in before}
+    assert {f.stranger_id for f in faces(again, "stranger")} == {
+        rose_again.stranger_id,
+        alex_anew.stranger_id,
+    }
+    assert after[alex.stranger_id].representatives == ()
+    for stranger in before:
+        if stranger.stranger_id != alex.stranger_id:
+            reps = after[stranger.stranger_id].representatives
+            assert reps and all(r.format == GALLERY_FORMAT for r in reps)
