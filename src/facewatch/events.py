@@ -46,8 +46,12 @@ class StorageEvent:
 
     @property
     def idempotency_key(self) -> str:
-        """Stable across redeliveries of one upload, different for a new upload of the key."""
-        return f"{self.bucket}/{self.key}@{self.version_id or self.etag or self.sequencer or ''}"
+        """Stable across redeliveries of one upload, different for a new upload of the key.
+        The ETag (the bytes) comes first: on a versioned bucket the agent's retried PUT of the
+        same frame makes a second version of the same bytes, and it must not yield new alert
+        ids while the first version's alert is still being handed over (recognize would take
+        it as a replay and suppress it, then skip the first as a duplicate: no alert)."""
+        return f"{self.bucket}/{self.key}@{self.etag or self.version_id or self.sequencer or ''}"
 
 
 # --- small typed readers: every field access goes through these ---------------------------

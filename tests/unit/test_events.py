@@ -1,6 +1,7 @@
 """The one event parser, over a payload of every trigger shape."""
 
 import json
+from dataclasses import replace
 
 import pytest
 from cloudevents.conversion import to_binary, to_structured
@@ -63,9 +64,12 @@ def test_every_shape_has_a_payload_file():
     assert set(EXPECTED) <= {p.stem for p in FILES}
 
 
-def test_idempotency_key_is_stable_and_names_the_version():
+def test_idempotency_key_is_stable_and_names_the_bytes():
     [event] = parse_event((EVENTS / "s3_put.json").read_bytes())
-    assert event.idempotency_key == f"facewatch/{FRAME}@096fKKXTRTtl3on89fVO.nfljtsv6qko"
+    assert event.idempotency_key == f"facewatch/{FRAME}@9dd4e461268c8034f5c8564e155c67a6"
+    # Another version of the same bytes (a retried PUT on a versioned bucket) is the same upload.
+    assert replace(event, version_id="another-version").idempotency_key == event.idempotency_key
+    assert replace(event, etag=None).idempotency_key == f"facewatch/{FRAME}@096fKKXTRTtl3on89fVO.nfljtsv6qko"
     assert event.size == 48213
     assert event.event_time.isoformat() == "2026-11-25T03:17:24.955000+00:00"
 
