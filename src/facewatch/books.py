@@ -60,7 +60,7 @@ class BookStore(Generic[B]):
             return self.empty()
         try:
             return self.decode(json.loads(obj.body))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: not an object
             log.error("household %s: %s unreadable (%s); starting a new one", household, self.what, exc)
             return self.empty()
 

@@ -295,6 +295,9 @@ def _parse_payload(payload: Any, depth: int = 0) -> list[StorageEvent]:
         return []
     if "Records" in data:
         return _records(data, "s3", depth)
+    if data.get("Type") == "Notification" and "Message" in data:
+        # SNS as an HTTP subscription or an SQS queue receives it (raw delivery off)
+        return _parse_json_text(_str(data, "Message", "SNS notification") or "", depth + 1)
     if "detail-type" in data and data.get("source") == "aws.s3":
         return _eventbridge(data)
     if "specversion" in data and "type" in data:
@@ -343,5 +346,5 @@ def parse_event(body: Any, headers: Mapping[str, str] | None = None) -> list[Sto
         return _parse_payload(body)
     except BadEvent:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError, OverflowError, OSError) as exc:
         raise BadEvent(f"malformed event: {type(exc).__name__}: {exc}") from exc

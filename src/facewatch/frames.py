@@ -13,6 +13,9 @@ from facewatch.layout import check_id
 # S3 limits user metadata to 2 KB per object; a frame with more faces than this keeps the
 # largest ones (a crowd is judged by its nearest faces, the rest are re-detected if needed).
 MAX_BOXES = 24
+EARLIEST_CAPTURE = datetime(2000, 1, 1, tzinfo=UTC)
+"""No frame facewatch judges was taken before this: an earlier time is a broken clock or a
+forged value (and dates near year 1 overflow date arithmetic)."""
 _META_PREFIX = "fw-"
 
 
@@ -92,6 +95,10 @@ class FrameMeta:
             boxes = tuple(Box(*map(int, b)) for b in json.loads(meta.get("boxes", "[]")))
             tracks = tuple(int(t) for t in json.loads(meta.get("tracks", "[]")))
             captured = datetime.fromisoformat(meta["captured-at"])
+            if width <= 0 or height <= 0 or any(b.w <= 0 or b.h <= 0 for b in boxes):
+                raise ValueError(f"sizes must be positive: {meta['size']}, {meta.get('boxes')}")
+            if not EARLIEST_CAPTURE.year <= captured.year <= 9998:
+                raise ValueError(f"capture time {captured} is out of range")  # no camera took it
             return cls(
                 household=check_id(meta["household"], "household"),
                 camera=check_id(meta["camera"], "camera"),
@@ -102,5 +109,5 @@ class FrameMeta:
                 track_ids=tracks if len(tracks) == len(boxes) else (),
                 source=meta.get("source", "unknown"),
             )
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, RecursionError, OverflowError) as exc:
             raise BadInput(f"frame metadata is missing or malformed: {exc}") from exc

@@ -27,7 +27,7 @@ from facewatch.encodings import (
     sharpness,
 )
 from facewatch.events import StorageEvent
-from facewatch.exceptions import BadEvent, BadImage, BadInput, StorageError
+from facewatch.exceptions import BadEvent, BadImage, BadInput, BadKey, StorageError
 from facewatch.frames import Box, FrameMeta
 from facewatch.gallery import GalleryCache, rebuild_gallery
 from facewatch.images import decode_bgr, to_rgb
@@ -77,7 +77,10 @@ def _meta_for(key: FrameKey, metadata: dict[str, str], image: np.ndarray) -> Fra
         log.warning("%s: metadata names another household/camera; ignoring it", key)
     except BadInput:
         pass  # uploaded by something other than facewatch: judge it without edge boxes
-    stamp = datetime.strptime(f"{key.day}{key.name[:12]}", "%Y%m%d%H%M%S%f").replace(tzinfo=UTC)
+    try:
+        stamp = datetime.strptime(f"{key.day}{key.name[:12]}", "%Y%m%d%H%M%S%f").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise BadKey(f"{key}: neither metadata nor name says when it was taken ({exc})") from exc
     height, width = image.shape[:2]
     return FrameMeta(key.household, key.camera, stamp, width, height, source="unknown")
 
@@ -268,14 +271,15 @@ class Recognizer:
         obj = self.storage.get(event.key)
         try:
             image = decode_bgr(obj.body, self.settings.max_image_pixels)
-        except BadImage as exc:
+            meta = _meta_for(key, obj.metadata, image)
+        except (BadImage, BadKey) as exc:
+            # Recorded, so the frame is not retried for ever and its owner can see why.
             log.error("%s: cannot judge: %s", event.key, exc)
             self.storage.put_json(
                 key.result_key,
                 {"frame_key": event.key, "frame_etag": obj.etag, "error": str(exc), "at": self.now()},
             )
             return Outcome(event.key, "bad-frame", detail=str(exc))
-        meta = _meta_for(key, obj.metadata, image)
         faces, boxes_from = find_faces(image, meta, self.settings)
         result = FrameResult(
             household=key.household,

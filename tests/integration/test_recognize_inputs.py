@@ -191,3 +191,17 @@ def test_grey_and_16_bit_pngs_are_judged_like_the_photo(household):
         assert [(f.verdict, f.name) for f in faces] == [("known", "obama")], name
         if name == "colour 16-bit":  # the same pixels once brought to 8 bits
             assert faces[0].distance == pytest.approx(reference[0].distance, abs=1e-6)
+
+
+def test_a_frame_that_says_nowhere_when_it_was_taken_is_recorded_as_bad_not_retried(household):
+    storage = household
+    rec, notifier = recognizer(storage)
+    # No facewatch metadata (another uploader) and a name whose date does not exist.
+    key = "households/home/frames/door/20261399/250000000000-abcdef12.jpg"
+    _, jpeg = cv2.imencode(".jpg", clip_frame(90))
+    storage.put(key, jpeg.tobytes(), content_type="image/jpeg")
+    outcome = rec.handle(StorageEvent("created", storage.bucket, key, storage.etag(key)))
+    assert outcome.action == "bad-frame" and "when it was taken" in outcome.detail
+    assert "when it was taken" in storage.get_json(FrameKey.parse(key).result_key)["error"]
+    assert rec.handle(StorageEvent("created", storage.bucket, key, storage.etag(key))).action == "duplicate"
+    assert notifier.alerts == []

@@ -259,12 +259,13 @@ def test_concurrent_invocations_lose_no_stranger_and_a_corrupt_memory_starts_afr
     }
     assert all(storage.exists(k) for s in remembered for k in s.crop_keys)
 
-    storage.put(strangers_key("home"), b"{not json")
-    (recall,) = record(9)
-    assert recall.first_time
-    assert [s.stranger_id for s in store.strangers("home", now=T0, memory=timedelta(days=30))] == [
-        recall.stranger.stranger_id
-    ]
+    for corrupt in (b"{not json", b"null", b"[]"):
+        storage.put(strangers_key("home"), corrupt)
+        (recall,) = record(9)
+        assert recall.first_time
+        assert [s.stranger_id for s in store.strangers("home", now=T0, memory=timedelta(days=30))] == [
+            recall.stranger.stranger_id
+        ]
 
 
 def test_strangers_an_older_facewatch_remembered_are_encoded_again_from_their_crops(storage, household):

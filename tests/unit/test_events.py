@@ -27,6 +27,8 @@ EXPECTED = {
     "s3_test_event": [],
     "s3_sqs_envelope": [("created", "facewatch", FRAME, "9dd4e461268c8034f5c8564e155c67a6", "s3")],
     "s3_sns_envelope": [("created", "facewatch", FRAME, "9dd4e461268c8034f5c8564e155c67a6", "s3")],
+    "s3_sns_http_notification": [("created", "facewatch", FRAME, "9dd4e461268c8034f5c8564e155c67a6", "s3")],
+    "s3_sns_sqs_envelope": [("created", "facewatch", FRAME, "9dd4e461268c8034f5c8564e155c67a6", "s3")],
     "eventbridge_object_created": [("created", "facewatch", FRAME, "9dd4e461268c8034f5c8564e155c67a6", "s3")],
     "gcs_finalized_structured": [("created", "facewatch", FRAME, "CNiBoNGBp4kDEAE=", "cloudevent")],
     "minio_put": [("created", "facewatch", FRAME, "9dd4e461268c8034f5c8564e155c67a6", "minio")],
@@ -174,3 +176,11 @@ def test_seaweedfs_overwrite_rename_and_its_own_buckets():
     system = json.loads(json.dumps(created))
     system["key"] = "/buckets/.system/owners/facewatch"
     assert parse_event(system) == []
+
+
+def test_a_seaweedfs_time_out_of_range_is_a_bad_event_not_a_crash():
+    payload = json.loads((EVENTS / "seaweedfs_webhook_create_captured.json").read_text())
+    for mtime in (10**20, -(10**13)):
+        payload["message"]["new_entry"]["attributes"]["mtime"] = mtime
+        with pytest.raises(BadEvent, match="malformed event"):
+            parse_event(json.dumps(payload).encode())

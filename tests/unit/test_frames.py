@@ -41,6 +41,33 @@ def test_metadata_stays_under_the_s3_limit_for_a_crowd():
         {},
         {"fw-size": "axb"},
         {"fw-household": "h", "fw-camera": "c", "fw-size": "1x1", "fw-captured-at": "never"},
+        # Forged or broken values a camera's credentials could write: refused, not a crash.
+        {
+            "fw-household": "h",
+            "fw-camera": "c",
+            "fw-size": "1x1",
+            "fw-captured-at": "2026-11-25T09:00:00+00:00",
+            "fw-boxes": "[" * 1900,
+        },
+        {
+            "fw-household": "h",
+            "fw-camera": "c",
+            "fw-size": "1x1",
+            "fw-captured-at": "0001-01-01T00:00:00+14:00",
+        },
+        {
+            "fw-household": "h",
+            "fw-camera": "c",
+            "fw-size": "-640x480",
+            "fw-captured-at": "2026-11-25T09:00:00+00:00",
+        },
+        {
+            "fw-household": "h",
+            "fw-camera": "c",
+            "fw-size": "640x480",
+            "fw-captured-at": "2026-11-25T09:00:00+00:00",
+            "fw-boxes": "[[10, 10, -40, 40]]",
+        },
     ],
 )
 def test_malformed_metadata_is_a_clear_error(broken):
