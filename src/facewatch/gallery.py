@@ -169,7 +169,18 @@ class GalleryCache:
         if entry is not None and now - entry.checked < self.check_seconds:
             return entry.gallery, entry.etag
         if entry is not None:
-            etag = self.storage.etag(self.key_for(household))
+            try:
+                etag = self.storage.etag(self.key_for(household))
+            except StorageError as exc:
+                # A blip in the check is no reason to judge without the known set: keep the
+                # copy in hand (checked again next time) rather than call everyone unsure.
+                log.warning(
+                    "household %s: could not check %s (%s); using the cached copy",
+                    household,
+                    self.key_for(household),
+                    exc,
+                )
+                return entry.gallery, entry.etag
             if etag == entry.etag:
                 entry.checked = now
                 return entry.gallery, entry.etag

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from facewatch.exceptions import BadImage, ObjectMissing
+from facewatch.exceptions import BadImage, ObjectMissing, StorageError
 from facewatch.gallery import GalleryCache, enroll, load_gallery
 from facewatch.layout import encodings_key, known_prefix
 from tests.conftest import TESTDATA
@@ -58,6 +58,23 @@ def test_cache_picks_up_a_new_enrollment_by_etag(storage):
     assert second.people == ["biden", "obama"]
     assert etag2 != etag1
     assert storage.etag(encodings_key("home")) == etag2
+
+
+def test_a_failed_check_keeps_the_cached_known_set_rather_than_judging_without_it(storage, monkeypatch):
+    now = [0.0]
+    cache = GalleryCache(storage, check_seconds=30, clock=lambda: now[0])
+    enroll(storage, "home", "obama", photos("obama"), 40_000_000)
+    cached, etag = cache.get("home")
+
+    def unreachable(key):
+        raise StorageError(f"{key}: connection reset")
+
+    monkeypatch.setattr(storage, "etag", unreachable)
+    now[0] = 31.0
+    assert cache.get("home") == (cached, etag)
+    monkeypatch.undo()
+    enroll(storage, "home", "biden", photos("biden"), 40_000_000)
+    assert cache.get("home")[0].people == ["biden", "obama"]  # checked again on the next call
 
 
 def test_a_rebuild_from_a_stale_listing_cannot_overwrite_a_newer_one(storage, monkeypatch):
