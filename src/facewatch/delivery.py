@@ -14,7 +14,14 @@ from functools import partial
 
 from facewatch.channels import Channel
 from facewatch.config import Settings
-from facewatch.exceptions import AlertError, AlertInProgress, ObjectMissing, WriteConflict
+from facewatch.exceptions import (
+    AlertError,
+    AlertInProgress,
+    BadInput,
+    ObjectMissing,
+    StorageError,
+    WriteConflict,
+)
 from facewatch.households import Recipients, load_household_settings, resolve
 from facewatch.layout import alert_claim_key, dead_alert_key, dead_alerts_prefix, sent_alert_key
 from facewatch.mail import build_alert_email, build_operator_email
@@ -24,29 +31,70 @@ from facewatch.verdicts import Alert
 log = logging.getLogger(__name__)
 
 
+DELIVERY_BUDGET_SECONDS = 30.0
+"""The longest deliver() spends sending one alert, every channel and retry included (S3
+reads before the first send count against it too). Callers wait longer: HttpNotifier
+(notifier.py) 45 s, notify's own Lambda and Knative timeouts 60 s."""
+
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+"""The longest one webhook POST may take (connect, and then each read)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     attempts: int = 4
     first_pause: float = 1.0
-    """Pauses double: 1 + 2 + 4 s rides out a mail server restart within one invocation."""
+    """Pauses double: 1 + 2 + 4 s rides out a mail server restart within one invocation,
+    as long as the attempts fail fast; slow failures are cut short by the time budget."""
 
 
 def _retryable(exc: AlertError) -> bool:
     return bool(getattr(exc, "retryable", True))
 
 
-def send_with_retries(send: Callable[[], str], policy: RetryPolicy, pause: Callable[[float], None]) -> str:
+def next_pause(
+    attempt: int, pause: float, *, policy: RetryPolicy, now: float, deadline: float, attempt_seconds: float
+) -> float | None:
+    """The pause before another try after `attempt` failed, or None when no try is left:
+    the policy's attempts are used up, or another attempt (pause, then as long as the
+    channel's timeout allows) could end after the deadline."""
+    if attempt >= policy.attempts or now + pause + attempt_seconds > deadline:
+        return None
+    return pause
+
+
+def send_with_retries(
+    send: Callable[[], str],
+    policy: RetryPolicy,
+    pause: Callable[[float], None],
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    deadline: float = float("inf"),
+    attempt_seconds: float = 0.0,
+) -> str:
     delay = policy.first_pause
     for attempt in range(1, policy.attempts + 1):
         try:
             return send()
         except AlertError as exc:
-            if attempt == policy.attempts or not _retryable(exc):
+            if not _retryable(exc):
+                raise
+            wait = next_pause(
+                attempt,
+                delay,
+                policy=policy,
+                now=clock(),
+                deadline=deadline,
+                attempt_seconds=attempt_seconds,
+            )
+            if wait is None:
+                if attempt < policy.attempts:
+                    log.warning("send failed (attempt %d), no time left to try again: %s", attempt, exc)
                 raise
             log.warning(
-                "send failed (attempt %d of %d), retrying in %.0fs: %s", attempt, policy.attempts, delay, exc
+                "send failed (attempt %d of %d), retrying in %.0fs: %s", attempt, policy.attempts, wait, exc
             )
-            pause(delay)
+            pause(wait)
             delay *= 2
     raise AssertionError("unreachable")
 
@@ -79,7 +127,7 @@ def alert_links(alert: Alert, storage: Storage, settings: Settings, now: datetim
     return Links(frame_url, known_url)
 
 
-def post_webhook(url: str, alert: Alert, links: Links, timeout: float = 10.0) -> str:
+def post_webhook(url: str, alert: Alert, links: Links, timeout: float = WEBHOOK_TIMEOUT_SECONDS) -> str:
     """The generic webhook channel (Home Assistant, ntfy, …): a JSON POST with the links."""
     import requests
 
@@ -142,15 +190,19 @@ def _sender(
 
 
 CLAIM_SECONDS = 120.0
-"""How long a send in progress holds its claim: longer than any send with its retries."""
+"""How long a send in progress holds its claim: longer than any send with its retries
+(DELIVERY_BUDGET_SECONDS), so only a claim of an invocation that died is taken over."""
 
 
-def _claim(storage: Storage, alert: Alert, channel: str, now: datetime) -> str:
+def _claim(storage: Storage, alert: Alert, channel: str) -> str:
     """Take the right to send this alert on this channel. Two invocations with the same
     alert (a redelivered event handled while the first is still running) must not both
     send: the claim is a conditional create, so exactly one wins. A claim older than
     CLAIM_SECONDS belongs to an invocation that died, and is taken over."""
     key = alert_claim_key(alert.household, alert.alert_id, channel)
+    # Stamped when taken, not when deliver started: an earlier channel's slow send must
+    # not make this claim look old to another invocation.
+    now = datetime.now(UTC)
     body = {"alert_id": alert.alert_id, "claimed_at": now.isoformat()}
     try:
         storage.put_json(key, body, if_none_match=True)
@@ -160,12 +212,29 @@ def _claim(storage: Storage, alert: Alert, channel: str, now: datetime) -> str:
     try:
         held = storage.get(key)
     except ObjectMissing:
-        return _claim(storage, alert, channel, now)  # released meanwhile
+        return _claim(storage, alert, channel)  # released meanwhile
     claimed_at = datetime.fromisoformat(json.loads(held.body)["claimed_at"])
     if (now - claimed_at).total_seconds() < CLAIM_SECONDS:
         raise AlertInProgress(f"alert {alert.alert_id} is being sent by another invocation")
     storage.put_json(key, body, if_match=held.etag)  # a lost race here raises: retried later
     return key
+
+
+def _attempt_seconds(name: str, channel: Channel) -> float:
+    """The longest one send on this channel may take."""
+    if name == "webhook":
+        return WEBHOOK_TIMEOUT_SECONDS
+    # A channel that does not say is assumed to take as long as this deployment's others.
+    return float(getattr(channel, "timeout", WEBHOOK_TIMEOUT_SECONDS))
+
+
+def _dead_letter(storage: Storage, alert: Alert, failures: list[str], now: datetime) -> str:
+    storage.put_json(
+        dead_alert_key(alert.household, alert.alert_id),
+        {"alert": alert.model_dump(mode="json"), "errors": failures, "failed_at": now},
+    )
+    log.error("alert %s kept as a dead letter: %s", alert.alert_id, "; ".join(failures))
+    return f"dead-lettered: {'; '.join(failures)}"
 
 
 def deliver(
@@ -177,23 +246,37 @@ def deliver(
     retry: RetryPolicy | None = None,
     pause: Callable[[float], None] = time.sleep,
     now: datetime | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    budget: float = DELIVERY_BUDGET_SECONDS,
 ) -> str:
-    """Send the alert on each of the household's channels that has not had it yet; returns
-    'sent …', 'already sent' or 'dead-lettered: …'. Raises only when the alert could be
-    neither sent nor stored (the caller then delivers it again)."""
+    """Send the alert on each of the household's channels that has not had it yet, within
+    `budget` seconds; returns 'sent …', 'already sent' or 'dead-lettered: …'. Raises only
+    when the alert could be neither sent nor stored (the caller then delivers it again)."""
     now = now or datetime.now(UTC)
-    recipients = resolve(load_household_settings(storage, alert.household), settings)
-    pending = [
-        c
-        for c in recipients.channels
-        if not storage.exists(sent_alert_key(alert.household, alert.alert_id, c))
-    ]
+    deadline = clock() + budget
+    try:
+        own = load_household_settings(storage, alert.household)
+    except BadInput as exc:
+        # A hand-edited settings.json must not cost the alert: it waits for the fix and
+        # `facewatch alerts retry`. Nothing is claimed yet, so nothing is left held.
+        return _dead_letter(storage, alert, [f"settings: {exc}"], now)
+    recipients = resolve(own, settings)
+    # An operator alert is one email to whoever runs facewatch, whatever the household chose.
+    channels = ["email"] if alert.kind == "operator" else recipients.channels
+    pending = [c for c in channels if not storage.exists(sent_alert_key(alert.household, alert.alert_id, c))]
     if not pending:
         log.info("alert %s was already sent; not sending it twice", alert.alert_id)
         return "already sent"
     done, failures = [], []
-    for name in pending:
-        claim = _claim(storage, alert, name, now)
+    for i, name in enumerate(pending):
+        sent_key = sent_alert_key(alert.household, alert.alert_id, name)
+        claim = _claim(storage, alert, name)
+        if storage.exists(sent_key):
+            # Another invocation sent it and let go of its claim after our check above.
+            storage.delete(claim)
+            continue
+        # Retries here may not use the time each later channel needs for its first attempt.
+        reserved = sum(_attempt_seconds(later, channel) for later in pending[i + 1 :])
         try:
             send = _sender(
                 name,
@@ -204,23 +287,28 @@ def deliver(
                 recipients=recipients,
                 now=now,
             )
-            delivery_id = send_with_retries(send, retry or RetryPolicy(), pause)
+            delivery_id = send_with_retries(
+                send,
+                retry or RetryPolicy(),
+                pause,
+                clock=clock,
+                deadline=deadline - reserved,
+                attempt_seconds=_attempt_seconds(name, channel),
+            )
         except (AlertError, ObjectMissing) as exc:
             failures.append(f"{name}: {exc}")
             storage.delete(claim)  # a later retry may try again at once
             continue
         storage.put_json(
-            sent_alert_key(alert.household, alert.alert_id, name),
+            sent_key,
             {"alert_id": alert.alert_id, "channel": name, "delivery_id": delivery_id, "sent_at": now},
         )
+        storage.delete(claim)  # the sent record keeps it from going out twice from now on
         done.append(f"{name} {delivery_id}")
     if failures:
-        storage.put_json(
-            dead_alert_key(alert.household, alert.alert_id),
-            {"alert": alert.model_dump(mode="json"), "errors": failures, "failed_at": now},
-        )
-        log.error("alert %s kept as a dead letter: %s", alert.alert_id, "; ".join(failures))
-        return f"dead-lettered: {'; '.join(failures)}"
+        return _dead_letter(storage, alert, failures, now)
+    if not done:
+        return "already sent"
     log.info(
         "alert %s for %s/%s delivered: %s", alert.alert_id, alert.household, alert.camera, ", ".join(done)
     )
@@ -231,17 +319,29 @@ def retry_dead_letters(
     *, storage: Storage, channel: Channel, settings: Settings, household: str | None = None
 ) -> dict[str, str]:
     """Send every dead-lettered alert again (`facewatch alerts retry`). A letter is removed
-    only after its alert was sent; one that fails again is rewritten with the new error."""
+    only after its alert was sent; one that fails again is rewritten with the new error,
+    and one that cannot even be tried is reported as still failing, the others go on."""
 
     households = [household] if household else storage.list_households()
     outcomes: dict[str, str] = {}
     for name in households:
-        for key in list(storage.list_keys(dead_alerts_prefix(name))):
-            alert = Alert.parse(json.dumps(storage.get_json(key)["alert"]))
-            outcome = deliver(
-                alert, storage=storage, channel=channel, settings=settings, retry=RetryPolicy(attempts=1)
-            )
-            if not outcome.startswith("dead-lettered"):
-                storage.delete(key)
-            outcomes[alert.alert_id] = outcome
+        try:
+            keys = list(storage.list_keys(dead_alerts_prefix(name)))
+        except StorageError as exc:
+            outcomes[f"{name}/*"] = f"dead-lettered: could not list: {exc}"
+            continue
+        for key in keys:
+            letter = key.rsplit("/", 1)[-1].removesuffix(".json")
+            try:
+                alert = Alert.parse(json.dumps(storage.get_json(key)["alert"]))
+                letter = alert.alert_id
+                outcome = deliver(
+                    alert, storage=storage, channel=channel, settings=settings, retry=RetryPolicy(attempts=1)
+                )
+                if not outcome.startswith("dead-lettered"):
+                    storage.delete(key)
+            except Exception as exc:  # whatever one letter's trouble, the others go on
+                log.error("dead letter %s not retried: %s: %s", key, type(exc).__name__, exc)
+                outcome = f"dead-lettered: not retried: {type(exc).__name__}: {exc}"
+            outcomes[letter] = outcome
     return outcomes

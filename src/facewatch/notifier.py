@@ -22,8 +22,18 @@ class Notifier(Protocol):
         ...
 
 
+NOTIFY_WAIT_SECONDS = 45.0
+"""How long recognize waits for notify's answer. notify spends at most
+DELIVERY_BUDGET_SECONDS (30 s, delivery.py) sending, every channel and retry included, plus
+its S3 writes after the last send (a sent record or dead letter, a claim released: well under
+a second each when the bucket answers); 45 s leaves 15 s for those and for the request
+itself. notify's own timeout (Lambda, Knative) is 60 s, above both."""
+
+
 class HttpNotifier:
-    def __init__(self, url: str, timeout: float = 30.0, session: requests.Session | None = None) -> None:
+    def __init__(
+        self, url: str, timeout: float = NOTIFY_WAIT_SECONDS, session: requests.Session | None = None
+    ) -> None:
         self.url = url
         self.timeout = timeout
         self.session = session or requests.Session()
@@ -40,6 +50,9 @@ class HttpNotifier:
             raise AlertError(f"notify at {self.url} unreachable: {type(exc).__name__}") from exc
         if response.status_code >= 300:
             raise AlertError(f"notify at {self.url} answered {response.status_code}: {response.text[:300]}")
+        if response.status_code == 202:
+            # Not sent, but kept by notify as a dead letter: no reason to hand it over again.
+            return "dead-lettered"
         return "sent"
 
 
