@@ -71,7 +71,7 @@ class BookStore(Generic[B]):
         def swap(obj: StoredObject | None) -> tuple[bytes, tuple[B, B, T]]:
             before = self._read(household, obj)
             after, result = change(before)
-            return encode_json(after.to_dict()), (before, after, result)
+            return encode_json(after.to_dict(), compact=True), (before, after, result)
 
         return self.storage.swap(
             self.key(household),

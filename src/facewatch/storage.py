@@ -50,8 +50,11 @@ class StoredObject:
     version_id: str | None = None
 
 
-def encode_json(value: Any) -> bytes:
-    """How facewatch writes JSON objects: stable key order, readable, dates as text."""
+def encode_json(value: Any, *, compact: bool = False) -> bytes:
+    """How facewatch writes JSON objects: stable key order, readable, dates as text;
+    `compact` for the state books rewritten on every frame, read by nobody but facewatch."""
+    if compact:
+        return json.dumps(value, sort_keys=True, default=str, separators=(",", ":")).encode()
     return json.dumps(value, indent=1, sort_keys=True, default=str).encode()
 
 

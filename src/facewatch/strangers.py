@@ -25,6 +25,11 @@ from facewatch.encodings import GALLERY_FORMAT, Gallery
 from facewatch.layout import stranger_crop_key
 
 MAX_REPRESENTATIVES = 5
+MAX_STRANGERS = 400
+"""The memory is one object rewritten on every stranger frame (compare-and-swap is the only
+coordination), about 6 KB a stranger: a street-facing door meeting 30 new faces a day
+would otherwise carry a month of them (tens of MB) through every frame. Past this many,
+the least recently seen are forgotten first."""
 MAX_RECENT = 20
 MAX_VISIT_IDS = 20
 NEW_POSE = 0.25
@@ -212,15 +217,23 @@ def match_stranger(new: NewSighting, strangers: list[Stranger], policy: MatchPol
 
 
 def expire(
-    strangers: list[Stranger], now: datetime, memory: timedelta
+    strangers: list[Stranger], now: datetime, memory: timedelta, limit: int = MAX_STRANGERS
 ) -> tuple[list[Stranger], list[Stranger]]:
-    """(kept, forgotten)."""
-    kept = [s for s in strangers if not s.is_expired(now, memory)]
-    return kept, [s for s in strangers if s.is_expired(now, memory)]
+    """(kept, forgotten): those unseen for `memory`, and beyond `limit` the least recently
+    seen, are forgotten."""
+    fresh = sorted(
+        (s for s in strangers if not s.is_expired(now, memory)), key=lambda s: s.last_seen, reverse=True
+    )
+    kept = {s.stranger_id for s in fresh[:limit]}
+    return [s for s in strangers if s.stranger_id in kept], [
+        s for s in strangers if s.stranger_id not in kept
+    ]
 
 
-def _encoding_row(encoding: np.ndarray) -> tuple[float, ...]:
-    return tuple(float(x) for x in np.asarray(encoding, dtype=np.float64))
+def encoding_row(encoding: np.ndarray) -> tuple[float, ...]:
+    # Five decimals move a distance by under 1e-4 (the rule's margins are 0.05) and halve
+    # the stored memory.
+    return tuple(round(float(x), 5) for x in np.asarray(encoding, dtype=np.float64))
 
 
 def _seen_again(stranger: Stranger, new: NewSighting) -> tuple[Stranger, str | None]:
@@ -230,7 +243,7 @@ def _seen_again(stranger: Stranger, new: NewSighting) -> tuple[Stranger, str | N
     crop_key = None
     if len(reps) < MAX_REPRESENTATIVES and stranger.distance(new.encoding) > NEW_POSE:
         crop_key = stranger_crop_key(new.household, stranger.stranger_id, seen.verdict_id)
-        reps = (*reps, Representative(_encoding_row(new.encoding), crop_key))
+        reps = (*reps, Representative(encoding_row(new.encoding), crop_key))
     visit_ids = stranger.visit_ids
     if new.visit_id is not None and new_visit:
         visit_ids = (*visit_ids, new.visit_id)[-MAX_VISIT_IDS:]
@@ -298,7 +311,7 @@ def remember(
             sightings=1,
             visits=1,
             previous_seen=None,
-            representatives=(Representative(_encoding_row(new.encoding), crop_key),),
+            representatives=(Representative(encoding_row(new.encoding), crop_key),),
             recent=(seen,),
             visit_ids=(new.visit_id,) if new.visit_id else (),
             cameras=(seen.camera,),

@@ -31,6 +31,7 @@ from facewatch.strangers import (
     Representative,
     Stranger,
     StrangerBook,
+    encoding_row,
     expire,
     remember,
 )
@@ -125,7 +126,7 @@ class StrangerStore(BookStore[StrangerBook]):
                 if encoding is None:
                     log.warning("household %s: %s dropped: no face to encode again", household, rep.crop_key)
                     continue
-                rep = Representative(tuple(float(x) for x in encoding), rep.crop_key)
+                rep = Representative(encoding_row(encoding), rep.crop_key)
             kept.append(rep)
         return replace(stranger, representatives=tuple(kept))
 

@@ -7,9 +7,11 @@ from facewatch.exceptions import BadKey
 from facewatch.layout import FrameKey
 from facewatch.strangers import (
     MAX_REPRESENTATIVES,
+    MAX_STRANGERS,
     NewSighting,
     StrangerBook,
     StrangerSighting,
+    expire,
     find_by_face,
     remember,
     strangers_gallery,
@@ -120,6 +122,20 @@ def test_strangers_not_seen_for_the_memory_period_are_forgotten():
     assert old.stranger.stranger_id not in {s.stranger_id for s in memory.strangers}
     back = memory.see(person(1), T0 + MEMORY + timedelta(days=2))
     assert back.first_time  # forgotten: a new stranger
+
+
+def test_past_the_limit_the_least_recently_seen_strangers_are_forgotten_first():
+    memory = Memory()
+    for i in range(MAX_STRANGERS + 5):
+        memory.see(
+            person(1000 + i), T0 + timedelta(minutes=i), verdict=f"home/door/20261125/{i:012d}-abcdef12#0"
+        )
+    assert len(memory.strangers) <= MAX_STRANGERS + 1  # the limit, and the one just met
+    kept, forgotten = expire(memory.strangers, T0 + timedelta(days=1), MEMORY, limit=3)
+    assert [s.last_seen for s in kept] == sorted(s.last_seen for s in memory.strangers)[-3:]
+    assert len(forgotten) == len(memory.strangers) - 3
+    newest = max(memory.strangers, key=lambda s: s.last_seen)
+    assert newest.stranger_id in {s.stranger_id for s in kept}
 
 
 def test_only_faces_that_add_a_pose_become_representatives_with_a_crop():
