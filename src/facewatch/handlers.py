@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from facewatch.exceptions import BadInput
@@ -29,7 +29,10 @@ def detect(
     services: Services, *, headers: Mapping[str, str], params: Mapping[str, str], body: bytes
 ) -> Reply:
     """A camera POSTs one JPEG/PNG frame; a frame with faces is stored exactly as the edge
-    agent stores it (which triggers recognition), a frame without is dropped."""
+    agent stores it (which triggers recognition), a frame without is dropped.
+
+    `captured_at` (optional, ISO 8601) is when the frame was taken; a time without a zone
+    is taken as UTC, and one before 2000 or over 5 minutes ahead of this clock is refused."""
     from facewatch.frames import FrameMeta
     from facewatch.images import decode_bgr
     from facewatch.layout import check_id
@@ -43,7 +46,11 @@ def detect(
     camera = check_id(_param(params, headers, "camera") or "", "camera")
     captured_at = _captured_at(_param(params, headers, "captured_at"))
     image = decode_bgr(body, settings.max_image_pixels)
-    boxes = services.detector.detect(image)
+    detector = services.detector
+    # The agent's own whole-frame search, at the scale its smallest face needs: `detect()`
+    # shrinks to `max_width` first and misses faces the agent would have found (60 px at 1080p).
+    found = detector.detect_in(image, None, detector.search_scale(image.shape[1]), detector.min_face_px)
+    boxes = sorted(found, key=lambda b: -b.area)  # the order the stored metadata lists them in
     if not boxes:
         return Reply(200, {"stored": None, "faces": []})
     meta = FrameMeta(
@@ -59,14 +66,32 @@ def detect(
     return Reply(201, {"stored": key, "faces": [b.as_list() for b in boxes]})
 
 
-def _captured_at(value: str | None) -> datetime:
+EARLIEST_CAPTURE = datetime(2000, 1, 1, tzinfo=UTC)
+"""No camera frame is older: an earlier time is a camera whose clock was never set."""
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far ahead of this server's clock a camera's may run before its time is refused."""
+
+
+def _captured_at(value: str | None, now: datetime | None = None) -> datetime:
+    """The frame's capture time: ISO 8601, a naive time taken as UTC; now when absent."""
+    now = now or datetime.now(UTC)
     if not value:
-        return datetime.now(UTC)
+        return now
+    out_of_range = BadInput(
+        f"captured_at {value!r} is out of range: must be after {EARLIEST_CAPTURE:%Y-%m-%d} "
+        f"and at most {CLOCK_SKEW.seconds // 60} minutes ahead of this server's clock"
+    )
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise BadInput(f"captured_at {value!r} is not an ISO 8601 time") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        parsed = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError as exc:  # year 1 or 9999 shifted by its zone
+        raise out_of_range from exc
+    if not EARLIEST_CAPTURE <= parsed <= now + CLOCK_SKEW:
+        raise out_of_range
+    return parsed
 
 
 def recognize(services: Services, *, headers: Mapping[str, str], body: bytes | Mapping[str, Any]) -> Reply:
