@@ -492,3 +492,28 @@ def test_minio_application_user_may_do_what_the_function_needs(function):
             if not minio_allows(statements, action, f"arn:aws:s3:::facewatch/{key}"):
                 missing.append(f"{action} {key}")
     assert not missing, f"minio-setup.sh's user cannot do what {function} needs:\n" + "\n".join(missing)
+
+
+@pytest.mark.parametrize("scope", ["any", "tagged"])
+def test_an_edge_agent_may_upload_frames_and_nothing_else_and_when_tagged_of_its_household_only(scope):
+    """The agent's key sits in a camera on someone's premises: with AgentHouseholdScope
+    tagged, a key taken from one household's camera cannot file frames under another."""
+    template = decoded_template()
+    (statement,) = template["Resources"]["EdgeAgentPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    condition, tagged, untagged = statement["Resource"]["Fn::If"]
+    assert condition == "AgentsTagged"
+    assert template["Conditions"]["AgentsTagged"] == {
+        "Fn::Equals": [{"Ref": "AgentHouseholdScope"}, "tagged"]
+    }
+    # CloudFormation's ${!x} is the literal ${x}: IAM fills in the principal's tag.
+    resource = (tagged if scope == "tagged" else untagged)["Fn::Sub"].replace(
+        "${!aws:PrincipalTag/facewatch-household}", "home"
+    )
+    arn = "${FacesBucket.Arn}/"
+    assert statement["Action"] == "s3:PutObject" and resource.startswith(arn)
+    frame = str(layout.FrameKey.new("home", "door", datetime(2026, 11, 25, tzinfo=UTC)))
+    neighbours = frame.replace("households/home/", "households/shop/")
+    assert iam_matches(resource[len(arn) :], frame)
+    assert iam_matches(resource[len(arn) :], neighbours) == (scope == "any")
+    for other in (layout.encodings_key("home"), layout.household_settings_key("home")):
+        assert not iam_matches(resource[len(arn) :], other)
