@@ -61,7 +61,13 @@ class _Deadline:
 
     def getreply(self) -> tuple[int, bytes]:
         self._remaining()
-        return super().getreply()  # type: ignore[misc,no-any-return]
+        try:
+            return super().getreply()  # type: ignore[misc,no-any-return]
+        except smtplib.SMTPServerDisconnected:
+            # smtplib reports a read that timed out as a disconnect; say what happened.
+            if time.monotonic() >= self._deadline:
+                raise TimeoutError("SMTP session ran out of time") from None
+            raise
 
 
 class _SMTP(_Deadline, smtplib.SMTP):
