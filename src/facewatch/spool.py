@@ -12,11 +12,16 @@ the same bytes: the same object and ETag, which recognize takes as a duplicate d
 The spool keeps its index and byte count in memory (read once at start), so a full spool
 of thousands of frames costs no directory scan per frame. One agent per spool directory:
 a second one would send the same frames, so it is refused (an OS lock, released when the
-process dies)."""
+process dies).
+
+A full disk (the spool's own limit not reached, but the disk's) costs the oldest frame and
+one more try; if the frame still cannot be written it is lost, counted and logged, and
+capture goes on: an agent that crashed there would crash again on every restart."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -35,6 +40,8 @@ log = logging.getLogger(__name__)
 
 Upload = Callable[[str, bytes, dict[str, str]], object]
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+FAILURE_LOG_INTERVAL = 60.0
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 
 
 class SpoolLocked(FacewatchError):
@@ -55,7 +62,10 @@ class Spool:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
+        # Frames lost: the oldest, to make room, and new ones a full disk would not take.
         self.dropped = 0
+        self.write_failures = 0
+        self._last_failure_log: float | None = None
         self._lock = threading.Lock()
         self._lockfile = _lock_directory(self.directory)
         self._sizes: dict[int, int] = {}
@@ -90,17 +100,56 @@ class Spool:
     def _path(self, seq: int, suffix: str) -> Path:
         return self.directory / f"{seq:012d}{suffix}"
 
-    def put(self, key: str, jpeg: bytes, metadata: dict[str, str]) -> None:
+    def put(self, key: str, jpeg: bytes, metadata: dict[str, str]) -> bool:
+        """Spool a frame; False if the disk would not take it (the frame is lost, counted
+        and logged, but capture goes on: a full disk must not stop the camera)."""
         record = json.dumps({"key": key, "metadata": metadata}).encode()
         with self._lock:
             seq = self._next
             self._next += 1
             self._make_room(len(jpeg) + len(record))
-            _write(self._path(seq, ".jpg"), jpeg)
-            _write(self._path(seq, ".json"), record)
+            for attempt in (1, 2):
+                try:
+                    self._write_item(seq, jpeg, record)
+                    break
+                except OSError as exc:
+                    if attempt == 1:
+                        # A disk filled by something else: the oldest frame is the one to
+                        # lose, as when the spool itself is full, then one more try.
+                        if exc.errno in _NO_SPACE and self._queue:
+                            self._forget(self._queue.popleft())
+                            self.dropped += 1
+                        continue
+                    self.dropped += 1
+                    self.write_failures += 1
+                    self._log_write_failure(exc)
+                    return False
             self._sizes[seq] = len(jpeg) + len(record)
             self._bytes += self._sizes[seq]
             self._queue.append(seq)
+            return True
+
+    def _write_item(self, seq: int, jpeg: bytes, record: bytes) -> None:
+        try:
+            _write(self._path(seq, ".jpg"), jpeg)
+            _write(self._path(seq, ".json"), record)
+        except OSError:
+            self._path(seq, ".json").unlink(missing_ok=True)
+            self._path(seq, ".jpg").unlink(missing_ok=True)
+            raise
+
+    def _log_write_failure(self, exc: OSError) -> None:
+        # One line a minute at most: a full disk fails every frame, several a second.
+        now = time.monotonic()
+        if self._last_failure_log is not None and now - self._last_failure_log < FAILURE_LOG_INTERVAL:
+            return
+        self._last_failure_log = now
+        log.error(
+            "spool %s cannot be written (%s): frames are being lost, %d so far; free some disk space",
+            self.directory,
+            exc.strerror or exc,
+            self.write_failures,
+        )
 
     def _make_room(self, incoming: int) -> None:
         dropped = 0
@@ -156,11 +205,19 @@ def _size(path: Path) -> int:
 
 def _write(path: Path, data: bytes) -> None:
     temp = path.with_name(f".{path.name}.tmp")
-    with temp.open("wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temp, path)
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except OSError:
+        temp.unlink(missing_ok=True)  # a half-written file would only take more of a full disk
+        raise
 
 
 def _lock_directory(directory: Path) -> IO[bytes]:
@@ -193,8 +250,10 @@ class Forwarder:
         return self
 
     def submit(self, key: str, jpeg: bytes, metadata: dict[str, str]) -> None:
-        """Spool a frame for upload; returns once it is on disk, never waits for the network."""
-        self.spool.put(key, jpeg, metadata)
+        """Spool a frame for upload; returns once it is on disk (or lost to a full disk),
+        never waits for the network."""
+        if not self.spool.put(key, jpeg, metadata):
+            return
         self.stats.spooled += 1
         with self._changed:
             self._changed.notify_all()
