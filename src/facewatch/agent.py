@@ -182,7 +182,9 @@ def _install_stop_handlers(stop: threading.Event) -> None:
 
 
 @click.command()
-@click.option("--source", required=True, help="Webcam index (0), video file, or rtsp://… / http://… URL.")
+@click.option(
+    "--source", required=True, help="Webcam index (0) or device (/dev/video0), video file, or rtsp://… URL."
+)
 @click.option("--household", required=True, help="Household id (a-z, 0-9, '-', '_').")
 @click.option("--camera", required=True, help="Camera id, as alerts name it.")
 @click.option(

@@ -1,5 +1,5 @@
-"""Frame sources for the edge agent: a webcam index, a video file, or an RTSP/HTTP stream URL,
-read through OpenCV's VideoCapture.
+"""Frame sources for the edge agent: a webcam (index or device path such as /dev/video0), a
+video file, or an RTSP/HTTP stream URL, read through OpenCV's VideoCapture.
 
 A file is read frame by frame, its clock the frame's position (index / fps), and ends at its
 end. A camera or stream is live: its clock is this machine's, and when it drops (camera
@@ -11,7 +11,9 @@ larger than `width`x`height` is shrunk to fit (a camera is asked for that size f
 from __future__ import annotations
 
 import logging
+import os
 import re
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 SourceKind = Literal["camera", "stream", "file"]
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@]*)@")
+_VIDEO_DEVICE = re.compile(r"^/dev/video(\d+)$")
 
 
 class SourceError(BadInput):
@@ -70,16 +73,38 @@ def redact(source: str) -> str:
 
 
 def source_kind(source: str) -> SourceKind:
-    if source.isdigit():
+    """A webcam index or device path is a camera, a URL a stream, any other path a file."""
+    if source.isdigit() or _is_device(source):
         return "camera"
     return "stream" if _URL.match(source) else "file"
+
+
+def _is_device(source: str) -> bool:
+    # Under /dev even while absent: an unplugged webcam is a camera to wait for, not a
+    # missing file.
+    if source.startswith("/dev/"):
+        return True
+    try:
+        return stat.S_ISCHR(os.stat(source).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _camera_index(source: str) -> int | None:
+    """The index of a webcam named by index or V4L2 device path (/dev/video2, or a
+    /dev/v4l/by-id/… link to it): OpenCV's V4L2 backend opens devices by index only."""
+    if source.isdigit():
+        return int(source)
+    match = _VIDEO_DEVICE.match(os.path.realpath(source))
+    return int(match.group(1)) if match else None
 
 
 def open_capture(source: str, options: CaptureOptions) -> cv2.VideoCapture:
     """An opened VideoCapture, or SourceError (no retry here)."""
     kind = source_kind(source)
     if kind == "camera":
-        capture = cv2.VideoCapture(int(source))
+        index = _camera_index(source)
+        capture = cv2.VideoCapture(source if index is None else index)
         if options.width and options.height:
             capture.set(cv2.CAP_PROP_FRAME_WIDTH, options.width)
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, options.height)
