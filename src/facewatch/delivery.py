@@ -52,15 +52,10 @@ def _retryable(exc: AlertError) -> bool:
     return bool(getattr(exc, "retryable", True))
 
 
-def next_pause(
-    attempt: int, pause: float, *, policy: RetryPolicy, now: float, deadline: float, attempt_seconds: float
-) -> float | None:
-    """The pause before another try after `attempt` failed, or None when no try is left:
-    the policy's attempts are used up, or another attempt (pause, then as long as the
-    channel's timeout allows) could end after the deadline."""
-    if attempt >= policy.attempts or now + pause + attempt_seconds > deadline:
-        return None
-    return pause
+def another_try_fits(pause: float, *, now: float, deadline: float, attempt_seconds: float) -> bool:
+    """Whether a pause and then one more attempt, as long as the channel's timeout allows,
+    ends by the deadline."""
+    return now + pause + attempt_seconds <= deadline
 
 
 def send_with_retries(
@@ -77,24 +72,15 @@ def send_with_retries(
         try:
             return send()
         except AlertError as exc:
-            if not _retryable(exc):
+            if not _retryable(exc) or attempt == policy.attempts:
                 raise
-            wait = next_pause(
-                attempt,
-                delay,
-                policy=policy,
-                now=clock(),
-                deadline=deadline,
-                attempt_seconds=attempt_seconds,
-            )
-            if wait is None:
-                if attempt < policy.attempts:
-                    log.warning("send failed (attempt %d), no time left to try again: %s", attempt, exc)
+            if not another_try_fits(delay, now=clock(), deadline=deadline, attempt_seconds=attempt_seconds):
+                log.warning("send failed (attempt %d), no time left to try again: %s", attempt, exc)
                 raise
             log.warning(
-                "send failed (attempt %d of %d), retrying in %.0fs: %s", attempt, policy.attempts, wait, exc
+                "send failed (attempt %d of %d), retrying in %.0fs: %s", attempt, policy.attempts, delay, exc
             )
-            pause(wait)
+            pause(delay)
             delay *= 2
     raise AssertionError("unreachable")
 
