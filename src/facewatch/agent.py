@@ -85,7 +85,8 @@ def run_agent(
     """Run the agent on a source until it ends or `stop` is set.
 
     A file is read as fast as it decodes, its capture times derived from its position; a
-    live source uses the clock and is reopened when it drops. When the source ends (a file's
+    live source uses the clock and is reopened when it drops (a frame held back for a
+    better view is sent when the drop begins). When the source ends (a file's
     end, a stream given up on), run_agent waits up to `drain_timeout` seconds for the spool
     to drain before returning: a file's every chosen frame is uploaded by then, unless
     storage stayed away. When stopped (`stop` set, e.g. by SIGINT), it waits at most
@@ -131,8 +132,13 @@ def run_agent(
         if on_upload is not None:
             on_upload(ChosenFrame(key, outgoing.frame.index, outgoing.frame.time, meta, len(jpeg)))
 
+    def dropped() -> None:
+        # The frame held for a sharper view would otherwise wait for the source to come
+        # back, which may be hours: the view it waited for is not coming.
+        send(pipeline.finish())
+
     try:
-        for frame in frames.frames(stop):
+        for frame in frames.frames(stop, on_drop=dropped):
             summary.frames_read += 1
             send(pipeline.process(frame))
             if on_frame is not None:

@@ -201,7 +201,11 @@ class FrameSource:
             self._capture.release()
             self._capture = None
 
-    def frames(self, stop: threading.Event | None = None) -> Iterator[Frame]:
+    def frames(
+        self, stop: threading.Event | None = None, on_drop: Callable[[], None] | None = None
+    ) -> Iterator[Frame]:
+        """The source's frames; `on_drop` is called when a live source drops, before the
+        (possibly long) wait for it to come back."""
         if self._capture is None:
             self.open(stop)
         started_wall, started = datetime.now(UTC), self._clock()
@@ -222,7 +226,11 @@ class FrameSource:
             else:
                 ok, image = capture.read()
             if not ok or image is None:
-                if not self.live or not self._reconnect(stop):
+                if not self.live:
+                    return
+                if on_drop is not None:
+                    on_drop()
+                if not self._reconnect(stop):
                     return
                 index -= 1
                 continue
