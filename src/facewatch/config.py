@@ -78,7 +78,9 @@ class Settings(BaseSettings):
     smtp_security: Literal["none", "starttls", "ssl"] = "none"
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_timeout: float = Field(10.0, gt=0)
+    smtp_timeout: float = Field(10.0, gt=0, le=20)
+    """Seconds for a whole SMTP session. At most 20: one email attempt and the webhook's 10 s
+    must fit delivery's 30 s budget (delivery.DELIVERY_BUDGET_SECONDS)."""
     ses_region: str | None = None
 
     # --- links in alert emails ------------------------------------------------------
