@@ -9,11 +9,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from facewatch.config import Settings
-from facewatch.exceptions import BadInput, StorageError
+from facewatch.exceptions import BadInput, StorageError, WriteConflict
 from facewatch.frames import Box
 from facewatch.gallery import enroll
 from facewatch.images import decode_bgr
-from facewatch.layout import FrameKey, check_person
+from facewatch.layout import FrameKey, check_person, used_link_key
 from facewatch.storage import Storage
 from facewatch.strangers import find_by_face
 from facewatch.strangerstore import StrangerStore, crop_face, name_stranger
@@ -39,13 +39,38 @@ def _claim(settings: Settings, token: str) -> FaceClaim:
     return verify_face(settings.link_secret.get_secret_value(), token, now=datetime.now(UTC))
 
 
+def _used_key(claim: FaceClaim, token: str) -> str:
+    return used_link_key(claim.household, token.strip().partition(".")[2])
+
+
+def _already_used(storage: Storage, key: str) -> Reply:
+    try:
+        used = storage.get_json(key)
+        who = f" to add {used.get('name', '')} on {str(used.get('used_at', ''))[:10]}"
+    except StorageError:
+        who = ""
+    return _page(
+        "Link already used",
+        f"<h1>Link already used</h1><p>This link was already used{html.escape(who)}. Each link works once; "
+        "ask whoever runs facewatch to change a name.</p>",
+        status=409,
+    )
+
+
 def face_crop(frame_jpeg: bytes, box: Box, max_pixels: int) -> bytes:
     """The face with a generous margin: the detector that enrolls it needs some context."""
     return crop_face(decode_bgr(frame_jpeg, max_pixels), box, quality=95)
 
 
-def show_form(settings: Settings, token: str) -> Reply:
+def show_form(settings: Settings, storage: Storage, token: str) -> Reply:
     claim = _claim(settings, token)
+    key = _used_key(claim, token)
+    try:
+        used = storage.exists(key)
+    except StorageError:
+        used = False  # the form can still be shown; the POST is what checks for certain
+    if used:
+        return _already_used(storage, key)
     return _page(
         "Who is this?",
         f"<h1>Who is this?</h1><p>The face seen by household {html.escape(claim.household)}'s camera will be "
@@ -72,8 +97,25 @@ def stranger_of(storage: Storage, claim: FaceClaim) -> str | None:
 
 
 def accept(settings: Settings, storage: Storage, form: Mapping[str, str]) -> Reply:
-    claim = _claim(settings, form.get("token", ""))
+    """Enroll the link's face under the given name, once: the link is marked used by a
+    conditional create before anything is learned, so a second use (or two at once) gets
+    409 and learns nothing; if learning fails, the mark goes and the link works again."""
+    token = form.get("token", "")
+    claim = _claim(settings, token)
     name = check_person(form.get("name", "").strip())
+    key = _used_key(claim, token)
+    try:
+        storage.put_json(key, {"name": name, "used_at": datetime.now(UTC)}, if_none_match=True)
+    except WriteConflict:
+        return _already_used(storage, key)
+    try:
+        return _learn(settings, storage, claim, name)
+    except Exception:
+        storage.delete(key)
+        raise
+
+
+def _learn(settings: Settings, storage: Storage, claim: FaceClaim, name: str) -> Reply:
     crop = face_crop(storage.get(claim.frame_key).body, claim.box, settings.max_image_pixels)
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     stranger_id = stranger_of(storage, claim)
@@ -103,7 +145,7 @@ def handle(
     settings: Settings, storage: Storage, *, method: str, params: Mapping[str, str], form: Mapping[str, str]
 ) -> Reply:
     if method == "GET":
-        return show_form(settings, params.get("token", ""))
+        return show_form(settings, storage, params.get("token", ""))
     if method == "POST":
         return accept(settings, storage, form)
     return Reply(405, {"error": "MethodNotAllowed", "message": "use GET or POST"}, {"Allow": "GET, POST"})

@@ -16,6 +16,7 @@
     households/<household>/alerts/sent/<alert-id>.<channel>.json  delivered (idempotency)
     households/<household>/alerts/claims/<alert-id>.<channel>.json  a send in progress
     households/<household>/alerts/dead/<alert-id>.json        alerts that could not be delivered
+    households/<household>/links/used/<signature>.json        "I know this person" links used
 
 Results mirror their frame's key, so each is found from the other without a lookup, and
 they sit outside `frames/` so writing one never re-triggers recognition.
@@ -93,6 +94,14 @@ def stranger_crop_key(household: str, stranger_id: str, verdict_id: str) -> str:
     recognize of images only, and a crop is nothing to judge."""
     name = verdict_id.replace("/", "_").replace("#", "_")
     return f"{stranger_crops_prefix(household, stranger_id)}{name}.crop"
+
+
+def used_link_key(household: str, signature: str) -> str:
+    """Where the one use of an "I know this person" link is recorded, named by its
+    (verified) signature: one key per link."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,128}", signature):
+        raise BadKey("not a link signature")
+    return f"{household_prefix(household)}links/used/{signature}.json"
 
 
 def negatives_key(household: str) -> str:

@@ -361,13 +361,15 @@ def test_feedback_reads_the_frame_and_writes_only_known_people_and_strangers(tra
         prefix + "results/*",  # which stranger the face was
         prefix + "state/strangers.json",  # is the face a remembered stranger?
         prefix + "strangers/*",  # then all of their crops are enrolled
+        prefix + "links/used/*",  # whether the link was used already
     }
     assert set(allowed["s3:PutObject"]) == {
         prefix + "known/*",
         prefix + "encodings.npz",
         prefix + "state/strangers.json",  # the named stranger is forgotten
+        prefix + "links/used/*",  # each link is used once
     }
-    assert allowed["s3:DeleteObject"] == [prefix + "strangers/*"]
+    assert set(allowed["s3:DeleteObject"]) == {prefix + "strangers/*", prefix + "links/used/*"}
     assert not any(r.startswith((prefix + "frames", prefix + "results")) for r in allowed["s3:PutObject"])
     assert_listing_is_limited_to_households(statements)
 

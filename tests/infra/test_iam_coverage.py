@@ -84,9 +84,10 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "encodings_key",
             "strangers_key",
             "stranger_crop_key",
+            "used_link_key",
         },
-        PUT: {"known_photo_key", "encodings_key", "strangers_key"},
-        DELETE: {"stranger_crops_prefix"},  # the named stranger's crops
+        PUT: {"known_photo_key", "encodings_key", "strangers_key", "used_link_key"},
+        DELETE: {"stranger_crops_prefix", "used_link_key"},  # the named stranger's crops; a failed use's mark
         LIST: {"known_prefix", "stranger_crops_prefix"},
     },
 }
@@ -126,6 +127,7 @@ SAMPLE_ARGS = {
     "camera": "door",
     "stranger_id": "stranger-0a1b2c",
     "verdict_id": "door/20260102/030405000000-0a1b2c3d4e5f#0",
+    "signature": "q1w2e3r4t5y6u7i8o9p0-_a1s2d3f4g5h6j7k8l9z0x1c",
 }
 FRAME = layout.FrameKey.new("home", "door", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
 KNOWN_PHOTO = layout.known_photo_key("home", "Alice Smith", "alice-1.jpg")
