@@ -66,14 +66,14 @@ def detect(
     return Reply(201, {"stored": key, "faces": [b.as_list() for b in boxes]})
 
 
-EARLIEST_CAPTURE = datetime(2000, 1, 1, tzinfo=UTC)
-"""No camera frame is older: an earlier time is a camera whose clock was never set."""
 CLOCK_SKEW = timedelta(minutes=5)
 """How far ahead of this server's clock a camera's may run before its time is refused."""
 
 
 def _captured_at(value: str | None, now: datetime | None = None) -> datetime:
     """The frame's capture time: ISO 8601, a naive time taken as UTC; now when absent."""
+    from facewatch.frames import EARLIEST_CAPTURE
+
     now = now or datetime.now(UTC)
     if not value:
         return now
