@@ -267,6 +267,23 @@ def household(
     click.echo(current.model_dump_json(indent=1))
 
 
+@main.command("detect-token")
+@click.option("--household", required=True)
+def detect_token_command(household: str) -> None:
+    """The bearer token HOUSEHOLD's cameras present to detect when
+    FACEWATCH_DETECT_TOKEN_SCOPE=household (derived from FACEWATCH_DETECT_TOKEN)."""
+    from facewatch.exceptions import BadInput
+    from facewatch.tokens import household_detect_token
+
+    settings = _settings()
+    try:
+        if settings.detect_token is None:
+            raise BadInput("FACEWATCH_DETECT_TOKEN is not set: there is nothing to derive a token from")
+        click.echo(household_detect_token(settings.detect_token.get_secret_value(), household))
+    except FacewatchError as exc:
+        _fail(exc)
+
+
 def _register_commands() -> None:
     # Commands that live beside the code they drive, so each module owns its own options.
     from facewatch.agent import agent_command

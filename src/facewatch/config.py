@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     # --- HTTP functions -----------------------------------------------------------
     detect_token: SecretStr | None = None
     """When set, POSTs to detect must carry `Authorization: Bearer <token>`."""
+    detect_token_scope: Literal["deployment", "household"] = "deployment"
+    """deployment: every camera presents detect_token itself. household: each household's
+    cameras present that household's own token (`facewatch detect-token`, derived from
+    detect_token, which then never leaves the deployment), so a token taken from one
+    household's camera files nothing under another's."""
     webhook_token: SecretStr | None = None
     """When set, storage notifications POSTed to recognize must carry this Bearer token."""
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)

@@ -7,11 +7,16 @@ import base64
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
 
 from facewatch.exceptions import BadInput
 from facewatch.runtime import Services
 from facewatch.web import Reply, TooLarge, require_bearer
+
+if TYPE_CHECKING:
+    from facewatch.config import Settings
 
 __all__ = ["Reply", "detect", "lambda_http_parts", "lambda_http_reply", "notify", "recognize"]
 
@@ -39,10 +44,10 @@ def detect(
     from facewatch.uploads import store_face_frame
 
     settings = services.settings
-    require_bearer(headers, settings.detect_token)
+    household = check_id(_param(params, headers, "household") or "", "household")
+    require_bearer(headers, _detect_token(settings, household))
     if len(body) > settings.max_upload_bytes:
         raise TooLarge(f"frame of {len(body)} bytes is over the limit of {settings.max_upload_bytes}")
-    household = check_id(_param(params, headers, "household") or "", "household")
     camera = check_id(_param(params, headers, "camera") or "", "camera")
     captured_at = _captured_at(_param(params, headers, "captured_at"))
     image = decode_bgr(body, settings.max_image_pixels)
@@ -64,6 +69,16 @@ def detect(
     )
     key = store_face_frame(services.storage, image, meta, settings.jpeg_quality)
     return Reply(201, {"stored": key, "faces": [b.as_list() for b in boxes]})
+
+
+def _detect_token(settings: Settings, household: str) -> SecretStr | None:
+    """The token this household's cameras must present (Settings.detect_token_scope)."""
+    from facewatch.tokens import household_detect_token
+
+    token = settings.detect_token
+    if token is None or settings.detect_token_scope == "deployment":
+        return token
+    return SecretStr(household_detect_token(token.get_secret_value(), household))
 
 
 CLOCK_SKEW = timedelta(minutes=5)

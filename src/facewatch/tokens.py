@@ -67,3 +67,14 @@ def verify_face(secret: str, token: str, *, now: datetime) -> FaceClaim:
     if FrameKey.parse(claim.frame_key).household != claim.household:
         raise BadToken("invalid link: frame and household disagree")
     return claim
+
+
+def household_detect_token(secret: str, household: str) -> str:
+    """The bearer token a household's cameras present to detect when tokens are per
+    household (Settings.detect_token_scope): HMAC-SHA256 of the household id with the
+    deployment's detect token, so nothing needs storing and one household's token says
+    nothing about another's."""
+    household = check_id(household, "household")
+    return _b64(
+        hmac.new(secret.encode(), b"facewatch-detect-v1." + household.encode(), hashlib.sha256).digest()
+    )

@@ -123,6 +123,7 @@ def test_parameters_are_wired_to_settings(template):
     assert set(template["Parameters"]["AlertChannel"]["AllowedValues"]) == {"smtp", "ses"}
     assert template["Parameters"]["SmtpPassword"]["NoEcho"] is True
     assert template["Parameters"]["DetectToken"]["NoEcho"] is True
+    assert env["detect"]["FACEWATCH_DETECT_TOKEN_SCOPE"] == {"Ref": "DetectTokenScope"}
 
 
 def test_notify_and_feedback_share_a_generated_link_secret(template):

@@ -1,6 +1,9 @@
 """The detect function finds what the edge agent finds, and refuses capture times it cannot
 store: a real functions-framework process over HTTP against a real S3 server."""
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import cv2
@@ -83,3 +86,33 @@ def test_detect_takes_a_naive_capture_time_as_utc(detect, storage):
     assert response.status_code == 201, response.text
     meta = FrameMeta.from_s3_metadata(storage.get(response.json()["stored"]).metadata)
     assert meta.captured_at == taken.replace(tzinfo=UTC)
+
+
+def test_with_household_tokens_a_camera_files_frames_under_its_own_household_only(start_function, storage):
+    detect = start_function(
+        "detect",
+        FACEWATCH_BUCKET=storage.bucket,
+        FACEWATCH_DETECT_TOKEN=TOKEN,
+        FACEWATCH_DETECT_TOKEN_SCOPE="household",
+    )
+    derived = subprocess.run(
+        [sys.executable, "-m", "facewatch.cli", "detect-token", "--household", "home"],
+        env={**os.environ, "FACEWATCH_DETECT_TOKEN": TOKEN},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    frame = OBAMA3.read_bytes()
+
+    def post(token: str, household: str) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"}
+        return requests.post(
+            detect.url, params={**PARAMS, "household": household}, data=frame, headers=headers, timeout=60
+        )
+
+    assert post(derived, "home").status_code == 201
+    assert post(derived, "shop").status_code == 401  # home's token is not shop's
+    assert post(TOKEN, "home").status_code == 401  # the deployment's secret is no camera token
+    assert [
+        k for k in storage.list_keys("households/") if "/frames/" in k and k.startswith("households/shop/")
+    ] == []
