@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -49,9 +48,9 @@ class ChosenFrame:
     size: int
 
 
-def default_spool_dir(household: str, camera: str) -> Path:
-    base = os.environ.get("FACEWATCH_SPOOL_DIR") or Path.home() / ".cache" / "facewatch" / "spool"
-    return Path(base) / f"{household}-{camera}"
+def default_spool_dir(settings: Settings, household: str, camera: str) -> Path:
+    base = settings.spool_dir or Path.home() / ".cache" / "facewatch" / "spool"
+    return base / f"{household}-{camera}"
 
 
 def new_track_base() -> int:
@@ -107,7 +106,7 @@ def run_agent(
         ),
         first_track_id=new_track_base() if first_track_id is None else first_track_id,
     )
-    spool = Spool(spool_dir or default_spool_dir(household, camera), spool_max_bytes)
+    spool = Spool(spool_dir or default_spool_dir(settings, household, camera), spool_max_bytes)
     forwarder = Forwarder(
         spool, lambda key, jpeg, meta: put_frame(storage, key, jpeg, meta), max_backoff=max_backoff
     ).start()

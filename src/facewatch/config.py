@@ -4,6 +4,7 @@ variables and an optional `.env` file. Nothing else in the package reads the env
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -32,6 +33,9 @@ class Settings(BaseSettings):
     """Faces smaller than this (in full-frame pixels) are not worth uploading or judging."""
     yunet_model: str | None = None
     jpeg_quality: int = Field(85, ge=10, le=100)
+    spool_dir: Path | None = None
+    """Where the edge agent keeps frames not yet uploaded, one folder per household-camera
+    (None: ~/.cache/facewatch/spool; the container image sets /var/spool/facewatch)."""
 
     # --- recognition --------------------------------------------------------------
     match_threshold: float = Field(0.6, gt=0, lt=2)
