@@ -7,7 +7,6 @@ import threading
 from functools import partial
 
 import cv2
-import numpy as np
 import pytest
 
 import facewatch.agent
@@ -15,35 +14,10 @@ from facewatch.agent import ChosenFrame, run_agent
 from facewatch.capture import CaptureOptions, FrameSource, SourceError
 from facewatch.config import Settings
 from tests.conftest import TESTDATA
+from tests.fake_webcam import UnpluggedWebcam
 
 pytestmark = pytest.mark.integration
 STEP = 0.05
-
-
-class UnpluggedWebcam:
-    """Shows a face for `frames` frames, advancing `clock` by STEP each, then fails."""
-
-    def __init__(self, image: np.ndarray, frames: int, clock: list[float]) -> None:
-        self.image, self.left, self.clock = image, frames, clock
-
-    def isOpened(self) -> bool:
-        return True
-
-    def get(self, prop: int) -> float:
-        return 0.0
-
-    def read(self) -> tuple[bool, np.ndarray | None]:
-        if self.left <= 0:
-            return False, None
-        self.left -= 1
-        self.clock[0] += STEP
-        return True, self.image.copy()
-
-    def grab(self) -> bool:
-        return self.read()[0]
-
-    def release(self) -> None:
-        pass
 
 
 def test_the_held_frame_is_sent_when_a_live_source_drops(tmp_path, storage, s3_endpoint, monkeypatch):
@@ -57,7 +31,7 @@ def test_the_held_frame_is_sent_when_a_live_source_drops(tmp_path, storage, s3_e
             raise SourceError("camera '/dev/video0' could not be opened")  # unplugged for good
         # Sent as new at 0.05 s, due again at 0.35 s (every 0.5 s, 0.2 s ahead), so the
         # 0.4 s frame is held for up to 0.2 s for a sharper view; the camera is gone by 0.6 s.
-        return UnpluggedWebcam(face, frames=11, clock=clock)
+        return UnpluggedWebcam(frames=11, image=face, clock=clock, step=STEP)
 
     monkeypatch.setattr(
         facewatch.agent, "FrameSource", partial(FrameSource, opener=opener, clock=lambda: clock[0])

@@ -7,13 +7,11 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import json
 import logging
 import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -143,25 +141,6 @@ def hung_server():
     server.close()
     for conn in accepted:
         conn.close()
-
-
-@pytest.fixture
-def hook():
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    server.shutdown()
 
 
 # --- 1. a hung mail server: delivery keeps within what its caller waits -------------------
