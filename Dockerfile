@@ -35,7 +35,7 @@ RUN export PIP_CONSTRAINT=/tmp/build/constraints.txt \
       && rm -f "$models/shape_predictor_5_face_landmarks.dat" "$models/mmod_human_face_detector.dat"; \
     fi \
  && cd / && rm -rf /tmp/build \
- && python -c "import cv2, dlib, facewatch.models as m; assert hasattr(cv2, 'CascadeClassifier'); m.model_path(m.SHAPE_68); m.model_path(m.ENCODER)"
+ && python -c "import cv2, dlib, facewatch.faces.models as m; assert hasattr(cv2, 'CascadeClassifier'); m.model_path(m.SHAPE_68); m.model_path(m.ENCODER)"
 RUN useradd --system --uid 10001 --user-group --home-dir /app --create-home facewatch \
  && mkdir -p /outbox && chown 10001:10001 /outbox
 WORKDIR /app

@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --no-warn-script-location --disable-pip-version-check -c constraints.txt "setuptools<81" wheel
 	$(BIN)/python -m pip install --quiet --no-warn-script-location --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m pip install --quiet --no-warn-script-location --disable-pip-version-check -c constraints.txt --no-deps face_recognition==1.3.0
-	$(BIN)/python -c 'import cv2, dlib, facewatch.models as m; assert hasattr(cv2, "CascadeClassifier"); m.model_path(m.ENCODER)'
+	$(BIN)/python -c 'import cv2, dlib, facewatch.faces.models as m; assert hasattr(cv2, "CascadeClassifier"); m.model_path(m.ENCODER)'
 	touch $(STAMP)
 
 demo: install

@@ -43,12 +43,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from facewatch.agent import ChosenFrame, run_agent  # noqa: E402
 from facewatch.config import Settings  # noqa: E402
-from facewatch.detection import confirm_face  # noqa: E402
+from facewatch.edge.agent import ChosenFrame, run_agent  # noqa: E402
+from facewatch.faces.detection import confirm_face  # noqa: E402
 from facewatch.frames import Box  # noqa: E402
-from facewatch.stack import LOCAL_CREDENTIALS, MotoServer  # noqa: E402
-from facewatch.storage import Storage, make_s3_client  # noqa: E402
+from facewatch.local.stack import LOCAL_CREDENTIALS, MotoServer  # noqa: E402
+from facewatch.store.storage import Storage, make_s3_client  # noqa: E402
 
 CLIP = ROOT / "testdata" / "video" / "short_hamilton_clip.mp4"
 BUCKET = "bench-edge"

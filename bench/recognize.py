@@ -38,13 +38,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from facewatch.config import Settings  # noqa: E402
-from facewatch.decisions import MatchPolicy  # noqa: E402
-from facewatch.detection import HaarDetector  # noqa: E402
-from facewatch.encodings import Gallery  # noqa: E402
+from facewatch.faces.detection import HaarDetector  # noqa: E402
+from facewatch.faces.encodings import Gallery  # noqa: E402
 from facewatch.frames import Box, FrameMeta  # noqa: E402
-from facewatch.gallery import encode_known_photo  # noqa: E402
 from facewatch.images import to_rgb  # noqa: E402
-from facewatch.recognition import find_faces, judge_faces  # noqa: E402
+from facewatch.recognize.decisions import MatchPolicy  # noqa: E402
+from facewatch.recognize.known import encode_known_photo  # noqa: E402
+from facewatch.recognize.recognizer import find_faces, judge_faces  # noqa: E402
 
 KNOWN = sorted((ROOT / "testdata" / "known").glob("*/*.jpg"))
 CLIP = ROOT / "testdata" / "video" / "short_hamilton_clip.mp4"
@@ -163,11 +163,11 @@ import json, sys
 from datetime import UTC, datetime
 from pathlib import Path
 from facewatch.config import Settings
-from facewatch.decisions import MatchPolicy
-from facewatch.encodings import Gallery
+from facewatch.recognize.decisions import MatchPolicy
+from facewatch.faces.encodings import Gallery
 from facewatch.frames import Box, FrameMeta
 from facewatch.images import decode_bgr
-from facewatch.recognition import find_faces, judge_faces
+from facewatch.recognize.recognizer import find_faces, judge_faces
 gallery = Gallery.from_bytes(Path(sys.argv[2]).read_bytes())
 frame = decode_bgr(Path(sys.argv[1]).read_bytes(), 40_000_000)
 box = Box(*json.loads(sys.argv[3]))

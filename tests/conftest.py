@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 import pytest
 
-from facewatch.stack import LOCAL_CREDENTIALS, MotoServer
-from facewatch.storage import Storage
+from facewatch.local.stack import LOCAL_CREDENTIALS, MotoServer
+from facewatch.store.storage import Storage
 
 REPO = Path(__file__).resolve().parents[1]
 TESTDATA = REPO / "testdata"
@@ -108,7 +108,7 @@ def start_function(tmp_path: Path, s3_endpoint: str, aws_env: None) -> Iterator[
     """Start functions as real functions-framework processes over HTTP; stopped after the test."""
     import sys
 
-    from facewatch.stack import Process, free_port, functions_dir
+    from facewatch.local.stack import Process, free_port, functions_dir
 
     started: list[Process] = []
 
@@ -140,7 +140,7 @@ def start_function(tmp_path: Path, s3_endpoint: str, aws_env: None) -> Iterator[
 
 @pytest.fixture
 def outbox(tmp_path: Path) -> Iterator[object]:
-    from facewatch.outbox import OutboxServer
+    from facewatch.local.outbox import OutboxServer
 
     server = OutboxServer(tmp_path / "outbox").start()
     yield server

@@ -13,15 +13,15 @@ import cv2
 import numpy as np
 
 from facewatch.config import Settings
-from facewatch.detection import HaarDetector, HogDetector
-from facewatch.events import StorageEvent
+from facewatch.edge.uploads import store_face_frame
+from facewatch.faces.detection import HaarDetector, HogDetector
 from facewatch.frames import FrameMeta
-from facewatch.gallery import GalleryCache, enroll
-from facewatch.recognition import Recognizer
-from facewatch.storage import Storage
-from facewatch.uploads import store_face_frame
-from facewatch.verdicts import Alert, FrameResult
-from facewatch.visitstore import VisitStore
+from facewatch.recognize.known import GalleryCache, enroll
+from facewatch.recognize.recognizer import Recognizer
+from facewatch.recognize.triggers import StorageEvent
+from facewatch.recognize.visit_store import VisitStore
+from facewatch.records import Alert, FrameResult
+from facewatch.store.storage import Storage
 from tests.conftest import TESTDATA
 
 PASSERS_BY = TESTDATA / "passers-by"

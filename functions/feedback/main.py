@@ -9,9 +9,9 @@ from typing import Any
 import functions_framework
 from flask import Request
 
-from facewatch import feedback as core
-from facewatch.runtime import services
-from facewatch.web import flask_response, guarded
+from facewatch.web import feedback as core
+from facewatch.web.services import services
+from facewatch.web.transport import flask_response, guarded
 
 
 @functions_framework.http

@@ -11,9 +11,9 @@ from typing import Any
 import functions_framework
 from flask import Request
 
-from facewatch import handlers
-from facewatch.runtime import services
-from facewatch.web import flask_response, guarded, lambda_result, read_body
+from facewatch.web import handlers
+from facewatch.web.services import services
+from facewatch.web.transport import flask_response, guarded, lambda_result, read_body
 
 MAX_EVENT_BYTES = 1024 * 1024
 

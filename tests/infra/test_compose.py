@@ -146,7 +146,7 @@ def test_recognize_notify_and_mail_catcher_point_at_each_other(compose):
     assert default_of(notify["FACEWATCH_ALERT_CHANNEL"]) == "smtp"
     assert default_of(notify["FACEWATCH_SMTP_HOST"]) == "outbox"
     command = services["outbox"]["command"]
-    assert command[:3] == ["python", "-m", "facewatch.outbox"]
+    assert command[:3] == ["python", "-m", "facewatch.local.outbox"]
     assert default_of(notify["FACEWATCH_SMTP_PORT"]) == command[command.index("--port") + 1]
     assert command[command.index("--host") + 1] == "0.0.0.0"
 
@@ -214,11 +214,11 @@ def test_named_volumes_are_declared(compose):
 
 
 def test_mail_catcher_module_takes_the_options_compose_passes(compose):
-    """`python -m facewatch.outbox --dir … --port … --host …` (read, not imported)."""
-    spec = importlib.util.find_spec("facewatch.outbox")
-    assert spec is not None and spec.origin, "facewatch.outbox (the SMTP mail catcher) does not exist"
+    """`python -m facewatch.local.outbox --dir … --port … --host …` (read, not imported)."""
+    spec = importlib.util.find_spec("facewatch.local.outbox")
+    assert spec is not None and spec.origin, "facewatch.local.outbox (the SMTP mail catcher) does not exist"
     source = Path(spec.origin).read_text(encoding="utf-8")
     assert "__main__" in source, "not runnable with python -m"
     command = compose["services"]["outbox"]["command"]
     for option in (word for word in command if word.startswith("--")):
-        assert f'"{option}"' in source or f"'{option}'" in source, f"facewatch.outbox has no {option}"
+        assert f'"{option}"' in source or f"'{option}'" in source, f"facewatch.local.outbox has no {option}"

@@ -152,7 +152,7 @@ def test_lambda_http_entry_point_serves_the_link_page_from_the_task_root(tmp_pat
     behind a signed link comes back as HTML; a tampered link is refused."""
     from facewatch.frames import Box
     from facewatch.layout import FrameKey
-    from facewatch.stack import free_port
+    from facewatch.local.stack import free_port
     from facewatch.tokens import sign_face
 
     entrypoint = exec_form(resolved(build_stages(DOCKERFILE_LAMBDA), function, "ENTRYPOINT"))
@@ -243,9 +243,9 @@ def test_agent_entrypoint_is_the_agent_command():
     entrypoint = exec_form(stages[-1].last("ENTRYPOINT"))
     assert entrypoint == ["facewatch", "agent"]
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts.get("facewatch") == "facewatch.cli:main"
+    assert scripts.get("facewatch") == "facewatch.cli.main:main"
 
-    from facewatch.cli import main
+    from facewatch.cli.main import main
 
     assert "agent" in main.commands, "`facewatch agent` is not a command"
     options = {opt for param in main.commands["agent"].params for opt in param.opts}

@@ -16,8 +16,11 @@ import ast
 import inspect
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,10 +42,10 @@ PACKAGE = REPO / "src" / "facewatch"
 # The module holding each function's use case; its import closure is what the function runs
 # (functions/<name>/main.py goes through handlers.py and runtime.py, which serve them all).
 ENTRY = {
-    "detect": "uploads",
-    "recognize": "recognition",
-    "notify": "delivery",
-    "feedback": "feedback",
+    "detect": "facewatch.edge.uploads",
+    "recognize": "facewatch.recognize.recognizer",
+    "notify": "facewatch.alerts.delivery",
+    "feedback": "facewatch.web.feedback",
 }
 
 GET, PUT, DELETE, LIST = "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"
@@ -193,31 +196,55 @@ def sample_prefix(builder: str) -> str:
 # --- what the code uses ------------------------------------------------------------------------
 
 
+def module_path(module: str) -> Path:
+    """The file of a dotted facewatch module: `facewatch.a.b` is a/b.py or a/b/__init__.py."""
+    parts = module.split(".")
+    assert parts[0] == "facewatch", module
+    base = PACKAGE.joinpath(*parts[1:])
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    raise LookupError(f"{module} is imported but no file holds it")
+
+
+def _is_module(module: str) -> bool:
+    try:
+        module_path(module)
+    except LookupError:
+        return False
+    return True
+
+
 def _facewatch_imports(tree: ast.Module) -> set[str]:
+    """The facewatch modules a module imports (absolute imports: the project uses no others).
+    `from facewatch.web import handlers` imports the module facewatch.web.handlers;
+    `from facewatch.frames import Box` imports facewatch.frames."""
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("facewatch"):
-            if node.module == "facewatch":
-                found |= {alias.name for alias in node.names}
-            else:
-                found.add(node.module.split(".")[1])
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "facewatch":
+            assert node.level == 0, "relative import: the closure reads absolute imports only"
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names if _is_module(f"{node.module}.{a.name}")}
         elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("facewatch.")}
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "facewatch"}
     return found
 
 
 def closure(entry: str, skip: Collection[str] = ()) -> dict[str, ast.Module]:
     """The modules of facewatch a module imports, directly or not (function-level imports too),
-    not following those in `skip`."""
+    not following those in `skip`. A module that no file holds fails here: skipping it
+    silently would let this test pass while checking nothing."""
     modules: dict[str, ast.Module] = {}
     todo = [entry]
     while todo:
         name = todo.pop()
-        path = PACKAGE / f"{name}.py"
-        if name in modules or name in skip or not path.is_file():
+        if name in modules or name in skip:
             continue
+        path = module_path(name)
         modules[name] = ast.parse(path.read_text(), filename=str(path))
         todo.extend(_facewatch_imports(modules[name]))
+        # importing a.b.c runs a/__init__.py and a/b/__init__.py first
+        todo.extend(name.rsplit(".", n)[0] for n in range(1, name.count(".")))
     return modules
 
 
@@ -233,7 +260,7 @@ def builders_used_by(entry: str, skip: Collection[str] = ()) -> set[str]:
     for name, tree in closure(entry, skip).items():
         layout_aliases = set()
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module == "facewatch.layout":
+            if isinstance(node, ast.ImportFrom) and node.module == layout.__name__:
                 used |= {a.name for a in node.names if a.name in builders}
             elif isinstance(node, ast.ImportFrom) and node.module == "facewatch":
                 layout_aliases |= {a.asname or a.name for a in node.names if a.name == "layout"}
@@ -245,7 +272,7 @@ def builders_used_by(entry: str, skip: Collection[str] = ()) -> set[str]:
                     and node.attr in builders
                 ):
                     used.add(node.attr)
-                elif node.attr in properties and name != "layout":
+                elif node.attr in properties and name != layout.__name__:
                     used.add(properties[node.attr])
     return used
 
@@ -322,8 +349,8 @@ def allows_listing(statements: list[dict[str, Any]], prefix: str) -> bool:
 def test_every_function_has_its_use_case_module_and_access_declared():
     assert set(ENTRY) == set(FUNCTIONS), "say which module holds a new function's use case (ENTRY)"
     assert set(ACCESS) == set(FUNCTIONS), "say what a new function does to which keys (ACCESS)"
-    for function, entry in ENTRY.items():
-        assert (PACKAGE / f"{entry}.py").is_file(), f"{function}: no module {entry}.py"
+    for entry in ENTRY.values():
+        module_path(entry)
     assert set(FUNCTION_IDS) == set(FUNCTIONS)
 
 
@@ -335,12 +362,34 @@ def test_the_tables_name_builders_layout_has():
 
 
 def test_every_storage_method_has_its_s3_actions():
-    from facewatch.storage import Storage
+    from facewatch.store.storage import Storage
 
     public = {name for name, _ in inspect.getmembers(Storage, callable) if not name.startswith("_")}
     assert public <= set(STORAGE_ACTIONS), (
         f"say which S3 actions {sorted(public - set(STORAGE_ACTIONS))} need"
     )
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_closure_holds_every_module_the_function_really_imports(function):
+    """A control on the reading itself: the modules a fresh interpreter has loaded after
+    importing the use case (sys.modules) are all in the closure read from the source, so a
+    move or a new kind of import cannot shrink what the policy checks below."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import sys, {ENTRY[function]}; "
+            "print('\\n'.join(m for m in sys.modules if m.split('.')[0] == 'facewatch'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    read = set(closure(ENTRY[function]))
+    missing = {m for m in loaded if m != "facewatch"} - read
+    assert not missing, f"{function}: imported but not read by closure(): {sorted(missing)}"
+    assert len(read) >= 8 or function == "detect", f"{function}: only {sorted(read)}"
 
 
 def test_builders_are_found_in_the_code():
@@ -436,9 +485,9 @@ def test_policy_check_is_really_checking(policies):
 
 # CLI modules that never touch the deployment's bucket, and why.
 LOCAL_ONLY_CLI = {
-    "demo": "`facewatch demo` runs its own local S3 server (stack.py)",
-    "evaluation": "`facewatch eval` enrolls into its own local S3 server; it borrows only the judging",
-    "stack": "the local stack: a moto S3 server and the functions as processes",
+    "facewatch.local.demo": "`facewatch demo` runs its own local S3 server (stack.py)",
+    "facewatch.local.evaluation": "`facewatch eval` enrolls into its own S3 server, borrows the judging",
+    "facewatch.local.stack": "the local stack: a moto S3 server and the functions as processes",
 }
 
 
@@ -454,7 +503,7 @@ def test_household_admin_may_read_every_key_the_cli_builds():
     ]
     unreadable = [
         key
-        for builder in sorted(builders_used_by("cli", skip=LOCAL_ONLY_CLI))
+        for builder in sorted(builders_used_by("facewatch.cli.main", skip=LOCAL_ONLY_CLI))
         for key in sample_keys(builder)
         if not allows_object(admin, GET, key, object_arn="${FacesBucket.Arn}/")
     ]

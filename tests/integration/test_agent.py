@@ -12,8 +12,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from facewatch.agent import run_agent
 from facewatch.config import Settings
+from facewatch.edge.agent import run_agent
 from facewatch.frames import FrameMeta
 from tests.conftest import TESTDATA, make_video
 from tests.integration.test_capture import MjpegCamera

@@ -9,10 +9,10 @@ from functools import partial
 import cv2
 import pytest
 
-import facewatch.agent
-from facewatch.agent import ChosenFrame, run_agent
-from facewatch.capture import CaptureOptions, FrameSource, SourceError
+import facewatch.edge.agent
 from facewatch.config import Settings
+from facewatch.edge.agent import ChosenFrame, run_agent
+from facewatch.edge.capture import CaptureOptions, FrameSource, SourceError
 from tests.conftest import TESTDATA
 from tests.fake_webcam import UnpluggedWebcam
 
@@ -34,7 +34,7 @@ def test_the_held_frame_is_sent_when_a_live_source_drops(tmp_path, storage, s3_e
         return UnpluggedWebcam(frames=11, image=face, clock=clock, step=STEP)
 
     monkeypatch.setattr(
-        facewatch.agent, "FrameSource", partial(FrameSource, opener=opener, clock=lambda: clock[0])
+        facewatch.edge.agent, "FrameSource", partial(FrameSource, opener=opener, clock=lambda: clock[0])
     )
     stop, both_chosen = threading.Event(), threading.Event()
     uploads: list[ChosenFrame] = []

@@ -15,12 +15,12 @@ import cv2
 import pytest
 import requests
 
-from facewatch.detection import HaarDetector
+from facewatch.edge.uploads import store_face_frame
+from facewatch.faces.detection import HaarDetector
 from facewatch.frames import FrameMeta
-from facewatch.gallery import enroll, load_gallery
 from facewatch.layout import FrameKey, dead_alerts_prefix
-from facewatch.stack import free_port
-from facewatch.uploads import store_face_frame
+from facewatch.local.stack import free_port
+from facewatch.recognize.known import enroll, load_gallery
 from tests.conftest import TESTDATA, clip_frame, s3_event
 
 pytestmark = pytest.mark.integration
@@ -144,7 +144,7 @@ def test_a_stranger_again_after_the_cooldown_is_a_new_email(alarm, storage, outb
 def test_smtp_down_for_the_first_attempts_the_email_arrives_once_it_is_back(
     start_function, storage, household, tmp_path
 ):
-    from facewatch.outbox import OutboxServer
+    from facewatch.local.outbox import OutboxServer
 
     port = free_port()
     notify = start_notify(start_function, storage, port)
@@ -170,7 +170,7 @@ def test_smtp_down_for_the_first_attempts_the_email_arrives_once_it_is_back(
 def test_smtp_down_for_good_keeps_the_alert_and_alerts_retry_delivers_it(
     start_function, storage, household, tmp_path, s3_endpoint
 ):
-    from facewatch.outbox import OutboxServer
+    from facewatch.local.outbox import OutboxServer
 
     dead_port = free_port()
     notify = start_notify(start_function, storage, dead_port)

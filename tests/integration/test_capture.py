@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facewatch.capture import CaptureOptions, FrameSource, SourceError, redact
+from facewatch.edge.capture import CaptureOptions, FrameSource, SourceError, redact
 from tests.conftest import TESTDATA, make_video
 
 JPEG = cv2.imencode(".jpg", np.full((120, 160, 3), 128, np.uint8))[1].tobytes()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from facewatch.capture import CaptureOptions, FrameSource, SourceError, source_kind
+from facewatch.edge.capture import CaptureOptions, FrameSource, SourceError, source_kind
 from tests.fake_webcam import UnpluggedWebcam
 
 FAST = CaptureOptions(open_timeout=2, read_timeout=2, first_backoff=0.05, max_backoff=0.2)

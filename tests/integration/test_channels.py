@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from facewatch.channels import SesChannel, SmtpChannel
+from facewatch.alerts.channels import SesChannel, SmtpChannel
 from facewatch.exceptions import AlertError
-from facewatch.stack import free_port
+from facewatch.local.stack import free_port
 
 pytestmark = pytest.mark.integration
 USER, PASSWORD = "alice", "s3cret-smtp-password"

@@ -16,23 +16,23 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiosmtpd.controller import Controller
 
-from facewatch import delivery
-from facewatch.channels import DeliveryError, SesChannel, SmtpChannel
-from facewatch.config import Settings
-from facewatch.delivery import (
+from facewatch.alerts import delivery
+from facewatch.alerts.channels import DeliveryError, SesChannel, SmtpChannel
+from facewatch.alerts.delivery import (
     DELIVERY_BUDGET_SECONDS,
     deliver,
     retry_dead_letters,
 )
+from facewatch.alerts.handover import NOTIFY_WAIT_SECONDS, HttpNotifier
+from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
+from facewatch.config import Settings
+from facewatch.edge.uploads import store_face_frame
 from facewatch.exceptions import AlertError
 from facewatch.frames import Box, FrameMeta
-from facewatch.households import HouseholdSettings, save_household_settings
 from facewatch.layout import alert_claim_key, dead_alert_key, dead_alerts_prefix, sent_alert_key
-from facewatch.notifier import NOTIFY_WAIT_SECONDS, HttpNotifier
-from facewatch.stack import free_port
-from facewatch.storage import Storage
-from facewatch.uploads import store_face_frame
-from facewatch.verdicts import Alert, FaceVerdict
+from facewatch.local.stack import free_port
+from facewatch.records import Alert, FaceVerdict
+from facewatch.store.storage import Storage
 from tests.conftest import clip_frame, run_cli
 
 pytestmark = pytest.mark.integration
@@ -225,7 +225,7 @@ def test_a_hung_smtp_server_is_given_up_on_when_another_try_could_overrun_the_bu
 ):
     port, accepted = hung_server
     fake = FakeTime()
-    caplog.set_level(logging.WARNING, "facewatch.delivery")
+    caplog.set_level(logging.WARNING, "facewatch.alerts.delivery")
     # Each try hangs for its 0.5 s timeout. After the first (about 0.5 s in), a pause of
     # 1 s and another 0.5 s try end by 2 s: within 4 s. After the second (2 s in at the
     # least), a pause of 2 s and a try would end at 4.5 s at the least: not tried.
@@ -259,9 +259,9 @@ def test_an_smtp_session_is_bounded_as_a_whole_not_per_command(storage, smtp):
 
 
 def test_an_invalid_household_settings_file_dead_letters_the_alert(storage):
-    from facewatch.handlers import notify
-    from facewatch.runtime import Services
-    from facewatch.web import guarded, lambda_result
+    from facewatch.web.handlers import notify
+    from facewatch.web.services import Services
+    from facewatch.web.transport import guarded, lambda_result
 
     storage.put("households/home/settings.json", b'{"mail_to": ["x@example.test"], "tz": 1}')
     alert = stranger_alert(storage)
@@ -308,7 +308,7 @@ def test_ses_source_is_the_bare_address_when_the_sender_has_a_non_ascii_name():
     from moto import mock_aws
     from moto.ses.models import ses_backends
 
-    from facewatch.mail import build_operator_email
+    from facewatch.alerts.mail import build_operator_email
 
     with mock_aws():
         ses = boto3.client("ses", region_name="eu-west-1")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import requests
 
-from facewatch.detection import HaarDetector
+from facewatch.faces.detection import HaarDetector
 from facewatch.frames import FrameMeta
 from tests.conftest import TESTDATA
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from facewatch.cli import main
-from facewatch.decisions import PRIOR_IMPOSTOR
-from facewatch.encodings import GALLERY_FORMAT
-from facewatch.evaluation import central_face
+from facewatch.cli.main import main
+from facewatch.faces.encodings import GALLERY_FORMAT
 from facewatch.frames import Box
+from facewatch.local.evaluation import central_face
+from facewatch.recognize.decisions import PRIOR_IMPOSTOR
 from tests.conftest import TESTDATA, clip_frame
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from facewatch import feedback
 from facewatch.config import Settings
-from facewatch.detection import HaarDetector
+from facewatch.edge.uploads import store_face_frame
 from facewatch.exceptions import BadInput
+from facewatch.faces.detection import HaarDetector
 from facewatch.frames import Box, FrameMeta
 from facewatch.tokens import sign_face
-from facewatch.uploads import store_face_frame
+from facewatch.web import feedback
 from tests.conftest import clip_frame
 
 pytestmark = pytest.mark.integration

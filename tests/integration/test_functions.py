@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import requests
 
+from facewatch.edge.uploads import store_face_frame
 from facewatch.frames import FrameMeta
-from facewatch.gallery import enroll
 from facewatch.layout import FrameKey
-from facewatch.uploads import store_face_frame
+from facewatch.recognize.known import enroll
 from tests.conftest import TESTDATA, clip_frame, s3_event
 
 pytestmark = pytest.mark.integration
@@ -128,7 +128,7 @@ def pipeline(start_function, storage, outbox):
 
 
 def upload(storage, image, camera="door", boxes_from_edge=True):
-    from facewatch.detection import HaarDetector
+    from facewatch.faces.detection import HaarDetector
 
     boxes = tuple(HaarDetector().detect(image)) if boxes_from_edge else ()
     meta = FrameMeta("home", camera, datetime.now(UTC), image.shape[1], image.shape[0], boxes)
@@ -187,14 +187,14 @@ def test_a_duplicate_delivery_is_judged_once(pipeline, storage, outbox):
 
 
 def test_a_new_version_of_a_frame_is_judged_again_a_redelivery_is_not(pipeline, storage, outbox):
-    from facewatch.uploads import frame_object, put_frame
+    from facewatch.edge.uploads import frame_object, put_frame
 
     recognize, _ = pipeline
     key = upload(storage, cv2.imread(str(OBAMA3)))
     assert post_event(recognize, s3_event(storage.bucket, key, etag=storage.etag(key))).status_code == 200
     assert storage.get_json(FrameKey.parse(key).result_key)["faces"][0]["verdict"] == "known"
     stranger = clip_frame()
-    from facewatch.detection import HaarDetector
+    from facewatch.faces.detection import HaarDetector
 
     meta = FrameMeta(
         "home",
@@ -249,8 +249,8 @@ def test_recognize_requires_the_webhook_token(pipeline, storage):
 
 
 def test_notify_says_so_when_the_smtp_server_is_down_and_keeps_the_alert(start_function, storage):
-    from facewatch.stack import free_port
-    from facewatch.verdicts import Alert, FaceVerdict
+    from facewatch.local.stack import free_port
+    from facewatch.records import Alert, FaceVerdict
 
     notify = start_function(
         "notify",

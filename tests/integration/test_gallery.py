@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from facewatch.exceptions import BadImage, ObjectMissing, StorageError
-from facewatch.gallery import GalleryCache, enroll, load_gallery
 from facewatch.layout import encodings_key, known_prefix
+from facewatch.recognize.known import GalleryCache, enroll, load_gallery
 from tests.conftest import TESTDATA
 
 pytestmark = pytest.mark.integration
@@ -80,7 +80,7 @@ def test_a_failed_check_keeps_the_cached_known_set_rather_than_judging_without_i
 def test_a_rebuild_from_a_stale_listing_cannot_overwrite_a_newer_one(storage, monkeypatch):
     """recognize rebuilds on each known-photo event; one that listed the photos before the
     last upload must not replace the encodings written after it."""
-    import facewatch.gallery as gallery_module
+    import facewatch.recognize.known as gallery_module
 
     enroll(storage, "home", "biden", photos("biden"), 40_000_000)
     real = gallery_module._encode_photos
@@ -96,7 +96,7 @@ def test_a_rebuild_from_a_stale_listing_cannot_overwrite_a_newer_one(storage, mo
         return result
 
     monkeypatch.setattr(gallery_module, "_encode_photos", slow_stale_encode)
-    from facewatch.gallery import rebuild_gallery
+    from facewatch.recognize.known import rebuild_gallery
 
     rebuilt = rebuild_gallery(storage, "home", 40_000_000)
     assert rebuilt.people == ["biden", "obama"]

@@ -14,9 +14,9 @@ import pytest
 
 from facewatch import config, runtime
 from facewatch.frames import FrameMeta
-from facewatch.gallery import enroll
 from facewatch.layout import FrameKey
-from facewatch.stack import functions_dir
+from facewatch.local.stack import functions_dir
+from facewatch.recognize.known import enroll
 from tests.conftest import TESTDATA, clip_frame, s3_event
 
 pytestmark = pytest.mark.integration
@@ -64,8 +64,8 @@ def test_detect_handler_takes_a_function_url_request(env, storage):
 
 
 def test_recognize_handler_takes_an_s3_notification(env, storage):
-    from facewatch.detection import HaarDetector
-    from facewatch.uploads import store_face_frame
+    from facewatch.edge.uploads import store_face_frame
+    from facewatch.faces.detection import HaarDetector
 
     known = TESTDATA / "known" / "obama"
     enroll(storage, "home", "obama", [(p.name, p.read_bytes()) for p in sorted(known.iterdir())], 40_000_000)
@@ -92,7 +92,7 @@ def test_recognize_handler_raises_for_retryable_failures_and_returns_for_bad_eve
 
 
 def test_notify_handler_takes_an_async_invoke_payload(env, storage, outbox):
-    from facewatch.uploads import store_face_frame
+    from facewatch.edge.uploads import store_face_frame
 
     frame = clip_frame(90)
     meta = FrameMeta("home", "door", datetime.now(UTC), frame.shape[1], frame.shape[0], ())

@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 
 from facewatch.config import Settings
-from facewatch.detection import HaarDetector
-from facewatch.encodings import GALLERY_FORMAT, Gallery
-from facewatch.events import StorageEvent
+from facewatch.edge.uploads import store_face_frame
 from facewatch.exceptions import BadInput, BadKey
+from facewatch.faces.detection import HaarDetector
+from facewatch.faces.encodings import GALLERY_FORMAT, Gallery
 from facewatch.frames import FrameMeta
-from facewatch.gallery import GalleryCache, enroll
 from facewatch.layout import negatives_key
-from facewatch.negatives import load_negatives, not_this_person
-from facewatch.recognition import Recognizer
-from facewatch.uploads import store_face_frame
-from facewatch.visitstore import VisitStore
+from facewatch.recognize.known import GalleryCache, enroll
+from facewatch.recognize.negatives import load_negatives, not_this_person
+from facewatch.recognize.recognizer import Recognizer
+from facewatch.recognize.triggers import StorageEvent
+from facewatch.recognize.visit_store import VisitStore
 from tests.conftest import TESTDATA, clip_frame, run_cli
 from tests.street import MAX_PIXELS, Collected
 

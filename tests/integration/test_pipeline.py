@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from facewatch.demo import run_demo
+from facewatch.local.demo import run_demo
 from tests.conftest import REPO, TESTDATA, make_video
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 
 from facewatch.config import Settings
-from facewatch.detection import HaarDetector
-from facewatch.events import StorageEvent
+from facewatch.edge.uploads import put_frame, store_face_frame
+from facewatch.faces.detection import HaarDetector
 from facewatch.frames import Box, FrameMeta
-from facewatch.gallery import GalleryCache, enroll
 from facewatch.images import decode_bgr
 from facewatch.layout import FrameKey, known_photo_key
-from facewatch.recognition import Recognizer
-from facewatch.uploads import put_frame, store_face_frame
-from facewatch.visitstore import VisitStore
+from facewatch.recognize.known import GalleryCache, enroll
+from facewatch.recognize.recognizer import Recognizer
+from facewatch.recognize.triggers import StorageEvent
+from facewatch.recognize.visit_store import VisitStore
 from tests.conftest import TESTDATA, clip_frame
 from tests.street import Collected
 

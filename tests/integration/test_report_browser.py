@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from facewatch.config import Settings
-from facewatch.report import build_report, upload_report, write_report
-from facewatch.strangerstore import StrangerStore
+from facewatch.recognize.stranger_store import StrangerStore
+from facewatch.web.report import build_report, upload_report, write_report
 from tests.browser import CHROMIUM, Browser
 from tests.conftest import REPO, run_cli
 from tests.street import FIRST_WALK, Collected, enroll_household, walk_by

@@ -28,17 +28,17 @@ import cv2
 import numpy as np
 import pytest
 
-from facewatch.detection import HaarDetector
+from facewatch.edge.uploads import store_face_frame
+from facewatch.faces.detection import HaarDetector
 from facewatch.frames import FrameMeta
-from facewatch.gallery import enroll, load_gallery
 from facewatch.layout import FrameKey, known_photo_key
-from facewatch.outbox import OutboxServer
-from facewatch.seaweed import SeaweedServer, find_weed
-from facewatch.stack import LOCAL_CREDENTIALS, Process, free_port, functions_dir
-from facewatch.storage import Storage, StoredObject
-from facewatch.uploads import store_face_frame
-from facewatch.visits import Sighting, VisitPolicy
-from facewatch.visitstore import VisitStore
+from facewatch.local.outbox import OutboxServer
+from facewatch.local.seaweed import SeaweedServer, find_weed
+from facewatch.local.stack import LOCAL_CREDENTIALS, Process, free_port, functions_dir
+from facewatch.recognize.known import enroll, load_gallery
+from facewatch.recognize.visit_store import VisitStore
+from facewatch.recognize.visits import Sighting, VisitPolicy
+from facewatch.store.storage import Storage, StoredObject
 from tests.conftest import TESTDATA, clip_frame
 from tests.integration import test_storage as storage_contract
 

@@ -4,9 +4,9 @@ photos before it is compared with today's encodings (negatives: tests/integratio
 import numpy as np
 import pytest
 
-from facewatch.encodings import GALLERY_FORMAT, Gallery
-from facewatch.gallery import GalleryCache, enroll, load_gallery, rebuild_gallery
+from facewatch.faces.encodings import GALLERY_FORMAT, Gallery
 from facewatch.layout import encodings_key
+from facewatch.recognize.known import GalleryCache, enroll, load_gallery, rebuild_gallery
 from tests.conftest import TESTDATA
 
 pytestmark = pytest.mark.integration

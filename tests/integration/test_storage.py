@@ -7,7 +7,7 @@ import pytest
 from botocore.config import Config
 
 from facewatch.exceptions import BucketMissing, ObjectMissing, StorageError, WriteConflict
-from facewatch.storage import Storage
+from facewatch.store.storage import Storage
 
 pytestmark = pytest.mark.integration
 

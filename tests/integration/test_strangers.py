@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facewatch.encodings import GALLERY_FORMAT
+from facewatch.alerts.mail import build_alert_email
+from facewatch.faces.encodings import GALLERY_FORMAT
 from facewatch.layout import stranger_crops_prefix, strangers_key
-from facewatch.mail import build_alert_email
-from facewatch.strangerstore import StrangerStore, name_stranger
+from facewatch.recognize.stranger_store import StrangerStore, name_stranger
 from tests.conftest import TESTDATA, run_cli
 from tests.street import FIRST_WALK, MAX_PIXELS, Collected, Walker, enroll_household, scene, walk_by
 
@@ -143,7 +143,7 @@ def test_strangers_and_name_stranger_commands(storage, household):
 def test_the_demo_on_a_street_scene_remembers_each_passer_by_and_knows_them_next_run(tmp_path):
     """The whole pipeline (edge agent, S3 notifications, recognize and notify processes),
     twice, with the stranger memory kept between the runs."""
-    from facewatch.demo import run_demo
+    from facewatch.local.demo import run_demo
     from tests.street import write_video
 
     street = [
@@ -185,10 +185,10 @@ def test_the_demo_on_a_street_scene_remembers_each_passer_by_and_knows_them_next
 
 
 def test_the_alert_link_names_the_whole_stranger_at_once(storage, household):
-    from facewatch import feedback
     from facewatch.config import Settings
-    from facewatch.gallery import load_gallery
+    from facewatch.recognize.known import load_gallery
     from facewatch.tokens import sign_face
+    from facewatch.web import feedback
 
     notifier = Collected()
     walk_by(storage, notifier, [Walker("alex-lacamoire.png", 0, frames=10)], T0)
@@ -218,7 +218,7 @@ def test_the_alert_link_names_the_whole_stranger_at_once(storage, household):
 def _sighting(n: int, at: datetime):
     import numpy as np
 
-    from facewatch.strangers import NewSighting, StrangerSighting
+    from facewatch.recognize.strangers import NewSighting, StrangerSighting
 
     verdict = f"home/door/20261125/0900000000{n:02d}-abcdef12#0"
     encoding = np.random.default_rng(n).normal(size=128)
@@ -235,8 +235,8 @@ def _sighting(n: int, at: datetime):
 def test_concurrent_invocations_lose_no_stranger_and_a_corrupt_memory_starts_afresh(storage):
     from concurrent.futures import ThreadPoolExecutor
 
-    from facewatch.decisions import MatchPolicy
     from facewatch.layout import strangers_key
+    from facewatch.recognize.decisions import MatchPolicy
 
     store = StrangerStore(storage)
     policy = MatchPolicy(threshold=0.55)

@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 
 from facewatch.config import Settings
-from facewatch.events import StorageEvent
+from facewatch.edge.uploads import store_face_frame
 from facewatch.frames import FrameMeta
-from facewatch.gallery import GalleryCache, enroll
-from facewatch.recognition import Recognizer
-from facewatch.uploads import store_face_frame
-from facewatch.visitstore import VisitStore
+from facewatch.recognize.known import GalleryCache, enroll
+from facewatch.recognize.recognizer import Recognizer
+from facewatch.recognize.triggers import StorageEvent
+from facewatch.recognize.visit_store import VisitStore
 from tests.conftest import TESTDATA, clip_frame
 from tests.integration.test_recognize_inputs import MAX_PIXELS, T0, Clock, Collected, haar_boxes, image
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from facewatch.detection import HaarDetector
-from facewatch.events import StorageEvent
+from facewatch.edge.uploads import frame_object
 from facewatch.exceptions import AlertError
+from facewatch.faces.detection import HaarDetector
 from facewatch.frames import FrameMeta
-from facewatch.uploads import frame_object
+from facewatch.recognize.triggers import StorageEvent
 from tests.street import Collected, Walker, enroll_household, recognizer, scene
 
 pytestmark = pytest.mark.integration

@@ -9,13 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from facewatch import config
-from facewatch.channels import SmtpChannel
+from facewatch.alerts.channels import SmtpChannel
+from facewatch.alerts.delivery import RetryPolicy, deliver
+from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
 from facewatch.config import Settings
-from facewatch.delivery import RetryPolicy, deliver
+from facewatch.edge.uploads import store_face_frame
 from facewatch.frames import Box, FrameMeta
-from facewatch.households import HouseholdSettings, save_household_settings
-from facewatch.uploads import store_face_frame
-from facewatch.verdicts import Alert, FaceVerdict
+from facewatch.records import Alert, FaceVerdict
 from tests.conftest import clip_frame
 
 pytestmark = pytest.mark.integration
@@ -81,7 +81,7 @@ def test_facewatch_events_lists_verdicts_since(storage, monkeypatch, s3_endpoint
     monkeypatch.setenv("FACEWATCH_S3_ENDPOINT_URL", s3_endpoint)
     monkeypatch.setenv("FACEWATCH_BUCKET", storage.bucket)
     config.get_settings.cache_clear()
-    from facewatch.cli import main
+    from facewatch.cli.main import main
 
     everything = CliRunner().invoke(main, ["events", "--household", "home", "--json"])
     assert everything.exit_code == 0, everything.output

@@ -50,7 +50,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """The embedded local stack (moto with its S3→SQS notification, the functions, an SMTP
     outbox), shared by a module's tests; each test uses households of its own."""
-    from facewatch.stack import LocalStack
+    from facewatch.local.stack import LocalStack
 
     root = tmp_path_factory.mktemp("stack")
     with LocalStack(root, root / "outbox", extra_env={"FACEWATCH_ENCODINGS_CHECK_SECONDS": "0"}) as local:
@@ -63,7 +63,7 @@ class Frames:
     def __init__(self, storage: object) -> None:
         import threading
 
-        from facewatch.detection import HaarDetector
+        from facewatch.faces.detection import HaarDetector
 
         self.storage = storage
         self.detector = HaarDetector()
@@ -73,8 +73,8 @@ class Frames:
         self._lock = threading.Lock()
 
     def upload(self, image: object, household: str, camera: str, at: object) -> str:
+        from facewatch.edge.uploads import frame_object, put_frame
         from facewatch.frames import FrameMeta
-        from facewatch.uploads import frame_object, put_frame
 
         with self._lock:
             if id(image) not in self._boxes:
@@ -88,8 +88,8 @@ class Frames:
 
 def known_gallery_bytes(storage: object) -> bytes:
     """Obama's encodings, computed once and copied to each household that needs them."""
-    from facewatch.gallery import enroll
     from facewatch.layout import encodings_key
+    from facewatch.recognize.known import enroll
     from tests.conftest import TESTDATA
 
     photos = [(p.name, p.read_bytes()) for p in sorted((TESTDATA / "known" / "obama").iterdir())]

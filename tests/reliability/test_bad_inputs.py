@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from facewatch.events import parse_event
 from facewatch.exceptions import BadEvent, BadInput
-from facewatch.gallery import enroll
+from facewatch.recognize.known import enroll
+from facewatch.recognize.triggers import parse_event
 from tests.conftest import EVENTS, TESTDATA, s3_event
 from tests.reliability.conftest import scale
 
@@ -172,7 +172,7 @@ def detect_process(tmp_path_factory, s3_endpoint):
 
     import boto3
 
-    from facewatch.stack import LOCAL_CREDENTIALS, Process, free_port, functions_dir
+    from facewatch.local.stack import LOCAL_CREDENTIALS, Process, free_port, functions_dir
 
     os.environ.update({k: os.environ.get(k, v) for k, v in LOCAL_CREDENTIALS.items()})
     bucket = "fw-reliability-detect"
@@ -395,7 +395,7 @@ def test_enroll_refuses_bad_photos_and_changes_nothing(storage, figures):
 
 def test_cli_bad_arguments_are_clear_errors(tmp_path, figures, monkeypatch, s3_endpoint, aws_env):
     from facewatch import config
-    from facewatch.cli import main
+    from facewatch.cli.main import main
 
     monkeypatch.setenv("FACEWATCH_S3_ENDPOINT_URL", s3_endpoint)
     monkeypatch.setenv("FACEWATCH_BUCKET", "fw-no-such-bucket")

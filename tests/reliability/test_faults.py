@@ -68,8 +68,8 @@ def test_smtp_down_for_a_while_the_alert_arrives_later(stack, gallery, figures):
 
 
 def test_smtp_down_for_good_the_alert_is_kept_then_retried(stack, gallery, figures):
-    from facewatch.channels import SmtpChannel
-    from facewatch.delivery import retry_dead_letters
+    from facewatch.alerts.channels import SmtpChannel
+    from facewatch.alerts.delivery import retry_dead_letters
 
     storage = stack.storage()
     storage.put(encodings_key("smtp-dead"), gallery)
@@ -124,11 +124,11 @@ def test_s3_server_stopped_mid_agent_run_nothing_lost_nothing_twice(tmp_path, fi
     is stopped and started again: every frame it chose to upload arrives, exactly once."""
     import threading
 
-    from facewatch.agent import run_agent
     from facewatch.config import Settings
-    from facewatch.seaweed import SeaweedServer, find_weed
-    from facewatch.spool import Forwarder
-    from facewatch.storage import Storage
+    from facewatch.edge.agent import run_agent
+    from facewatch.edge.spool import Forwarder
+    from facewatch.local.seaweed import SeaweedServer, find_weed
+    from facewatch.store.storage import Storage
     from tests.conftest import make_video
 
     if find_weed() is None:
@@ -149,9 +149,9 @@ def test_s3_server_stopped_mid_agent_run_nothing_lost_nothing_twice(tmp_path, fi
                 threading.Timer(3.0, server.start).start()
             original_submit(self, key, jpeg, metadata)
 
-        import facewatch.spool
+        import facewatch.edge.spool
 
-        facewatch.spool.Forwarder.submit = recording_submit
+        facewatch.edge.spool.Forwarder.submit = recording_submit
         try:
             summary = run_agent(
                 str(video),
@@ -164,7 +164,7 @@ def test_s3_server_stopped_mid_agent_run_nothing_lost_nothing_twice(tmp_path, fi
                 drain_timeout=120,
             )
         finally:
-            facewatch.spool.Forwarder.submit = original_submit
+            facewatch.edge.spool.Forwarder.submit = original_submit
         arrived = sorted(storage.list_keys("households/home/frames/"))
         figures["frames_lost"] += len(set(chosen) - set(arrived))
         assert summary.upload_failures > 0  # the outage was real

@@ -12,8 +12,8 @@ import cv2
 import pytest
 import requests
 
+from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
 from facewatch.frames import Box
-from facewatch.households import HouseholdSettings, save_household_settings
 from facewatch.layout import encodings_key
 from facewatch.tokens import sign_face
 from tests.conftest import TESTDATA, clip_frame
@@ -74,7 +74,7 @@ def test_detect_and_recognize_refuse_missing_or_wrong_tokens(start_function, sto
 def test_the_token_check_is_constant_time():
     import inspect
 
-    from facewatch import web
+    from facewatch.web import transport as web
 
     assert "hmac.compare_digest" in inspect.getsource(web.require_bearer)
 
@@ -115,7 +115,7 @@ def test_presigned_links_expire(storage, s3_endpoint):
     from urllib.parse import parse_qs, urlparse
 
     from facewatch.config import Settings
-    from facewatch.storage import Storage, make_s3_client
+    from facewatch.store.storage import Storage, make_s3_client
 
     # The product's own client: SigV4, whose links carry a signed date and lifetime.
     product = Storage(make_s3_client(Settings(s3_endpoint_url=s3_endpoint)), storage.bucket)
@@ -132,7 +132,7 @@ def test_presigned_links_expire(storage, s3_endpoint):
 
 
 def test_no_secret_in_logs_or_errors(start_function, storage, figures, outbox):
-    from facewatch.stack import free_port
+    from facewatch.local.stack import free_port
 
     notify = start_function(
         "notify",
@@ -174,7 +174,7 @@ def test_households_never_see_each_other(stack, figures):
     storage.put(encodings_key("house-a"), known_gallery_bytes(storage))
     save_household_settings(storage, "house-a", HouseholdSettings(mail_to=["a@example.test"]))
     save_household_settings(storage, "house-b", HouseholdSettings(mail_to=["b@example.test"]))
-    from facewatch.encodings import Gallery
+    from facewatch.faces.encodings import Gallery
 
     storage.put(encodings_key("house-b"), Gallery().to_bytes())
     obama = cv2.imread(str(TESTDATA / "faces" / "obama3.jpg"))

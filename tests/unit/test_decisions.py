@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from facewatch.config import Settings
-from facewatch.decisions import (
+from facewatch.faces.encodings import Gallery
+from facewatch.recognize.decisions import (
     MIN_PEOPLE_TO_ESTIMATE,
     MIN_THRESHOLD,
     PRIOR_IMPOSTOR,
@@ -15,7 +16,6 @@ from facewatch.decisions import (
     person_distances,
     settled,
 )
-from facewatch.encodings import Gallery
 
 POLICY = MatchPolicy(threshold=0.6, min_face_px=40, min_sharpness=15.0)
 CENTRE = np.full(128, 0.05)

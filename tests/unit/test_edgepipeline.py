@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import cv2
 import numpy as np
 
-from facewatch.capture import Frame
-from facewatch.edgepipeline import EdgePipeline
+from facewatch.edge.capture import Frame
+from facewatch.edge.pipeline import EdgePipeline
 from facewatch.frames import Box
 
 W, H, FPS = 640, 360, 10

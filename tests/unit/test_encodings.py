@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from facewatch.detection import HaarDetector, HogDetector, confirm_face
-from facewatch.encodings import (
+from facewatch.exceptions import StorageError
+from facewatch.faces.detection import HaarDetector, HogDetector, confirm_face
+from facewatch.faces.encodings import (
     GALLERY_FORMAT,
     QUICK_DISTANCE_ERROR,
     VIEW_SHIFT_PX,
@@ -14,7 +15,6 @@ from facewatch.encodings import (
     encode_faces,
     face_crops,
 )
-from facewatch.exceptions import StorageError
 from facewatch.images import decode_bgr, to_rgb
 from tests.conftest import TESTDATA
 

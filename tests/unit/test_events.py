@@ -7,8 +7,8 @@ import pytest
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
 
-from facewatch.events import parse_event
 from facewatch.exceptions import BadEvent
+from facewatch.recognize.triggers import parse_event
 from tests.conftest import EVENTS
 
 FRAME = "households/home/frames/front-door/20261125/140312000005-1b6c52bf41e0.jpg"

@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facewatch.detection import HogDetector
 from facewatch.exceptions import ModelsUnavailable
-from facewatch.facenet import FaceNet
+from facewatch.faces.detection import HogDetector
+from facewatch.faces.facenet import FaceNet
+from facewatch.faces.models import ENCODER, SHAPE_68, face_encoder, model_path, shape_predictor
 from facewatch.images import decode_bgr, to_rgb
-from facewatch.models import ENCODER, SHAPE_68, face_encoder, model_path, shape_predictor
 from tests.conftest import TESTDATA, clip_frame
 
 

@@ -5,12 +5,12 @@ which encoding decided it."""
 import numpy as np
 import pytest
 
-from facewatch.decisions import MatchPolicy
-from facewatch.detection import HogDetector
-from facewatch.encodings import Gallery, describe_chips, describe_views, face_crops
+from facewatch.faces.detection import HogDetector
+from facewatch.faces.encodings import Gallery, describe_chips, describe_views, face_crops
 from facewatch.images import decode_bgr, to_rgb
-from facewatch.recognition import judge_faces
-from facewatch.verdicts import FaceVerdict
+from facewatch.recognize.decisions import MatchPolicy
+from facewatch.recognize.recognizer import judge_faces
+from facewatch.records import FaceVerdict
 from tests.conftest import TESTDATA
 
 POLICY = MatchPolicy()

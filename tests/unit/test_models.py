@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from facewatch.models import HOG_FILE, hog_detector
+from facewatch.faces.models import HOG_FILE, hog_detector
 from tests.conftest import REPO, TESTDATA
 
 
@@ -22,8 +22,8 @@ def test_the_detector_file_is_what_dlib_saves_and_finds_the_same_faces(tmp_path:
 
 ENCODE_ONE_BOX = """
 import json, sys
-from facewatch import models
-from facewatch.encodings import encode_faces
+from facewatch.faces import models
+from facewatch.faces.encodings import encode_faces
 from facewatch.frames import Box
 from facewatch.images import decode_bgr, to_rgb
 assert models.loaded() == [], models.loaded()

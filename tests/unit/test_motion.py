@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from facewatch.edge.motion import MotionGate, MotionParams
 from facewatch.frames import Box
-from facewatch.motion import MotionGate, MotionParams
 
 W, H = 640, 360
 

@@ -2,8 +2,8 @@ import threading
 
 import pytest
 
+from facewatch.edge.spool import Forwarder, Spool, SpoolLocked
 from facewatch.exceptions import StorageError
-from facewatch.spool import Forwarder, Spool, SpoolLocked
 
 
 def test_items_survive_a_restart_in_order(tmp_path):

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from facewatch.agent import run_agent
 from facewatch.config import Settings
+from facewatch.edge.agent import run_agent
+from facewatch.edge.spool import Spool
 from facewatch.exceptions import StorageError
-from facewatch.spool import Spool
 from tests.conftest import TESTDATA
 
 
@@ -75,7 +75,7 @@ def test_a_full_disk_costs_the_oldest_frame_and_the_new_one_is_kept(tmp_path, mo
 def test_a_frame_the_disk_cannot_take_is_lost_counted_and_logged_once(tmp_path, monkeypatch, caplog):
     spool = Spool(tmp_path)
     SmallDisk(tmp_path, capacity=500, monkeypatch=monkeypatch)
-    with caplog.at_level(logging.ERROR, logger="facewatch.spool"):
+    with caplog.at_level(logging.ERROR, logger="facewatch.edge.spool"):
         for i in range(5):
             assert spool.put(f"k{i}", b"x" * 900, {}) is False
     assert files(tmp_path) == []  # no half-written file left to fill the disk further

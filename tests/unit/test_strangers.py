@@ -2,10 +2,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from facewatch.decisions import MatchPolicy
 from facewatch.exceptions import BadKey
 from facewatch.layout import FrameKey
-from facewatch.strangers import (
+from facewatch.recognize.decisions import MatchPolicy
+from facewatch.recognize.strangers import (
     MAX_REPRESENTATIVES,
     MAX_STRANGERS,
     NewSighting,

@@ -3,8 +3,7 @@
 import itertools
 import math
 
-from facewatch.frames import Box
-from facewatch.tracking import (
+from facewatch.edge.tracking import (
     FaceView,
     PolicyState,
     Track,
@@ -15,6 +14,7 @@ from facewatch.tracking import (
     forget,
     step_tracks,
 )
+from facewatch.frames import Box
 
 
 def walk(tracks, frames, next_id=1, **kwargs):

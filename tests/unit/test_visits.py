@@ -1,7 +1,7 @@
 import json
 from datetime import UTC, datetime, timedelta
 
-from facewatch.visits import (
+from facewatch.recognize.visits import (
     MAX_TRACK_VOTES,
     Sighting,
     Visit,

@@ -1,0 +1,58 @@
+"""Per-household settings kept in the bucket (`households/<h>/settings.json`): who gets the
+alerts and how. Anything a household does not set falls back to the deployment's Settings,
+so one deployment can serve many households without one's alerts reaching another."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from facewatch.config import Settings
+from facewatch.exceptions import BadInput, ObjectMissing
+from facewatch.layout import household_settings_key
+from facewatch.store.storage import Storage
+
+
+class HouseholdSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mail_to: list[str] | None = None
+    timezone: str | None = None
+    channels: list[Literal["email", "webhook"]] = Field(default_factory=lambda: ["email"])
+    webhook_url: str | None = None
+
+
+class Recipients(BaseModel):
+    """What delivery needs, resolved: the household's own values or the deployment's."""
+
+    mail_to: list[str]
+    timezone: str
+    channels: list[Literal["email", "webhook"]]
+    webhook_url: str | None
+
+
+def load_household_settings(storage: Storage, household: str) -> HouseholdSettings:
+    try:
+        return HouseholdSettings.model_validate_json(storage.get(household_settings_key(household)).body)
+    except ObjectMissing:
+        return HouseholdSettings()
+    except ValidationError as exc:
+        raise BadInput(f"household {household}: settings.json is invalid: {exc.errors()[0]['msg']}") from exc
+
+
+def save_household_settings(storage: Storage, household: str, value: HouseholdSettings) -> None:
+    storage.put(
+        household_settings_key(household),
+        value.model_dump_json(indent=1).encode(),
+        content_type="application/json",
+    )
+
+
+def resolve(own: HouseholdSettings, settings: Settings) -> Recipients:
+    return Recipients(
+        mail_to=own.mail_to if own.mail_to is not None else list(settings.mail_to),
+        timezone=own.timezone or settings.timezone,
+        channels=own.channels,
+        webhook_url=own.webhook_url,
+    )

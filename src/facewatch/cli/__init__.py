@@ -1,0 +1,1 @@
+"""The `facewatch` command: every click command lives here, and nothing outside this package imports click."""

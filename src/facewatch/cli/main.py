@@ -1,0 +1,311 @@
+"""The `facewatch` command."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from facewatch.config import Settings, get_settings
+from facewatch.exceptions import FacewatchError
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """facewatch: a stranger-at-the-door alarm for any camera."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _fail(exc: FacewatchError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(2)
+
+
+@main.command()
+@click.option("--household", required=True, help="Household id (a-z, 0-9, '-', '_').")
+@click.option("--name", required=True, help="The person's name as alerts should show it.")
+@click.argument(
+    "photos", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+def enroll(household: str, name: str, photos: tuple[Path, ...]) -> None:
+    """Upload PHOTOS of a known person and update the household's known encodings."""
+    from facewatch.layout import check_id, check_person
+    from facewatch.recognize.known import enroll as do_enroll
+    from facewatch.store.storage import Storage
+
+    settings = _settings()
+    try:
+        check_id(household, "household")
+        check_person(name)
+        storage = Storage.from_settings(settings)
+        storage.check_bucket()
+        gallery = do_enroll(
+            storage, household, name, [(p.name, p.read_bytes()) for p in photos], settings.max_image_pixels
+        )
+    except FacewatchError as exc:
+        _fail(exc)
+        return
+    learned = gallery.names.count(name)
+    click.echo(
+        f"{name}: {learned} of {len(photos)} photo(s) with a usable face; "
+        f"household {household} now knows {len(gallery.people)} people"
+    )
+    if learned == 0:
+        click.echo(f"warning: no face found in any photo of {name}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--video",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Camera clip to play (default: the bundled clip).",
+)
+@click.option(
+    "--known",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Known people: DIR/<name>/*.jpg|*.png (default: the bundled set).",
+)
+@click.option(
+    "--outbox",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("outbox"),
+    show_default=True,
+    help="Where received emails are written as .eml files (and report/index.html).",
+)
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the strangers remembered here, so a second run knows them again.",
+)
+@click.option(
+    "--keep-running",
+    is_flag=True,
+    help="Leave the local stack up afterwards (until Ctrl-C), to look around with the other commands.",
+)
+def demo(
+    video: Path | None, known: Path | None, outbox: Path, state_dir: Path | None, keep_running: bool
+) -> None:
+    """Clip → edge agent → S3 → recognize → notify → email, all on this machine."""
+    from facewatch.local.demo import print_json_line, repo_testdata, run_demo
+    from facewatch.local.stack import StackError
+
+    def report(summary: dict[str, Any]) -> None:
+        click.echo(
+            f"{summary['frames_read']} frames read, {summary['frames_uploaded']} uploaded, "
+            f"{summary['strangers']} stranger face(s) of {len(summary['strangers_remembered'])} "
+            f"stranger(s), {summary['emails']} email(s) in {summary['outbox']}; page: {summary['report']}",
+            err=True,
+        )
+        print_json_line(summary)
+        sys.stdout.flush()
+
+    def stay_up(summary: dict[str, Any], env: dict[str, str]) -> None:
+        report(summary)
+        exports = " ".join(f"{name}={value}" for name, value in sorted(env.items()))
+        click.echo(f"the local stack stays up until Ctrl-C; in another shell:\n  export {exports}", err=True)
+        click.echo("  facewatch strangers --household home --json", err=True)
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # stop the stack cleanly
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+    data = repo_testdata()
+    video = video or data / "video" / "short_hamilton_clip.mp4"
+    known = known or data / "known"
+    try:
+        summary = run_demo(
+            video,
+            known,
+            outbox,
+            say=lambda m: click.echo(m, err=True),
+            state_dir=state_dir,
+            keep=stay_up if keep_running else None,
+        )
+    except StackError as exc:
+        click.echo(f"error: the local stack failed: {exc}", err=True)
+        sys.exit(3)
+    except FacewatchError as exc:
+        _fail(exc)
+        return
+    if not keep_running:
+        report(summary)
+
+
+@main.command()
+@click.option("--household", required=True)
+@click.option("--since", default=None, help="e.g. 2h, 7d, or 2026-11-25T08:00 (default: everything).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def events(household: str, since: str | None, as_json: bool) -> None:
+    """List the verdicts on a household's frames: who, how sure, which visit, alert or not."""
+    import json
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from facewatch.layout import check_id
+    from facewatch.recognize.history import parse_since, verdict_rows
+    from facewatch.store.storage import Storage
+
+    settings = _settings()
+    try:
+        check_id(household, "household")
+        rows = list(
+            verdict_rows(Storage.from_settings(settings), household, parse_since(since, datetime.now(UTC)))
+        )
+    except FacewatchError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, default=str))
+        return
+    table = Table(
+        "time", "camera", "verdict", "name", "distance", "stranger / visit", "alert / reason", "verdict id"
+    )
+    for r in rows:
+        distance = f"{r['distance']:.3f}" if isinstance(r.get("distance"), float) else ""
+        table.add_row(
+            str(r["captured_at"])[:19],
+            r["camera"],
+            str(r["verdict"]),
+            r.get("name") or "",
+            distance,
+            r.get("stranger_id") or r.get("visit_id") or "",
+            r.get("alert") or r.get("reason") or "",
+            r.get("verdict_id") or "",
+        )
+    # Piped output is read by programs and people alike: never cut it to 80 columns.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+@main.group()
+def alerts() -> None:
+    """Alerts that could not be delivered."""
+
+
+@alerts.command("retry")
+@click.option("--household", default=None, help="Only this household (default: all).")
+def alerts_retry(household: str | None) -> None:
+    """Send dead-lettered alerts again; those that go out are removed from the dead letters."""
+    from facewatch.alerts.channels import channel_from_settings
+    from facewatch.alerts.delivery import retry_dead_letters
+    from facewatch.store.storage import Storage
+
+    settings = _settings()
+    try:
+        outcomes = retry_dead_letters(
+            storage=Storage.from_settings(settings),
+            channel=channel_from_settings(settings),
+            settings=settings,
+            household=household,
+        )
+    except FacewatchError as exc:
+        _fail(exc)
+        return
+    for alert_id, outcome in outcomes.items():
+        click.echo(f"{alert_id}: {outcome}")
+    failed = sum(o.startswith("dead-lettered") for o in outcomes.values())
+    click.echo(f"{len(outcomes) - failed} sent, {failed} still failing", err=True)
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option("--household", required=True)
+@click.option("--mail-to", default=None, help="Comma-separated recipients for this household.")
+@click.option("--timezone", default=None, help="IANA time zone for its emails, e.g. Europe/Berlin.")
+@click.option("--channels", default=None, help="Comma-separated: email, webhook.")
+@click.option("--webhook-url", default=None, help="Where the webhook channel POSTs (Home Assistant, ntfy…).")
+def household(
+    household: str, mail_to: str | None, timezone: str | None, channels: str | None, webhook_url: str | None
+) -> None:
+    """Show or change a household's own alert settings (kept in the bucket)."""
+    from pydantic import ValidationError
+
+    from facewatch.alerts.household_settings import (
+        HouseholdSettings,
+        load_household_settings,
+        save_household_settings,
+    )
+    from facewatch.layout import check_id
+    from facewatch.store.storage import Storage
+
+    try:
+        check_id(household, "household")
+        storage = Storage.from_settings(_settings())
+        current = load_household_settings(storage, household)
+        changes: dict[str, object] = {}
+        if mail_to is not None:
+            changes["mail_to"] = [a.strip() for a in mail_to.split(",") if a.strip()]
+        if timezone is not None:
+            changes["timezone"] = timezone
+        if channels is not None:
+            changes["channels"] = [c.strip() for c in channels.split(",") if c.strip()]
+        if webhook_url is not None:
+            changes["webhook_url"] = webhook_url
+        if changes:
+            current = HouseholdSettings.model_validate({**current.model_dump(), **changes})
+            save_household_settings(storage, household, current)
+    except ValidationError as exc:
+        click.echo(f"error: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}", err=True)
+        sys.exit(2)
+    except FacewatchError as exc:
+        _fail(exc)
+        return
+    click.echo(current.model_dump_json(indent=1))
+
+
+@main.command("detect-token")
+@click.option("--household", required=True)
+def detect_token_command(household: str) -> None:
+    """The bearer token HOUSEHOLD's cameras present to detect when
+    FACEWATCH_DETECT_TOKEN_SCOPE=household (derived from FACEWATCH_DETECT_TOKEN)."""
+    from facewatch.exceptions import BadInput
+    from facewatch.tokens import household_detect_token
+
+    settings = _settings()
+    try:
+        if settings.detect_token is None:
+            raise BadInput("FACEWATCH_DETECT_TOKEN is not set: there is nothing to derive a token from")
+        click.echo(household_detect_token(settings.detect_token.get_secret_value(), household))
+    except FacewatchError as exc:
+        _fail(exc)
+
+
+def _register_commands() -> None:
+    # Commands that live beside the code they drive, so each module owns its own options.
+    from facewatch.edge.agent import agent_command
+    from facewatch.local.evaluation import eval_command
+    from facewatch.recognize.negatives import not_command
+    from facewatch.recognize.stranger_store import name_stranger_command, strangers_command
+    from facewatch.web.report import report_command
+
+    main.add_command(agent_command, "agent")
+    main.add_command(eval_command, "eval")
+    main.add_command(strangers_command, "strangers")
+    main.add_command(name_stranger_command, "name-stranger")
+    main.add_command(not_command, "not")
+    main.add_command(report_command, "report")
+
+
+_register_commands()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+"""Faces in pixels: finding them (detectors), their chips and descriptors (dlib and the numpy
+network), and the model files."""

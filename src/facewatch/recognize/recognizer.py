@@ -1,0 +1,476 @@
+"""recognize's core: one storage event in, one recorded outcome out.
+
+A frame event: load the frame and its edge metadata, confirm and encode the faces, judge
+each against the household's known set, alert on strangers, write the result next to the
+frame. A known-photo event: rebuild that household's encodings. All I/O is passed in."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+
+from facewatch.alerts.handover import Notifier
+from facewatch.config import Settings
+from facewatch.exceptions import BadEvent, BadImage, BadInput, BadKey, StorageError
+from facewatch.faces.detection import HogDetector, confirm_face
+from facewatch.faces.encodings import (
+    QUICK_DISTANCE_ERROR,
+    Gallery,
+    describe_chips,
+    describe_views,
+    face_crops,
+    sharpness,
+)
+from facewatch.frames import Box, FrameMeta
+from facewatch.images import decode_bgr, to_rgb
+from facewatch.layout import FrameKey, KnownPhotoKey, classify_key, negatives_key
+from facewatch.recognize.decisions import Judgement, MatchPolicy, judge_face, person_distances, settled
+from facewatch.recognize.known import GalleryCache, rebuild_gallery
+from facewatch.recognize.negatives import by_person, refresh_negatives
+from facewatch.recognize.stranger_store import StrangerStore, crop_face
+from facewatch.recognize.strangers import NewSighting, Recall, StrangerSighting
+from facewatch.recognize.triggers import StorageEvent
+from facewatch.recognize.visit_store import VisitStore
+from facewatch.recognize.visits import Sighting, VisitPolicy, Vote, track_key
+from facewatch.records import Alert, FaceVerdict, FrameResult
+from facewatch.store.storage import Storage
+
+log = logging.getLogger(__name__)
+
+Action = Literal["judged", "duplicate", "bad-frame", "gallery-rebuilt", "ignored"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    key: str
+    action: Action
+    result: FrameResult | None = None
+    detail: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"key": self.key, "action": self.action}
+        if self.detail:
+            out["detail"] = self.detail
+        if self.result is not None:
+            out["faces"] = [f.verdict for f in self.result.faces]
+            out["alert"] = self.result.alert
+        return out
+
+
+def alert_id_for(event: StorageEvent, face_index: int) -> str:
+    """The same face of the same upload always yields the same alert id, however often the
+    upload is delivered: notify uses it to send each alert once."""
+    return hashlib.sha256(f"{event.idempotency_key}#{face_index}".encode()).hexdigest()[:20]
+
+
+def _meta_for(key: FrameKey, metadata: dict[str, str], image: np.ndarray) -> FrameMeta:
+    try:
+        meta = FrameMeta.from_s3_metadata(metadata)
+        if meta.household == key.household and meta.camera == key.camera:
+            return meta
+        log.warning("%s: metadata names another household/camera; ignoring it", key)
+    except BadInput:
+        pass  # uploaded by something other than facewatch: judge it without edge boxes
+    try:
+        stamp = datetime.strptime(f"{key.day}{key.name[:12]}", "%Y%m%d%H%M%S%f").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise BadKey(f"{key}: neither metadata nor name says when it was taken ({exc})") from exc
+    height, width = image.shape[:2]
+    return FrameMeta(key.household, key.camera, stamp, width, height, source="unknown")
+
+
+def _track_votes(result: FrameResult) -> list[Vote]:
+    """The frame's judged faces that belong to edge tracks, as votes on who each track is."""
+    return [
+        Vote(
+            track_key(result.camera, face.track_id),
+            f"{result.frame_key}#{i}",
+            result.captured_at,
+            face.name if face.verdict == "known" else None,
+            face.distance,
+        )
+        for i, face in enumerate(result.faces)
+        if face.track_id is not None and face.verdict in ("known", "stranger")
+    ]
+
+
+def find_faces(
+    image: np.ndarray, meta: FrameMeta, settings: Settings
+) -> tuple[list[FaceVerdict], Literal["edge", "detected"]]:
+    """The faces to judge, as verdicts 'pending' (or 'unsure' with the reason already known).
+
+    Edge boxes are trusted for where to look, not for what is there: a box too small or too
+    blurred to judge is unsure at once (no model runs for it); the rest are confirmed by
+    HOG on a crop. Only a frame that came without boxes is searched whole, downscaled."""
+    if not meta.boxes:
+        detector = HogDetector(max_width=settings.detect_width, min_face_px=settings.min_face_px)
+        return [
+            FaceVerdict(box=b, verdict="unsure", reason="pending") for b in detector.detect(image)
+        ], "detected"
+    tracks = meta.track_ids or (None,) * len(meta.boxes)
+    faces = []
+    for box, track in zip(meta.boxes, tracks, strict=True):
+        sharp = sharpness(image, box)
+        if min(box.w, box.h) < settings.min_judge_face_px:
+            reason = f"face {min(box.w, box.h)}px is below {settings.min_judge_face_px}px"
+        elif sharp < settings.min_sharpness:
+            reason = f"face too blurred (sharpness {sharp:.1f})"
+        else:
+            confirmed = confirm_face(image, box)
+            if confirmed is not None:
+                faces.append(FaceVerdict(box=confirmed, verdict="unsure", reason="pending", track_id=track))
+                continue
+            reason = "edge box not confirmed as a face"
+        faces.append(FaceVerdict(box=box, verdict="unsure", reason=reason, track_id=track))
+    return faces, "edge"
+
+
+def judge_faces(
+    image: np.ndarray,
+    faces: list[FaceVerdict],
+    gallery: Gallery | None,
+    policy: MatchPolicy,
+    why_not: str = "",
+    negatives: Mapping[str, np.ndarray] | None = None,
+) -> tuple[list[FaceVerdict], dict[int, np.ndarray]]:
+    """Encode and judge each pending face; returns the verdicts and the quick encodings by
+    index (what visits and remembered strangers compare among themselves).
+    `negatives`: person → faces the household said are not them ("this is not X").
+
+    Each face is judged on its quick encoding (2 views); the few whose verdict could change
+    if its distances moved by QUICK_DISTANCE_ERROR are judged again on the full one (6
+    views, as known photos are encoded): the full encoding's verdicts, at a third of the
+    network time for clear faces."""
+    pending = [i for i, f in enumerate(faces) if f.reason == "pending"]
+    crops = face_crops(to_rgb(image), [faces[i].box for i in pending])
+    quick = describe_chips(crops.chips)
+    encodings = dict(zip(pending, quick, strict=True))
+
+    def judge(i: int, encoding: np.ndarray) -> Judgement:
+        face = faces[i]
+        return judge_face(
+            encoding,
+            face_px=min(face.box.w, face.box.h),
+            sharpness=sharpness(image, face.box),
+            gallery=gallery,
+            policy=policy,
+            negatives=negatives,
+        )
+
+    judgements = {i: judge(i, encodings[i]) for i in pending}
+    unsettled = [
+        j
+        for j, i in enumerate(pending)
+        if judgements[i].verdict != "unsure"
+        and not settled(
+            encodings[i], gallery=gallery, policy=policy, slack=QUICK_DISTANCE_ERROR, negatives=negatives
+        )
+    ]
+    if unsettled:
+        full = describe_views(crops.take(unsettled), quick[unsettled])
+        for j, row in zip(unsettled, full, strict=True):
+            judgements[pending[j]] = judge(pending[j], row)
+    out = list(faces)
+    for i in pending:
+        judgement = judgements[i]
+        reason = judgement.reason
+        if gallery is None and why_not:
+            reason = f"{reason} ({why_not})"
+        out[i] = faces[i].model_copy(
+            update={
+                "verdict": judgement.verdict,
+                "name": judgement.name,
+                "distance": judgement.distance,
+                "reason": reason,
+            }
+        )
+    return out, encodings
+
+
+@dataclass
+class Recognizer:
+    storage: Storage
+    settings: Settings
+    galleries: GalleryCache
+    notifier: Notifier
+    visits: VisitStore
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    strangers: StrangerStore | None = None
+    negatives: GalleryCache | None = None
+    """"This is not X" faces per household, cached and ETag-checked like the known set."""
+
+    def __post_init__(self) -> None:
+        if self.strangers is None:
+            self.strangers = StrangerStore(self.storage)
+        if self.negatives is None:
+            self.negatives = GalleryCache(
+                self.storage,
+                self.settings.encodings_check_seconds,
+                key_for=negatives_key,
+                missing_is_empty=True,
+                max_pixels=self.settings.max_image_pixels,
+                rebuild=refresh_negatives,
+            )
+
+    @property
+    def policy(self) -> MatchPolicy:
+        return MatchPolicy.from_settings(self.settings)
+
+    @property
+    def stranger_policy(self) -> MatchPolicy:
+        """The known-person rule with the stricter same-person threshold: merging two
+        strangers into one would hide one of them."""
+        return replace(
+            MatchPolicy.from_settings(self.settings), threshold=self.settings.same_person_threshold
+        )
+
+    @property
+    def visit_policy(self) -> VisitPolicy:
+        s = self.settings
+        return VisitPolicy(
+            window=timedelta(seconds=s.visit_window_seconds),
+            cooldown=timedelta(seconds=s.alert_cooldown_seconds),
+            same_person=s.same_person_threshold,
+        )
+
+    def handle(self, event: StorageEvent) -> Outcome:
+        if event.bucket != self.storage.bucket:
+            raise BadEvent(
+                f"event for bucket {event.bucket!r}, but this deployment serves {self.storage.bucket!r}"
+            )
+        try:
+            target = classify_key(event.key)
+        except BadInput as exc:
+            log.info("ignoring %s: %s", event.key, exc)
+            return Outcome(event.key, "ignored", detail=str(exc))
+        if isinstance(target, KnownPhotoKey):
+            return self._relearn(event, target)
+        if event.kind != "created":
+            return Outcome(event.key, "ignored", detail="frame removed")
+        return self._judge(event, target)
+
+    # --- known photos ----------------------------------------------------------------
+    def _relearn(self, event: StorageEvent, photo: KnownPhotoKey) -> Outcome:
+        gallery = rebuild_gallery(self.storage, photo.household, self.settings.max_image_pixels)
+        self.galleries.forget(photo.household)
+        return Outcome(
+            event.key, "gallery-rebuilt", detail=f"{len(gallery)} photos, {len(gallery.people)} people"
+        )
+
+    # --- frames ------------------------------------------------------------------------
+    def _judge(self, event: StorageEvent, key: FrameKey) -> Outcome:
+        if self._already_judged(key, event.etag):
+            log.info("%s already judged; duplicate delivery ignored", event.key)
+            return Outcome(event.key, "duplicate")
+        obj = self.storage.get(event.key)
+        try:
+            image = decode_bgr(obj.body, self.settings.max_image_pixels)
+            meta = _meta_for(key, obj.metadata, image)
+        except (BadImage, BadKey) as exc:
+            # Recorded, so the frame is not retried for ever and its owner can see why.
+            log.error("%s: cannot judge: %s", event.key, exc)
+            self.storage.put_json(
+                key.result_key,
+                {"frame_key": event.key, "frame_etag": obj.etag, "error": str(exc), "at": self.now()},
+            )
+            return Outcome(event.key, "bad-frame", detail=str(exc))
+        faces, boxes_from = find_faces(image, meta, self.settings)
+        result = FrameResult(
+            household=key.household,
+            camera=key.camera,
+            frame_key=event.key,
+            captured_at=meta.captured_at,
+            processed_at=self.now(),
+            boxes_from=boxes_from,
+            faces=faces,
+        )
+        gallery, etag, why_not = self._gallery(key.household)
+        result.encodings_etag = etag
+        result.frame_etag = obj.etag
+        result.faces, encodings = judge_faces(
+            image, faces, gallery, self.policy, why_not, negatives=self._negatives(key.household)
+        )
+        result.faces = [
+            f.model_copy(update={"verdict_id": key.verdict_id(i)}) for i, f in enumerate(result.faces)
+        ]
+        votes = _track_votes(result)
+        if result.strangers:
+            result.faces, result.alert = self._alert_visits(event, result, encodings, image, votes, gallery)
+        elif votes:  # known people's tracks, so their bad frames later are not strangers
+            self.visits.record(
+                key.household, [], now=result.captured_at, policy=self.visit_policy, votes=votes
+            )
+        elif gallery is None and any(f.reason.startswith("cannot decide") for f in result.faces):
+            result.alert = self._alert_operator(result, why_not)
+        self.storage.put_json(key.result_key, result.model_dump(mode="json"))
+        log.info(
+            "%s: %s; alert: %s",
+            event.key,
+            ", ".join(f.verdict for f in result.faces) or "no face",
+            result.alert,
+        )
+        return Outcome(event.key, "judged", result)
+
+    def _already_judged(self, key: FrameKey, etag: str | None) -> bool:
+        """Idempotency on the object and its version: the same upload delivered again is a
+        duplicate; a new version under the same key (its ETag differs) is judged again."""
+        if not self.storage.exists(key.result_key):
+            return False
+        if etag is None:
+            return True  # the trigger does not say which version: the stored one was judged
+        try:
+            judged = self.storage.get_json(key.result_key).get("frame_etag")
+        except StorageError:
+            return False  # an unreadable result: judge again and overwrite it
+        return judged is None or judged == etag
+
+    def _gallery(self, household: str) -> tuple[Gallery | None, str | None, str]:
+        try:
+            gallery, etag = self.galleries.get(household)
+            return gallery, etag, ""
+        except StorageError as exc:
+            log.error("household %s: known encodings unavailable: %s", household, exc)
+            return None, None, str(exc)
+
+    def _negatives(self, household: str) -> dict[str, np.ndarray]:
+        assert self.negatives is not None
+        try:
+            return by_person(self.negatives.get(household)[0])
+        except StorageError as exc:
+            # Without them a corrected face may be named X again; that is what happened
+            # before the correction, so judge on rather than stop.
+            log.error("household %s: negatives unavailable: %s", household, exc)
+            return {}
+
+    def _alert_visits(
+        self,
+        event: StorageEvent,
+        result: FrameResult,
+        encodings: dict[int, np.ndarray],
+        image: np.ndarray,
+        votes: list[Vote],
+        gallery: Gallery | None,
+    ) -> tuple[list[FaceVerdict], str]:
+        """Place each stranger in a visit (atomically, in the bucket) and alert new visits;
+        a stranger face on a known person's edge track is that person and is not placed.
+        An AlertError propagates: no result is written, the event fails and is delivered
+        again, the replayed sightings alert again with the same ids, and notify, which
+        remembers what it sent, sends each alert once."""
+        faces = list(result.faces)
+        indices = [i for i, f in enumerate(faces) if f.verdict == "stranger"]
+        sightings = [
+            (
+                Sighting(
+                    result.frame_key,
+                    result.camera,
+                    result.captured_at,
+                    encodings[i],
+                    faces[i].track_id,
+                    person_distances(encodings[i], gallery) if gallery is not None else {},
+                ),
+                f"visit-{alert_id_for(event, i)[:12]}",
+                alert_id_for(event, i),
+            )
+            for i in indices
+        ]
+        assignments = self.visits.record(
+            result.household, sightings, now=result.captured_at, policy=self.visit_policy, votes=votes
+        )
+        visit_ids = [(i, a.visit.visit_id) for i, a in zip(indices, assignments, strict=True) if a.visit]
+        recalls = iter(self._remember(result, visit_ids, encodings, image))
+        outcomes = []
+        for i, (_, _, alert_id), assignment in zip(indices, sightings, assignments, strict=True):
+            visit = assignment.visit
+            if visit is None:
+                faces[i] = faces[i].model_copy(update={"alert": f"suppressed: {assignment.reason}"})
+                outcomes.append(faces[i].alert or "")
+                continue
+            recall = next(recalls)
+            face = faces[i].model_copy(
+                update={"visit_id": visit.visit_id, "stranger_id": recall.stranger.stranger_id}
+            )
+            if assignment.alert:
+                alert = self._alert_for(
+                    result,
+                    alert_id,
+                    strangers=[face],
+                    visit_id=visit.visit_id,
+                    visit_frames=visit.frames,
+                    first_seen=visit.first_seen,
+                    stranger_id=recall.stranger.stranger_id,
+                    stranger_visits=recall.stranger.visits,
+                    stranger_previous_seen=recall.stranger.previous_seen,
+                )
+                handed = self.notifier.send(alert)
+                face = face.model_copy(update={"alert": handed})
+            else:
+                face = face.model_copy(update={"alert": f"suppressed: {assignment.reason}"})
+            faces[i] = face
+            outcomes.append(face.alert or "")
+        sent = [o for o in outcomes if not o.startswith("suppressed")]
+        return faces, (sent[0] if sent else outcomes[0])
+
+    def _remember(
+        self,
+        result: FrameResult,
+        faces: list[tuple[int, str]],
+        encodings: dict[int, np.ndarray],
+        image: np.ndarray,
+    ) -> list[Recall]:
+        """Each stranger face (index, visit id) placed among the household's remembered strangers."""
+        sightings = []
+        for i, visit_id in faces:
+            face = result.faces[i]
+            seen = StrangerSighting(
+                face.verdict_id or "",
+                result.frame_key,
+                result.camera,
+                result.captured_at,
+                (face.box.x, face.box.y, face.box.w, face.box.h),
+            )
+            sightings.append(
+                NewSighting(
+                    result.household,
+                    seen,
+                    encodings[i],
+                    visit_id,
+                    face_px=min(face.box.w, face.box.h),
+                    sharpness=sharpness(image, face.box),
+                )
+            )
+        assert self.strangers is not None
+        return self.strangers.record(
+            result.household,
+            sightings,
+            now=result.captured_at,
+            policy=self.stranger_policy,
+            memory=timedelta(days=self.settings.stranger_memory_days),
+            crop=lambda new: crop_face(image, Box(*new.sighting.box)),
+            same_visit_limit=self.settings.match_threshold,
+        )
+
+    def _alert_operator(self, result: FrameResult, problem: str) -> str:
+        """Faces that cannot be judged are not strangers (no alert flood), but somebody must
+        fix the cause: one operator alert per household and day (notify sends an id once)."""
+        day = result.captured_at.astimezone(UTC).strftime("%Y%m%d")
+        alert_id = hashlib.sha256(f"operator:{result.household}:{day}".encode()).hexdigest()[:20]
+        alert = self._alert_for(result, alert_id, strangers=[], kind="operator", problem=problem)
+        return f"operator {self.notifier.send(alert)}"
+
+    def _alert_for(self, result: FrameResult, alert_id: str, **details: Any) -> Alert:
+        return Alert(
+            alert_id=alert_id,
+            household=result.household,
+            camera=result.camera,
+            bucket=self.storage.bucket,
+            frame_key=result.frame_key,
+            captured_at=result.captured_at,
+            faces_in_frame=len(result.faces),
+            **details,
+        )

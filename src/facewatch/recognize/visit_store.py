@@ -1,0 +1,44 @@
+"""A household's stranger visits, kept in the bucket as one JSON object and changed only
+by compare-and-swap on its ETag, so concurrent recognize invocations never lose an update
+nor both decide to alert. Needs an S3 server with conditional writes (AWS S3, MinIO,
+moto; If-Match/If-None-Match on PUT)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from facewatch.layout import visits_key
+from facewatch.recognize.visits import Assignment, Sighting, VisitBook, VisitPolicy, Vote, place
+from facewatch.store.json_state import BookStore
+
+
+class VisitStore(BookStore[VisitBook]):
+    what = "visit state"  # unreadable: start afresh (worst case: one extra alert)
+
+    def key(self, household: str) -> str:
+        return visits_key(household)
+
+    def empty(self) -> VisitBook:
+        return VisitBook()
+
+    def decode(self, data: dict[str, Any]) -> VisitBook:
+        return VisitBook.from_dict(data)
+
+    def record(
+        self,
+        household: str,
+        sightings: Sequence[tuple[Sighting, str, str]],
+        *,
+        now: datetime,
+        policy: VisitPolicy,
+        votes: Sequence[Vote] = (),
+    ) -> list[Assignment]:
+        """Record the frame's track votes and place each (sighting, new_visit_id, alert_id)
+        (`visits.place`), atomically: on a conflict with another invocation the book is read
+        again and our part redone."""
+        _, _, results = self.change(
+            household, lambda book: place(book, sightings, votes, now=now, policy=policy)
+        )
+        return results

@@ -1,0 +1,71 @@
+"""The objects a function instance builds once and reuses while warm (clients, detector,
+known-encodings cache). Built lazily: a cold start pays only for what the first request
+needs, and nothing heavy happens at import time."""
+
+from __future__ import annotations
+
+from functools import cache, cached_property
+from typing import TYPE_CHECKING
+
+from facewatch.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from facewatch.alerts.channels import Channel
+    from facewatch.alerts.handover import Notifier
+    from facewatch.faces.detection import FaceDetector
+    from facewatch.recognize.known import GalleryCache
+    from facewatch.recognize.recognizer import Recognizer
+    from facewatch.store.storage import Storage
+
+
+class Services:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def storage(self) -> Storage:
+        from facewatch.store.storage import Storage
+
+        return Storage.from_settings(self.settings)
+
+    @cached_property
+    def detector(self) -> FaceDetector:
+        from facewatch.faces.detection import make_detector
+
+        return make_detector(self.settings)
+
+    @cached_property
+    def galleries(self) -> GalleryCache:
+        from facewatch.recognize.known import GalleryCache
+
+        return GalleryCache(
+            self.storage,
+            self.settings.encodings_check_seconds,
+            max_pixels=self.settings.max_image_pixels,
+        )
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        from facewatch.alerts.handover import notifier_from_settings
+
+        return notifier_from_settings(self.settings)
+
+    @cached_property
+    def channel(self) -> Channel:
+        from facewatch.alerts.channels import channel_from_settings
+
+        return channel_from_settings(self.settings)
+
+    @cached_property
+    def recognizer(self) -> Recognizer:
+        from facewatch.recognize.recognizer import Recognizer
+        from facewatch.recognize.visit_store import VisitStore
+
+        return Recognizer(
+            self.storage, self.settings, self.galleries, self.notifier, VisitStore(self.storage)
+        )
+
+
+@cache
+def services() -> Services:
+    return Services(get_settings())
