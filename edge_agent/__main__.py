@@ -2,9 +2,9 @@
 
     python -m edge_agent --source rtsp://camera.local/stream1 --household home --camera door
 
-It is `facewatch agent` (src/facewatch/edge/agent.py): the same options, the same code."""
+It is `facewatch agent` (src/facewatch/cli/agent.py): the same options, the same code."""
 
-from facewatch.edge.agent import agent_command
+from facewatch.cli.agent import agent_command
 
 if __name__ == "__main__":
     agent_command(prog_name="python -m edge_agent")

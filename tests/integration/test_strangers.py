@@ -14,7 +14,8 @@ import pytest
 from facewatch.alerts.mail import build_alert_email
 from facewatch.faces.encodings import GALLERY_FORMAT
 from facewatch.layout import stranger_crops_prefix, strangers_key
-from facewatch.recognize.stranger_store import StrangerStore, name_stranger
+from facewatch.recognize.naming import name_stranger
+from facewatch.recognize.stranger_store import StrangerStore
 from tests.conftest import TESTDATA, run_cli
 from tests.street import FIRST_WALK, MAX_PIXELS, Collected, Walker, enroll_household, scene, walk_by
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from facewatch.cli.errors import fail
 from facewatch.config import Settings, get_settings
 from facewatch.exceptions import FacewatchError
 
@@ -26,11 +27,6 @@ def main(verbose: int) -> None:
     """facewatch: a stranger-at-the-door alarm for any camera."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-def _fail(exc: FacewatchError) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(2)
 
 
 @main.command()
@@ -55,8 +51,7 @@ def enroll(household: str, name: str, photos: tuple[Path, ...]) -> None:
             storage, household, name, [(p.name, p.read_bytes()) for p in photos], settings.max_image_pixels
         )
     except FacewatchError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     learned = gallery.names.count(name)
     click.echo(
         f"{name}: {learned} of {len(photos)} photo(s) with a usable face; "
@@ -141,8 +136,7 @@ def demo(
         click.echo(f"error: the local stack failed: {exc}", err=True)
         sys.exit(3)
     except FacewatchError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     if not keep_running:
         report(summary)
 
@@ -170,8 +164,7 @@ def events(household: str, since: str | None, as_json: bool) -> None:
             verdict_rows(Storage.from_settings(settings), household, parse_since(since, datetime.now(UTC)))
         )
     except FacewatchError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, default=str))
@@ -217,8 +210,7 @@ def alerts_retry(household: str | None) -> None:
             household=household,
         )
     except FacewatchError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     for alert_id, outcome in outcomes.items():
         click.echo(f"{alert_id}: {outcome}")
     failed = sum(o.startswith("dead-lettered") for o in outcomes.values())
@@ -266,8 +258,7 @@ def household(
         click.echo(f"error: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}", err=True)
         sys.exit(2)
     except FacewatchError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     click.echo(current.model_dump_json(indent=1))
 
 
@@ -285,16 +276,16 @@ def detect_token_command(household: str) -> None:
             raise BadInput("FACEWATCH_DETECT_TOKEN is not set: there is nothing to derive a token from")
         click.echo(household_detect_token(settings.detect_token.get_secret_value(), household))
     except FacewatchError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 def _register_commands() -> None:
-    # Commands that live beside the code they drive, so each module owns its own options.
-    from facewatch.edge.agent import agent_command
-    from facewatch.local.evaluation import eval_command
-    from facewatch.recognize.negatives import not_command
-    from facewatch.recognize.stranger_store import name_stranger_command, strangers_command
-    from facewatch.web.report import report_command
+    # Commands with many options or their own display have a module each.
+    from facewatch.cli.agent import agent_command
+    from facewatch.cli.corrections import not_command
+    from facewatch.cli.evaluate import eval_command
+    from facewatch.cli.report import report_command
+    from facewatch.cli.strangers import name_stranger_command, strangers_command
 
     main.add_command(agent_command, "agent")
     main.add_command(eval_command, "eval")

@@ -8,7 +8,6 @@ detects a frame that came without boxes, and judged by recognize's own `judge_fa
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,10 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
-
 from facewatch.config import Settings
-from facewatch.exceptions import BadImage, BadInput, FacewatchError
+from facewatch.exceptions import BadImage, BadInput
 from facewatch.faces.detection import HogDetector
 from facewatch.faces.encodings import Gallery
 from facewatch.frames import Box
@@ -178,35 +175,3 @@ def _score(
     report.mistakes.append(
         {"probe": str(path), "label": label, "verdict": verdict, "name": name, "distance": distance}
     )
-
-
-@click.command()
-@click.option("--gallery", "gallery_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--probes", "probes_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="End with one JSON object (the last line).")
-def eval_command(gallery_dir: Path, probes_dir: Path, as_json: bool) -> None:
-    """Measure the decision rule on labelled photos: GALLERY/<name>/*, PROBES/<name>/*."""
-    import sys
-
-    from facewatch.config import get_settings
-
-    try:
-        report = evaluate(gallery_dir, probes_dir, get_settings())
-    except FacewatchError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    summary = report.summary()
-    for mistake in report.mistakes:
-        click.echo(
-            f"mistake: {mistake['probe']}: {mistake['label']} judged {mistake['verdict']} "
-            f"{mistake['name'] or ''} ({mistake['distance'] or 0:.3f})",
-            err=True,
-        )
-    click.echo(
-        f"known: {report.known_correct}/{report.known_probes} named right; strangers: "
-        f"{report.stranger_false_accepts}/{report.stranger_probes} taken for someone; "
-        f"no face: {report.no_face}; threshold {report.threshold}; {summary['seconds_per_image']} s/image",
-        err=as_json,
-    )
-    if as_json:
-        click.echo(json.dumps(summary))

@@ -10,14 +10,12 @@ Each row keeps the verdict id it came from, so a negatives object an older facew
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 from typing import Any
 
-import click
 import numpy as np
 
-from facewatch.exceptions import BadInput, FacewatchError, ObjectMissing, StorageError
+from facewatch.exceptions import BadInput, ObjectMissing, StorageError
 from facewatch.faces.encodings import Gallery, encode_faces
 from facewatch.frames import Box
 from facewatch.images import decode_bgr, to_rgb
@@ -165,24 +163,3 @@ def not_this_person(storage: Storage, verdict_id: str, name: str, max_pixels: in
     encoding = _encode_judged(storage, result, face, max_pixels)
     negatives = add_negative(storage, household, name, encoding, verdict_id, max_pixels)
     return Correction(verdict_id, household, name, negatives.names.count(name))
-
-
-@click.command()
-@click.option("--verdict", "verdict_id", required=True, help="The verdict's id (facewatch events).")
-@click.option("--name", required=True, help="The known person that face is NOT.")
-def not_command(verdict_id: str, name: str) -> None:
-    """Say a face was wrongly taken for NAME: faces closer to it than to NAME's photos are
-    no longer NAME (a stranger, if nobody else)."""
-    from facewatch.config import get_settings
-
-    settings = get_settings()
-    try:
-        storage = Storage.from_settings(settings)
-        done = not_this_person(storage, verdict_id, name, settings.max_image_pixels)
-    except FacewatchError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    click.echo(
-        f"recorded: {verdict_id} is not {name} "
-        f"({done.negatives_for_name} such face(s) for {name} in household {done.household})"
-    )

@@ -18,6 +18,7 @@ import numpy as np
 from facewatch.alerts.handover import Notifier
 from facewatch.config import Settings
 from facewatch.exceptions import BadEvent, BadImage, BadInput, BadKey, StorageError
+from facewatch.faces.crops import crop_face
 from facewatch.faces.detection import HogDetector, confirm_face
 from facewatch.faces.encodings import (
     QUICK_DISTANCE_ERROR,
@@ -33,7 +34,7 @@ from facewatch.layout import FrameKey, KnownPhotoKey, classify_key, negatives_ke
 from facewatch.recognize.decisions import Judgement, MatchPolicy, judge_face, person_distances, settled
 from facewatch.recognize.known import GalleryCache, rebuild_gallery
 from facewatch.recognize.negatives import by_person, refresh_negatives
-from facewatch.recognize.stranger_store import StrangerStore, crop_face
+from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import NewSighting, Recall, StrangerSighting
 from facewatch.recognize.triggers import StorageEvent
 from facewatch.recognize.visit_store import VisitStore

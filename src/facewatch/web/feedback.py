@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput, StorageError, WriteConflict
+from facewatch.faces.crops import crop_face
 from facewatch.frames import Box
 from facewatch.images import decode_bgr
 from facewatch.layout import FrameKey, check_person, used_link_key
 from facewatch.recognize.known import enroll
-from facewatch.recognize.stranger_store import StrangerStore, crop_face, name_stranger
+from facewatch.recognize.naming import name_stranger
+from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import find_by_face
 from facewatch.store.storage import Storage
 from facewatch.tokens import FaceClaim, verify_face

@@ -8,19 +8,17 @@ from __future__ import annotations
 import base64
 import html
 import logging
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import click
 import cv2
 import numpy as np
 
 from facewatch.alerts.mail import local_time
 from facewatch.config import Settings
-from facewatch.exceptions import BadImage, FacewatchError, ObjectMissing, StorageError
+from facewatch.exceptions import BadImage, ObjectMissing, StorageError
 from facewatch.frames import Box
 from facewatch.images import decode_bgr, encode_jpeg
 from facewatch.layout import report_key, results_prefix
@@ -257,39 +255,3 @@ def upload_report(storage: Storage, household: str, page: str, expires_seconds: 
     key = report_key(household)
     storage.put(key, page.encode(), content_type="text/html; charset=utf-8")
     return storage.presigned_url(key, expires_seconds)
-
-
-@click.command()
-@click.option("--household", required=True, help="Household id.")
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("facewatch-report"),
-    show_default=True,
-    help="Directory for index.html.",
-)
-@click.option("--since", default="7d", show_default=True, help="Faces judged in this period (e.g. 2h, 7d).")
-@click.option("--upload", is_flag=True, help="Also store it in the bucket and print a presigned link.")
-def report_command(household: str, out_dir: Path, since: str, upload: bool) -> None:
-    """Write a self-contained HTML page: recent faces, known people, strangers."""
-    from facewatch.config import get_settings
-    from facewatch.layout import check_id
-    from facewatch.recognize.history import parse_since
-
-    settings = get_settings()
-    now = datetime.now(UTC)
-    try:
-        check_id(household, "household")
-        start = parse_since(since, now) or now - timedelta(days=7)
-        storage = Storage.from_settings(settings)
-        storage.check_bucket()
-        page = build_report(storage, household, settings, now=now, since=now - start)
-        path = write_report(page, out_dir)
-        url = upload_report(storage, household, page, settings.presign_seconds) if upload else None
-    except FacewatchError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    click.echo(str(path))
-    if url:
-        click.echo(url)
