@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from facewatch.config import Settings  # noqa: E402
 from facewatch.faces.detection import HaarDetector  # noqa: E402
-from facewatch.faces.encodings import Gallery  # noqa: E402
+from facewatch.faces.gallery import Gallery  # noqa: E402
 from facewatch.frames import Box, FrameMeta  # noqa: E402
 from facewatch.images import to_rgb  # noqa: E402
 from facewatch.recognize.decisions import MatchPolicy  # noqa: E402

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from facewatch.cli.main import main
-from facewatch.faces.encodings import GALLERY_FORMAT
+from facewatch.faces.gallery import GALLERY_FORMAT
 from facewatch.frames import Box
 from facewatch.local.evaluation import central_face
 from facewatch.recognize.decisions import PRIOR_IMPOSTOR

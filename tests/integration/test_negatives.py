@@ -13,7 +13,7 @@ from facewatch.config import Settings
 from facewatch.edge.uploads import store_face_frame
 from facewatch.exceptions import BadInput, BadKey
 from facewatch.faces.detection import HaarDetector
-from facewatch.faces.encodings import GALLERY_FORMAT, Gallery
+from facewatch.faces.gallery import GALLERY_FORMAT, Gallery
 from facewatch.frames import FrameMeta
 from facewatch.layout import negatives_key
 from facewatch.recognize.known import GalleryCache, enroll

@@ -4,7 +4,7 @@ photos before it is compared with today's encodings (negatives: tests/integratio
 import numpy as np
 import pytest
 
-from facewatch.faces.encodings import GALLERY_FORMAT, Gallery
+from facewatch.faces.gallery import GALLERY_FORMAT, Gallery
 from facewatch.layout import encodings_key
 from facewatch.recognize.known import GalleryCache, enroll, load_gallery, rebuild_gallery
 from tests.conftest import TESTDATA

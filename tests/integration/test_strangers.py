@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from facewatch.alerts.mail import build_alert_email
-from facewatch.faces.encodings import GALLERY_FORMAT
+from facewatch.faces.gallery import GALLERY_FORMAT
 from facewatch.layout import stranger_crops_prefix, strangers_key
 from facewatch.recognize.naming import name_stranger
 from facewatch.recognize.stranger_store import StrangerStore

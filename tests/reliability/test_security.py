@@ -174,7 +174,7 @@ def test_households_never_see_each_other(stack, figures):
     storage.put(encodings_key("house-a"), known_gallery_bytes(storage))
     save_household_settings(storage, "house-a", HouseholdSettings(mail_to=["a@example.test"]))
     save_household_settings(storage, "house-b", HouseholdSettings(mail_to=["b@example.test"]))
-    from facewatch.faces.encodings import Gallery
+    from facewatch.faces.gallery import Gallery
 
     storage.put(encodings_key("house-b"), Gallery().to_bytes())
     obama = cv2.imread(str(TESTDATA / "faces" / "obama3.jpg"))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from facewatch.config import Settings
-from facewatch.faces.encodings import Gallery
+from facewatch.faces.gallery import Gallery
 from facewatch.recognize.decisions import (
     MIN_PEOPLE_TO_ESTIMATE,
     MIN_THRESHOLD,

@@ -6,15 +6,14 @@ import pytest
 from facewatch.exceptions import StorageError
 from facewatch.faces.detection import HaarDetector, HogDetector, confirm_face
 from facewatch.faces.encodings import (
-    GALLERY_FORMAT,
     QUICK_DISTANCE_ERROR,
     VIEW_SHIFT_PX,
-    Gallery,
     describe_chips,
     describe_views,
     encode_faces,
     face_crops,
 )
+from facewatch.faces.gallery import GALLERY_FORMAT, Gallery
 from facewatch.images import decode_bgr, to_rgb
 from tests.conftest import TESTDATA
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from facewatch.faces.detection import HogDetector
-from facewatch.faces.encodings import Gallery, describe_chips, describe_views, face_crops
+from facewatch.faces.encodings import describe_chips, describe_views, face_crops
+from facewatch.faces.gallery import Gallery
 from facewatch.images import decode_bgr, to_rgb
 from facewatch.recognize.decisions import MatchPolicy
 from facewatch.recognize.recognizer import judge_faces

@@ -42,7 +42,7 @@ from facewatch.edge.tracking import (
     wanted,
 )
 from facewatch.faces.detection import FaceDetector, detect_near, near_region
-from facewatch.faces.encodings import sharpness
+from facewatch.faces.quality import sharpness
 from facewatch.frames import Box
 
 

@@ -1,28 +1,16 @@
-"""Face encodings: 128-d dlib vectors for given boxes, and the household's known set
-("gallery") stored as one compact .npz object in the bucket."""
+"""Face encodings: dlib's landmarks and chips for given boxes, and the 128-d descriptors of
+those chips (the network runs in numpy, facenet.py). How the rows are stored: gallery.py."""
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from facewatch.exceptions import StorageError
 from facewatch.faces.facenet import CHIP_PX
 from facewatch.faces.models import DLIB_LOCK, face_encoder, shape_predictor
 from facewatch.frames import Box
-
-GALLERY_FORMAT = 3
-"""How the rows are made. 1: dlib's descriptor of the face chip; 2: the mean of the chip's
-and its mirror image's (`describe_chips`); 3: the mean over six views (`describe_views`) of
-the chip aligned by the 68-point landmarks instead of the 5-point ones (models.SHAPE_68).
-Rows of different formats are not comparable at the precision the decision rule needs, so a
-known set of an older format is rebuilt (`gallery.GalleryCache`, `gallery.rebuild_gallery`)."""
-READABLE_FORMATS = (1, 2, GALLERY_FORMAT)
 
 VIEW_SHIFT_PX = 4
 """How far the shifted views move the chip up and down: about the error of the landmarks
@@ -129,76 +117,3 @@ def encode_faces(image_rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
     dlib finds the landmarks and cuts the chips; the network runs in numpy (facenet.py),
     all the faces' views in one batch."""
     return describe_views(face_crops(image_rgb, boxes))
-
-
-def sharpness(image_bgr: np.ndarray, box: Box) -> float:
-    """Variance of the Laplacian over the face: low means blurred (motion or focus)."""
-    crop = image_bgr[box.y : box.y + box.h, box.x : box.x + box.w]
-    if crop.size == 0:
-        return 0.0
-    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
-    # Judge blur at a fixed scale so big and small faces are held to the same standard.
-    gray = cv2.resize(gray, (96, 96), interpolation=cv2.INTER_AREA)
-    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
-
-
-@dataclass
-class Gallery:
-    """A household's known faces: one row per enrolled photo."""
-
-    names: list[str] = field(default_factory=list)
-    encodings: np.ndarray = field(default_factory=lambda: np.zeros((0, 128), dtype=np.float32))
-    photo_keys: list[str] = field(default_factory=list)
-    photo_etags: list[str] = field(default_factory=list)
-    format: int = GALLERY_FORMAT
-    """How its rows were made (GALLERY_FORMAT); an older one is read but `stale`."""
-    derived: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
-    """Values the decision code computes from the rows once per gallery (thresholds); a
-    gallery is never changed after it is built, so they stay valid."""
-
-    def __post_init__(self) -> None:
-        n = len(self.names)
-        if self.encodings.shape != (n, 128) or len(self.photo_keys) != n or len(self.photo_etags) != n:
-            raise ValueError("gallery columns disagree in length")
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    @property
-    def people(self) -> list[str]:
-        return sorted(set(self.names))
-
-    @property
-    def stale(self) -> bool:
-        """Built by an older facewatch: its rows are not comparable with today's encodings."""
-        return self.format != GALLERY_FORMAT
-
-    def to_bytes(self) -> bytes:
-        buf = io.BytesIO()
-        np.savez_compressed(
-            buf,
-            format=np.array(self.format),
-            names=np.array(self.names, dtype=str),
-            encodings=self.encodings.astype(np.float32),
-            photo_keys=np.array(self.photo_keys, dtype=str),
-            photo_etags=np.array(self.photo_etags, dtype=str),
-        )
-        return buf.getvalue()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Gallery:
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                built_as = int(npz["format"])
-                if built_as not in READABLE_FORMATS:
-                    raise ValueError(f"format {built_as} is not one of {READABLE_FORMATS}")
-                encodings = npz["encodings"].astype(np.float32).reshape(-1, 128)
-                return cls(
-                    names=[str(n) for n in npz["names"]],
-                    encodings=encodings,
-                    photo_keys=[str(k) for k in npz["photo_keys"]],
-                    photo_etags=[str(e) for e in npz["photo_etags"]],
-                    format=built_as,
-                )
-        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise StorageError(f"known-encodings object is corrupt: {exc}") from exc

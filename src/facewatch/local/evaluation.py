@@ -18,7 +18,7 @@ from typing import Any
 from facewatch.config import Settings
 from facewatch.exceptions import BadImage, BadInput
 from facewatch.faces.detection import HogDetector
-from facewatch.faces.encodings import Gallery
+from facewatch.faces.gallery import Gallery
 from facewatch.frames import Box
 from facewatch.images import decode_bgr
 from facewatch.layout import IMAGE_SUFFIXES

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from facewatch.faces.encodings import Gallery
+from facewatch.faces.gallery import Gallery
 from facewatch.records import Verdict
 
 if TYPE_CHECKING:

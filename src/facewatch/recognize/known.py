@@ -14,7 +14,8 @@ import numpy as np
 
 from facewatch.exceptions import BadImage, ObjectMissing, StorageError
 from facewatch.faces.detection import HogDetector
-from facewatch.faces.encodings import Gallery, encode_faces
+from facewatch.faces.encodings import encode_faces
+from facewatch.faces.gallery import Gallery
 from facewatch.frames import Box
 from facewatch.images import ACCEPTED_FORMATS, decode_bgr, probe, to_rgb
 from facewatch.layout import IMAGE_SUFFIXES, KnownPhotoKey, encodings_key, known_photo_key, known_prefix

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from facewatch.exceptions import BadInput, ObjectMissing, StorageError
-from facewatch.faces.encodings import Gallery, encode_faces
+from facewatch.faces.encodings import encode_faces
+from facewatch.faces.gallery import Gallery
 from facewatch.frames import Box
 from facewatch.images import decode_bgr, to_rgb
 from facewatch.layout import FrameKey, check_person, negatives_key

@@ -20,14 +20,9 @@ from facewatch.config import Settings
 from facewatch.exceptions import BadEvent, BadImage, BadInput, BadKey, StorageError
 from facewatch.faces.crops import crop_face
 from facewatch.faces.detection import HogDetector, confirm_face
-from facewatch.faces.encodings import (
-    QUICK_DISTANCE_ERROR,
-    Gallery,
-    describe_chips,
-    describe_views,
-    face_crops,
-    sharpness,
-)
+from facewatch.faces.encodings import QUICK_DISTANCE_ERROR, describe_chips, describe_views, face_crops
+from facewatch.faces.gallery import Gallery
+from facewatch.faces.quality import sharpness
 from facewatch.frames import Box, FrameMeta
 from facewatch.images import decode_bgr, to_rgb
 from facewatch.layout import FrameKey, KnownPhotoKey, classify_key, negatives_key

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from facewatch.exceptions import BadImage, BadInput, ObjectMissing
-from facewatch.faces.encodings import GALLERY_FORMAT
+from facewatch.faces.gallery import GALLERY_FORMAT
 from facewatch.images import decode_bgr, to_rgb
 from facewatch.layout import stranger_crops_prefix, strangers_key
 from facewatch.recognize.decisions import MatchPolicy

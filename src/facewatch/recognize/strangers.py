@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from facewatch.faces.encodings import GALLERY_FORMAT, Gallery
+from facewatch.faces.gallery import GALLERY_FORMAT, Gallery
 from facewatch.layout import stranger_crop_key
 from facewatch.recognize.decisions import MatchPolicy, judge_face
 
