@@ -42,7 +42,7 @@ PACKAGE = REPO / "src" / "facewatch"
 # The module holding each function's use case; its import closure is what the function runs
 # (functions/<name>/main.py goes through handlers.py and runtime.py, which serve them all).
 ENTRY = {
-    "detect": "facewatch.edge.uploads",
+    "detect": "facewatch.edge.posted",
     "recognize": "facewatch.recognize.recognizer",
     "notify": "facewatch.alerts.delivery",
     "feedback": "facewatch.web.feedback",

@@ -1,4 +1,4 @@
-"""The three functions' request handling, independent of how the request arrived
+"""The functions' request handling, independent of how the request arrived
 (functions-framework/Flask or AWS Lambda): plain inputs in, a Reply out."""
 
 from __future__ import annotations
@@ -38,9 +38,7 @@ def detect(
 
     `captured_at` (optional, ISO 8601) is when the frame was taken; a time without a zone
     is taken as UTC, and one before 2000 or over 5 minutes ahead of this clock is refused."""
-    from facewatch.edge.uploads import store_face_frame
-    from facewatch.frames import FrameMeta
-    from facewatch.images import decode_bgr
+    from facewatch.edge.posted import store_posted_frame
     from facewatch.layout import check_id
 
     settings = services.settings
@@ -50,25 +48,19 @@ def detect(
         raise TooLarge(f"frame of {len(body)} bytes is over the limit of {settings.max_upload_bytes}")
     camera = check_id(_param(params, headers, "camera") or "", "camera")
     captured_at = _captured_at(_param(params, headers, "captured_at"))
-    image = decode_bgr(body, settings.max_image_pixels)
-    detector = services.detector
-    # The agent's own whole-frame search, at the scale its smallest face needs: `detect()`
-    # shrinks to `max_width` first and misses faces the agent would have found (60 px at 1080p).
-    found = detector.detect_in(image, None, detector.search_scale(image.shape[1]), detector.min_face_px)
-    boxes = sorted(found, key=lambda b: -b.area)  # the order the stored metadata lists them in
-    if not boxes:
-        return Reply(200, {"stored": None, "faces": []})
-    meta = FrameMeta(
+    stored = store_posted_frame(
+        services.storage,
+        services.detector,
+        body,
         household=household,
         camera=camera,
         captured_at=captured_at,
-        width=image.shape[1],
-        height=image.shape[0],
-        boxes=tuple(boxes),
-        source="detect",
+        max_pixels=settings.max_image_pixels,
+        jpeg_quality=settings.jpeg_quality,
     )
-    key = store_face_frame(services.storage, image, meta, settings.jpeg_quality)
-    return Reply(201, {"stored": key, "faces": [b.as_list() for b in boxes]})
+    if stored.key is None:
+        return Reply(200, {"stored": None, "faces": []})
+    return Reply(201, {"stored": stored.key, "faces": [b.as_list() for b in stored.boxes]})
 
 
 def _detect_token(settings: Settings, household: str) -> SecretStr | None:
