@@ -16,13 +16,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiosmtpd.controller import Controller
 
-from facewatch.alerts import delivery
+from facewatch.alerts import delivery, webhook
 from facewatch.alerts.channels import DeliveryError, SesChannel, SmtpChannel
-from facewatch.alerts.delivery import (
-    DELIVERY_BUDGET_SECONDS,
-    deliver,
-    retry_dead_letters,
-)
+from facewatch.alerts.dead_letters import retry_dead_letters
+from facewatch.alerts.delivery import DELIVERY_BUDGET_SECONDS, deliver
 from facewatch.alerts.handover import NOTIFY_WAIT_SECONDS, HttpNotifier
 from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
 from facewatch.config import Settings
@@ -171,12 +168,12 @@ def test_two_hung_channels_fit_inside_what_recognize_and_the_platform_wait(stora
     email_channel = Hanging(fake, timeout=settings().smtp_timeout)
     webhook_attempts = []
 
-    def hanging_webhook(url, alert, links, timeout=delivery.WEBHOOK_TIMEOUT_SECONDS):
+    def hanging_webhook(url, alert, links, timeout=webhook.WEBHOOK_TIMEOUT_SECONDS):
         webhook_attempts.append(url)
         fake.pause(timeout)
         raise DeliveryError("webhook timed out", retryable=True)
 
-    monkeypatch.setattr(delivery, "post_webhook", hanging_webhook)
+    monkeypatch.setattr(webhook, "post_webhook", hanging_webhook)
     save_household_settings(
         storage, "home", HouseholdSettings(channels=["email", "webhook"], webhook_url="http://hook.test/")
     )
@@ -225,7 +222,7 @@ def test_a_hung_smtp_server_is_given_up_on_when_another_try_could_overrun_the_bu
 ):
     port, accepted = hung_server
     fake = FakeTime()
-    caplog.set_level(logging.WARNING, "facewatch.alerts.delivery")
+    caplog.set_level(logging.WARNING, "facewatch.alerts.retries")
     # Each try hangs for its 0.5 s timeout. After the first (about 0.5 s in), a pause of
     # 1 s and another 0.5 s try end by 2 s: within 4 s. After the second (2 s in at the
     # least), a pause of 2 s and a try would end at 4.5 s at the least: not tried.

@@ -69,7 +69,7 @@ def test_smtp_down_for_a_while_the_alert_arrives_later(stack, gallery, figures):
 
 def test_smtp_down_for_good_the_alert_is_kept_then_retried(stack, gallery, figures):
     from facewatch.alerts.channels import SmtpChannel
-    from facewatch.alerts.delivery import retry_dead_letters
+    from facewatch.alerts.dead_letters import retry_dead_letters
 
     storage = stack.storage()
     storage.put(encodings_key("smtp-dead"), gallery)

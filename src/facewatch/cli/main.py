@@ -198,7 +198,7 @@ def alerts() -> None:
 def alerts_retry(household: str | None) -> None:
     """Send dead-lettered alerts again; those that go out are removed from the dead letters."""
     from facewatch.alerts.channels import channel_from_settings
-    from facewatch.alerts.delivery import retry_dead_letters
+    from facewatch.alerts.dead_letters import retry_dead_letters
     from facewatch.store.storage import Storage
 
     settings = _settings()

@@ -1,0 +1,45 @@
+"""The generic webhook channel (Home Assistant, ntfy, …): one JSON POST per alert, with
+its links. A 5xx or 429 is worth retrying; any other refusal is not."""
+
+from __future__ import annotations
+
+from facewatch.alerts.links import Links
+from facewatch.exceptions import (
+    AlertError,
+)
+from facewatch.records import Alert
+
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+"""The longest one webhook POST may take (connect, and then each read)."""
+
+
+def post_webhook(url: str, alert: Alert, links: Links, timeout: float = WEBHOOK_TIMEOUT_SECONDS) -> str:
+    """The generic webhook channel (Home Assistant, ntfy, …): a JSON POST with the links."""
+    import requests
+
+    payload = {
+        "event": "facewatch.stranger",
+        "alert_id": alert.alert_id,
+        "household": alert.household,
+        "camera": alert.camera,
+        "captured_at": alert.captured_at.isoformat(),
+        "visit_id": alert.visit_id,
+        "visit_frames": alert.visit_frames,
+        "strangers": len(alert.strangers),
+        "stranger_id": alert.stranger_id,
+        "stranger_visits": alert.stranger_visits,
+        "stranger_previous_seen": (
+            alert.stranger_previous_seen.isoformat() if alert.stranger_previous_seen else None
+        ),
+        "photo_url": links.frame_url,
+        "known_url": links.known_url,
+    }
+    try:
+        response = requests.post(url, json=payload, timeout=timeout)
+    except requests.RequestException as exc:
+        raise AlertError(f"webhook {url.split('?')[0]} unreachable: {type(exc).__name__}") from exc
+    if response.status_code >= 300:
+        error = AlertError(f"webhook {url.split('?')[0]} answered {response.status_code}")
+        error.retryable = response.status_code >= 500 or response.status_code == 429  # type: ignore[attr-defined]
+        raise error
+    return f"webhook {response.status_code}"
