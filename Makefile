@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install chromium demo test reliability lint format constraints clean
+.PHONY: install chromium demo test typecheck reliability lint format constraints clean
 
 install: $(STAMP)
 
@@ -34,8 +34,12 @@ chromium:
 		fi; \
 	fi
 
-test: install chromium
+test: install chromium typecheck
 	$(BIN)/python -m pytest -q
+
+# mypy with the pydantic plugin over src/ and functions/ (settings in pyproject.toml).
+typecheck: install
+	$(BIN)/mypy
 
 # The whole reliability suite at full scale (500-frame load, more generated inputs); its
 # figures are the last line, as JSON. `make test` runs the same tests at a smaller scale.

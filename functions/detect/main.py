@@ -11,11 +11,11 @@ from flask import Request
 
 from facewatch.web import handlers
 from facewatch.web.services import services
-from facewatch.web.transport import flask_response, guarded, read_body
+from facewatch.web.transport import FlaskReply, flask_response, guarded, read_body
 
 
 @functions_framework.http
-def detect(request: Request) -> tuple[dict[str, Any], int, dict[str, str]]:
+def detect(request: Request) -> FlaskReply:
     def work() -> handlers.Reply:
         body = read_body(request, services().settings.max_upload_bytes)
         return handlers.detect(

@@ -11,13 +11,13 @@ from flask import Request
 
 from facewatch.web import handlers
 from facewatch.web.services import services
-from facewatch.web.transport import flask_response, guarded, lambda_result, read_body
+from facewatch.web.transport import FlaskReply, flask_response, guarded, lambda_result, read_body
 
 MAX_ALERT_BYTES = 256 * 1024
 
 
 @functions_framework.http
-def notify(request: Request) -> tuple[dict[str, Any], int, dict[str, str]]:
+def notify(request: Request) -> FlaskReply:
     def work() -> handlers.Reply:
         return handlers.notify(services(), body=read_body(request, MAX_ALERT_BYTES))
 

@@ -13,13 +13,13 @@ from flask import Request
 
 from facewatch.web import handlers
 from facewatch.web.services import services
-from facewatch.web.transport import flask_response, guarded, lambda_result, read_body
+from facewatch.web.transport import FlaskReply, flask_response, guarded, lambda_result, read_body
 
 MAX_EVENT_BYTES = 1024 * 1024
 
 
 @functions_framework.http
-def recognize(request: Request) -> tuple[dict[str, Any], int, dict[str, str]]:
+def recognize(request: Request) -> FlaskReply:
     def work() -> handlers.Reply:
         body = read_body(request, MAX_EVENT_BYTES)
         return handlers.recognize(services(), headers=dict(request.headers), body=body)

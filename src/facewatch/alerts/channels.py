@@ -62,7 +62,7 @@ class _Deadline:
     def getreply(self) -> tuple[int, bytes]:
         self._remaining()
         try:
-            return super().getreply()  # type: ignore[misc,no-any-return]
+            return super().getreply()  # type: ignore[misc]
         except smtplib.SMTPServerDisconnected:
             # smtplib reports a read that timed out as a disconnect; say what happened.
             if time.monotonic() >= self._deadline:

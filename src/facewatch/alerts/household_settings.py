@@ -13,13 +13,19 @@ from facewatch.exceptions import BadInput, ObjectMissing
 from facewatch.layout import household_settings_key
 from facewatch.store.storage import Storage
 
+ChannelName = Literal["email", "webhook"]
+
+
+def _email_only() -> list[ChannelName]:
+    return ["email"]
+
 
 class HouseholdSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mail_to: list[str] | None = None
     timezone: str | None = None
-    channels: list[Literal["email", "webhook"]] = Field(default_factory=lambda: ["email"])
+    channels: list[ChannelName] = Field(default_factory=_email_only)
     webhook_url: str | None = None
 
 

@@ -22,8 +22,10 @@ from facewatch.records import Alert
 
 
 class AlertLinks(Protocol):
-    frame_url: str
-    known_url: str | None
+    @property
+    def frame_url(self) -> str: ...
+    @property
+    def known_url(self) -> str | None: ...
 
 
 def annotate_frame(frame_jpeg: bytes, boxes: Sequence[Box], *, quality: int = 90) -> bytes:
@@ -141,7 +143,8 @@ def build_alert_email(
         f"{link_html}</body></html>",
         subtype="html",
     )
-    html_part = message.get_payload()[1]
+    html_part = message.get_body(preferencelist=("html",))
+    assert html_part is not None  # added just above
     html_part.add_related(photo, maintype="image", subtype="jpeg", cid=cid)
     filename = f"stranger-{alert.camera}-{when.strftime('%Y%m%d-%H%M%S')}.jpg"
     message.add_attachment(photo, maintype="image", subtype="jpeg", filename=filename)

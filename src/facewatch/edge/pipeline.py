@@ -20,7 +20,7 @@ one frame per `min_gap` whatever the number of faces."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -100,6 +100,7 @@ class _Look:
 
     detections: list[Box] = field(default_factory=list)
     searched: list[Box] | None = field(default_factory=list)
+    """The regions the detector ran over; None: the whole frame."""
     vouched: list[int] = field(default_factory=list)
 
 
@@ -160,10 +161,11 @@ class EdgePipeline:
             look = _Look(self._scan(image, None), None, [])
             self.gate.commit(None)
             return look
-        look = _Look()
+        searched: list[Box] = []  # the regions looked at, for step_tracks
+        look = _Look(searched=searched)
         for region in motion.regions:
             look.detections += self._scan(image, region)
-            look.searched.append(region)
+            searched.append(region)
         for track in self.tracks:
             predicted = track.predicted(now)
             near = near_region(predicted, width, height)
@@ -171,10 +173,10 @@ class EdgePipeline:
             if unchanged and track.misses == 0 and track.hits >= self.options.min_hits:
                 look.vouched.append(track.id)  # found when last looked at, nothing changed since
             elif unchanged and track.misses:
-                look.searched.append(near)  # not found then, nothing changed since: still gone
+                searched.append(near)  # not found then, nothing changed since: still gone
             elif not is_searched(predicted, motion.regions):
                 look.detections += detect_near(self.detector, image, predicted)
-                look.searched.append(near)
+                searched.append(near)
         look.detections = distinct(look.detections)
         self.gate.commit(look.searched)
         return look
@@ -184,12 +186,13 @@ class EdgePipeline:
         self._confirm_next = False
         image, now = frame.image, frame.time
         height, width = image.shape[:2]
-        look = _Look()
+        searched: list[Box] = []  # the regions looked at, for step_tracks
+        look = _Look(searched=searched)
         for track in self.tracks:
             if track.hits < self.options.min_hits:
                 predicted = track.predicted(now)
                 look.detections += detect_near(self.detector, image, predicted)
-                look.searched.append(near_region(predicted, width, height))
+                searched.append(near_region(predicted, width, height))
             elif track.misses == 0:
                 look.vouched.append(track.id)  # seen a frame ago: its box is still good
         if look.searched:
@@ -237,7 +240,9 @@ class EdgePipeline:
             self._held = current
         return None
 
-    def _views(self, frame: Frame, matched: dict[int, int], vouched: Sequence[int]) -> tuple[FaceView, ...]:
+    def _views(
+        self, frame: Frame, matched: Mapping[int, int], vouched: Sequence[int]
+    ) -> tuple[FaceView, ...]:
         """The confirmed faces in this frame: an unconfirmed box (often texture) is neither
         a reason to send a frame nor sent along in one."""
         by_id = {t.id: t for t in self.tracks}

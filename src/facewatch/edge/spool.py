@@ -67,7 +67,7 @@ class Spool:
         self.write_failures = 0
         self._last_failure_log: float | None = None
         self._lock = threading.Lock()
-        self._lockfile = _lock_directory(self.directory)
+        self._lockfile: IO[bytes] | None = _lock_directory(self.directory)
         self._sizes: dict[int, int] = {}
         for leftover in self.directory.glob(".*.tmp"):  # a write cut short by a crash
             leftover.unlink(missing_ok=True)

@@ -14,8 +14,9 @@ to 640 wide, where it would be 13 px and invisible to Haar."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Protocol
 
 import cv2
@@ -149,7 +150,8 @@ class HaarDetector:
 
     @cached_property
     def _cascade(self) -> cv2.CascadeClassifier:
-        path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+        # cv2.data.haarcascades, which OpenCV's type stubs do not declare
+        path = str(Path(cv2.__file__).parent / "data" / "haarcascade_frontalface_default.xml")
         cascade = cv2.CascadeClassifier(path)
         if cascade.empty():
             raise ModelsUnavailable(
@@ -233,10 +235,10 @@ class HogDetector(_ColourSearch):
     upsample: int = 1
     min_face_px: int = 40
     name: str = "hog"
+    window_px: int = field(init=False)
 
-    @property
-    def window_px(self) -> int:
-        return 80 >> self.upsample  # dlib's 80x80 window, halved by each upsampling
+    def __post_init__(self) -> None:
+        self.window_px = 80 >> self.upsample  # dlib's 80x80 window, halved by each upsampling
 
     def _run(self, small_bgr: np.ndarray) -> list[Box]:
         with DLIB_LOCK:

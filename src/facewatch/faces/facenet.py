@@ -27,7 +27,9 @@ from facewatch.exceptions import ModelsUnavailable
 CHIP_PX = 150
 
 # (filters, stride) of each residual block, input side first.
-BLOCKS = ((32, 1),) * 3 + ((64, 2),) + ((64, 1),) * 3 + ((128, 2),) + ((128, 1),) * 2
+BLOCKS: tuple[tuple[int, int], ...] = (
+    ((32, 1),) * 3 + ((64, 2),) + ((64, 1),) * 3 + ((128, 2),) + ((128, 1),) * 2
+)
 BLOCKS += ((256, 2),) + ((256, 1),) * 2 + ((256, 2),)
 
 # A layer's record starts with its version string (a 1-byte length, then the text). Only
@@ -44,7 +46,7 @@ class _Reader:
     def __init__(self, data: bytes, pos: int) -> None:
         self.data, self.pos = data, pos
 
-    def int(self) -> int:
+    def integer(self) -> int:
         control = self.data[self.pos]
         size = control & 0x0F
         value = int.from_bytes(self.data[self.pos + 1 : self.pos + 1 + size], "little")
@@ -52,26 +54,26 @@ class _Reader:
         return -value if control & 0x80 else value
 
     def text(self) -> str:
-        size = self.int()
+        size = self.integer()
         self.pos += size
         return self.data[self.pos - size : self.pos].decode("ascii")
 
     def float(self) -> float:
-        mantissa = self.int()
-        return mantissa * 2.0 ** self.int()
+        mantissa = self.integer()
+        return mantissa * 2.0 ** self.integer()
 
     def tensor(self) -> np.ndarray:
-        if self.int() != 2:
+        if self.integer() != 2:
             raise ValueError("unknown tensor version")
-        count = int(np.prod([self.int() for _ in range(4)]))
+        count = int(np.prod([self.integer() for _ in range(4)]))
         values = np.frombuffer(self.data, "<f4", count, self.pos)
         self.pos += 4 * count
         return values.astype(np.float32)
 
     def alias(self) -> tuple[int, ...]:
-        if self.int() != 1:
+        if self.integer() != 1:
             raise ValueError("unknown alias_tensor version")
-        return tuple(self.int() for _ in range(4))
+        return tuple(self.integer() for _ in range(4))
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ class FaceNet:
                 mean = np.array([reader.float() for _ in range(3)], np.float32)
             elif kind == "con_4":
                 params = reader.tensor()
-                filters, size, _, stride, _, padding, _ = (reader.int() for _ in range(7))
+                filters, size, _, stride, _, padding, _ = (reader.integer() for _ in range(7))
                 shape = reader.alias()
                 count = int(np.prod(shape))
                 weights = params[:count].reshape(shape).transpose(0, 2, 3, 1).reshape(shape[0], -1)
@@ -170,7 +172,7 @@ class FaceNet:
                 convs.append(Conv(weights * gamma[:, None], bias * gamma + beta, size, stride, padding))
                 pending = None
             else:
-                outputs, inputs = reader.int(), reader.int()
+                outputs, inputs = reader.integer(), reader.integer()
                 projection = reader.tensor().reshape(inputs, outputs)
         if mean is None or projection is None or projection.shape != (256, 128):
             raise ValueError("input or output layer missing")

@@ -300,7 +300,7 @@ def remember(
     reason = f"same visit {new.visit_id}"
     if found is None:
         found = match_stranger(new, kept, policy)
-        reason = "seen before" if found is not None else ""
+        reason = "seen before"
     if found is None:
         stranger_id = new_stranger_id(seen.verdict_id)
         crop_key = stranger_crop_key(new.household, stranger_id, seen.verdict_id)
@@ -317,9 +317,9 @@ def remember(
             cameras=(seen.camera,),
         )
         return [*kept, stranger], Recall(stranger, "first seen", crop_key)
-    updated, crop_key = _seen_again(found, new)
+    updated, new_crop_key = _seen_again(found, new)
     others = [s for s in kept if s.stranger_id != found.stranger_id]
-    return [*others, updated], Recall(updated, reason, crop_key)
+    return [*others, updated], Recall(updated, reason, new_crop_key)
 
 
 def find_by_face(

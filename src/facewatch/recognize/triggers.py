@@ -175,10 +175,12 @@ def _records(payload: Mapping[str, Any], trigger: Trigger, depth: int) -> list[S
 # --- other shapes ---------------------------------------------------------------------------
 
 
+_EVENTBRIDGE_KINDS: dict[str, Kind] = {"Object Created": "created", "Object Deleted": "removed"}
+_GCS_KINDS: dict[str, Kind] = {"finalized": "created", "deleted": "removed"}
+
+
 def _eventbridge(payload: Mapping[str, Any]) -> list[StorageEvent]:
-    kind: Kind | None = {"Object Created": "created", "Object Deleted": "removed"}.get(
-        str(payload.get("detail-type"))
-    )
+    kind = _EVENTBRIDGE_KINDS.get(str(payload.get("detail-type")))
     if kind is None:
         return []
     detail = _obj(payload.get("detail"), "EventBridge detail")
@@ -203,7 +205,7 @@ def _gcs(event_type: str, data: Any, time: Any = None) -> list[StorageEvent]:
     if not event_type.startswith(_GCS):
         raise BadEvent(f"CloudEvent type {event_type!r} is not a storage object event")
     suffix = event_type.removeprefix(_GCS)
-    kind: Kind | None = {"finalized": "created", "deleted": "removed"}.get(suffix)
+    kind = _GCS_KINDS.get(suffix)
     if kind is None:
         return []  # metadataUpdated, archived: nothing to judge
     data = _obj(data, "CloudEvent data")

@@ -23,6 +23,10 @@ from facewatch.exceptions import (
 log = logging.getLogger("facewatch.web.transport")
 
 
+FlaskReply = tuple[dict[str, Any] | str, int, dict[str, str]]
+"""What a functions-framework HTTP target returns: body (JSON or a page), status, headers."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     status: int
@@ -87,7 +91,7 @@ def guarded(name: str, work: Callable[[], Reply]) -> Reply:
         return Reply(500, {"error": "InternalError", "message": f"{type(exc).__name__}: unexpected failure"})
 
 
-def flask_response(reply: Reply) -> tuple[dict[str, Any] | str, int, dict[str, str]]:
+def flask_response(reply: Reply) -> FlaskReply:
     return reply.body, reply.status, reply.headers
 
 
