@@ -1,0 +1,166 @@
+"""The package's boundaries, kept by measurement: each module is imported alone in a fresh
+interpreter and what it loaded (sys.modules) is checked against the rules below. Reading
+import lines would miss what a dependency drags in, and function-level imports that run
+at import time; this sees exactly what a function instance or the edge agent pays for.
+
+The rules:
+- the edge tier never loads recognize, alerts, the local stack or the CLI;
+- the pure decision modules never load storage, boto3, OpenCV, dlib, HTTP or click;
+- nothing outside `cli/` loads click, and nothing that deploys loads `local/` or `cli/`;
+- the top of the package is a small kernel: at most 10 modules besides `__init__.py`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "facewatch"
+
+# One interpreter, which never imports facewatch itself: it forks a child per module, and
+# each child imports that one module and reports sys.modules. A fork costs milliseconds, a
+# new interpreter a second; both start from nothing of facewatch.
+PROBE = r"""
+import importlib, json, os, sys
+modules, extra = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+out = {}
+for name in modules:
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            for package, folder in extra.items():  # throwaway modules of the tests
+                importlib.import_module(package).__path__.append(folder)
+            importlib.import_module(name)
+            found = sorted(sys.modules)
+        except BaseException as exc:
+            found = ["!error " + type(exc).__name__ + ": " + str(exc)]
+        os.write(w, json.dumps(found).encode())
+        os._exit(0)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 1 << 16):
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    out[name] = json.loads(data)
+print(json.dumps(out))
+"""
+
+EDGE_MUST_NOT_LOAD = ("facewatch.recognize", "facewatch.alerts", "facewatch.local", "facewatch.cli")
+PURE = (
+    "facewatch.recognize.decisions",
+    "facewatch.recognize.visits",
+    "facewatch.recognize.strangers",
+    "facewatch.recognize.triggers",
+    "facewatch.edge.tracking",
+    "facewatch.faces.gallery",
+    "facewatch.alerts.retries",
+)
+PURE_MUST_NOT_LOAD = ("facewatch.store", "boto3", "botocore", "cv2", "dlib", "requests", "click")
+NEVER_DEPLOYED = ("facewatch.local", "facewatch.cli")
+
+
+def package_modules() -> list[str]:
+    """Every module of the package, found by its files (importing would load them)."""
+    names = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        if parts[-1] == "__main__":
+            continue  # runs the CLI when imported
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def loaded_by(modules: Iterable[str], extra: Mapping[str, str] | None = None) -> dict[str, set[str]]:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(list(modules)), json.dumps(dict(extra or {}))],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    found = json.loads(result.stdout.splitlines()[-1])
+    errors = {m: v[0] for m, v in found.items() if v and v[0].startswith("!error")}
+    assert not errors, f"modules that do not import alone: {errors}"
+    return {m: set(v) for m, v in found.items()}
+
+
+def _within(module: str, prefixes: Iterable[str]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def violations(module: str, loaded: set[str], pure: Iterable[str] = PURE) -> list[str]:
+    """What `module` loaded against the rules, as readable lines."""
+    found = []
+    if _within(module, ["facewatch.edge"]):
+        found += [f"{module} (edge) loads {m}" for m in sorted(loaded) if _within(m, EDGE_MUST_NOT_LOAD)]
+    if module in pure:
+        found += [f"{module} (pure) loads {m}" for m in sorted(loaded) if _within(m, PURE_MUST_NOT_LOAD)]
+    if not _within(module, ["facewatch.cli"]) and "click" in loaded:
+        found.append(f"{module} (outside cli/) loads click")
+    if not _within(module, NEVER_DEPLOYED):
+        found += [f"{module} (deployed) loads {m}" for m in sorted(loaded) if _within(m, NEVER_DEPLOYED)]
+    return found
+
+
+@pytest.fixture(scope="module")
+def loaded() -> dict[str, set[str]]:
+    return loaded_by(package_modules())
+
+
+def test_every_module_keeps_the_rules(loaded):
+    broken = [line for module, mods in loaded.items() for line in violations(module, mods)]
+    assert not broken, "\n".join(broken)
+
+
+def test_the_probe_sees_what_a_module_really_loads(loaded):
+    """A control: the probe is not vacuous. recognize's use case loads storage and OpenCV,
+    the CLI loads click, and the agent's run loop loads the edge pipeline."""
+    assert {"facewatch.store.storage", "cv2"} <= loaded["facewatch.recognize.recognizer"]
+    assert "click" in loaded["facewatch.cli.main"]
+    assert "facewatch.edge.pipeline" in loaded["facewatch.edge.agent"]
+    assert all(name in loaded for name in PURE), "a pure module was renamed: say so in PURE"
+
+
+def test_a_wrong_import_is_caught(tmp_path):
+    """A throwaway edge module that reaches into recognize, and a throwaway decision module
+    that talks to storage, both fail the rules."""
+    (tmp_path / "edge").mkdir()
+    (tmp_path / "edge" / "leaky.py").write_text("import facewatch.recognize.visit_store\n")
+    (tmp_path / "recognize").mkdir()
+    (tmp_path / "recognize" / "impure.py").write_text("from facewatch.store.storage import Storage\n")
+    found = loaded_by(
+        ["facewatch.edge.leaky", "facewatch.recognize.impure"],
+        {"facewatch.edge": str(tmp_path / "edge"), "facewatch.recognize": str(tmp_path / "recognize")},
+    )
+    edge = violations("facewatch.edge.leaky", found["facewatch.edge.leaky"])
+    assert "facewatch.edge.leaky (edge) loads facewatch.recognize.visit_store" in edge
+    impure = violations(
+        "facewatch.recognize.impure", found["facewatch.recognize.impure"], pure=["facewatch.recognize.impure"]
+    )
+    assert "facewatch.recognize.impure (pure) loads boto3" in impure
+
+
+def test_only_cli_modules_import_click_in_their_source():
+    """The same rule read from the source, which also covers imports inside functions that
+    no import-time probe runs."""
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if "cli" not in path.relative_to(PACKAGE).parts[:1]
+        and any(
+            line.strip().startswith(("import click", "from click")) for line in path.read_text().splitlines()
+        )
+    ]
+    assert not offenders, f"click imported outside cli/: {offenders}"
+
+
+def test_the_top_of_the_package_is_a_small_kernel():
+    top = sorted(p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py")
+    assert len(top) <= 10, f"{len(top)} modules at the top of the package: {top}"
