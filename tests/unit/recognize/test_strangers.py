@@ -16,7 +16,7 @@ from facewatch.recognize.strangers import (
     remember,
     strangers_gallery,
 )
-from tests.unit.fake_faces import near, person
+from tests.unit.recognize.fake_faces import near, person
 
 POLICY = MatchPolicy(threshold=0.55, min_face_px=40, min_sharpness=15.0)
 MEMORY = timedelta(days=30)

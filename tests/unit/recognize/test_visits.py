@@ -13,7 +13,7 @@ from facewatch.recognize.visits import (
     record_votes,
     track_key,
 )
-from tests.unit.fake_faces import near, person
+from tests.unit.recognize.fake_faces import near, person
 
 POLICY = VisitPolicy(window=timedelta(minutes=5), cooldown=timedelta(minutes=30), same_person=0.55)
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
