@@ -40,7 +40,7 @@ from tests.infra.sam import (
 PACKAGE = REPO / "src" / "facewatch"
 
 # The module holding each function's use case; its import closure is what the function runs
-# (functions/<name>/main.py goes through handlers.py and runtime.py, which serve them all).
+# (functions/<name>/main.py goes through handlers.py and web/services.py, which serve them all).
 ENTRY = {
     "detect": "facewatch.edge.posted",
     "recognize": "facewatch.recognize.recognizer",

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 DELIVERY_BUDGET_SECONDS = 30.0
 """The longest deliver() spends sending one alert, every channel and retry included (S3
 reads before the first send count against it too). Callers wait longer: HttpNotifier
-(notifier.py) 45 s, notify's own Lambda and Knative timeouts 60 s."""
+(alerts/handover.py) 45 s, notify's own Lambda and Knative timeouts 60 s."""
 
 
 def _sender(

@@ -1,4 +1,4 @@
-"""The edge agent: read a camera, let the edge pipeline (edgepipeline.py) choose the frames
+"""The edge agent: read a camera, let the edge pipeline (edge/pipeline.py) choose the frames
 that cover every face, and upload them.
 
 Chosen frames are JPEG-encoded with their metadata (uploads.py: the path the detect

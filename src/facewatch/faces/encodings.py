@@ -26,7 +26,7 @@ QUICK_DISTANCE_ERROR = 0.05
 stored full one (`describe_views`, 6 views) may lie from the distance the face's own full
 encoding would give. Over the 3,064 news faces of bench/RESULTS.md (9.4 million pairs):
 0.005 at the median, one pair in 100,000 above 0.041, the largest 0.046; the test photos
-stay inside (tests/unit/test_encodings.py). recognize judges with the quick encoding and
+stay inside (tests/unit/faces/test_encodings.py). recognize judges with the quick encoding and
 pays for the full one only when moving every distance this far could change the verdict
 (`decisions.settled`)."""
 

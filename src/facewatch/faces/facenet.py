@@ -3,7 +3,7 @@
 dlib-bin runs `dlib_face_recognition_resnet_model_v1.dat` with dlib's own matrix code, one
 thread, ~72 ms a face on this project's machine: most of recognize's warm time. The same
 weights as numpy matrix products (numpy's OpenBLAS) take ~13 ms on one thread, and the
-descriptors equal dlib's within 1e-6 (tests/unit/test_facenet.py). dlib still cuts the
+descriptors equal dlib's within 1e-6 (tests/unit/faces/test_facenet.py). dlib still cuts the
 150x150 face chip (`encodings.py`), so the network sees exactly the pixels dlib's would.
 
 The network is the ResNet of dlib's `dnn_face_recognition_ex.cpp`: a 7x7/2 convolution,
