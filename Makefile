@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install chromium demo test typecheck reliability lint format constraints clean
+.PHONY: install test-servers demo test typecheck reliability lint format constraints clean
 
 install: $(STAMP)
 
@@ -23,18 +23,19 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(BIN)/facewatch demo
 
-# The report page is tested in a real headless Chromium (Debian's package): installed here
-# when missing, as root only; otherwise that test skips, and fails when CI is set.
-chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
+# The report page is tested in a real headless Chromium, the mqtt channel against a real
+# Mosquitto (Debian's packages): installed here when missing, as root only; otherwise those
+# tests skip, and fail when CI is set.
+test-servers:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/mosquitto ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium mosquitto; \
 		else \
-			echo "chromium is missing and this is not root: tests/integration/test_report_browser.py will skip"; \
+			echo "chromium or mosquitto is missing and this is not root: the browser and MQTT tests will skip"; \
 		fi; \
 	fi
 
-test: install chromium typecheck
+test: install test-servers typecheck
 	$(BIN)/python -m pytest -q
 
 # mypy with the pydantic plugin over src/ and functions/ (settings in pyproject.toml).

@@ -26,6 +26,10 @@ TESTDATA = REPO / "testdata"
 EVENTS = Path(__file__).resolve().parent / "events"
 
 
+# Fixtures of real servers kept in their own modules.
+pytest_plugins = ["tests.mqtt_broker"]
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     given = os.environ.get("FACEWATCH_TEST_S3_ENDPOINT")
@@ -66,10 +70,14 @@ def storage(s3_client: object) -> Storage:
     return store
 
 
-def run_cli(storage: Storage, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """`facewatch ARGS` as a user runs it, pointed at this test's bucket."""
+def run_cli(
+    storage: Storage, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`facewatch ARGS` as a user runs it, pointed at this test's bucket (`env`: more
+    FACEWATCH_* settings)."""
     env = {
         **os.environ,
+        **(env or {}),
         "FACEWATCH_S3_ENDPOINT_URL": storage.client.meta.endpoint_url,
         "FACEWATCH_BUCKET": storage.bucket,
         "COLUMNS": "200",  # rich would cut ids short on a narrow terminal

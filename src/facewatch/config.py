@@ -86,6 +86,20 @@ class Settings(BaseSettings):
     """Seconds for a whole SMTP session. At most 20: one email attempt and the webhook's 10 s
     must fit delivery's 30 s budget (delivery.DELIVERY_BUDGET_SECONDS)."""
     ses_region: str | None = None
+    mqtt_url: SecretStr | None = None
+    """The MQTT broker of the `mqtt` channel: mqtt://user:pass@host:1883 or mqtts://… (TLS).
+    A secret: it may hold the password, and it is never logged (only host and port are)."""
+    mqtt_prefix: str = Field("facewatch", pattern=r"^[^#+\x00]+$")
+    """Topics are <prefix>/<household>/<camera>/visit and …/face."""
+    mqtt_discovery_prefix: str = Field("homeassistant", pattern=r"^[^#+\x00]+$")
+    """Home Assistant's discovery prefix: device configs go to <it>/device/<id>/config."""
+    mqtt_ca_file: Path | None = None
+    """CA certificate(s) that sign the broker's, for mqtts:// (default: the system's)."""
+    mqtt_protocol: Literal["3.1.1", "5"] = "3.1.1"
+    """3.1.1 is what every broker speaks; 5 where the broker offers it."""
+    mqtt_timeout: float = Field(10.0, gt=0, le=20)
+    """Seconds for one publish session (connect, each PUBACK): like smtp_timeout, at most 20
+    so one attempt fits delivery's 30 s budget beside another channel's."""
 
     # --- links in alert emails ------------------------------------------------------
     link_secret: SecretStr | None = None

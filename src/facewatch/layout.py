@@ -121,6 +121,12 @@ def alert_claim_key(household: str, alert_id: str, channel: str) -> str:
     return f"{household_prefix(household)}alerts/claims/{alert_id}.{channel}.json"
 
 
+def alert_face_key(household: str, alert_id: str) -> str:
+    """The face an alert is about, cut from its frame (a JPEG; `.crop`, like a stranger's,
+    so the bucket's image notifications do not send it to recognize)."""
+    return f"{household_prefix(household)}alerts/faces/{alert_id}.crop"
+
+
 def dead_alerts_prefix(household: str) -> str:
     return f"{household_prefix(household)}alerts/dead/"
 

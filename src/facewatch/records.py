@@ -71,7 +71,9 @@ class Alert(BaseModel):
     """How many separate visits the household has seen this stranger make, this one included."""
     stranger_previous_seen: datetime | None = None
     """When this stranger was last seen before this visit (None: first seen)."""
-    kind: Literal["stranger", "operator"] = "stranger"
+    kind: Literal["stranger", "operator", "arrival"] = "stranger"
+    """stranger: a stranger's visit; operator: a fault for whoever runs facewatch; arrival:
+    a named person arrived, for households that ask for such notices."""
     problem: str | None = None
     """For an operator alert: what is wrong (e.g. the known encodings cannot be read)."""
 

@@ -72,8 +72,8 @@ ACCESS: dict[str, dict[str, set[str]]] = {
         LIST: {"known_prefix", "stranger_crops_prefix"},
     },
     "notify": {
-        GET: {"FrameKey", "household_settings_key", "sent_alert_key", "alert_claim_key"},
-        PUT: {"sent_alert_key", "alert_claim_key", "dead_alert_key"},
+        GET: {"FrameKey", "household_settings_key", "sent_alert_key", "alert_claim_key", "alert_face_key"},
+        PUT: {"sent_alert_key", "alert_claim_key", "dead_alert_key", "alert_face_key"},
         DELETE: {"alert_claim_key"},
         LIST: set(),  # lists nothing itself; see test_readers_get_404_not_403_for_missing_keys
     },
@@ -115,6 +115,7 @@ STORAGE_ACTIONS: dict[str, tuple[str, ...]] = {
     "delete": (DELETE,),
     "list_keys": (LIST,),
     "list_households": (LIST,),
+    "list_folders": (LIST,),
     "check_bucket": (LIST,),  # HEAD of the bucket
     "ensure_bucket": ("s3:CreateBucket",),  # the local stack's, never a function's
     "from_settings": (),

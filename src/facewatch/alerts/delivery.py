@@ -13,11 +13,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
-from facewatch.alerts import webhook
-from facewatch.alerts.channels import Channel
+from facewatch.alerts import mqtt, webhook
+from facewatch.alerts.channels import Channel, DeliveryError
 from facewatch.alerts.dead_letters import keep_dead_letter
+from facewatch.alerts.home_assistant import Topics, alert_messages
 from facewatch.alerts.household_settings import Recipients, load_household_settings, resolve
-from facewatch.alerts.links import alert_links
+from facewatch.alerts.links import Links, alert_links
 from facewatch.alerts.mail import build_alert_email, build_operator_email
 from facewatch.alerts.retries import RetryPolicy, send_with_retries
 from facewatch.config import Settings
@@ -28,7 +29,9 @@ from facewatch.exceptions import (
     ObjectMissing,
     WriteConflict,
 )
-from facewatch.layout import alert_claim_key, sent_alert_key
+from facewatch.faces.crops import crop_face
+from facewatch.images import decode_bgr
+from facewatch.layout import alert_claim_key, alert_face_key, sent_alert_key
 from facewatch.records import Alert
 from facewatch.store.storage import Storage
 
@@ -66,9 +69,46 @@ def _sender(
             links=links,
         )
         return partial(channel.send, message)
+    if name == "mqtt":
+        return _mqtt_sender(alert, storage=storage, settings=settings, recipients=recipients, links=links)
     if not recipients.webhook_url:
         raise AlertError("webhook channel chosen but no webhook_url set for the household")
     return partial(webhook.post_webhook, recipients.webhook_url, alert, links)
+
+
+def _mqtt_sender(
+    alert: Alert, *, storage: Storage, settings: Settings, recipients: Recipients, links: Links
+) -> Callable[[], str]:
+    """The alert's MQTT messages, built once: its face is cut from the frame and kept in the
+    bucket (for the presigned face_url), then published with the visit."""
+    if recipients.mqtt_url is None:
+        raise DeliveryError(
+            "mqtt channel chosen but no broker: set FACEWATCH_MQTT_URL or the household's mqtt_url",
+            retryable=False,
+        )
+    try:
+        broker = mqtt.parse_broker(
+            recipients.mqtt_url.get_secret_value(),
+            ca_file=settings.mqtt_ca_file,
+            protocol=settings.mqtt_protocol,
+        )
+    except BadInput as exc:
+        raise DeliveryError(str(exc), retryable=False) from None
+    face_jpeg = face_url = None
+    if alert.strangers:
+        frame = decode_bgr(storage.get(alert.frame_key).body, settings.max_image_pixels)
+        face_jpeg = crop_face(frame, alert.strangers[0].box)
+        face_key = alert_face_key(alert.household, alert.alert_id)
+        storage.put(face_key, face_jpeg, content_type="image/jpeg")
+        face_url = storage.presigned_url(face_key, settings.presign_seconds)
+    messages = alert_messages(
+        Topics(settings.mqtt_prefix, settings.mqtt_discovery_prefix),
+        alert,
+        face_jpeg=face_jpeg,
+        frame_url=links.frame_url,
+        face_url=face_url,
+    )
+    return partial(mqtt.publish, broker, messages, timeout=settings.mqtt_timeout)
 
 
 CLAIM_SECONDS = 120.0
@@ -102,8 +142,10 @@ def _claim(storage: Storage, alert: Alert, channel: str) -> str:
     return key
 
 
-def _attempt_seconds(name: str, channel: Channel) -> float:
+def _attempt_seconds(name: str, channel: Channel, settings: Settings) -> float:
     """The longest one send on this channel may take."""
+    if name == "mqtt":
+        return settings.mqtt_timeout
     if name == "webhook":
         return webhook.WEBHOOK_TIMEOUT_SECONDS
     # A channel that does not say is assumed to take as long as this deployment's others.
@@ -149,7 +191,7 @@ def deliver(
             storage.delete(claim)
             continue
         # Retries here may not use the time each later channel needs for its first attempt.
-        reserved = sum(_attempt_seconds(later, channel) for later in pending[i + 1 :])
+        reserved = sum(_attempt_seconds(later, channel, settings) for later in pending[i + 1 :])
         try:
             send = _sender(
                 name,
@@ -166,7 +208,7 @@ def deliver(
                 pause,
                 clock=clock,
                 deadline=deadline - reserved,
-                attempt_seconds=_attempt_seconds(name, channel),
+                attempt_seconds=_attempt_seconds(name, channel, settings),
             )
         except (AlertError, ObjectMissing) as exc:
             failures.append(f"{name}: {exc}")

@@ -5,15 +5,16 @@ so one deployment can serve many households without one's alerts reaching anothe
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_serializer
 
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput, ObjectMissing
 from facewatch.layout import household_settings_key
 from facewatch.store.storage import Storage
 
-ChannelName = Literal["email", "webhook"]
+ChannelName = Literal["email", "webhook", "mqtt"]
 
 
 def _email_only() -> list[ChannelName]:
@@ -27,6 +28,29 @@ class HouseholdSettings(BaseModel):
     timezone: str | None = None
     channels: list[ChannelName] = Field(default_factory=_email_only)
     webhook_url: str | None = None
+    mqtt_url: SecretStr | None = None
+    """A broker of the household's own (its Home Assistant's); default: FACEWATCH_MQTT_URL."""
+
+    @field_serializer("mqtt_url", when_used="json")
+    def _stored_url(self, value: SecretStr | None) -> str | None:
+        # Stored in settings.json as it is; what is printed goes through `shown()`.
+        return value.get_secret_value() if value is not None else None
+
+    def shown(self) -> dict[str, object]:
+        """The settings as they may be printed: a broker URL without its password."""
+        data = self.model_dump(mode="json")
+        if self.mqtt_url is not None:
+            data["mqtt_url"] = redacted_url(self.mqtt_url.get_secret_value())
+        return data
+
+
+def redacted_url(url: str) -> str:
+    """A URL as it may be shown or logged: its password replaced."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class Recipients(BaseModel):
@@ -34,8 +58,9 @@ class Recipients(BaseModel):
 
     mail_to: list[str]
     timezone: str
-    channels: list[Literal["email", "webhook"]]
+    channels: list[ChannelName]
     webhook_url: str | None
+    mqtt_url: SecretStr | None
 
 
 def load_household_settings(storage: Storage, household: str) -> HouseholdSettings:
@@ -61,4 +86,5 @@ def resolve(own: HouseholdSettings, settings: Settings) -> Recipients:
         timezone=own.timezone or settings.timezone,
         channels=own.channels,
         webhook_url=own.webhook_url,
+        mqtt_url=own.mqtt_url or settings.mqtt_url,
     )

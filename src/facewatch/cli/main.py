@@ -218,50 +218,6 @@ def alerts_retry(household: str | None) -> None:
     sys.exit(1 if failed else 0)
 
 
-@main.command()
-@click.option("--household", required=True)
-@click.option("--mail-to", default=None, help="Comma-separated recipients for this household.")
-@click.option("--timezone", default=None, help="IANA time zone for its emails, e.g. Europe/Berlin.")
-@click.option("--channels", default=None, help="Comma-separated: email, webhook.")
-@click.option("--webhook-url", default=None, help="Where the webhook channel POSTs (Home Assistant, ntfy…).")
-def household(
-    household: str, mail_to: str | None, timezone: str | None, channels: str | None, webhook_url: str | None
-) -> None:
-    """Show or change a household's own alert settings (kept in the bucket)."""
-    from pydantic import ValidationError
-
-    from facewatch.alerts.household_settings import (
-        HouseholdSettings,
-        load_household_settings,
-        save_household_settings,
-    )
-    from facewatch.layout import check_id
-    from facewatch.store.storage import Storage
-
-    try:
-        check_id(household, "household")
-        storage = Storage.from_settings(_settings())
-        current = load_household_settings(storage, household)
-        changes: dict[str, object] = {}
-        if mail_to is not None:
-            changes["mail_to"] = [a.strip() for a in mail_to.split(",") if a.strip()]
-        if timezone is not None:
-            changes["timezone"] = timezone
-        if channels is not None:
-            changes["channels"] = [c.strip() for c in channels.split(",") if c.strip()]
-        if webhook_url is not None:
-            changes["webhook_url"] = webhook_url
-        if changes:
-            current = HouseholdSettings.model_validate({**current.model_dump(), **changes})
-            save_household_settings(storage, household, current)
-    except ValidationError as exc:
-        click.echo(f"error: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}", err=True)
-        sys.exit(2)
-    except FacewatchError as exc:
-        fail(exc)
-    click.echo(current.model_dump_json(indent=1))
-
-
 @main.command("detect-token")
 @click.option("--household", required=True)
 def detect_token_command(household: str) -> None:
@@ -284,6 +240,7 @@ def _register_commands() -> None:
     from facewatch.cli.agent import agent_command
     from facewatch.cli.corrections import not_command
     from facewatch.cli.evaluate import eval_command
+    from facewatch.cli.household import household_command
     from facewatch.cli.report import report_command
     from facewatch.cli.strangers import name_stranger_command, strangers_command
 
@@ -293,6 +250,7 @@ def _register_commands() -> None:
     main.add_command(name_stranger_command, "name-stranger")
     main.add_command(not_command, "not")
     main.add_command(report_command, "report")
+    main.add_command(household_command, "household")
 
 
 _register_commands()

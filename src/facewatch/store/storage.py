@@ -247,17 +247,22 @@ class Storage:
         """Household ids that have anything in the bucket (one listing level, not every key)."""
         from facewatch.layout import ROOT
 
+        return self.list_folders(f"{ROOT}/")
+
+    def list_folders(self, prefix: str) -> list[str]:
+        """The names one level below `prefix` (which ends in '/'): a listing by delimiter,
+        so a household's cameras are found without listing each of their frames."""
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=f"{ROOT}/", Delimiter="/"
+                Bucket=self.bucket, Prefix=prefix, Delimiter="/"
             )
             return [
-                p["Prefix"].removeprefix(f"{ROOT}/").rstrip("/")
+                p["Prefix"].removeprefix(prefix).rstrip("/")
                 for page in pages
                 for p in page.get("CommonPrefixes", [])
             ]
         except (ClientError, BotoCoreError) as exc:
-            raise self._fail(exc, f"{ROOT}/") from exc
+            raise self._fail(exc, prefix) from exc
 
     def presigned_url(self, key: str, expires_seconds: int = 3600) -> str:
         return self.client.generate_presigned_url(

@@ -1,0 +1,147 @@
+"""The `mqtt` channel's client: one short session per alert (connect, publish each message
+at QoS 1 and wait for its PUBACK, disconnect), with paho-mqtt, MQTT 3.1.1 or 5, plain or
+TLS, with a username and password. A session per alert, not a connection kept open: a
+function instance may be frozen between invocations, and the broker would drop it.
+
+Failures are DeliveryErrors that name the broker by host and port only (its URL may hold a
+password) and say whether trying again may help: a broker down or a connection dropped
+mid-publish is retried within delivery's budget; a refused login or an untrusted
+certificate is not, and goes straight to a dead letter for `facewatch alerts retry`."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import SecretStr
+
+from facewatch.alerts.channels import DeliveryError
+from facewatch.alerts.home_assistant import Message
+from facewatch.exceptions import BadInput
+
+log = logging.getLogger(__name__)
+
+# CONNACK codes that mean the login itself is wrong (3.1.1: 4, 5; 5: 134, 135).
+_REFUSED_LOGIN = {4, 5, 134, 135}
+
+
+@dataclass(frozen=True, slots=True)
+class Broker:
+    host: str
+    port: int
+    tls: bool
+    username: str | None
+    password: SecretStr | None
+    ca_file: Path | None = None
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+
+    @property
+    def where(self) -> str:
+        """How the broker is named in errors and logs: never with its credentials."""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def parse_broker(
+    url: str, *, ca_file: Path | None = None, protocol: Literal["3.1.1", "5"] = "3.1.1"
+) -> Broker:
+    """mqtt://[user[:pass]@]host[:1883] or mqtts://…[:8883]; user and password may be
+    percent-encoded."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise BadInput(f"MQTT URL is malformed: {exc}") from None
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise BadInput(f"MQTT URL must start with mqtt:// or mqtts://, not {parts.scheme or 'nothing'}://")
+    if not parts.hostname:
+        raise BadInput("MQTT URL has no host")
+    tls = parts.scheme == "mqtts"
+    return Broker(
+        host=parts.hostname,
+        port=port or (8883 if tls else 1883),
+        tls=tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=SecretStr(unquote(parts.password)) if parts.password else None,
+        ca_file=ca_file,
+        protocol=protocol,
+    )
+
+
+def publish(broker: Broker, messages: Sequence[Message], *, timeout: float) -> str:
+    """Publish the messages in order at QoS 1; returns once the broker acknowledged each,
+    within `timeout` seconds for the whole session."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    protocol = paho.MQTTv5 if broker.protocol == "5" else paho.MQTTv311
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=protocol)
+    client.enable_logger(log)
+    if broker.username is not None:
+        client.username_pw_set(
+            broker.username, broker.password.get_secret_value() if broker.password else None
+        )
+    if broker.tls:
+        context = ssl.create_default_context(cafile=str(broker.ca_file) if broker.ca_file else None)
+        client.tls_set_context(context)
+    outcome: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout  # the whole session's, as smtp_timeout is
+
+    def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        outcome["connack"] = reason
+
+    def on_disconnect(client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        outcome["lost"] = reason
+
+    client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
+    client.connect_timeout = timeout
+    try:
+        client.connect(broker.host, broker.port, keepalive=max(5, int(timeout * 2)))
+    except ssl.SSLCertVerificationError as exc:
+        raise DeliveryError(
+            f"MQTT broker {broker.where}: certificate not trusted ({exc.verify_message})", retryable=False
+        ) from None
+    except (OSError, ssl.SSLError) as exc:
+        raise DeliveryError(
+            f"MQTT broker {broker.where} unreachable: {type(exc).__name__}: {exc}", retryable=True
+        ) from None
+
+    def pump(done: Callable[[], bool], what: str) -> None:
+        """Run the network loop here, not in paho's thread: that thread would reconnect
+        after a drop and send the message again after this attempt had given up on it."""
+        while not done():
+            if "lost" in outcome or ("connack" in outcome and outcome["connack"].is_failure):
+                return
+            if time.monotonic() > deadline:
+                raise DeliveryError(
+                    f"MQTT broker {broker.where}: no {what} in {timeout:.0f}s", retryable=True
+                )
+            if client.loop(timeout=0.05) != paho.MQTT_ERR_SUCCESS and not done():
+                outcome.setdefault("lost", "network error")
+
+    try:
+        pump(lambda: "connack" in outcome, "answer to CONNECT")
+        reason = outcome.get("connack")
+        if reason is not None and reason.is_failure:
+            raise DeliveryError(
+                f"MQTT broker {broker.where} refused the connection: {reason}",
+                retryable=reason.value not in _REFUSED_LOGIN,
+            )
+        for message in messages:
+            if "lost" in outcome:
+                break
+            info = client.publish(message.topic, message.payload, qos=1, retain=message.retain)
+            pump(info.is_published, f"PUBACK for {message.topic}")
+        if "lost" in outcome:
+            raise DeliveryError(
+                f"MQTT broker {broker.where}: connection lost ({outcome['lost']})", retryable=True
+            )
+    finally:
+        client.disconnect()
+    return f"mqtt {len(messages)} message(s) to {broker.where}"

@@ -1,0 +1,78 @@
+"""`facewatch household`: a household's own alert settings (kept in the bucket), and, when
+they include the mqtt channel, its cameras announced to Home Assistant."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from pydantic import ValidationError
+
+from facewatch.cli.errors import fail
+from facewatch.config import get_settings
+from facewatch.exceptions import BadInput, FacewatchError
+
+
+def _names(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+@click.command()
+@click.option("--household", required=True)
+@click.option("--mail-to", default=None, help="Comma-separated recipients for this household.")
+@click.option("--timezone", default=None, help="IANA time zone for its emails, e.g. Europe/Berlin.")
+@click.option("--channels", default=None, help="Comma-separated: email, webhook, mqtt.")
+@click.option("--webhook-url", default=None, help="Where the webhook channel POSTs (Home Assistant, ntfy…).")
+@click.option(
+    "--mqtt-url", default=None, help="The household's own MQTT broker (mqtt[s]://user:pass@host:port)."
+)
+def household_command(
+    household: str,
+    mail_to: str | None,
+    timezone: str | None,
+    channels: str | None,
+    webhook_url: str | None,
+    mqtt_url: str | None,
+) -> None:
+    """Show or change a household's own alert settings (kept in the bucket)."""
+    from facewatch.alerts.announce import announce_cameras
+    from facewatch.alerts.household_settings import (
+        HouseholdSettings,
+        load_household_settings,
+        save_household_settings,
+    )
+    from facewatch.layout import check_id
+    from facewatch.store.storage import Storage
+
+    settings = get_settings()
+    announced: list[str] = []
+    try:
+        check_id(household, "household")
+        storage = Storage.from_settings(settings)
+        current = load_household_settings(storage, household)
+        changes: dict[str, object] = {}
+        if mail_to is not None:
+            changes["mail_to"] = _names(mail_to)
+        if timezone is not None:
+            changes["timezone"] = timezone
+        if channels is not None:
+            changes["channels"] = _names(channels)
+        if webhook_url is not None:
+            changes["webhook_url"] = webhook_url
+        if mqtt_url is not None:
+            changes["mqtt_url"] = mqtt_url or None
+        if changes:
+            current = HouseholdSettings.model_validate({**current.model_dump(), **changes})
+            save_household_settings(storage, household, current)
+        if {"channels", "mqtt_url"} & set(changes):
+            announced = announce_cameras(storage, settings, household, current)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        fail(BadInput(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}"))
+    except FacewatchError as exc:
+        fail(exc)
+    click.echo(json.dumps(current.shown(), indent=1))
+    if announced:
+        click.echo(
+            f"announced {len(announced)} camera(s) to Home Assistant: {', '.join(announced)}", err=True
+        )
