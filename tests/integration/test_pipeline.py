@@ -2,6 +2,7 @@
 notification) → recognize → notify → .eml in the outbox."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -9,16 +10,19 @@ import pytest
 
 from facewatch.local.demo import run_demo
 from tests.conftest import REPO, TESTDATA, make_video
+from tests.mqtt_broker import Subscriber
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 KEYS = {"frames_read", "frames_uploaded", "faces_seen", "strangers", "emails", "outbox"}
 
 
-def test_facewatch_demo_ends_with_a_stranger_email(tmp_path):
+def test_facewatch_demo_ends_with_a_stranger_email_and_tells_home_assistant(tmp_path, mosquitto):
     outbox = tmp_path / "outbox"
+    subscriber = Subscriber(mosquitto)
     done = subprocess.run(
         [sys.executable, "-m", "facewatch.cli", "demo", "--outbox", str(outbox)],
         cwd=REPO,
+        env={**os.environ, "FACEWATCH_MQTT_URL": mosquitto.url},
         capture_output=True,
         text=True,
         timeout=600,
@@ -33,6 +37,15 @@ def test_facewatch_demo_ends_with_a_stranger_email(tmp_path):
     emls = sorted(outbox.glob("*.eml"))
     assert len(emls) == summary["emails"]
     assert b"Content-Type: image/jpeg" in emls[0].read_bytes()
+    # With FACEWATCH_MQTT_URL set, the demo household's alerts also reach MQTT.
+    try:
+        assert subscriber.on("homeassistant/device/facewatch_home_front-door/config")
+        visits = [json.loads(p) for p, _ in subscriber.on("facewatch/home/front-door/visit")]
+        assert visits and all(v["verdict"] == "stranger" for v in visits)
+        assert len(visits) == summary["emails"], "one MQTT visit per alert, as one email"
+    finally:
+        subscriber.close()
+    assert mosquitto.password not in done.stdout + done.stderr
 
 
 def test_a_video_of_a_known_person_sends_no_email(tmp_path):

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from facewatch.alerts.household_settings import HouseholdSettings, redacted_url, save_household_settings
 from facewatch.config import Settings
 from facewatch.edge.agent import run_agent
 from facewatch.edge.pipeline import AgentSummary
@@ -119,6 +120,11 @@ def run_demo(
             storage = stack.storage()
             enrolled = enroll_tree(storage, HOUSEHOLD, known_dir, agent_settings)
             say(f"enrolled {', '.join(f'{n} ({c} photos)' for n, c in enrolled.items())}")
+            if base.mqtt_url is not None:
+                # The demo household tells Home Assistant too, over the broker given.
+                save_household_settings(storage, HOUSEHOLD, HouseholdSettings(channels=["email", "mqtt"]))
+                broker = redacted_url(base.mqtt_url.get_secret_value())
+                say(f"alerts also go to MQTT: {broker} (prefix {base.mqtt_prefix})")
             if state_dir is not None and state_dir.is_dir():
                 restored = restore_strangers(storage, HOUSEHOLD, state_dir)
                 say(f"restored {restored} stranger-memory object(s) from {state_dir}")
