@@ -10,12 +10,14 @@
     households/<household>/settings.json                      recipients, channels, time zone
     households/<household>/state/visits.json                  open stranger visits
     households/<household>/state/strangers.json               remembered strangers
+    households/<household>/state/arrivals.json                named people last seen (arrival notices)
     households/<household>/strangers/<stranger-id>/<verdict>.crop  their face crops (JPEG)
     households/<household>/negatives.npz                      "this is not X" faces
     households/<household>/report/index.html                  the static report page
     households/<household>/alerts/sent/<alert-id>.<channel>.json  delivered (idempotency)
     households/<household>/alerts/claims/<alert-id>.<channel>.json  a send in progress
     households/<household>/alerts/dead/<alert-id>.json        alerts that could not be delivered
+    households/<household>/alerts/faces/<alert-id>.crop       the face an MQTT alert published
     households/<household>/links/used/<signature>.json        "I know this person" links used
 
 Results mirror their frame's key, so each is found from the other without a lookup, and
@@ -83,6 +85,10 @@ def visits_key(household: str) -> str:
 
 def strangers_key(household: str) -> str:
     return f"{household_prefix(household)}state/strangers.json"
+
+
+def arrivals_key(household: str) -> str:
+    return f"{household_prefix(household)}state/arrivals.json"
 
 
 def stranger_crops_prefix(household: str, stranger_id: str) -> str:

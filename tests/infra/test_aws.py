@@ -276,13 +276,15 @@ def test_notify_reads_the_frame_writes_only_its_bookkeeping_and_sends_as_its_ide
         prefix + "settings.json",
         prefix + "alerts/sent/*",
         prefix + "alerts/claims/*",
+        prefix + "alerts/faces/*",
     }
-    # sent marks (each alert once), claims (one sender at a time) and dead letters; never
-    # frames, results, known photos
+    # sent marks (each alert once), claims (one sender at a time), dead letters and the face
+    # an MQTT alert shows; never frames, results, known photos
     assert set(s3["s3:PutObject"]) == {
         prefix + "alerts/sent/*",
         prefix + "alerts/claims/*",
         prefix + "alerts/dead/*",
+        prefix + "alerts/faces/*",
     }
     for written in s3["s3:PutObject"]:
         assert not written.startswith((prefix + "frames", prefix + "results", prefix + "known"))
@@ -316,6 +318,8 @@ def test_recognize_reads_and_writes_only_what_it_must(transformed):
         prefix + "results/*",
         prefix + "state/visits.json",
         prefix + "state/strangers.json",
+        prefix + "state/arrivals.json",
+        prefix + "settings.json",  # the household's alert rules
         prefix + "negatives.npz",
     }
     assert set(allowed["s3:PutObject"]) == {
@@ -323,6 +327,7 @@ def test_recognize_reads_and_writes_only_what_it_must(transformed):
         prefix + "encodings.npz",
         prefix + "state/visits.json",
         prefix + "state/strangers.json",
+        prefix + "state/arrivals.json",
         prefix + "strangers/*",
     }
     assert not any(r.startswith(prefix + "frames") for r in allowed["s3:PutObject"])

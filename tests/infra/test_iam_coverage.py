@@ -66,8 +66,17 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "visits_key",
             "strangers_key",
             "negatives_key",
+            "arrivals_key",
+            "household_settings_key",
         },
-        PUT: {"FrameKey.result_key", "encodings_key", "visits_key", "strangers_key", "stranger_crop_key"},
+        PUT: {
+            "FrameKey.result_key",
+            "encodings_key",
+            "visits_key",
+            "strangers_key",
+            "stranger_crop_key",
+            "arrivals_key",
+        },
         DELETE: {"stranger_crops_prefix"},  # a forgotten stranger's crops
         LIST: {"known_prefix", "stranger_crops_prefix"},
     },

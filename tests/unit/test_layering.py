@@ -61,6 +61,8 @@ PURE = (
     "facewatch.edge.tracking",
     "facewatch.faces.gallery",
     "facewatch.alerts.retries",
+    "facewatch.alerts.rules",
+    "facewatch.alerts.home_assistant",
 )
 PURE_MUST_NOT_LOAD = ("facewatch.store", "boto3", "botocore", "cv2", "dlib", "requests", "click")
 NEVER_DEPLOYED = ("facewatch.local", "facewatch.cli")

@@ -21,6 +21,7 @@ from facewatch.alerts.household_settings import Recipients, load_household_setti
 from facewatch.alerts.links import Links, alert_links
 from facewatch.alerts.mail import build_alert_email, build_operator_email
 from facewatch.alerts.retries import RetryPolicy, send_with_retries
+from facewatch.alerts.rules import quiet_reason
 from facewatch.config import Settings
 from facewatch.exceptions import (
     AlertError,
@@ -182,7 +183,23 @@ def deliver(
     if not pending:
         log.info("alert %s was already sent; not sending it twice", alert.alert_id)
         return "already sent"
-    done, failures = [], []
+    done, failures, quiet = [], [], []
+    for name in list(pending):
+        window = None if alert.kind == "operator" else recipients.quiet_hours.get(name)
+        why = quiet_reason(window, name, alert.captured_at, recipients.timezone)
+        if why is not None:
+            # Recorded as this channel's outcome, so a redelivery does not send it later.
+            storage.put_json(
+                sent_alert_key(alert.household, alert.alert_id, name),
+                {
+                    "alert_id": alert.alert_id,
+                    "channel": name,
+                    "delivery_id": f"suppressed: {why}",
+                    "sent_at": now,
+                },
+            )
+            quiet.append(f"{name} suppressed: {why}")
+            pending.remove(name)
     for i, name in enumerate(pending):
         sent_key = sent_alert_key(alert.household, alert.alert_id, name)
         claim = _claim(storage, alert, name)
@@ -223,8 +240,8 @@ def deliver(
     if failures:
         return keep_dead_letter(storage, alert, failures, now)
     if not done:
-        return "already sent"
+        return f"suppressed: {'; '.join(quiet)}" if quiet else "already sent"
     log.info(
         "alert %s for %s/%s delivered: %s", alert.alert_id, alert.household, alert.camera, ", ".join(done)
     )
-    return f"sent {', '.join(done)}"
+    return f"sent {', '.join(done + quiet)}"

@@ -53,7 +53,20 @@ class HttpNotifier:
         if response.status_code == 202:
             # Not sent, but kept by notify as a dead letter: no reason to hand it over again.
             return "dead-lettered"
+        return handed_over(response)
+
+
+def handed_over(response: requests.Response) -> str:
+    """What recognize records of a hand-over notify accepted: 'sent', or what the
+    household's rules held back (quiet hours on a channel: `facewatch events` shows it)."""
+    try:
+        delivered = str(response.json().get("delivered", ""))
+    except (ValueError, AttributeError):
         return "sent"
+    if delivered.startswith("suppressed"):
+        return delivered
+    quiet = [part.strip() for part in delivered.split(",") if " suppressed: " in part]
+    return f"sent ({'; '.join(quiet)})" if quiet else "sent"
 
 
 class LambdaNotifier:

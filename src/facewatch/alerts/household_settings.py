@@ -6,9 +6,19 @@ from __future__ import annotations
 
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 
+from facewatch.alerts.rules import QuietHours
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput, ObjectMissing
 from facewatch.layout import household_settings_key
@@ -30,6 +40,35 @@ class HouseholdSettings(BaseModel):
     webhook_url: str | None = None
     mqtt_url: SecretStr | None = None
     """A broker of the household's own (its Home Assistant's); default: FACEWATCH_MQTT_URL."""
+    quiet_hours: dict[ChannelName, str] = Field(default_factory=dict)
+    """Per channel, a window of the household's local time when it stays silent, e.g.
+    {"email": "22:00-07:00"}; the other channels still alert (rules.py)."""
+    stranger_alert_hours: float | None = Field(None, gt=0)
+    """At most one alert per remembered stranger per this many hours, across all cameras."""
+    no_alerts: list[str] = Field(default_factory=list)
+    """Stranger ids and names that never alert (a neighbour, the postman)."""
+    arrivals: list[str] = Field(default_factory=list)
+    """Known people whose arrival is announced (once per visit); nobody by default."""
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _windows(cls, value: dict[ChannelName, str]) -> dict[ChannelName, str]:
+        for window in value.values():
+            try:
+                QuietHours.parse(window)
+            except BadInput as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+        return value
 
     @field_serializer("mqtt_url", when_used="json")
     def _stored_url(self, value: SecretStr | None) -> str | None:
@@ -61,6 +100,7 @@ class Recipients(BaseModel):
     channels: list[ChannelName]
     webhook_url: str | None
     mqtt_url: SecretStr | None
+    quiet_hours: dict[str, str]
 
 
 def load_household_settings(storage: Storage, household: str) -> HouseholdSettings:
@@ -87,4 +127,5 @@ def resolve(own: HouseholdSettings, settings: Settings) -> Recipients:
         channels=own.channels,
         webhook_url=own.webhook_url,
         mqtt_url=own.mqtt_url or settings.mqtt_url,
+        quiet_hours={str(channel): window for channel, window in own.quiet_hours.items()},
     )

@@ -26,7 +26,12 @@ def alert_links(alert: Alert, storage: Storage, settings: Settings, now: datetim
 
     frame_url = storage.presigned_url(alert.frame_key, settings.presign_seconds)
     known_url = None
-    if settings.link_secret is not None and settings.feedback_url and alert.strangers:
+    if (
+        settings.link_secret is not None
+        and settings.feedback_url
+        and alert.strangers
+        and alert.kind == "stranger"
+    ):
         token = sign_face(
             settings.link_secret.get_secret_value(),
             alert.household,

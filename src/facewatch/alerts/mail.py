@@ -104,11 +104,15 @@ def build_alert_email(
     photo = annotate_frame(frame_jpeg, [f.box for f in alert.strangers])
     count = len(alert.strangers)
     who = "A stranger" if count == 1 else f"{count} strangers"
+    subject = f"Stranger at {alert.camera} — {stamp}"
+    if alert.kind == "arrival":  # a named person the household asked to hear about
+        who = alert.strangers[0].name or "Someone known"
+        subject = f"{who} arrived at {alert.camera} — {stamp}"
     visit = f"{alert.visit_frames} frame(s) so far"
     if alert.first_seen:
         visit = f"first seen {local_time(alert.first_seen, timezone).strftime('%H:%M:%S')}, {visit}"
 
-    message = _message(alert, f"Stranger at {alert.camera} — {stamp}", mail_from, mail_to)
+    message = _message(alert, subject, mail_from, mail_to)
 
     history = stranger_history(alert, timezone)
     lines = [

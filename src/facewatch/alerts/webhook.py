@@ -18,7 +18,8 @@ def post_webhook(url: str, alert: Alert, links: Links, timeout: float = WEBHOOK_
     import requests
 
     payload = {
-        "event": "facewatch.stranger",
+        "event": "facewatch.arrival" if alert.kind == "arrival" else "facewatch.stranger",
+        "name": alert.strangers[0].name if alert.kind == "arrival" and alert.strangers else None,
         "alert_id": alert.alert_id,
         "household": alert.household,
         "camera": alert.camera,

@@ -26,6 +26,22 @@ def _names(value: str) -> list[str]:
 @click.option(
     "--mqtt-url", default=None, help="The household's own MQTT broker (mqtt[s]://user:pass@host:port)."
 )
+@click.option(
+    "--quiet",
+    "quiet",
+    multiple=True,
+    metavar="CHANNEL=HH:MM-HH:MM",
+    help="Quiet hours of a channel in the household's time zone, e.g. email=22:00-07:00 (CHANNEL= clears).",
+)
+@click.option(
+    "--once-per-stranger-hours",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="At most one alert per stranger per this many hours, across cameras (0: no limit).",
+)
+@click.option("--no-alerts", "silence", multiple=True, metavar="ID|NAME", help="Never alert for them.")
+@click.option("--alerts", "unsilence", multiple=True, metavar="ID|NAME", help="Undo --no-alerts.")
+@click.option("--arrivals", default=None, help="Comma-separated known people whose arrival is announced.")
 def household_command(
     household: str,
     mail_to: str | None,
@@ -33,6 +49,11 @@ def household_command(
     channels: str | None,
     webhook_url: str | None,
     mqtt_url: str | None,
+    quiet: tuple[str, ...],
+    once_per_stranger_hours: float | None,
+    silence: tuple[str, ...],
+    unsilence: tuple[str, ...],
+    arrivals: str | None,
 ) -> None:
     """Show or change a household's own alert settings (kept in the bucket)."""
     from facewatch.alerts.announce import announce_cameras
@@ -61,6 +82,24 @@ def household_command(
             changes["webhook_url"] = webhook_url
         if mqtt_url is not None:
             changes["mqtt_url"] = mqtt_url or None
+        if quiet:
+            windows: dict[str, str] = {str(c): w for c, w in current.quiet_hours.items()}
+            for item in quiet:
+                channel, sep, window = item.partition("=")
+                if not sep:
+                    raise BadInput(f"--quiet {item!r}: give CHANNEL=HH:MM-HH:MM, e.g. email=22:00-07:00")
+                if window.strip():
+                    windows[channel.strip()] = window.strip()
+                else:
+                    windows.pop(channel.strip(), None)
+            changes["quiet_hours"] = windows
+        if once_per_stranger_hours is not None:
+            changes["stranger_alert_hours"] = once_per_stranger_hours or None
+        if silence or unsilence:
+            kept = [n for n in current.no_alerts if n not in unsilence]
+            changes["no_alerts"] = kept + [n for n in silence if n not in kept]
+        if arrivals is not None:
+            changes["arrivals"] = _names(arrivals)
         if changes:
             current = HouseholdSettings.model_validate({**current.model_dump(), **changes})
             save_household_settings(storage, household, current)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
 
 from facewatch.alerts.handover import Notifier
+from facewatch.alerts.household_settings import HouseholdSettings, load_household_settings
 from facewatch.config import Settings
 from facewatch.exceptions import BadEvent, BadImage, BadInput, BadKey, StorageError
 from facewatch.faces.crops import crop_face
@@ -26,6 +28,7 @@ from facewatch.faces.quality import sharpness
 from facewatch.frames import Box, FrameMeta
 from facewatch.images import decode_bgr, to_rgb
 from facewatch.layout import FrameKey, KnownPhotoKey, classify_key, negatives_key
+from facewatch.recognize.arrivals import ArrivalStore
 from facewatch.recognize.decisions import Judgement, MatchPolicy, judge_face, person_distances, settled
 from facewatch.recognize.known import GalleryCache, rebuild_gallery
 from facewatch.recognize.negatives import by_person, refresh_negatives
@@ -200,10 +203,14 @@ class Recognizer:
     strangers: StrangerStore | None = None
     negatives: GalleryCache | None = None
     """"This is not X" faces per household, cached and ETag-checked like the known set."""
+    arrivals: ArrivalStore | None = None
+    _rules: dict[str, tuple[float, HouseholdSettings]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.strangers is None:
             self.strangers = StrangerStore(self.storage)
+        if self.arrivals is None:
+            self.arrivals = ArrivalStore(self.storage)
         if self.negatives is None:
             self.negatives = GalleryCache(
                 self.storage,
@@ -296,8 +303,13 @@ class Recognizer:
             f.model_copy(update={"verdict_id": key.verdict_id(i)}) for i, f in enumerate(result.faces)
         ]
         votes = _track_votes(result)
+        rules = self._household_rules(key.household)
+        if rules.arrivals and any(f.verdict == "known" for f in result.faces):
+            result.faces = self._announce_arrivals(event, result, rules)
         if result.strangers:
-            result.faces, result.alert = self._alert_visits(event, result, encodings, image, votes, gallery)
+            result.faces, result.alert = self._alert_visits(
+                event, result, encodings, image, votes, gallery, rules
+            )
         elif votes:  # known people's tracks, so their bad frames later are not strangers
             self.visits.record(
                 key.household, [], now=result.captured_at, policy=self.visit_policy, votes=votes
@@ -352,6 +364,7 @@ class Recognizer:
         image: np.ndarray,
         votes: list[Vote],
         gallery: Gallery | None,
+        rules: HouseholdSettings,
     ) -> tuple[list[FaceVerdict], str]:
         """Place each stranger in a visit (atomically, in the bucket) and alert new visits;
         a stranger face on a known person's edge track is that person and is not placed.
@@ -391,7 +404,23 @@ class Recognizer:
             face = faces[i].model_copy(
                 update={"visit_id": visit.visit_id, "stranger_id": recall.stranger.stranger_id}
             )
-            if assignment.alert:
+            held_back = None
+            hours = rules.stranger_alert_hours
+            if assignment.alert and (rules.no_alerts or hours):
+                assert self.strangers is not None
+                held_back = self.strangers.claim_alert(
+                    result.household,
+                    recall.stranger.stranger_id,
+                    visit.visit_id,
+                    now=result.captured_at,
+                    once_per=timedelta(hours=rules.stranger_alert_hours)
+                    if rules.stranger_alert_hours
+                    else None,
+                    no_alerts=rules.no_alerts,
+                )
+            if held_back is not None:
+                face = face.model_copy(update={"alert": f"suppressed: {held_back}"})
+            elif assignment.alert:
                 alert = self._alert_for(
                     result,
                     alert_id,
@@ -411,6 +440,43 @@ class Recognizer:
             outcomes.append(face.alert or "")
         sent = [o for o in outcomes if not o.startswith("suppressed")]
         return faces, (sent[0] if sent else outcomes[0])
+
+    def _household_rules(self, household: str) -> HouseholdSettings:
+        """The household's alert rules, read at most once per encodings_check_seconds: not
+        a settings read for every frame. Unreadable settings are the defaults here (no
+        rule holds anything back); notify keeps such a household's alerts as dead letters."""
+        cached = self._rules.get(household)
+        if cached is not None and time.monotonic() - cached[0] < self.settings.encodings_check_seconds:
+            return cached[1]
+        try:
+            rules = load_household_settings(self.storage, household)
+        except BadInput as exc:
+            log.error("%s; judging by the default rules", exc)
+            rules = HouseholdSettings()
+        self._rules[household] = (time.monotonic(), rules)
+        return rules
+
+    def _announce_arrivals(
+        self, event: StorageEvent, result: FrameResult, rules: HouseholdSettings
+    ) -> list[FaceVerdict]:
+        """Named people whose arrival the household asked for: one notice per visit."""
+        faces = list(result.faces)
+        named = {f.name: i for i, f in reversed(list(enumerate(faces))) if f.verdict == "known" and f.name}
+        assert self.arrivals is not None
+        due = self.arrivals.arrive(
+            result.household,
+            sorted(named),
+            frame_key=result.frame_key,
+            now=result.captured_at,
+            window=timedelta(seconds=self.settings.visit_window_seconds),
+            arrivals=rules.arrivals,
+            no_alerts=rules.no_alerts,
+        )
+        for name in due:
+            i = named[name]
+            alert = self._alert_for(result, alert_id_for(event, i), strangers=[faces[i]], kind="arrival")
+            faces[i] = faces[i].model_copy(update={"alert": f"arrival {self.notifier.send(alert)}"})
+        return faces
 
     def _remember(
         self,

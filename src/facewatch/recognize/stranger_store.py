@@ -5,13 +5,14 @@ one is naming.py's; the commands are cli/strangers.py's."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
+from facewatch.alerts.rules import stranger_suppressed
 from facewatch.exceptions import BadImage, BadInput, ObjectMissing
 from facewatch.faces.gallery import GALLERY_FORMAT
 from facewatch.images import decode_bgr, to_rgb
@@ -118,6 +119,47 @@ class StrangerStore(BookStore[StrangerBook]):
             return None
         box = largest_face(image)
         return None if box is None else describe_chips(face_crops(to_rgb(image), [box]).chips)[0]
+
+    def claim_alert(
+        self,
+        household: str,
+        stranger_id: str,
+        visit_id: str | None,
+        *,
+        now: datetime,
+        once_per: timedelta | None,
+        no_alerts: Collection[str],
+    ) -> str | None:
+        """Whether this stranger's new visit may alert, decided and recorded in one swap, so
+        two cameras seeing them at once cannot both alert: None, or why not."""
+
+        def change(book: StrangerBook) -> tuple[StrangerBook, str | None]:
+            found = book.get(stranger_id)
+            if found is None:  # forgotten or named meanwhile: judge by the rules alone
+                return book, stranger_suppressed(
+                    stranger_id=stranger_id,
+                    visit_id=visit_id,
+                    alerted_at=None,
+                    alerted_visit=None,
+                    now=now,
+                    once_per=once_per,
+                    no_alerts=no_alerts,
+                )
+            why = stranger_suppressed(
+                stranger_id=stranger_id,
+                visit_id=visit_id,
+                alerted_at=found.alerted_at,
+                alerted_visit=found.alerted_visit,
+                now=now,
+                once_per=once_per,
+                no_alerts=no_alerts,
+            )
+            if why is not None or (found.alerted_visit == visit_id and found.alerted_at is not None):
+                return book, why
+            marked = replace(found, alerted_at=now, alerted_visit=visit_id)
+            return StrangerBook([marked if s.stranger_id == stranger_id else s for s in book.strangers]), None
+
+        return self.change(household, change)[2]
 
     def strangers(self, household: str, *, now: datetime, memory: timedelta) -> list[Stranger]:
         """The strangers still remembered, most recently seen first (read only)."""

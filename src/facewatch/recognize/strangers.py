@@ -93,6 +93,10 @@ class Stranger:
     recent: tuple[StrangerSighting, ...] = ()
     visit_ids: tuple[str, ...] = ()
     cameras: tuple[str, ...] = ()
+    alerted_at: datetime | None = None
+    """When this stranger's last alert went out, for "at most once per N hours"."""
+    alerted_visit: str | None = None
+    """The visit that alert was for: a redelivered frame of it alerts again."""
 
     def is_expired(self, now: datetime, memory: timedelta) -> bool:
         return now - self.last_seen > memory
@@ -120,6 +124,11 @@ class Stranger:
             "recent": [s.to_dict() for s in self.recent],
             "visit_ids": list(self.visit_ids),
             "cameras": list(self.cameras),
+            **(
+                {"alerted_at": self.alerted_at.isoformat(), "alerted_visit": self.alerted_visit}
+                if self.alerted_at
+                else {}
+            ),
         }
 
     @classmethod
@@ -143,6 +152,8 @@ class Stranger:
             recent=tuple(StrangerSighting.from_dict(s) for s in data.get("recent", ())),
             visit_ids=tuple(str(v) for v in data.get("visit_ids", ())),
             cameras=tuple(str(c) for c in data.get("cameras", ())),
+            alerted_at=datetime.fromisoformat(data["alerted_at"]) if data.get("alerted_at") else None,
+            alerted_visit=str(data["alerted_visit"]) if data.get("alerted_visit") else None,
         )
 
     def summary(self) -> dict[str, Any]:
