@@ -2,7 +2,7 @@
 
 Triggered by the bucket's notification, never called by the agent:
     functions-framework --target=recognize --source=functions/recognize/main.py
-        (S3 event JSON, storage CloudEvents, MinIO / seaweedfs webhooks over HTTP)
+        (S3 event JSON, storage CloudEvents, MinIO / seaweedfs webhooks, SNS HTTPS subscriptions)
     Lambda with an S3 trigger: main.handler
 """
 

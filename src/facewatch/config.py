@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, StringConstraints, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -120,6 +120,20 @@ class Settings(BaseSettings):
     household's camera files nothing under another's."""
     webhook_token: SecretStr | None = None
     """When set, storage notifications POSTed to recognize must carry this Bearer token."""
+    sns_topic_arns: Annotated[
+        list[
+            Annotated[
+                str, StringConstraints(pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$")
+            ]
+        ],
+        NoDecode,
+        BeforeValidator(
+            lambda v: [a.strip() for a in v.split(",") if a.strip()] if isinstance(v, str) else v
+        ),
+    ] = Field(default_factory=list)
+    """SNS topics (comma-separated ARNs) that may deliver to recognize over HTTP(S): their
+    messages are authenticated by SNS's signature instead of the bearer token, which SNS
+    cannot send, and their subscriptions are confirmed (recognize/sns.py)."""
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(40_000_000, ge=1)
     """Checked from the image header before any pixel is decoded: a decompression bomb

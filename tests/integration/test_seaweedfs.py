@@ -27,6 +27,7 @@ import botocore.exceptions
 import cv2
 import numpy as np
 import pytest
+import requests
 
 from facewatch.edge.uploads import store_face_frame
 from facewatch.faces.detection import HaarDetector
@@ -271,6 +272,42 @@ def test_deleting_a_known_photo_rebuilds_the_encodings(stack: WeedStack):
     stored = load_gallery(storage, household)[0]
     assert len(stored.photo_keys) == 2
     assert all("/biden/" not in key for key in stored.photo_keys)
+
+
+def filer_rename(stack: WeedStack, old_key: str, new_path: str) -> None:
+    """Rename an object as a filer client does (`weed mount`'s mv, the filer HTTP API): one
+    `rename` webhook names the old path in `key`, the new one in message.new_parent_path."""
+    old_path = f"/buckets/{BUCKET}/{old_key}"
+    response = requests.post(f"{stack.weed.filer_url}{new_path}", params={"mv.from": old_path}, timeout=30)
+    assert response.status_code in (200, 204), response.text
+
+
+def test_a_renamed_known_photo_is_forgotten_under_its_old_path(stack: WeedStack):
+    """A rename's removal of the old path is not lost: a photo moved out of the household
+    (here to an archive folder, of which recognize hears nothing else) is forgotten."""
+    storage, household = stack.storage, "weed-rename"
+    enroll(storage, household, "obama", photos("obama"), MAX_PIXELS)
+    enroll(storage, household, "biden", photos("biden"), MAX_PIXELS)
+
+    def people() -> list[str]:
+        return load_gallery(storage, household)[0].people
+
+    # Within the household: the person's folder renamed, as a rename of each photo in it.
+    filer_rename(
+        stack,
+        known_photo_key(household, "biden", "biden.jpg"),
+        f"/buckets/{BUCKET}/households/{household}/known/joe/biden.jpg",
+    )
+    assert wait_for(stack, "biden renamed joe", lambda: people() if "biden" not in people() else None) == [
+        "joe",
+        "obama",
+    ]
+    # Out of the household: only the old path's removal tells recognize.
+    filer_rename(
+        stack, known_photo_key(household, "joe", "biden.jpg"), f"/buckets/{BUCKET}/archive/biden.jpg"
+    )
+    assert wait_for(stack, "joe forgotten", lambda: people() if "joe" not in people() else None) == ["obama"]
+    assert all(f"/{household}/known/obama/" in key for key in load_gallery(storage, household)[0].photo_keys)
 
 
 # --- 4. concurrent visit updates are never lost ----------------------------------------------

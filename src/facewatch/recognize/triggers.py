@@ -3,14 +3,19 @@ gets a list of `StorageEvent`s.
 
 Shapes (envelopes are unwrapped first, then the payload is parsed):
 - AWS S3 event notifications (`Records[].eventSource == "aws:s3"`), as Lambda gets them,
-  also inside SQS (`Records[].body`) and SNS (`Records[].Sns.Message`) envelopes; the
-  S3 test event (`"Event": "s3:TestEvent"`) yields nothing.
+  also inside SQS (`Records[].body`) and SNS (`Records[].Sns.Message`) envelopes, and in
+  the JSON an SNS HTTP(S) subscription receives (`Type: Notification`); the S3 test event
+  (`"Event": "s3:TestEvent"`) and SNS's own subscription messages
+  (`SubscriptionConfirmation`, `UnsubscribeConfirmation`: `recognize/sns.py` handles them)
+  yield nothing.
 - EventBridge "Object Created"/"Object Deleted" events from S3 (`detail-type`, `detail`).
 - Storage CloudEvents (`google.cloud.storage.object.v1.finalized` / `.deleted`), as a
   CloudEvent object, or over HTTP in binary (`ce-*` headers) or structured mode.
 - MinIO bucket-notification webhooks (`EventName`, `Key`, `Records[]` with `minio:s3`).
-- seaweedfs filer webhooks (an `EventNotification` with `old_entry`/`new_entry`, the
-  bucket being the first path component under `/buckets/`).
+- seaweedfs filer webhooks: `{"event_type", "key", "message"}` with the filer's
+  `EventNotification` (`old_entry`/`new_entry`/`new_parent_path`) as `message`. `key` is
+  the entry's old path (its only path for a create), the new one is `new_parent_path` +
+  `new_entry.name`; the bucket is the first path component under `/buckets/`.
 
 Anything else, or any of these with a missing or mistyped field, is a BadEvent that says
 what was wrong and where; no other exception escapes for any input."""
@@ -237,29 +242,41 @@ def _seaweed_etag(entry: Mapping[str, Any]) -> str | None:
         return None
 
 
+def _seaweed_path(directory: str, entry: Mapping[str, Any], where: str) -> str:
+    return f"{directory.rstrip('/')}/{_str(entry, 'name', where)}"
+
+
 def _seaweedfs(payload: Mapping[str, Any]) -> list[StorageEvent]:
     """A filer event: create, update (an overwrite: a new upload of the key), delete, or
-    rename (the old path removed, the new one created)."""
+    rename (the old path removed, the new one created).
+
+    The filer names the event by its old path (`key`; weed/filer/filer_notify.go), and sets
+    `new_parent_path` whenever there is a new entry, so the new path is always
+    `new_parent_path/new_entry.name`. A rename is told from an update by the two paths,
+    not by `event_type`: its rule differs between versions (some label every event with
+    both entries and a new_parent_path, an overwrite too, a rename; 4.48 does not)."""
     message = _obj(payload.get("message", payload.get("event", payload)), "seaweedfs message")
-    old, new = message.get("old_entry"), message.get("new_entry")
-    event_type = payload.get("event_type")
-    if old and new and event_type == "rename":
-        old_dir = _str(payload, "directory", "seaweedfs", required=False) or ""
-        old_path = (
-            f"{old_dir.rstrip('/')}/{_str(_obj(old, 'old_entry'), 'name', 'old_entry')}" if old_dir else None
-        )
-        gone = _seaweed_entry(old_path, _obj(old, "old_entry"), "removed", payload) if old_path else []
-        new_dir = _str(message, "new_parent_path", "seaweedfs") or ""
-        new_path = f"{new_dir.rstrip('/')}/{_str(_obj(new, 'new_entry'), 'name', 'new_entry')}"
-        return gone + _seaweed_entry(new_path, _obj(new, "new_entry"), "created", payload)
-    entry = _obj(new if new else old, "seaweedfs entry")
-    path = _str(payload, "key", "seaweedfs", required=False)
-    if path is None:
-        directory = _str(message, "new_parent_path", "seaweedfs", required=False) or _str(
-            payload, "directory", "seaweedfs", required=False
-        )
-        path = f"{(directory or '').rstrip('/')}/{_str(entry, 'name', 'seaweedfs entry')}"
-    return _seaweed_entry(path, entry, "created" if new else "removed", payload)
+    old = _obj(message["old_entry"], "seaweedfs old_entry") if message.get("old_entry") else None
+    new = _obj(message["new_entry"], "seaweedfs new_entry") if message.get("new_entry") else None
+    if old is None and new is None:
+        raise BadEvent("seaweedfs message: neither old_entry nor new_entry")
+    old_path = _str(payload, "key", "seaweedfs", required=False)
+    if old_path is None:  # a SubscribeMetadataResponse-like shape: the directory, not the path
+        directory = _str(payload, "directory", "seaweedfs", required=False)
+        if directory is None and new is not None:
+            directory = _str(message, "new_parent_path", "seaweedfs message")
+        if directory is None:
+            raise BadEvent("seaweedfs: key missing (the path of the entry)")
+        old_path = _seaweed_path(directory, old or new or {}, "seaweedfs entry")
+    if new is None:
+        return _seaweed_entry(old_path, old or {}, "removed", payload)
+    new_parent = _str(message, "new_parent_path", "seaweedfs message", required=False)
+    new_path = _seaweed_path(new_parent, new, "seaweedfs new_entry") if new_parent else old_path
+    if old is None or new_path == old_path:
+        return _seaweed_entry(new_path, new, "created", payload)
+    return _seaweed_entry(old_path, old, "removed", payload) + _seaweed_entry(
+        new_path, new, "created", payload
+    )
 
 
 def _seaweed_entry(
@@ -288,6 +305,33 @@ def _seaweed_entry(
 
 # --- dispatch --------------------------------------------------------------------------------
 
+_SNS_SUBSCRIPTION_TYPES = ("SubscriptionConfirmation", "UnsubscribeConfirmation")
+
+
+def _is_seaweedfs(data: Mapping[str, Any]) -> bool:
+    """A filer EventNotification, bare or as a webhook's `message`: not any body that
+    happens to have a `message` field (chat and alerting webhooks do too)."""
+    entries = ("old_entry", "new_entry")
+    message = data.get("message", data.get("event"))
+    return any(k in data for k in entries) or (
+        isinstance(message, Mapping) and any(k in message for k in entries)
+    )
+
+
+def _sns_notification(data: Mapping[str, Any], depth: int) -> list[StorageEvent]:
+    """The storage event an SNS notification carries as its `Message` text; a topic that
+    publishes something else is told so, with the topic named."""
+    where = f"SNS notification from {data.get('TopicArn')!r}"
+    text = _str(data, "Message", where) or ""
+    try:
+        payload = json.loads(text)
+    except ValueError as exc:
+        raise BadEvent(f"{where}: not a storage event: its Message is text, not JSON") from exc
+    try:
+        return _parse_payload(payload, depth + 1)
+    except BadEvent as exc:
+        raise BadEvent(f"{where}: {exc}") from exc
+
 
 def _parse_payload(payload: Any, depth: int = 0) -> list[StorageEvent]:
     if depth > 3:
@@ -299,16 +343,22 @@ def _parse_payload(payload: Any, depth: int = 0) -> list[StorageEvent]:
         return _records(data, "s3", depth)
     if data.get("Type") == "Notification" and "Message" in data:
         # SNS as an HTTP subscription or an SQS queue receives it (raw delivery off)
-        return _parse_json_text(_str(data, "Message", "SNS notification") or "", depth + 1)
+        return _sns_notification(data, depth)
+    if data.get("Type") in _SNS_SUBSCRIPTION_TYPES and "TopicArn" in data:
+        return []  # SNS about the subscription itself: recognize/sns.py confirms it
     if "detail-type" in data and data.get("source") == "aws.s3":
         return _eventbridge(data)
     if "specversion" in data and "type" in data:
         return _gcs(str(data["type"]), data.get("data"), data.get("time"))
     if "EventName" in data:  # MinIO without Records is not something it sends
         raise BadEvent("MinIO event without Records")
-    if "old_entry" in data or "new_entry" in data or "message" in data:
+    if _is_seaweedfs(data):
         return _seaweedfs(data)
-    raise BadEvent(f"unknown event shape (fields: {', '.join(sorted(map(str, data))[:8]) or 'none'})")
+    fields = ", ".join(sorted(map(str, data))[:8]) or "none"
+    raise BadEvent(
+        f"not a storage event: unknown event shape (fields: {fields}); recognize takes S3, SQS, SNS, "
+        "EventBridge, storage CloudEvent, MinIO and seaweedfs notifications"
+    )
 
 
 def _parse_json_text(text: str | bytes, depth: int = 0) -> list[StorageEvent]:

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from facewatch.exceptions import BadInput
 from facewatch.web.services import Services
-from facewatch.web.transport import Reply, TooLarge, require_bearer
+from facewatch.web.transport import Reply, TooLarge, Unauthorized, require_bearer
 
 if TYPE_CHECKING:
     from facewatch.config import Settings
@@ -102,16 +102,40 @@ def _captured_at(value: str | None, now: datetime | None = None) -> datetime:
 
 
 def recognize(services: Services, *, headers: Mapping[str, str], body: bytes | Mapping[str, Any]) -> Reply:
-    """A storage notification (S3 event, CloudEvent or MinIO webhook) about uploads."""
+    """A storage notification (S3 event, CloudEvent, MinIO or seaweedfs webhook, SNS) about
+    uploads, or SNS confirming its subscription."""
+    from facewatch.recognize.sns import SnsRefused
     from facewatch.recognize.triggers import parse_event
 
     if isinstance(body, (bytes, bytearray)):
-        # Storage servers sending webhooks authenticate with a bearer token; Lambda's
-        # S3 trigger arrives as a dict through the Lambda API and needs none.
-        require_bearer(headers, services.settings.webhook_token)
+        # Lambda's S3 trigger arrives as a dict through the Lambda API and needs no check.
+        try:
+            reply = _authenticate_notification(services, headers, bytes(body))
+        except SnsRefused as exc:
+            raise Unauthorized(str(exc)) from exc
+        if reply is not None:
+            return reply
     events = parse_event(body, headers)
     outcomes = [services.recognizer.handle(event).summary() for event in events]
     return Reply(200, {"outcomes": outcomes})
+
+
+def _authenticate_notification(services: Services, headers: Mapping[str, str], body: bytes) -> Reply | None:
+    """Storage servers' webhooks carry the bearer token. SNS cannot send one: its messages
+    are taken on their signature, from a topic in FACEWATCH_SNS_TOPIC_ARNS (recognize/sns.py),
+    and its messages about the subscription itself are answered here (the Reply)."""
+    from facewatch.recognize.sns import sns_message
+
+    sns = sns_message(body, headers)
+    if sns is None or (sns.type == "Notification" and not services.settings.sns_topic_arns):
+        require_bearer(headers, services.settings.webhook_token)
+        return None
+    if sns.type == "SubscriptionConfirmation":
+        return Reply(200, {"confirmed": services.sns.confirm(sns)})
+    services.sns.verify(sns)
+    if sns.type == "UnsubscribeConfirmation":
+        return Reply(200, {"unsubscribed": sns.topic_arn})
+    return None
 
 
 def notify(services: Services, *, body: bytes | Mapping[str, Any]) -> Reply:

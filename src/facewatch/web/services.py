@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from facewatch.faces.detection import FaceDetector
     from facewatch.recognize.known import GalleryCache
     from facewatch.recognize.recognizer import Recognizer
+    from facewatch.recognize.sns import SnsVerifier
     from facewatch.store.storage import Storage
 
 
@@ -64,6 +65,13 @@ class Services:
         return Recognizer(
             self.storage, self.settings, self.galleries, self.notifier, VisitStore(self.storage)
         )
+
+    @cached_property
+    def sns(self) -> SnsVerifier:
+        """Checks SNS HTTP(S) messages for the subscribed topics; caches SNS's certificates."""
+        from facewatch.recognize.sns import SnsVerifier, https_get
+
+        return SnsVerifier(self.settings.sns_topic_arns, fetch_cert=https_get, http_get=https_get)
 
 
 @cache

@@ -45,6 +45,26 @@ EXPECTED = {
             "seaweedfs",
         )
     ],
+    # A rename: the old object's removal (from `key`) and the new one's creation (from
+    # message.new_parent_path + new_entry.name), the same bytes under both.
+    "seaweedfs_webhook_rename_captured": [
+        (
+            "removed",
+            "facewatch",
+            "households/home/known/obama/obama.jpg",
+            "1bee11bec6fa8a197b379c7496aad1ec",
+            "seaweedfs",
+        ),
+        (
+            "created",
+            "facewatch",
+            "households/home/known/barack/obama-portrait.jpg",
+            "1bee11bec6fa8a197b379c7496aad1ec",
+            "seaweedfs",
+        ),
+    ],
+    "seaweedfs_webhook_rename_directory_captured": [],  # each file in it comes as its own rename
+    "sns_subscription_confirmation": [],  # SNS about the subscription: recognize/sns.py answers it
 }
 FILES = sorted(EVENTS.glob("*.json"))
 
@@ -159,23 +179,83 @@ def test_binary_cloudevent_with_bad_body_is_a_bad_event():
         )
 
 
-def test_seaweedfs_overwrite_rename_and_its_own_buckets():
-    created = json.loads((EVENTS / "seaweedfs_webhook_create_captured.json").read_text())
-    overwrite = json.loads(json.dumps(created))
-    overwrite["event_type"] = "update"
+def seaweedfs(name):
+    return json.loads((EVENTS / f"seaweedfs_webhook_{name}_captured.json").read_text())
+
+
+def test_seaweedfs_overwrite_is_one_new_upload_and_its_own_buckets_are_skipped():
+    overwrite = seaweedfs("create")
+    overwrite["event_type"] = "update"  # what weed 4.48 sends for an S3 PUT over an existing key
     overwrite["message"]["old_entry"] = overwrite["message"]["new_entry"]
     assert [e.kind for e in parse_event(overwrite)] == ["created"]  # a new upload of the key
-    rename = json.loads(json.dumps(overwrite))
-    rename["event_type"] = "rename"
-    rename["directory"] = "/buckets/facewatch/households/home/known/obama"
-    rename["message"]["old_entry"] = {**rename["message"]["old_entry"], "name": "old.jpg"}
-    assert [(e.kind, e.key.rsplit("/", 1)[1]) for e in parse_event(rename)] == [
-        ("removed", "old.jpg"),
-        ("created", "140312000005-1b6c52bf41e0.jpg"),
-    ]
-    system = json.loads(json.dumps(created))
+    system = seaweedfs("create")
     system["key"] = "/buckets/.system/owners/facewatch"
+    system["message"]["new_parent_path"] = "/buckets/.system/owners"
+    system["message"]["new_entry"]["name"] = "facewatch"
     assert parse_event(system) == []
+
+
+def test_a_seaweedfs_rename_removes_the_old_path_whatever_event_type_says():
+    rename = seaweedfs("rename")
+    assert "directory" not in rename  # the webhook never sends one: the old path is `key`
+    expected = [(e.kind, e.key) for e in parse_event(rename)]
+    assert expected == [
+        ("removed", "households/home/known/obama/obama.jpg"),
+        ("created", "households/home/known/barack/obama-portrait.jpg"),
+    ]
+    # The two paths tell a rename from an update, not the label (other senders leave it out).
+    del rename["event_type"]
+    assert [(e.kind, e.key) for e in parse_event(rename)] == expected
+    # Within one folder, only the name changes.
+    same_folder = seaweedfs("rename")
+    same_folder["message"]["new_parent_path"] = "/buckets/facewatch/households/home/known/obama"
+    assert [(e.kind, e.key) for e in parse_event(same_folder)] == [
+        ("removed", "households/home/known/obama/obama.jpg"),
+        ("created", "households/home/known/obama/obama-portrait.jpg"),
+    ]
+
+
+def test_a_seaweedfs_rename_out_of_the_buckets_is_a_removal_only():
+    moved_out = seaweedfs("rename")
+    moved_out["message"]["new_parent_path"] = "/archive/2026"
+    assert [(e.kind, e.key) for e in parse_event(moved_out)] == [
+        ("removed", "households/home/known/obama/obama.jpg")
+    ]
+
+
+def test_a_seaweedfs_event_without_its_path_or_entries_says_so():
+    no_key = seaweedfs("delete")
+    del no_key["key"]
+    with pytest.raises(BadEvent, match="seaweedfs: key missing"):
+        parse_event(no_key)
+    no_entries = seaweedfs("delete")
+    no_entries["message"] = {"old_entry": None, "delete_chunks": True}
+    with pytest.raises(BadEvent, match="neither old_entry nor new_entry"):
+        parse_event(no_entries)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"message": "Backup finished"},
+        {"message": {"text": "disk 93% full", "severity": "warning"}},
+        {"event": {"type": "push"}, "message": "hello"},
+    ],
+    ids=["text", "object", "with-event"],
+)
+def test_a_generic_message_is_refused_as_not_a_storage_event(body):
+    with pytest.raises(BadEvent, match="not a storage event") as refused:
+        parse_event(json.dumps(body).encode())
+    assert "seaweedfs message" not in str(refused.value)
+    assert "fields: " in str(refused.value)
+
+
+def test_an_sns_notification_of_something_else_says_its_message_is_not_a_storage_event():
+    payload = json.loads((EVENTS / "s3_sns_http_notification.json").read_text())
+    for message in ("Hello world!", json.dumps({"alarm": "CPU high"})):
+        payload["Message"] = message
+        with pytest.raises(BadEvent, match=r"SNS notification from 'arn:aws:sns:.*not a storage event"):
+            parse_event(payload)
 
 
 def test_a_seaweedfs_time_out_of_range_is_a_bad_event_not_a_crash():
