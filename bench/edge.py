@@ -113,11 +113,11 @@ def baseline(path: Path) -> Sent:
     return out
 
 
-def agent(path: Path, workdir: Path) -> tuple[Sent, dict[str, int | float]]:
+def agent(path: Path, workdir: Path, detector: str) -> tuple[Sent, dict[str, int | float]]:
     server = MotoServer(workdir).start()
     try:
         os.environ.update(LOCAL_CREDENTIALS)
-        settings = Settings(bucket=BUCKET, s3_endpoint_url=server.endpoint)
+        settings = Settings(bucket=BUCKET, s3_endpoint_url=server.endpoint, detector=detector)
         storage = Storage(make_s3_client(settings), BUCKET)
         storage.ensure_bucket()
         out = Sent()
@@ -218,6 +218,12 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=None, help="scale the video to this height first")
     parser.add_argument("--seconds", type=float, default=None, help="use only the video's first seconds")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
+    parser.add_argument(
+        "--detector",
+        choices=["haar", "hog", "yunet", "centerface"],
+        default=Settings().detector,
+        help="the agent's detector (the baseline is always the article's Haar loop)",
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     with tempfile.TemporaryDirectory(prefix="fw-bench-edge-") as tmp:
@@ -229,13 +235,14 @@ def main() -> None:
         capture.release()
         decode = decode_only(video)
         base = baseline(video)
-        ours, summary = agent(video, workdir)
+        ours, summary = agent(video, workdir, args.detector)
     min_face_px = Settings().min_face_px
     second_cov, face_cov, missed = coverage(base, ours, judgeable(base, min_face_px))
     all_cov, _, _ = coverage(base, ours)
     result = {
         "video": args.video.name,
         "size": size,
+        "detector": args.detector,
         "frames": base.frames_read,
         "decode_fps": round(decode.fps, 1),
         "baseline_fps": round(base.fps, 1),

@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
 
     # --- detection (edge agent and the detect function) -------------------------------
-    detector: Literal["haar", "hog", "yunet"] = "haar"
+    detector: Literal["haar", "hog", "yunet", "centerface"] = "haar"
     detect_width: int = Field(640, ge=64)
     """Frames are downscaled to at most this width before detection; boxes are mapped back."""
     haar_scale_factor: float = Field(1.1, gt=1.0)

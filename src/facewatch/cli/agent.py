@@ -91,7 +91,7 @@ def _install_stop_handlers(stop: threading.Event) -> None:
 @click.option("--no-motion-gate", is_flag=True, help="Search the whole frame at every tick.")
 @click.option(
     "--detector",
-    type=click.Choice(["haar", "hog", "yunet"]),
+    type=click.Choice(["haar", "hog", "yunet", "centerface"]),
     default=None,
     help="Face detector [default: FACEWATCH_DETECTOR or haar].",
 )

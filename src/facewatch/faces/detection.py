@@ -290,6 +290,10 @@ def make_detector(settings: Settings, kind: str | None = None) -> FaceDetector:
         return YuNetDetector(
             settings.yunet_model, max_width=settings.detect_width, min_face_px=settings.min_face_px
         )
+    if kind == "centerface":
+        from facewatch.faces.centerface import CenterFaceDetector
+
+        return CenterFaceDetector(max_width=settings.detect_width, min_face_px=settings.min_face_px)
     raise ValueError(f"unknown detector {kind!r}")
 
 
