@@ -11,6 +11,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,7 +19,10 @@ import cv2
 import numpy as np
 import pytest
 
+from facewatch.edge.uploads import store_face_frame
+from facewatch.frames import Box, FrameMeta
 from facewatch.local.stack import LOCAL_CREDENTIALS, MotoServer
+from facewatch.records import Alert, FaceVerdict
 from facewatch.store.storage import Storage
 
 REPO = Path(__file__).resolve().parents[1]
@@ -210,3 +214,21 @@ def hook() -> Iterator[tuple[str, list[dict]]]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
     server.shutdown()
+
+
+def stranger_alert(storage: Storage, alert_id: str = "a1", household: str = "home", **kw: object) -> Alert:
+    """An alert about the stranger in a stored frame of the bundled clip, at camera door;
+    `kw` sets any other field of the alert."""
+    frame = clip_frame()
+    meta = FrameMeta(household, "door", datetime.now(UTC), frame.shape[1], frame.shape[0], ())
+    fields: dict[str, object] = {
+        "alert_id": alert_id,
+        "household": household,
+        "camera": "door",
+        "bucket": storage.bucket,
+        "frame_key": store_face_frame(storage, frame, meta),
+        "captured_at": datetime.now(UTC),
+        "faces_in_frame": 1,
+        "strangers": [FaceVerdict(box=Box(156, 82, 94, 94), verdict="stranger")],
+    }
+    return Alert.model_validate({**fields, **kw})

@@ -13,8 +13,8 @@ from facewatch.alerts.delivery import deliver
 from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
 from facewatch.config import Settings
 from facewatch.layout import sent_alert_key
-from tests.conftest import run_cli
-from tests.integration.test_mqtt import NO_EMAIL, stranger_alert
+from tests.conftest import run_cli, stranger_alert
+from tests.integration.test_mqtt import NO_EMAIL
 from tests.mqtt_broker import Subscriber
 from tests.street import FIRST_WALK, Collected, enroll_household, walk_by
 

@@ -23,38 +23,18 @@ from facewatch.alerts.delivery import DELIVERY_BUDGET_SECONDS, deliver
 from facewatch.alerts.handover import NOTIFY_WAIT_SECONDS, HttpNotifier
 from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
 from facewatch.config import Settings
-from facewatch.edge.uploads import store_face_frame
 from facewatch.exceptions import AlertError
-from facewatch.frames import Box, FrameMeta
 from facewatch.layout import alert_claim_key, dead_alert_key, dead_alerts_prefix, sent_alert_key
 from facewatch.local.stack import free_port
-from facewatch.records import Alert, FaceVerdict
+from facewatch.records import Alert
 from facewatch.store.storage import Storage
-from tests.conftest import clip_frame, run_cli
+from tests.conftest import run_cli, stranger_alert
 
 pytestmark = pytest.mark.integration
 
 
 def settings(**kw) -> Settings:
     return Settings(_env_file=None, **{"mail_to": ["family@example.test"], **kw})
-
-
-def stranger_alert(storage: Storage, alert_id: str = "a1", household: str = "home", **kw) -> Alert:
-    frame = clip_frame()
-    key = store_face_frame(
-        storage, frame, FrameMeta(household, "door", datetime.now(UTC), frame.shape[1], frame.shape[0], ())
-    )
-    return Alert(
-        alert_id=alert_id,
-        household=household,
-        camera="door",
-        bucket=storage.bucket,
-        frame_key=key,
-        captured_at=datetime.now(UTC),
-        faces_in_frame=1,
-        strangers=[FaceVerdict(box=Box(156, 82, 94, 94), verdict="stranger")],
-        **kw,
-    )
 
 
 def plain_message(to: str) -> email.message.EmailMessage:

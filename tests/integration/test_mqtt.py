@@ -26,9 +26,9 @@ from facewatch.frames import Box, FrameMeta
 from facewatch.images import decode_bgr
 from facewatch.layout import alert_face_key, dead_alert_key, sent_alert_key
 from facewatch.local.stack import free_port
-from facewatch.records import Alert, FaceVerdict
+from facewatch.records import FaceVerdict
 from facewatch.store.storage import Storage
-from tests.conftest import clip_frame, run_cli
+from tests.conftest import clip_frame, run_cli, stranger_alert
 from tests.mqtt_broker import Mosquitto, Subscriber
 
 pytestmark = pytest.mark.integration
@@ -43,31 +43,18 @@ def settings(**kw) -> Settings:
     return Settings(_env_file=None, **{"mail_to": ["family@example.test"], **kw})
 
 
+DETAILS = {
+    "strangers": [FaceVerdict(box=Box(156, 82, 94, 94), verdict="stranger", distance=0.71)],
+    "stranger_id": "stranger-0a1b2c",
+    "visit_id": "visit-1",
+}
+
 NO_EMAIL = SmtpChannel("127.0.0.1", free_port())
 """The deployment's email channel, which these households do not use."""
 
 
 def mqtt_only(storage: Storage) -> None:
     save_household_settings(storage, "home", HouseholdSettings(channels=["mqtt"]))
-
-
-def stranger_alert(storage: Storage, alert_id: str = "m1") -> Alert:
-    frame = clip_frame()
-    key = store_face_frame(
-        storage, frame, FrameMeta("home", "door", datetime.now(UTC), frame.shape[1], frame.shape[0], ())
-    )
-    return Alert(
-        alert_id=alert_id,
-        household="home",
-        camera="door",
-        bucket=storage.bucket,
-        frame_key=key,
-        captured_at=datetime.now(UTC),
-        faces_in_frame=1,
-        strangers=[FaceVerdict(box=Box(156, 82, 94, 94), verdict="stranger", distance=0.71)],
-        stranger_id="stranger-0a1b2c",
-        visit_id="visit-1",
-    )
 
 
 @pytest.fixture
@@ -99,7 +86,7 @@ def check_device_discovery(config: dict) -> None:
 
 def test_an_alert_publishes_discovery_the_retained_face_and_the_visit(storage, mosquitto, subscriber):
     mqtt_only(storage)
-    alert = stranger_alert(storage)
+    alert = stranger_alert(storage, "m1", **DETAILS)
     outcome = deliver(alert, storage=storage, channel=NO_EMAIL, settings=settings(mqtt_url=mosquitto.url))
     assert outcome.startswith("sent mqtt"), outcome
 
@@ -137,7 +124,7 @@ def test_an_alert_publishes_discovery_the_retained_face_and_the_visit(storage, m
 @pytest.mark.parametrize("protocol", ["3.1.1", "5"])
 def test_tls_with_the_brokers_ca_and_both_protocol_versions(storage, mosquitto, subscriber, protocol):
     mqtt_only(storage)
-    alert = stranger_alert(storage, alert_id=f"tls-{protocol}")
+    alert = stranger_alert(storage, f"tls-{protocol}", **DETAILS)
     config = settings(mqtt_url=mosquitto.tls_url, mqtt_ca_file=mosquitto.ca_file, mqtt_protocol=protocol)
     assert deliver(alert, storage=storage, channel=NO_EMAIL, settings=config).startswith("sent mqtt")
     assert json.loads(subscriber.on(VISIT)[0][0])["alert_id"] == alert.alert_id
@@ -147,7 +134,7 @@ def test_a_households_own_broker_is_used(storage, mosquitto, subscriber):
     save_household_settings(
         storage, "home", HouseholdSettings.model_validate({"channels": ["mqtt"], "mqtt_url": mosquitto.url})
     )
-    alert = stranger_alert(storage, alert_id="own")
+    alert = stranger_alert(storage, "own", **DETAILS)
     assert deliver(alert, storage=storage, channel=NO_EMAIL, settings=settings()).startswith("sent mqtt")
     assert subscriber.on(VISIT)
 
@@ -155,7 +142,7 @@ def test_a_households_own_broker_is_used(storage, mosquitto, subscriber):
 @pytest.mark.parametrize("fault", ["wrong password", "wrong CA"])
 def test_a_refusal_that_retrying_cannot_fix_is_a_dead_letter_at_once(storage, mosquitto, fault, caplog):
     mqtt_only(storage)
-    alert = stranger_alert(storage, alert_id=fault.replace(" ", "-"))
+    alert = stranger_alert(storage, fault.replace(" ", "-"), **DETAILS)
     if fault == "wrong password":
         config = settings(mqtt_url=mosquitto.url.replace(mosquitto.password, "not-the-password"))
     else:
@@ -171,7 +158,7 @@ def test_a_refusal_that_retrying_cannot_fix_is_a_dead_letter_at_once(storage, mo
 
 def test_broker_down_is_retried_then_kept_and_sent_by_alerts_retry(storage, mosquitto, subscriber):
     mqtt_only(storage)
-    alert = stranger_alert(storage, alert_id="down")
+    alert = stranger_alert(storage, "down", **DETAILS)
     config = settings(mqtt_url=mosquitto.url, mqtt_timeout=2)
     subscriber.close()
     mosquitto.stop()
@@ -240,7 +227,7 @@ def test_a_connection_dropped_mid_publish_is_retried_and_the_visit_arrives_once(
     storage, mosquitto, subscriber
 ):
     mqtt_only(storage)
-    alert = stranger_alert(storage, alert_id="cut")
+    alert = stranger_alert(storage, "cut", **DETAILS)
     # Past CONNECT and into the discovery config's PUBLISH: the face and the visit never
     # reached the broker on the first attempt.
     proxy = CuttingProxy(mosquitto.port, cut_after=300)
@@ -265,7 +252,7 @@ def test_a_connection_dropped_mid_publish_is_retried_and_the_visit_arrives_once(
 
 def test_broker_urls_are_checked_and_never_echoed(storage):
     mqtt_only(storage)
-    alert = stranger_alert(storage, alert_id="badurl")
+    alert = stranger_alert(storage, "badurl", **DETAILS)
     outcome = deliver(
         alert,
         storage=storage,

@@ -134,27 +134,18 @@ class StrangerStore(BookStore[StrangerBook]):
         two cameras seeing them at once cannot both alert: None, or why not."""
 
         def change(book: StrangerBook) -> tuple[StrangerBook, str | None]:
+            # Forgotten or named meanwhile (found is None): judged by the rules alone.
             found = book.get(stranger_id)
-            if found is None:  # forgotten or named meanwhile: judge by the rules alone
-                return book, stranger_suppressed(
-                    stranger_id=stranger_id,
-                    visit_id=visit_id,
-                    alerted_at=None,
-                    alerted_visit=None,
-                    now=now,
-                    once_per=once_per,
-                    no_alerts=no_alerts,
-                )
             why = stranger_suppressed(
                 stranger_id=stranger_id,
                 visit_id=visit_id,
-                alerted_at=found.alerted_at,
-                alerted_visit=found.alerted_visit,
+                alerted_at=found.alerted_at if found else None,
+                alerted_visit=found.alerted_visit if found else None,
                 now=now,
                 once_per=once_per,
                 no_alerts=no_alerts,
             )
-            if why is not None or (found.alerted_visit == visit_id and found.alerted_at is not None):
+            if found is None or why is not None or found.alerted_visit == visit_id:
                 return book, why
             marked = replace(found, alerted_at=now, alerted_visit=visit_id)
             return StrangerBook([marked if s.stranger_id == stranger_id else s for s in book.strangers]), None
