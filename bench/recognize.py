@@ -164,7 +164,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from facewatch.config import Settings
 from facewatch.recognize.decisions import MatchPolicy
-from facewatch.faces.encodings import Gallery
+from facewatch.faces.gallery import Gallery
 from facewatch.frames import Box, FrameMeta
 from facewatch.images import decode_bgr
 from facewatch.recognize.recognizer import find_faces, judge_faces
