@@ -4,15 +4,20 @@ is recorded with why, and `facewatch events` shows it."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from facewatch.alerts.channels import SmtpChannel
 from facewatch.alerts.delivery import deliver
 from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
 from facewatch.config import Settings
+from facewatch.frames import Box
 from facewatch.layout import sent_alert_key
+from facewatch.records import FaceVerdict
 from tests.conftest import run_cli, stranger_alert
 from tests.integration.test_mqtt import NO_EMAIL
 from tests.mqtt_broker import Subscriber
@@ -115,3 +120,38 @@ def test_quiet_hours_silence_one_channel_and_are_recorded(storage, mosquitto):
         subscriber.close()
     record = storage.get_json(sent_alert_key("home", "night", "email"))
     assert record["delivery_id"].startswith("suppressed: quiet hours")
+
+
+def test_an_arrival_is_an_email_about_the_person_and_a_known_visit_on_mqtt(storage, mosquitto, outbox):
+    save_household_settings(storage, "home", HouseholdSettings(channels=["email", "mqtt"]))
+    alert = stranger_alert(
+        storage,
+        "arrival-1",
+        kind="arrival",
+        strangers=[FaceVerdict(box=Box(156, 82, 94, 94), verdict="known", name="Alice", distance=0.31)],
+    )
+    subscriber = Subscriber(mosquitto, "facewatch/home/door/visit")
+    try:
+        outcome = deliver(
+            alert,
+            storage=storage,
+            channel=SmtpChannel("127.0.0.1", outbox.port),
+            settings=Settings(
+                _env_file=None,
+                mail_to=["family@example.test"],
+                mqtt_url=mosquitto.url,
+                link_secret="s" * 32,
+                feedback_url="http://feedback.test/",
+            ),
+        )
+        assert outcome.startswith("sent email"), outcome
+        ((visit, _),) = subscriber.on("facewatch/home/door/visit")
+    finally:
+        subscriber.close()
+    body = json.loads(visit)
+    assert body["event_type"] == body["verdict"] == "known" and body["name"] == "Alice"
+    (eml,) = outbox.messages
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert message["Subject"].startswith("Alice arrived at door")
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "I know this person" not in text and "stranger" not in text.lower()

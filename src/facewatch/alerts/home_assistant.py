@@ -140,9 +140,8 @@ def alert_messages(
     messages = [Message(topics.discovery(household, camera), config, retain=True)]
     if face_jpeg is not None:
         messages.append(Message(topics.face(household, camera), face_jpeg, retain=True))
-    visit = visit_payload(
-        alert, kind="stranger", frame_url=frame_url, face_url=face_url, console_url=console_url
-    )
+    kind: VisitKind = "known" if alert.kind == "arrival" else "stranger"
+    visit = visit_payload(alert, kind=kind, frame_url=frame_url, face_url=face_url, console_url=console_url)
     messages.append(Message(topics.visit(household, camera), json.dumps(visit).encode(), retain=False))
     return messages
 
