@@ -25,14 +25,22 @@ demo: install
 	$(BIN)/facewatch demo
 
 # The report page is tested in a real headless Chromium, the mqtt channel against a real
-# Mosquitto (Debian's packages): installed here when missing, as root only; otherwise those
-# tests skip, and fail when CI is set.
+# Mosquitto, `facewatch up`'s cameras against a real RTSP camera (GStreamer's RTSP server
+# under Debian's python3; tests/rtsp_server.py): Debian's packages, installed here when
+# missing, as root only; otherwise those tests skip, and fail when CI is set.
 test-servers:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/mosquitto ]; then \
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	for p in gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+		gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly python3-gi; do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium mosquitto; \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 		else \
-			echo "chromium or mosquitto is missing and this is not root: the browser and MQTT tests will skip"; \
+			echo "missing and this is not root:$$missing: the browser, MQTT and RTSP tests will skip"; \
 		fi; \
 	fi
 

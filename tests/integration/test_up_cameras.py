@@ -1,0 +1,123 @@
+"""Cameras from the config as supervised agents of `facewatch up`, against a real RTSP
+camera (tests/rtsp_server.py): the stream is killed and comes back mid-run, the agent
+reconnects (counted in `facewatch up --status`), frames flow again, and a SIGTERM stops
+the agent first."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pytest
+
+from facewatch.local.seaweed import find_weed
+from facewatch.local.stack import free_port
+from tests.integration.test_up import (
+    PORT_NAMES,
+    Up,
+    check_each_alert_sent_once,
+    running,
+    wait_every_frame_judged,
+    write_config,
+)
+from tests.integration.test_up_restarts import status
+from tests.rtsp_camera import FFMPEG_ENV, RtspCamera, require_gst_rtsp
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(find_weed() is None, reason="the seaweedfs `weed` binary was not found"),
+]
+__all__ = ["running"]  # the fixture, shared with test_up.py
+T = TypeVar("T")
+
+
+def wait_for(what: str, check: Callable[[], T | None], up: Up, timeout: float = 90.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout:.0f}s\n{up.stderr()}")
+        time.sleep(0.5)
+
+
+def test_an_rtsp_camera_that_drops_is_reconnected(tmp_path, running):
+    require_gst_rtsp()
+    camera = RtspCamera()
+    camera.start()
+    try:
+        ports = {name: free_port() for name in PORT_NAMES}
+        extra = f'[[cameras]]\nid = "front"\nhousehold = "home"\nsource = "{camera.url}"\n'
+        config = write_config(tmp_path / "home.toml", ports, extra)
+        data = tmp_path / "data"
+        up = Up(data, config, tmp_path / "outbox", tmp_path / "up.log", env=FFMPEG_ENV)
+        running.append(up)
+
+        def stats() -> dict[str, Any]:
+            return dict(status(data)["cameras"]["home/front"])
+
+        first = wait_for("frames read from the stream", lambda: (s := stats())["frames_read"] > 20 and s, up)
+        assert first["reconnects"] == 0
+        camera.kill()
+        time.sleep(2)
+        camera.start()  # the same port
+        back = wait_for(
+            "a reconnect and frames again",
+            lambda: (s := stats())["reconnects"] >= 1 and s["frames_read"] > first["frames_read"] + 20 and s,
+            up,
+        )
+        assert back["last_error"], "the drop should be the last problem reported"
+        agent = status(data)["processes"]["agent home/front"]
+        assert agent["restarts"] == 0 and agent["state"] == "running"
+        assert up.stop() == 0, up.stderr()
+        log = (data / "logs" / "agent-home-front.log").read_text(errors="replace")
+        assert "stopping capture" in log
+    finally:
+        camera.close()
+
+
+def test_kill_9_of_notify_and_of_an_agent_loses_no_frame_and_no_alert(tmp_path, running):
+    require_gst_rtsp()
+    camera = RtspCamera()
+    camera.start()
+    try:
+        ports = {name: free_port() for name in PORT_NAMES}
+        extra = f'sweep_seconds = 3\n[[cameras]]\nid = "front"\nhousehold = "home"\nsource = "{camera.url}"\n'
+        data, outbox = tmp_path / "data", tmp_path / "outbox"
+        up = Up(
+            data,
+            write_config(tmp_path / "home.toml", ports, extra),
+            outbox,
+            tmp_path / "up.log",
+            env=FFMPEG_ENV,
+        )
+        running.append(up)
+
+        def uploaded() -> int:
+            return int(status(data)["cameras"]["home/front"]["frames_uploaded"])
+
+        wait_for("frames uploaded", lambda: uploaded() >= 2, up)
+        for name in ("notify", "agent home/front"):
+            before = status(data)["processes"][name]
+            os.kill(before["pid"], signal.SIGKILL)
+            wait_for(
+                f"{name} restarted",
+                lambda name=name, before=before: (
+                    (p := status(data)["processes"][name])["restarts"] == 1
+                    and p["state"] == "running"
+                    and p["pid"] != before["pid"]
+                ),
+                up,
+            )
+        wait_for("frames uploaded after the restarts", lambda: uploaded() >= 2, up)
+        camera.kill()  # no more frames: what was uploaded must now all be judged
+
+        frames = wait_every_frame_judged(up)
+        check_each_alert_sent_once(up, frames, outbox)
+        assert up.stop() == 0, up.stderr()
+    finally:
+        camera.close()

@@ -1,0 +1,120 @@
+"""Supervision of `facewatch up`, for real: kill -9 recognize and then seaweedfs while an
+agent's frames flow; each comes back (counted in `facewatch up --status`), every frame
+gets exactly one result (the sweep judges what the webhook could not deliver), and no
+alert is lost or doubled."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from facewatch.local.seaweed import find_weed
+from tests.conftest import TESTDATA
+from tests.integration.test_up import (
+    PORT_NAMES,
+    Up,
+    check_each_alert_sent_once,
+    clean_env,
+    facewatch,
+    running,
+    wait_every_frame_judged,
+    write_config,
+)
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(find_weed() is None, reason="the seaweedfs `weed` binary was not found"),
+]
+__all__ = ["running"]  # the fixture, shared with test_up.py
+
+CLIP = TESTDATA / "video" / "short_hamilton_clip.mp4"
+T = TypeVar("T")
+
+
+def wait_for(what: str, check: Callable[[], T | None], up: Up, timeout: float = 120.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout:.0f}s\n{up.stderr()}")
+        time.sleep(0.3)
+
+
+def status(data: Path) -> dict[str, Any]:
+    result = facewatch("up", "--status", "--data", str(data), env=clean_env(), timeout=30)
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def kill_and_wait_back(data: Path, name: str, up: Up) -> None:
+    before = status(data)["processes"][name]
+    os.kill(before["pid"], signal.SIGKILL)
+
+    def back() -> dict[str, Any] | None:
+        now = status(data)["processes"][name]
+        return now if now["restarts"] == before["restarts"] + 1 and now["state"] == "running" else None
+
+    after = wait_for(f"{name} restarted", back, up, timeout=90)
+    assert after["pid"] != before["pid"]
+
+
+def test_kill_9_of_recognize_and_seaweedfs_loses_nothing(tmp_path, running):
+    from facewatch.local.stack import free_port
+
+    ports = {name: free_port() for name in PORT_NAMES}
+    data, outbox = tmp_path / "data", tmp_path / "outbox"
+    config = write_config(tmp_path / "home.toml", ports, "sweep_seconds = 3\n")
+    up = Up(data, config, outbox, tmp_path / "up.log")
+    running.append(up)
+    env = up.env()
+    first = status(data)
+    assert set(first["processes"]) == {"seaweedfs", "detect", "recognize", "notify", "feedback"}
+    assert all(
+        p["restarts"] == 0 and p["state"] == "running" and p["pid"] for p in first["processes"].values()
+    )
+
+    photos = [str(p) for p in (TESTDATA / "known" / "obama").iterdir()]
+    assert facewatch("enroll", "--household", "home", "--name", "Obama", *photos, env=env).returncode == 0
+    agent = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "facewatch.cli",
+            "agent",
+            *("--source", str(CLIP), "--household", "home"),
+            *("--camera", "door", "--quiet", "--max-fps", "25", "--drain-timeout", "120"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=(tmp_path / "agent.log").open("ab"),
+        text=True,
+    )
+    try:
+        time.sleep(3)
+        kill_and_wait_back(data, "recognize", up)
+        kill_and_wait_back(data, "seaweedfs", up)
+        out, _ = agent.communicate(timeout=240)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    assert agent.returncode == 0, (tmp_path / "agent.log").read_text()
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["frames_uploaded"] == summary["frames_chosen"] > 0
+
+    frames = wait_every_frame_judged(up)
+    assert len(frames) == summary["frames_uploaded"]
+    assert check_each_alert_sent_once(up, frames, outbox) > 0, "the clip's strangers should alert"
+    final = status(data)["processes"]
+    assert final["recognize"]["restarts"] == 1 and final["seaweedfs"]["restarts"] == 1
+    assert up.stop() == 0, up.stderr()
