@@ -12,7 +12,6 @@ import email
 import email.policy
 import inspect
 import os
-import sys
 import threading
 import time
 import uuid
@@ -36,6 +35,7 @@ from facewatch.layout import FrameKey, known_photo_key
 from facewatch.local.outbox import OutboxServer
 from facewatch.local.seaweed import SeaweedServer, find_weed
 from facewatch.local.stack import LOCAL_CREDENTIALS, Process, free_port, functions_dir
+from facewatch.local.stack import function_process as stack_function_process
 from facewatch.recognize.known import enroll, load_gallery
 from facewatch.recognize.visit_store import VisitStore
 from facewatch.recognize.visits import Sighting, VisitPolicy
@@ -78,23 +78,7 @@ class WeedStack:
 
 def function_process(name: str, workdir: Path, env: dict[str, str]) -> Process:
     """A functions-framework process for functions/<name>/main.py on a free port."""
-    port = free_port()
-    ff = Path(sys.executable).with_name("functions-framework")
-    argv0 = [str(ff)] if ff.exists() else [sys.executable, "-m", "functions_framework"]
-    return Process(
-        name,
-        [
-            *argv0,
-            f"--target={name}",
-            f"--source={functions_dir() / name / 'main.py'}",
-            "--signature-type=http",
-            "--host=127.0.0.1",
-            f"--port={port}",
-        ],
-        {**os.environ, **env},
-        workdir / "logs" / f"{name}.log",
-        f"http://127.0.0.1:{port}/",
-    )
+    return stack_function_process(name, free_port(), functions_dir(), {**os.environ, **env}, workdir / "logs")
 
 
 @pytest.fixture(scope="module")

@@ -263,6 +263,26 @@ class Dispatcher:
             self.failed += 1
 
 
+def function_process(name: str, port: int, source_dir: Path, env: dict[str, str], logs: Path) -> Process:
+    """functions/<name>/main.py as a functions-framework process on 127.0.0.1:PORT."""
+    ff = Path(sys.executable).with_name("functions-framework")
+    argv0 = [str(ff)] if ff.exists() else [sys.executable, "-m", "functions_framework"]
+    return Process(
+        name,
+        [
+            *argv0,
+            f"--target={name}",
+            f"--source={source_dir / name / 'main.py'}",
+            "--signature-type=http",
+            "--host=127.0.0.1",
+            f"--port={port}",
+        ],
+        env,
+        logs / f"{name}.log",
+        f"http://127.0.0.1:{port}/",
+    )
+
+
 class LocalStack:
     """Start everything, hand out clients, wait for the pipeline to go idle, stop it all."""
 
@@ -345,23 +365,8 @@ class LocalStack:
             **self.extra_env,
         }
         source_dir = functions_dir()
-        ff = Path(sys.executable).with_name("functions-framework")
-        argv0 = [str(ff)] if ff.exists() else [sys.executable, "-m", "functions_framework"]
         for name in FUNCTIONS:
-            self.functions[name] = Process(
-                name,
-                [
-                    *argv0,
-                    f"--target={name}",
-                    f"--source={source_dir / name / 'main.py'}",
-                    "--signature-type=http",
-                    "--host=127.0.0.1",
-                    f"--port={ports[name]}",
-                ],
-                env,
-                self.workdir / "logs" / f"{name}.log",
-                f"http://127.0.0.1:{ports[name]}/",
-            )
+            self.functions[name] = function_process(name, ports[name], source_dir, env, self.workdir / "logs")
         # Start them side by side: each pays its own interpreter start-up.
         errors: list[BaseException] = []
         threads = [threading.Thread(target=_capture(errors, p.start)) for p in self.functions.values()]

@@ -33,7 +33,15 @@ from typing import Any
 from facewatch.alerts.household_settings import load_household_settings, save_household_settings
 from facewatch.local.outbox import OutboxServer
 from facewatch.local.seaweed import SeaweedServer, find_weed
-from facewatch.local.stack import FUNCTIONS, LOCAL_CREDENTIALS, Process, StackError, free_port, functions_dir
+from facewatch.local.stack import (
+    FUNCTIONS,
+    LOCAL_CREDENTIALS,
+    Process,
+    StackError,
+    free_port,
+    function_process,
+    functions_dir,
+)
 from facewatch.local.up.camera import read_stats
 from facewatch.local.up.config import HomeConfig, LoadedConfig
 from facewatch.local.up.supervisor import Child, Supervisor
@@ -81,26 +89,6 @@ def load_secrets(data: Path) -> dict[str, str]:
     with os.fdopen(fd, "w") as out:
         json.dump(values, out)
     return values
-
-
-def function_process(name: str, port: int, source_dir: Path, env: dict[str, str], logs: Path) -> Process:
-    """functions/<name>/main.py as a functions-framework process on 127.0.0.1:PORT."""
-    ff = Path(sys.executable).with_name("functions-framework")
-    argv0 = [str(ff)] if ff.exists() else [sys.executable, "-m", "functions_framework"]
-    return Process(
-        name,
-        [
-            *argv0,
-            f"--target={name}",
-            f"--source={source_dir / name / 'main.py'}",
-            "--signature-type=http",
-            "--host=127.0.0.1",
-            f"--port={port}",
-        ],
-        env,
-        logs / f"{name}.log",
-        f"http://127.0.0.1:{port}/",
-    )
 
 
 class FunctionChild:
