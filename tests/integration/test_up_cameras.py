@@ -5,6 +5,7 @@ the agent first."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -71,6 +72,10 @@ def test_an_rtsp_camera_that_drops_is_reconnected(tmp_path, running):
             up,
         )
         assert back["last_error"], "the drop should be the last problem reported"
+        print(
+            "figures:",
+            json.dumps({"rtsp_reconnects": back["reconnects"], "frames_read": back["frames_read"]}),
+        )
         agent = status(data)["processes"]["agent home/front"]
         assert agent["restarts"] == 0 and agent["state"] == "running"
         assert up.stop() == 0, up.stderr()
@@ -117,7 +122,11 @@ def test_kill_9_of_notify_and_of_an_agent_loses_no_frame_and_no_alert(tmp_path, 
         camera.kill()  # no more frames: what was uploaded must now all be judged
 
         frames = wait_every_frame_judged(up)
-        check_each_alert_sent_once(up, frames, outbox)
+        emails = check_each_alert_sent_once(up, frames, outbox)
+        print(
+            "figures:",
+            json.dumps({"killed": ["notify", "agent"], "frames_judged": len(frames), "emails": emails}),
+        )
         assert up.stop() == 0, up.stderr()
     finally:
         camera.close()

@@ -114,7 +114,11 @@ def test_kill_9_of_recognize_and_seaweedfs_loses_nothing(tmp_path, running):
 
     frames = wait_every_frame_judged(up)
     assert len(frames) == summary["frames_uploaded"]
-    assert check_each_alert_sent_once(up, frames, outbox) > 0, "the clip's strangers should alert"
+    emails = check_each_alert_sent_once(up, frames, outbox)
+    assert emails > 0, "the clip's strangers should alert"
     final = status(data)["processes"]
     assert final["recognize"]["restarts"] == 1 and final["seaweedfs"]["restarts"] == 1
+    # The figures RELIABILITY.md records (visible with pytest -s).
+    figures = {"killed": ["recognize", "seaweedfs"], "frames_uploaded": summary["frames_uploaded"]}
+    print("figures:", json.dumps({**figures, "frames_judged": len(frames), "emails": emails}))
     assert up.stop() == 0, up.stderr()
