@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -367,15 +367,7 @@ class LocalStack:
         source_dir = functions_dir()
         for name in FUNCTIONS:
             self.functions[name] = function_process(name, ports[name], source_dir, env, self.workdir / "logs")
-        # Start them side by side: each pays its own interpreter start-up.
-        errors: list[BaseException] = []
-        threads = [threading.Thread(target=_capture(errors, p.start)) for p in self.functions.values()]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
+        start_together(self.functions.values())
         self.dispatcher = Dispatcher(
             self.client("sqs"), self.queue_url, self.url("recognize"), self.webhook_token
         ).start()
@@ -450,11 +442,21 @@ class LocalStack:
         self.stop()
 
 
-def _capture(errors: list[BaseException], fn: Any) -> Any:
-    def run() -> None:
+def start_together(processes: Iterable[Process]) -> None:
+    """Start the processes side by side (each pays its own interpreter start-up) and wait
+    for all of them; the first failure is raised once all have finished starting."""
+    errors: list[BaseException] = []
+
+    def start(process: Process) -> None:
         try:
-            fn()
+            process.start()
         except BaseException as exc:
             errors.append(exc)
 
-    return run
+    threads = [threading.Thread(target=start, args=(p,)) for p in processes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]

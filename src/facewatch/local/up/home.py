@@ -41,6 +41,7 @@ from facewatch.local.stack import (
     free_port,
     function_process,
     functions_dir,
+    start_together,
 )
 from facewatch.local.up.camera import read_stats
 from facewatch.local.up.config import HomeConfig, LoadedConfig
@@ -293,14 +294,7 @@ class HomeStack:
             name: function_process(name, getattr(ports, name), source_dir, env, logs) for name in FUNCTIONS
         }
         say("starting " + ", ".join(f"{n} on :{getattr(ports, n)}" for n in FUNCTIONS))
-        errors: list[BaseException] = []
-        threads = [threading.Thread(target=_capture(errors, p.start)) for p in self.functions.values()]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            raise errors[0]
+        start_together(self.functions.values())
         agent_env = {**self.base_env, **self.exports(), "PYTHONUNBUFFERED": "1"}
         self.agents = [
             AgentChild(camera.household, camera.id, camera.source, agent_env, self.data)
@@ -433,13 +427,3 @@ def _all_at_once(calls: list[Callable[[], None]]) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-
-
-def _capture(errors: list[BaseException], fn: Callable[[], object]) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            fn()
-        except BaseException as exc:
-            errors.append(exc)
-
-    return run
