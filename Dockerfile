@@ -58,6 +58,9 @@ ENV FUNCTION=notify
 FROM runtime AS feedback
 ENV FUNCTION=feedback
 
+FROM runtime AS console
+ENV FUNCTION=console
+
 # ---- default (last) stage: the function named by --build-arg FUNCTION ------------------
 FROM runtime AS function
 ARG FUNCTION=recognize

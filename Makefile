@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test-servers demo test typecheck reliability lint format constraints clean
+.PHONY: install test-servers demo test typecheck reliability console-screenshots lint format constraints clean
 
 install: $(STAMP)
 
@@ -58,6 +58,11 @@ reliability: install
 	FACEWATCH_RELIABILITY_FULL=1 $(BIN)/python -m pytest -q tests/reliability; status=$$?; \
 	$(BIN)/python -c 'import json; print(json.dumps(json.load(open("test-artifacts/reliability.json")), sort_keys=True))'; \
 	exit $$status
+
+# One screenshot of each console page in the demo state, kept in docs/console/ (the README
+# links them): the demo's own console test, run with FACEWATCH_SCREENSHOTS set.
+console-screenshots: install test-servers
+	FACEWATCH_SCREENSHOTS=docs/console $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/test_console_demo.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,152 +1,160 @@
-"""A real headless Chromium driven over the DevTools protocol on a pipe
-(--remote-debugging-pipe: JSON messages ending in NUL on fds 3 and 4), so no websocket
-library is needed. Collects console errors and uncaught exceptions of the page."""
+"""The real headless Chromium (Debian's /usr/bin/chromium; no browser is downloaded), driven
+through Playwright for Python, for the tests of every page facewatch shows.
+
+A page is watched from its first request: console errors, uncaught exceptions in the page,
+requests that fail and responses of status 400 or more all land in its `problems`, and the
+`page` fixture fails the test at teardown if any did, so no browser test can miss a broken
+image or a script error. A test that means to meet a problem says so first:
+
+    def test_refused(page):
+        page.expect_status(403)             # this one refusal is the point of the test
+        page.goto(url)
+
+    def test_broken(page):
+        page.expect_problems()              # the test checks page.problems itself
+
+Fixtures (registered in tests/conftest.py's pytest_plugins):
+- `browser` (session): one Chromium for the whole run; locally the tests skip when it is
+  not installed, under CI they fail;
+- `page`: a `WatchedPage` in a fresh context (no cookies shared with any other test);
+- `new_page`: more watched pages, each in its own fresh context (two households' browsers
+  at once), all checked the same way.
+
+While the browser lives, Playwright's event loop counts as running in the main thread: a
+later test in the same run cannot call asyncio.run() there (none does; servers that need a
+loop run it in their own thread)."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import fcntl
-import json
 import os
-import select
-import shutil
-import subprocess
-import time
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Request,
+    Response,
+    ViewportSize,
+    sync_playwright,
+)
+from playwright.sync_api import Error as PlaywrightError
+
+CHROMIUM = os.environ.get("FACEWATCH_TEST_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--no-first-run",
     "--disable-dev-shm-usage",
-    "--window-size=1280,1600",
-    "--remote-debugging-pipe",
 ]
+VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
 
 
-class BrowserError(RuntimeError):
-    pass
+def launch(playwright: Playwright) -> Browser:
+    """The system Chromium, headless."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
 
 
-class Browser:
-    def __init__(self, profile: Path, log_path: Path) -> None:
-        to_child_r, self._to_child = os.pipe()
-        self._from_child, from_child_w = os.pipe()
-        # Park both ends above fd 10 so the dup2 onto 3 and 4 below cannot clobber either.
-        high_r = fcntl.fcntl(to_child_r, fcntl.F_DUPFD, 10)
-        high_w = fcntl.fcntl(from_child_w, fcntl.F_DUPFD, 10)
-        os.close(to_child_r)
-        os.close(from_child_w)
+class WatchedPage:
+    """A Playwright page whose problems are recorded in `problems`; everything else is the
+    page's own API (`goto`, `click`, `evaluate`, `screenshot`, ...)."""
 
-        def wire() -> None:
-            os.dup2(high_r, 3)
-            os.dup2(high_w, 4)
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.problems: list[str] = []
+        self.problems_expected = False
+        self._tolerated: list[re.Pattern[str]] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self._record(f"uncaught: {error}"))
+        page.on("requestfailed", self._failed)
+        page.on("response", self._response)
 
-        self._log = log_path.open("wb")
-        self.process = subprocess.Popen(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            pass_fds=(3, 4, high_r, high_w),
-            preexec_fn=wire,
-        )
-        os.close(high_r)
-        os.close(high_w)
-        self._buffer = b""
-        self._next_id = 0
-        self.events: list[dict[str, Any]] = []
-        self.session: str | None = None
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.page, name)
 
-    # --- protocol -----------------------------------------------------------------------
-    def _read_message(self, deadline: float) -> dict[str, Any]:
-        while b"\0" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._from_child], [], [], left)[0]:
-                raise BrowserError("no answer from chromium")
-            chunk = os.read(self._from_child, 1 << 16)
-            if not chunk:
-                raise BrowserError(f"chromium exited (code {self.process.poll()})")
-            self._buffer += chunk
-        raw, _, self._buffer = self._buffer.partition(b"\0")
-        return json.loads(raw)
+    # --- what a test may say it expects ------------------------------------------------
+    def expect_problems(self) -> list[str]:
+        """The test checks `problems` itself: teardown does not fail on them."""
+        self.problems_expected = True
+        return self.problems
 
-    def send(self, method: str, timeout: float = 30.0, **params: Any) -> dict[str, Any]:
-        self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
-        if self.session and not method.startswith("Target."):
-            message["sessionId"] = self.session
-        os.write(self._to_child, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = self._read_message(deadline)
-            if reply.get("id") == self._next_id:
-                if "error" in reply:
-                    raise BrowserError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-            self.events.append(reply)
+    def expect_status(self, status: int, url_part: str = "") -> None:
+        """A response of `status` (at a URL containing `url_part`) is meant to happen: it,
+        and the console line Chromium writes about it, are not problems."""
+        part = re.escape(url_part)
+        self._tolerated.append(re.compile(rf"^HTTP {status} .*{part}"))
+        self._tolerated.append(re.compile(rf"^console\.error: .*status of {status}\b.*\(.*{part}.*\)$"))
 
-    def wait_for(self, method: str, timeout: float = 30.0) -> dict[str, Any]:
-        for event in self.events:
-            if event.get("method") == method:
-                return event
-        deadline = time.monotonic() + timeout
-        while True:
-            event = self._read_message(deadline)
-            self.events.append(event)
-            if event.get("method") == method:
-                return event
+    # --- the page's events ----------------------------------------------------------------
+    def _record(self, problem: str) -> None:
+        if not any(pattern.search(problem) for pattern in self._tolerated):
+            self.problems.append(problem)
 
-    # --- what the tests use ------------------------------------------------------------------
-    def open(self, url: str) -> None:
-        target = self.send("Target.createTarget", url="about:blank")["targetId"]
-        self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-        for domain in ("Page", "Runtime", "Log"):
-            self.send(f"{domain}.enable")
-        self.events.clear()
-        self.send("Page.navigate", url=url)
-        self.wait_for("Page.loadEventFired")
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type in {"error", "assert"}:
+            self._record(f"console.{message.type}: {message.text} ({message.location.get('url', '')})")
 
-    def evaluate(self, expression: str) -> Any:
-        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
-        if "exceptionDetails" in result:
-            raise BrowserError(f"{expression}: {result['exceptionDetails']}")
-        return result["result"].get("value")
+    def _failed(self, request: Request) -> None:
+        self._record(f"failed: {request.method} {request.url}: {request.failure}")
 
-    def screenshot(self, path: Path) -> Path:
-        data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
+    def _response(self, response: Response) -> None:
+        if response.status >= 400:
+            self._record(f"HTTP {response.status} {response.request.method} {response.url}")
+
+    def snapshot(self, path: Path) -> Path:
+        """A full-page screenshot kept at `path`."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(data))
+        self.page.screenshot(path=str(path), full_page=True)
         return path
 
-    def problems(self) -> list[str]:
-        """Uncaught exceptions, console errors and failed loads the page produced."""
-        found = []
-        for event in self.events:
-            method, params = event.get("method"), event.get("params", {})
-            if method == "Runtime.exceptionThrown":
-                found.append(f"uncaught: {params['exceptionDetails'].get('text')}")
-            elif method == "Runtime.consoleAPICalled" and params.get("type") in {"error", "assert"}:
-                found.append(f"console.{params['type']}: {params.get('args')}")
-            elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
-                found.append(f"log: {params['entry'].get('text')} {params['entry'].get('url', '')}")
-        return found
 
-    def close(self) -> None:
-        with contextlib.suppress(BrowserError, OSError):
-            self.send("Browser.close", timeout=5)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        os.close(self._to_child)
-        os.close(self._from_child)
-        self._log.close()
+def watched_page(context: BrowserContext) -> WatchedPage:
+    """A new page of `context`, watched from before its first request."""
+    return WatchedPage(context.new_page())
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI: the browser tests need chromium at {CHROMIUM} (make chromium)")
+        pytest.skip(f"chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        with contextlib.suppress(PlaywrightError):  # already gone: nothing left to close
+            chromium.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[Callable[[], WatchedPage]]:
+    """Make watched pages, each in a fresh context; each is checked for problems after the test."""
+    made: list[tuple[BrowserContext, WatchedPage]] = []
+
+    def make() -> WatchedPage:
+        context = browser.new_context(viewport=VIEWPORT)
+        watched = watched_page(context)
+        made.append((context, watched))
+        return watched
+
+    yield make
+    # Read before closing: closing a context aborts what is still loading, which is no fault.
+    found = [list(watched.problems) for _, watched in made if not watched.problems_expected]
+    for context, _ in made:
+        context.close()
+    assert [problems for problems in found if problems] == [], "a page had problems"
+
+
+@pytest.fixture
+def page(new_page: Callable[[], WatchedPage]) -> WatchedPage:
+    """A watched page in a fresh context; the test fails if it had problems it did not expect."""
+    return new_page()

@@ -31,7 +31,7 @@ EVENTS = Path(__file__).resolve().parent / "events"
 
 
 # Fixtures of real servers kept in their own modules.
-pytest_plugins = ["tests.mqtt_broker"]
+pytest_plugins = ["tests.mqtt_broker", "tests.browser", "tests.console_site"]
 
 
 @pytest.fixture(scope="session")

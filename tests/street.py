@@ -118,7 +118,12 @@ def recognizer(storage: Storage, notifier: Collected) -> Recognizer:
 
 
 def walk_by(
-    storage: Storage, notifier: Collected, walkers: Sequence[Walker], start: datetime
+    storage: Storage,
+    notifier: Collected,
+    walkers: Sequence[Walker],
+    start: datetime,
+    household: str = "home",
+    camera: str = "street",
 ) -> list[FrameResult]:
     """Upload each frame of the scene (boxes from the edge's Haar detector) and judge it."""
     results = []
@@ -129,18 +134,18 @@ def walk_by(
         if not boxes:
             continue
         key = store_face_frame(
-            storage, frame, FrameMeta("home", "street", at, frame.shape[1], frame.shape[0], boxes)
+            storage, frame, FrameMeta(household, camera, at, frame.shape[1], frame.shape[0], boxes)
         )
         outcome = rec.handle(StorageEvent("created", storage.bucket, key, storage.etag(key)))
         results.append(outcome.result)
     return results
 
 
-def enroll_household(storage: Storage) -> str:
-    """Household "home" knows Obama and Biden (not the passers-by)."""
+def enroll_household(storage: Storage, household: str = "home") -> str:
+    """The household ("home") knows Obama and Biden (not the passers-by)."""
     for name, photos in {
         "obama": sorted((TESTDATA / "known" / "obama").iterdir()),
         "biden": [TESTDATA / "known" / "biden" / "biden.jpg"],
     }.items():
-        enroll(storage, "home", name, [(p.name, p.read_bytes()) for p in photos], MAX_PIXELS)
-    return "home"
+        enroll(storage, household, name, [(p.name, p.read_bytes()) for p in photos], MAX_PIXELS)
+    return household

@@ -4,18 +4,16 @@ enrolls the face the signed link names).
     functions-framework --target=feedback --source=functions/feedback/main.py
 """
 
-from typing import Any
-
 import functions_framework
 from flask import Request
 
 from facewatch.web import feedback as core
 from facewatch.web.services import services
-from facewatch.web.transport import flask_response, guarded
+from facewatch.web.transport import FlaskReply, flask_response, guarded
 
 
 @functions_framework.http
-def feedback(request: Request) -> tuple[dict[str, Any] | str, int, dict[str, str]]:
+def feedback(request: Request) -> FlaskReply:
     def work() -> core.Reply:
         s = services()
         return core.handle(

@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     feedback_url: str | None = None
     """Public URL of the feedback function (where the "I know this person" link points)."""
     link_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
+    console_url: str | None = None
+    """Public URL of the household console (functions/console): where `facewatch
+    console-link` and the alert emails' console links point."""
+    console_session_seconds: int = Field(12 * 3600, ge=60, le=30 * 24 * 3600)
+    """How long a console sign-in lasts before the browser must sign in again."""
     presign_seconds: int = Field(24 * 3600, ge=60, le=7 * 24 * 3600)
     """How long the link to the full frame works (SigV4 allows at most 7 days)."""
 

@@ -91,8 +91,13 @@ def arrivals_key(household: str) -> str:
     return f"{household_prefix(household)}state/arrivals.json"
 
 
+def strangers_prefix(household: str) -> str:
+    """Every remembered stranger's face crops, one folder per stranger."""
+    return f"{household_prefix(household)}strangers/"
+
+
 def stranger_crops_prefix(household: str, stranger_id: str) -> str:
-    return f"{household_prefix(household)}strangers/{check_id(stranger_id, 'stranger id')}/"
+    return f"{strangers_prefix(household)}{check_id(stranger_id, 'stranger id')}/"
 
 
 def stranger_crop_key(household: str, stranger_id: str, verdict_id: str) -> str:

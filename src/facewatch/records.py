@@ -31,6 +31,10 @@ class FaceVerdict(BaseModel):
     """Stable id of this judged face (frame id + face index), for `facewatch not`."""
     stranger_id: str | None = None
     """For a stranger: the remembered stranger this face is (strangers.py)."""
+    looked_again: dict[str, Any] | None = None
+    """Set when look_again.py judged this face again after an enrollment and changed it:
+    `{"at": ..., "was": {"verdict", "stranger_id", "distance"}}`, so history shows what the
+    verdict was when the frame was judged (and alerted, or not)."""
 
 
 class FrameResult(BaseModel):

@@ -1,6 +1,12 @@
-"""Signed, expiring tokens for the links in an alert email ("I know this person"). A token
-names one face of one frame of one household and nothing else; it needs no login and can
-do nothing but enroll that face. HMAC-SHA256 with the deployment's link secret."""
+"""Signed, expiring tokens, HMAC-SHA256 with the deployment's link secret, each kind under
+its own purpose string so that no token of one kind is ever taken for another:
+
+- a face link ("I know this person" in an alert email) names one face of one frame of one
+  household and can do nothing but enroll that face;
+- a sign-in link (`facewatch console-link`, the console link in an alert email) lets one
+  browser into one household's console, once, until it expires;
+- a session (the console's cookie) names the household it was signed in to;
+- a CSRF token is bound to one session."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -67,6 +74,117 @@ def verify_face(secret: str, token: str, *, now: datetime) -> FaceClaim:
     if FrameKey.parse(claim.frame_key).household != claim.household:
         raise BadToken("invalid link: frame and household disagree")
     return claim
+
+
+def _signed(secret: str, purpose: bytes, payload: dict[str, object]) -> str:
+    body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
+    mac = _b64(hmac.new(secret.encode(), purpose + body.encode(), hashlib.sha256).digest())
+    return f"{body}.{mac}"
+
+
+def _opened(secret: str, purpose: bytes, token: str, what: str) -> dict[str, object]:
+    body, dot, mac = (token or "").strip().partition(".")
+    expected = _b64(hmac.new(secret.encode(), purpose + body.encode(), hashlib.sha256).digest())
+    if not dot or not hmac.compare_digest(mac.encode(), expected.encode()):
+        raise BadToken(f"invalid {what}: its signature does not match")
+    try:
+        payload = json.loads(_unb64(body))
+    except ValueError as exc:
+        raise BadToken(f"invalid {what}: malformed") from exc
+    if not isinstance(payload, dict):
+        raise BadToken(f"invalid {what}: malformed")
+    return payload
+
+
+_SIGN_IN = b"facewatch-signin-v1."
+_SESSION = b"facewatch-session-v1."
+_CSRF = b"facewatch-csrf-v1."
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    household: str
+    expires: datetime
+    next_path: str
+    """Where the console goes once signed in (a path of the console, never another site)."""
+    signature: str
+    """Names this one link, for recording its single use."""
+
+
+def _local_path(path: str) -> str:
+    # Only a path of the console itself: "//evil.example" or "https://…" would send a
+    # freshly signed-in browser to another site.
+    if not path.startswith("/") or path.startswith("//") or "\\" in path or "\n" in path:
+        return "/"
+    return path
+
+
+def sign_in_link(secret: str, household: str, *, now: datetime, ttl: timedelta, next_path: str = "/") -> str:
+    """A one-time sign-in token for `household`'s console (its single use is recorded by
+    the console, under layout.used_link_key, when the link is spent)."""
+    payload = {
+        "h": check_id(household, "household"),
+        "n": _b64(secrets.token_bytes(12)),
+        "e": int((now + ttl).timestamp()),
+        "p": _local_path(next_path),
+    }
+    return _signed(secret, _SIGN_IN, payload)
+
+
+def verify_sign_in(secret: str, token: str, *, now: datetime) -> SignIn:
+    payload = _opened(secret, _SIGN_IN, token, "sign-in link")
+    try:
+        claim = SignIn(
+            household=check_id(str(payload["h"]), "household"),
+            expires=datetime.fromtimestamp(int(str(payload["e"])), tz=now.tzinfo),
+            next_path=_local_path(str(payload.get("p", "/"))),
+            signature=token.strip().partition(".")[2],
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadToken("invalid sign-in link: malformed") from exc
+    if now >= claim.expires:
+        raise BadToken("this sign-in link has expired")
+    return claim
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    household: str
+    session_id: str
+    expires: datetime
+
+
+def sign_session(secret: str, household: str, *, now: datetime, ttl: timedelta) -> tuple[str, Session]:
+    """A new session's cookie value, and the session it carries."""
+    session = Session(check_id(household, "household"), _b64(secrets.token_bytes(16)), now + ttl)
+    payload = {"h": session.household, "s": session.session_id, "e": int(session.expires.timestamp())}
+    return _signed(secret, _SESSION, payload), session
+
+
+def verify_session(secret: str, cookie: str, *, now: datetime) -> Session:
+    payload = _opened(secret, _SESSION, cookie, "session")
+    try:
+        session = Session(
+            household=check_id(str(payload["h"]), "household"),
+            session_id=str(payload["s"]),
+            expires=datetime.fromtimestamp(int(str(payload["e"])), tz=now.tzinfo),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadToken("invalid session: malformed") from exc
+    if now >= session.expires:
+        raise BadToken("this session has expired: sign in again")
+    return session
+
+
+def csrf_token(secret: str, session: Session) -> str:
+    """The token every form of a session carries: bound to that session, so a page of
+    another site cannot make a signed-in browser change anything."""
+    return _b64(hmac.new(secret.encode(), _CSRF + session.session_id.encode(), hashlib.sha256).digest())
+
+
+def check_csrf(secret: str, session: Session, given: str | None) -> None:
+    if not given or not hmac.compare_digest(given.encode(), csrf_token(secret, session).encode()):
+        raise BadToken("the form's CSRF token is missing or wrong: reload the page and try again")
 
 
 def household_detect_token(secret: str, household: str) -> str:

@@ -154,14 +154,32 @@ def test_recognize_notify_and_mail_catcher_point_at_each_other(compose):
 def test_notify_links_to_feedback_with_the_secret_feedback_verifies(compose):
     services = compose["services"]
     notify, feedback = environment(services["notify"]), environment(services["feedback"])
+    console = environment(services["console"])
     assert notify["FACEWATCH_LINK_SECRET"] == feedback["FACEWATCH_LINK_SECRET"]
+    assert notify["FACEWATCH_LINK_SECRET"] == console["FACEWATCH_LINK_SECRET"]
     assert notify["FACEWATCH_LINK_SECRET"].startswith("${FACEWATCH_LINK_SECRET"), "settable from .env"
     holders = {n for n, s in services.items() if "FACEWATCH_LINK_SECRET" in environment(s)}
-    assert holders == {"notify", "feedback"}
+    assert holders == {"notify", "feedback", "console"}
     # the link is opened by the email's reader, from the host: feedback's published port
     url = urlparse(default_of(notify["FACEWATCH_FEEDBACK_URL"]))
     published = [port.rpartition(":") for port in services["feedback"]["ports"]]
     assert [(default_of(host), container) for host, _, container in published] == [(str(url.port), "8080")]
+
+
+def test_notify_and_console_point_at_the_consoles_published_port(compose):
+    """The emails' console links are opened from the host, like feedback's: notify and the
+    console itself get one FACEWATCH_CONSOLE_URL, settable from .env, whose default is the
+    console's published port (CONSOLE_PORT, 8082 unless set)."""
+    services = compose["services"]
+    notify, console = environment(services["notify"]), environment(services["console"])
+    assert notify["FACEWATCH_CONSOLE_URL"] == console["FACEWATCH_CONSOLE_URL"]
+    assert notify["FACEWATCH_CONSOLE_URL"].startswith("${FACEWATCH_CONSOLE_URL"), "settable from .env"
+    url = urlparse(default_of(notify["FACEWATCH_CONSOLE_URL"]))
+    published = [port.rpartition(":") for port in services["console"]["ports"]]
+    assert [(host, container) for host, _, container in published] == [("${CONSOLE_PORT:-8082}", "8080")]
+    assert url.port == 8082
+    holders = {n for n, s in services.items() if "FACEWATCH_CONSOLE_URL" in environment(s)}
+    assert holders == {"notify", "console"}
 
 
 def test_every_service_talks_to_minio_with_the_same_bucket_and_endpoint(compose):

@@ -145,16 +145,57 @@ def _serving(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float 
     )
 
 
-@pytest.mark.parametrize("function", LAMBDA_HTTP_FUNCTIONS)
-def test_lambda_http_entry_point_serves_the_link_page_from_the_task_root(tmp_path, function):
-    """The image's ENTRYPOINT, run the way the image runs it: from LAMBDA_TASK_ROOT holding
-    only main.py. Two things differ: python3 is this venv's, the port a free one. A page
-    behind a signed link comes back as HTML; a tampered link is refused."""
+POSTING_FORM = re.compile(r"<form\b[^>]*\bmethod=[\"']?post\b", re.I)
+
+
+def _feedback_answers_its_link(url: str, secret: str) -> None:
+    """A page behind a signed "I know this person" link comes back as a form that POSTs; a
+    tampered link is refused."""
     from facewatch.frames import Box
     from facewatch.layout import FrameKey
-    from facewatch.local.stack import free_port
     from facewatch.tokens import sign_face
 
+    now = datetime.now(UTC)
+    frame_key = str(FrameKey.new("home", "door", now))
+    token = sign_face(secret, "home", frame_key, Box(40, 30, 90, 90), now=now, ttl=timedelta(hours=1))
+    page = requests.get(url, params={"token": token}, timeout=30)
+    assert page.status_code == 200, page.text
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert POSTING_FORM.search(page.text), page.text
+    tampered = requests.get(url, params={"token": token[:-3] + "xyz"}, timeout=30)
+    assert 400 <= tampered.status_code < 500
+
+
+def _console_answers_its_pages(url: str, secret: str) -> None:
+    """What the console answers before any bucket is read: its pages (templates, package
+    data included) render; a page without a session is refused, not served; a tampered
+    sign-in link is refused."""
+    from facewatch.tokens import sign_in_link
+
+    signed_out = requests.get(url + "signedout", timeout=30)
+    assert signed_out.status_code == 200, signed_out.text
+    assert signed_out.headers["Content-Type"].startswith("text/html")
+    assert "signed out" in signed_out.text.lower()
+    no_session = requests.get(url + "faces", timeout=30, allow_redirects=False)
+    assert no_session.status_code == 401, no_session.text
+    assert no_session.headers["Content-Type"].startswith("text/html")
+    token = sign_in_link(secret, "home", now=datetime.now(UTC), ttl=timedelta(minutes=15))
+    tampered = requests.get(url + "signin", params={"token": token[:-3] + "xyz"}, timeout=30)
+    assert tampered.status_code == 400, tampered.text
+
+
+# How each function served over HTTP on Lambda shows, from its image's entry point, that it
+# really serves: a new one is added here, not skipped.
+HTTP_ANSWERS = {"feedback": _feedback_answers_its_link, "console": _console_answers_its_pages}
+
+
+@pytest.mark.parametrize("function", LAMBDA_HTTP_FUNCTIONS)
+def test_lambda_http_entry_point_serves_its_pages_from_the_task_root(tmp_path, function):
+    """The image's ENTRYPOINT, run the way the image runs it: from LAMBDA_TASK_ROOT holding
+    only main.py. Two things differ: python3 is this venv's, the port a free one."""
+    from facewatch.local.stack import free_port
+
+    assert function in HTTP_ANSWERS, f"say in HTTP_ANSWERS what {function} answers"
     entrypoint = exec_form(resolved(build_stages(DOCKERFILE_LAMBDA), function, "ENTRYPOINT"))
     assert entrypoint is not None
     task_root = tmp_path / "task"
@@ -170,15 +211,7 @@ def test_lambda_http_entry_point_serves_the_link_page_from_the_task_root(tmp_pat
     try:
         url = f"http://127.0.0.1:{port}/"
         _serving(url, proc, log)
-        now = datetime.now(UTC)
-        frame_key = str(FrameKey.new("home", "door", now))
-        token = sign_face(secret, "home", frame_key, Box(40, 30, 90, 90), now=now, ttl=timedelta(hours=1))
-        page = requests.get(url, params={"token": token}, timeout=30)
-        assert page.status_code == 200, page.text
-        assert page.headers["Content-Type"].startswith("text/html")
-        assert "<form method='post'>" in page.text
-        tampered = requests.get(url, params={"token": token[:-3] + "xyz"}, timeout=30)
-        assert 400 <= tampered.status_code < 500
+        HTTP_ANSWERS[function](url, secret)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

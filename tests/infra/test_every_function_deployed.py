@@ -26,10 +26,10 @@ def compose_services() -> dict[str, dict[str, Any]]:
 
 
 def test_the_functions_are_found_in_the_repository():
-    """A control: FUNCTIONS is every functions/<name>/main.py, feedback included."""
+    """A control: FUNCTIONS is every functions/<name>/main.py, feedback and console included."""
     on_disk = {p.name for p in (REPO / "functions").iterdir() if (p / "main.py").is_file()}
     assert set(FUNCTIONS) == on_disk
-    assert {"detect", "recognize", "notify", "feedback"} <= on_disk
+    assert {"detect", "recognize", "notify", "feedback", "console"} <= on_disk
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

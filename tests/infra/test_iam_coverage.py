@@ -46,7 +46,20 @@ ENTRY = {
     "recognize": "facewatch.recognize.recognizer",
     "notify": "facewatch.alerts.delivery",
     "feedback": "facewatch.web.feedback",
+    "console": "facewatch.web.console.app",
 }
+
+# Modules an entry module imports whose code the function never runs, and why; not followed
+# when reading what it touches. test_skipped_services_are_only_used_for_settings_and_storage
+# keeps the reason true.
+ENTRY_SKIP: dict[str, dict[str, str]] = {
+    "console": {
+        "facewatch.web.services": "app.py takes the per-process Services for its settings and storage "
+        "only; the rest Services can build (recognize's Recognizer, notify's notifier and channels) "
+        "is other functions' code",
+    },
+}
+SERVICES_USED_FOR = {"settings", "storage"}
 
 GET, PUT, DELETE, LIST = "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"
 
@@ -97,10 +110,44 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "strangers_key",
             "stranger_crop_key",
             "used_link_key",
+            "negatives_key",  # look again judges with them
         },
-        PUT: {"known_photo_key", "encodings_key", "strangers_key", "used_link_key"},
+        PUT: {"known_photo_key", "encodings_key", "strangers_key", "used_link_key", "FrameKey.result_key"},
         DELETE: {"stranger_crops_prefix", "used_link_key"},  # the named stranger's crops; a failed use's mark
-        LIST: {"known_prefix", "stranger_crops_prefix"},
+        LIST: {"known_prefix", "stranger_crops_prefix", "results_prefix"},
+    },
+    # The household's folder: frames only read (to crop faces), results relabelled ("look
+    # again"), known people and their encodings, remembered strangers and their crops
+    # (deleted and moved), settings, negatives, and its sign-in links spent once. Not open
+    # visits or arrivals: only recognize keeps those.
+    "console": {
+        GET: {
+            "FrameKey",
+            "FrameKey.result_key",
+            "results_prefix",
+            "KnownPhotoKey",
+            "known_photo_key",
+            "known_prefix",
+            "encodings_key",
+            "strangers_key",
+            "stranger_crop_key",
+            "stranger_crops_prefix",
+            "household_settings_key",
+            "negatives_key",
+            "used_link_key",
+        },
+        PUT: {
+            "FrameKey.result_key",
+            "known_photo_key",
+            "encodings_key",
+            "strangers_key",
+            "stranger_crop_key",
+            "household_settings_key",
+            "negatives_key",
+            "used_link_key",
+        },
+        DELETE: {"known_photo_key", "stranger_crop_key", "stranger_crops_prefix"},
+        LIST: {"known_prefix", "stranger_crops_prefix", "frames_prefix", "results_prefix"},
     },
 }
 
@@ -108,6 +155,16 @@ ACCESS: dict[str, dict[str, set[str]]] = {
 # takes it instead.
 NOT_THIS_FUNCTION: dict[str, dict[str, str]] = {
     "notify": {"dead_alerts_prefix": "`facewatch alerts retry` lists dead letters (HouseholdAdminPolicy)"},
+}
+
+# Builders a function's modules use only to check that a key a request names lies inside a
+# household's folder, never to name an object of their own; what is then read is granted
+# under the builder that made the key.
+CHECKS_ONLY: dict[str, dict[str, str]] = {
+    "console": {
+        "strangers_prefix": "images.py serves a crop only if its key is under the session household's "
+        "strangers/ (stranger_crop_key's keys, read under its grant)",
+    },
 }
 
 # Storage's methods (storage.py) and the S3 actions each needs; every public method must be
@@ -259,7 +316,7 @@ def closure(entry: str, skip: Collection[str] = ()) -> dict[str, ast.Module]:
 
 
 def builders_used(function: str) -> set[str]:
-    return builders_used_by(ENTRY[function])
+    return builders_used_by(ENTRY[function], skip=ENTRY_SKIP.get(function, {}))
 
 
 def builders_used_by(entry: str, skip: Collection[str] = ()) -> set[str]:
@@ -290,7 +347,7 @@ def builders_used_by(entry: str, skip: Collection[str] = ()) -> set[str]:
 def storage_actions_called(function: str) -> set[str]:
     """S3 actions behind the storage calls (`storage.x(...)`, `self.storage.x(...)`)."""
     actions = set()
-    for tree in closure(ENTRY[function]).values():
+    for tree in closure(ENTRY[function], skip=ENTRY_SKIP.get(function, {})).values():
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
@@ -368,6 +425,8 @@ def test_the_tables_name_builders_layout_has():
     builders = key_builders()
     named = {b for table in ACCESS.values() for names in table.values() for b in names}
     named |= {b for table in NOT_THIS_FUNCTION.values() for b in table}
+    named |= {b for table in CHECKS_ONLY.values() for b in table}
+    named |= set(CLI_NEVER_READS)
     assert named <= set(builders), f"not in layout.py: {sorted(named - set(builders))}"
 
 
@@ -378,6 +437,29 @@ def test_every_storage_method_has_its_s3_actions():
     assert public <= set(STORAGE_ACTIONS), (
         f"say which S3 actions {sorted(public - set(STORAGE_ACTIONS))} need"
     )
+
+
+def test_skipped_services_are_only_used_for_settings_and_storage():
+    """ENTRY_SKIP's reason, checked: the modules that read the skipped Services use nothing
+    of it but its settings and storage (`services.x`, the entry's own name for it)."""
+    assert set(ENTRY_SKIP) <= set(ENTRY)
+    for function, skipped in ENTRY_SKIP.items():
+        assert set(skipped) == {"facewatch.web.services"}, "say how the new skip is kept true"
+        modules = closure(ENTRY[function], skip=skipped)
+        users = {
+            name for name, tree in modules.items() if "facewatch.web.services" in _facewatch_imports(tree)
+        }
+        assert users, f"{function}: nothing imports facewatch.web.services any more: drop the skip"
+        main = REPO / "functions" / function / "main.py"
+        for path in [module_path(u) for u in users] + [main]:
+            used = {
+                node.attr
+                for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "services"
+            }
+            assert used <= SERVICES_USED_FOR, f"{path.name} uses services.{sorted(used - SERVICES_USED_FOR)}"
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -414,7 +496,8 @@ def test_builders_are_found_in_the_code():
 def test_access_table_matches_the_keys_the_code_builds(function):
     used = builders_used(function)
     declared = {b for names in ACCESS[function].values() for b in names}
-    excused = set(NOT_THIS_FUNCTION.get(function, {}))
+    excused = set(NOT_THIS_FUNCTION.get(function, {})) | set(CHECKS_ONLY.get(function, {}))
+    assert excused <= used, f"{function}: excused {sorted(excused - used)}, which its code no longer builds"
     assert not used - declared - excused, (
         f"{function}'s code builds keys with {sorted(used - declared - excused)}: grant what it does to them "
         "in infra/aws/template.yaml and add them to ACCESS"
@@ -491,6 +574,9 @@ def test_policy_check_is_really_checking(policies):
     assert not allows_object(policies["detect"], GET, str(FRAME))
     assert allows_listing(policies["feedback"], sample_prefix("known_prefix"))
     assert not allows_listing(policies["detect"], sample_prefix("known_prefix"))
+    # the console reads frames but never writes one (it would be judged again)
+    assert allows_object(policies["console"], GET, str(FRAME))
+    assert not allows_object(policies["console"], PUT, str(FRAME))
 
 
 # CLI modules that never touch the deployment's bucket, and why.
@@ -498,6 +584,13 @@ LOCAL_ONLY_CLI = {
     "facewatch.local.demo": "`facewatch demo` runs its own local S3 server (stack.py)",
     "facewatch.local.evaluation": "`facewatch eval` enrolls into its own S3 server, borrows the judging",
     "facewatch.local.stack": "the local stack: a moto S3 server and the functions as processes",
+}
+
+
+# Builders the CLI's modules use without reading the keys they make, and why.
+CLI_NEVER_READS = {
+    "used_link_key": "`facewatch console-link` only signs a sign-in link (web.console.session); the console "
+    "records its one use and reads it (ConsoleFunction)",
 }
 
 
@@ -511,9 +604,11 @@ def test_household_admin_may_read_every_key_the_cli_builds():
         for k, v in resources_of(transformed, "AWS::IAM::ManagedPolicy").items()
         if k == "HouseholdAdminPolicy"
     ]
+    built = builders_used_by("facewatch.cli.main", skip=LOCAL_ONLY_CLI)
+    assert set(CLI_NEVER_READS) <= built, "CLI_NEVER_READS names a builder the CLI no longer uses"
     unreadable = [
         key
-        for builder in sorted(builders_used_by("facewatch.cli.main", skip=LOCAL_ONLY_CLI))
+        for builder in sorted(built - set(CLI_NEVER_READS))
         for key in sample_keys(builder)
         if not allows_object(admin, GET, key, object_arn="${FacesBucket.Arn}/")
     ]

@@ -170,23 +170,27 @@ def test_recognize_stays_warm_and_judges_one_frame_at_a_time():
     assert template["spec"]["containerConcurrency"] == 1
 
 
-def test_only_detect_and_feedback_are_reachable_from_outside_the_cluster():
+def test_only_detect_feedback_and_console_are_reachable_from_outside_the_cluster():
     """detect for cameras (with its token), feedback for the browser that opens an email's
-    link (the signed token in the link authorizes); every other function is cluster-local."""
+    link (the signed token in the link authorizes), console for a household's browser (a
+    session cookie from a one-time sign-in link authorizes); every other function is
+    cluster-local."""
     visibility = "networking.knative.dev/visibility"
     public = {
         name for name, svc in KSVCS.items() if svc["metadata"]["labels"].get(visibility) != "cluster-local"
     }
-    assert public == {"detect", "feedback"}
+    assert public == {"detect", "feedback", "console"}
     detect_env = env_map(pod_spec(KSVCS["detect"])["containers"][0])
     assert "secretKeyRef" in detect_env["FACEWATCH_DETECT_TOKEN"]["valueFrom"]
 
 
-def test_notify_signs_links_with_the_secret_feedback_verifies_and_points_at_feedback():
+def test_notify_signs_links_with_the_secret_feedback_and_console_verify_and_points_at_them():
     notify_env = env_map(pod_spec(KSVCS["notify"])["containers"][0])
     feedback_env = env_map(pod_spec(KSVCS["feedback"])["containers"][0])
+    console_env = env_map(pod_spec(KSVCS["console"])["containers"][0])
     ref = notify_env["FACEWATCH_LINK_SECRET"]["valueFrom"]["secretKeyRef"]
     assert feedback_env["FACEWATCH_LINK_SECRET"]["valueFrom"]["secretKeyRef"] == ref
+    assert console_env["FACEWATCH_LINK_SECRET"]["valueFrom"]["secretKeyRef"] == ref
     assert "optional" not in ref, "without the secret, links would silently disappear from emails"
     secret = find("Secret", ref["name"])
     assert ref["key"] in secret["stringData"]
@@ -200,9 +204,25 @@ def test_notify_signs_links_with_the_secret_feedback_verifies_and_points_at_feed
             for s in pod_spec(svc)["containers"][0].get("envFrom", [])
         )
     }
-    assert holders == {"notify", "feedback"}
+    assert holders == {"notify", "feedback", "console"}
     url = find("ConfigMap", "facewatch-config")["data"]["FACEWATCH_FEEDBACK_URL"]
     assert url.startswith("https://feedback."), "the external URL Knative gives the feedback Service"
+
+
+def test_notify_and_console_know_the_consoles_external_url():
+    """The emails' console links (notify) and the console itself read FACEWATCH_CONSOLE_URL
+    from the shared ConfigMap: the external URL Knative gives the console Service."""
+    config = find("ConfigMap", "facewatch-config")
+    url = config["data"]["FACEWATCH_CONSOLE_URL"]
+    assert url.startswith("https://console."), "the external URL Knative gives the console Service"
+    assert url.split(".", 1)[1] == config["data"]["FACEWATCH_FEEDBACK_URL"].split(".", 1)[1], (
+        "one Knative domain for both public Services"
+    )
+    for name in ("notify", "console"):
+        (container,) = pod_spec(KSVCS[name])["containers"]
+        sources = [s.get("configMapRef", {}).get("name") for s in container.get("envFrom", [])]
+        assert "facewatch-config" in sources, name
+        assert "FACEWATCH_CONSOLE_URL" not in env_map(container), f"{name}: one URL, in the ConfigMap"
 
 
 # --- references resolve ----------------------------------------------------------------------------

@@ -60,8 +60,8 @@ def test_a_link_used_twice_enrolls_once_and_the_second_use_is_told_409(storage):
 
 def test_a_use_that_learned_nothing_leaves_the_link_usable(storage):
     token = link(storage, box=Box(0, 0, 40, 40))  # a corner of the frame: no face there
-    with pytest.raises(BadInput, match="no face could be learned"):
+    with pytest.raises(BadInput, match="no face found"):
         post(storage, token, "Lin")
     assert list(storage.list_keys("households/home/links/")) == []
-    with pytest.raises(BadInput, match="no face could be learned"):  # not 409: tried again
+    with pytest.raises(BadInput, match="no face found"):  # not 409: tried again
         post(storage, token, "Lin")

@@ -45,7 +45,7 @@ pytestmark = [
 
 CLIP = TESTDATA / "video" / "short_hamilton_clip.mp4"
 T = TypeVar("T")
-PORT_NAMES = ("s3", "detect", "recognize", "notify", "feedback")
+PORT_NAMES = ("s3", "detect", "recognize", "notify", "feedback", "console")
 
 
 def clean_env() -> dict[str, str]:

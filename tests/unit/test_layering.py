@@ -63,6 +63,7 @@ PURE = (
     "facewatch.alerts.retries",
     "facewatch.alerts.rules",
     "facewatch.alerts.home_assistant",
+    "facewatch.templates",  # a page is text: pictures come in as bytes
 )
 PURE_MUST_NOT_LOAD = ("facewatch.store", "boto3", "botocore", "cv2", "dlib", "requests", "click")
 NEVER_DEPLOYED = ("facewatch.local", "facewatch.cli")

@@ -49,6 +49,10 @@ class HouseholdSettings(BaseModel):
     """Stranger ids and names that never alert (a neighbour, the postman)."""
     arrivals: list[str] = Field(default_factory=list)
     """Known people whose arrival is announced (once per visit); nobody by default."""
+    visit_window_seconds: float | None = Field(None, gt=0, le=24 * 3600)
+    """This household's visit window (default: FACEWATCH_VISIT_WINDOW_SECONDS)."""
+    alert_cooldown_seconds: float | None = Field(None, ge=0, le=7 * 24 * 3600)
+    """This household's alert cooldown (default: FACEWATCH_ALERT_COOLDOWN_SECONDS)."""
 
     @field_validator("quiet_hours")
     @classmethod

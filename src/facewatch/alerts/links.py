@@ -1,10 +1,12 @@
-"""The links an alert carries: a presigned link to the frame, and the signed "I know this
-person" link when the deployment has a link secret and a feedback URL."""
+"""The links an alert carries: a presigned link to the frame; the signed "I know this
+person" link when the deployment has a link secret and a feedback URL; and a one-time
+sign-in link to the console page of that face when it has a link secret and a console URL."""
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from facewatch.config import Settings
 from facewatch.records import Alert
@@ -17,28 +19,32 @@ class Links:
     """A presigned link to the full frame; it expires."""
     known_url: str | None
     """The signed "I know this person" link, when the deployment has a link secret."""
+    console_url: str | None = None
+    """A one-time sign-in link that opens the console on this alert's face, when the
+    deployment has a link secret and a console."""
 
 
 def alert_links(alert: Alert, storage: Storage, settings: Settings, now: datetime) -> Links:
-    from datetime import timedelta
-
-    from facewatch.tokens import sign_face
+    from facewatch.tokens import sign_face, sign_in_link
 
     frame_url = storage.presigned_url(alert.frame_key, settings.presign_seconds)
+    if settings.link_secret is None or not alert.strangers or alert.kind != "stranger":
+        return Links(frame_url, None)
+    secret = settings.link_secret.get_secret_value()
+    ttl = timedelta(seconds=settings.link_ttl_seconds)
     known_url = None
-    if (
-        settings.link_secret is not None
-        and settings.feedback_url
-        and alert.strangers
-        and alert.kind == "stranger"
-    ):
-        token = sign_face(
-            settings.link_secret.get_secret_value(),
-            alert.household,
-            alert.frame_key,
-            alert.strangers[0].box,
-            now=now,
-            ttl=timedelta(seconds=settings.link_ttl_seconds),
-        )
+    if settings.feedback_url:
+        token = sign_face(secret, alert.household, alert.frame_key, alert.strangers[0].box, now=now, ttl=ttl)
         known_url = f"{settings.feedback_url.rstrip('/')}/?token={token}"
-    return Links(frame_url, known_url)
+    console_url = None
+    verdict_id = alert.strangers[0].verdict_id
+    if settings.console_url and verdict_id:
+        token = sign_in_link(
+            secret,
+            alert.household,
+            now=now,
+            ttl=ttl,
+            next_path="/face?id=" + urllib.parse.quote(verdict_id, safe=""),
+        )
+        console_url = f"{settings.console_url.rstrip('/')}/signin?token={token}"
+    return Links(frame_url, known_url, console_url)

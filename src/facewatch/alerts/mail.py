@@ -1,24 +1,35 @@
-"""Building the alert email (pure: data in, EmailMessage out): the frame with each stranger
-boxed, shown inline and attached, the camera and the local time, how long the visit has
-lasted, a link to the full frame and an "I know this person" link."""
+"""Building the alert email (pure: data in, EmailMessage out). Its HTML part
+(templates/email.html) shows the face large first, cut from the frame, then the frame with
+each stranger boxed, both inline; then the camera and the local time, how long the visit has
+lasted, and the links: the console page of that face, "I know this person" and the full
+frame. The plain-text part says the same in lines; the boxed frame is also attached."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import cv2
 import numpy as np
 
 from facewatch.exceptions import AlertError, BadImage
+from facewatch.faces.crops import crop_face
 from facewatch.frames import Box
 from facewatch.records import Alert
+from facewatch.templates import local_time, render
+
+__all__ = [
+    "AlertLinks",
+    "annotate_frame",
+    "build_alert_email",
+    "build_operator_email",
+    "local_time",
+    "stranger_history",
+]
 
 
 class AlertLinks(Protocol):
@@ -26,12 +37,19 @@ class AlertLinks(Protocol):
     def frame_url(self) -> str: ...
     @property
     def known_url(self) -> str | None: ...
+    @property
+    def console_url(self) -> str | None: ...
 
 
-def annotate_frame(frame_jpeg: bytes, boxes: Sequence[Box], *, quality: int = 90) -> bytes:
+def _decoded(frame_jpeg: bytes) -> np.ndarray:
     image = cv2.imdecode(np.frombuffer(frame_jpeg, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise BadImage("the alert's frame is not a decodable image")
+    return image
+
+
+def _boxed(image: np.ndarray, boxes: Sequence[Box], quality: int) -> bytes:
+    image = image.copy()
     thickness = max(2, round(max(image.shape[:2]) / 300))
     for box in boxes:
         cv2.rectangle(image, (box.x, box.y), (box.x + box.w, box.y + box.h), (0, 0, 255), thickness)
@@ -41,12 +59,18 @@ def annotate_frame(frame_jpeg: bytes, boxes: Sequence[Box], *, quality: int = 90
     return buf.tobytes()
 
 
-def local_time(at: datetime, timezone: str) -> datetime:
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")  # a wrong zone name must not cost the alert
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
+def annotate_frame(frame_jpeg: bytes, boxes: Sequence[Box], *, quality: int = 90) -> bytes:
+    """The frame with each box drawn in red, as JPEG."""
+    return _boxed(_decoded(frame_jpeg), boxes, quality)
+
+
+def _face(image: np.ndarray, box: Box) -> bytes | None:
+    """The face cut from the (unmarked) frame with the margin crops.py keeps; None when the
+    box lies outside the frame: a crop must never cost the alert."""
+    height, width = image.shape[:2]
+    if box.x >= width or box.y >= height or box.x + box.w <= 0 or box.y + box.h <= 0:
+        return None
+    return crop_face(image, box, quality=90)
 
 
 def stranger_history(alert: Alert, timezone: str) -> str:
@@ -101,7 +125,9 @@ def build_alert_email(
         raise AlertError("no recipients configured (FACEWATCH_MAIL_TO or the household's mail_to)")
     when = local_time(alert.captured_at, timezone)
     stamp = when.strftime("%Y-%m-%d %H:%M:%S %Z")
-    photo = annotate_frame(frame_jpeg, [f.box for f in alert.strangers])
+    image = _decoded(frame_jpeg)
+    photo = _boxed(image, [f.box for f in alert.strangers], 90)
+    face = _face(image, alert.strangers[0].box) if alert.strangers else None
     count = len(alert.strangers)
     who = "A stranger" if count == 1 else f"{count} strangers"
     subject = f"Stranger at {alert.camera} — {stamp}"
@@ -122,34 +148,39 @@ def build_alert_email(
     if history:
         lines.append(history)
     if links is not None:
+        if links.console_url:
+            lines.append(f"Console: {links.console_url}")
         lines.append(f"Full frame (link expires): {links.frame_url}")
         if links.known_url:
             lines.append(f"I know this person: {links.known_url}")
     lines.append(f"Frame: {alert.frame_key}")
     message.set_content("\n".join(lines) + "\n")
 
-    cid = make_msgid(domain="facewatch.local")
-    link_html = ""
-    if links is not None:
-        link_html = (
-            f"<p><a href='{html.escape(links.frame_url, quote=True)}'>Full frame</a> (the link expires)"
-        )
-        if links.known_url:
-            link_html += f" · <a href='{html.escape(links.known_url, quote=True)}'>I know this person</a>"
-        link_html += "</p>"
+    frame_cid = make_msgid(domain="facewatch.local")
+    crop_cid = make_msgid(domain="facewatch.local") if face is not None else None
     message.add_alternative(
-        "<html><body>"
-        f"<p><b>{html.escape(who)}</b> at camera <b>{html.escape(alert.camera)}</b> of household "
-        f"{html.escape(alert.household)}, {html.escape(stamp)}.</p>"
-        f"<p>Faces in the frame: {alert.faces_in_frame}. Visit: {html.escape(visit)}.</p>"
-        f"{f'<p>{html.escape(history)}</p>' if history else ''}"
-        f"<p><img src='cid:{cid[1:-1]}' alt='the frame, strangers boxed in red' style='max-width:100%'></p>"
-        f"{link_html}</body></html>",
+        render(
+            "email.html",
+            subject=subject,
+            who=who,
+            camera=alert.camera,
+            household=alert.household,
+            stamp=stamp,
+            faces_in_frame=alert.faces_in_frame,
+            visit=visit,
+            history=history,
+            verdict=alert.strangers[0].verdict if alert.strangers else "stranger",
+            crop_cid=crop_cid[1:-1] if crop_cid else None,
+            frame_cid=frame_cid[1:-1],
+            links=links,
+        ),
         subtype="html",
     )
     html_part = message.get_body(preferencelist=("html",))
     assert html_part is not None  # added just above
-    html_part.add_related(photo, maintype="image", subtype="jpeg", cid=cid)
+    if face is not None and crop_cid is not None:
+        html_part.add_related(face, maintype="image", subtype="jpeg", cid=crop_cid)
+    html_part.add_related(photo, maintype="image", subtype="jpeg", cid=frame_cid)
     filename = f"stranger-{alert.camera}-{when.strftime('%Y%m%d-%H%M%S')}.jpg"
     message.add_attachment(photo, maintype="image", subtype="jpeg", filename=filename)
     return message

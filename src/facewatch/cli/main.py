@@ -60,6 +60,14 @@ def enroll(household: str, name: str, photos: tuple[Path, ...]) -> None:
     if learned == 0:
         click.echo(f"warning: no face found in any photo of {name}", err=True)
         sys.exit(1)
+    _look_again(storage, settings, household)
+
+
+def _look_again(storage: Any, settings: Settings, household: str) -> None:
+    """After someone was learned: the last week's strangers judged again, in one line."""
+    from facewatch.cli.look_again import after_learning
+
+    after_learning(storage, settings, household)
 
 
 @main.command()
@@ -116,6 +124,7 @@ def demo(
         exports = " ".join(f"{name}={value}" for name, value in sorted(env.items()))
         click.echo(f"the local stack stays up until Ctrl-C; in another shell:\n  export {exports}", err=True)
         click.echo("  facewatch strangers --household home --json", err=True)
+        click.echo(f"console: {_demo_console_link(env)}", err=True)
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # stop the stack cleanly
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
@@ -139,6 +148,21 @@ def demo(
         fail(exc)
     if not keep_running:
         report(summary)
+
+
+def _demo_console_link(env: dict[str, str]) -> str:
+    """A sign-in link to the demo household's console on the running local stack."""
+    from datetime import timedelta
+
+    from pydantic import SecretStr
+
+    from facewatch.local.demo import HOUSEHOLD
+    from facewatch.web.console.session import console_link
+
+    settings = Settings(
+        link_secret=SecretStr(env["FACEWATCH_LINK_SECRET"]), console_url=env["FACEWATCH_CONSOLE_URL"]
+    )
+    return console_link(settings, HOUSEHOLD, ttl=timedelta(hours=1))
 
 
 @main.command()
@@ -238,9 +262,11 @@ def detect_token_command(household: str) -> None:
 def _register_commands() -> None:
     # Commands with many options or their own display have a module each.
     from facewatch.cli.agent import agent_command
+    from facewatch.cli.console_link import console_link_command
     from facewatch.cli.corrections import not_command
     from facewatch.cli.evaluate import eval_command
     from facewatch.cli.household import household_command
+    from facewatch.cli.look_again import look_again_command
     from facewatch.cli.report import report_command
     from facewatch.cli.strangers import name_stranger_command, strangers_command
     from facewatch.cli.up import up_command
@@ -252,7 +278,9 @@ def _register_commands() -> None:
     main.add_command(not_command, "not")
     main.add_command(report_command, "report")
     main.add_command(household_command, "household")
+    main.add_command(look_again_command, "look-again")
     main.add_command(up_command, "up")
+    main.add_command(console_link_command, "console-link")
 
 
 _register_commands()

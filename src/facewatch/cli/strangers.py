@@ -74,3 +74,6 @@ def name_stranger_command(household: str, stranger_id: str, name: str) -> None:
         f"{stranger_id} is now {name}: {naming.learned} of {naming.photos} face crop(s) learned "
         f"({naming.stranger.visits} visit(s), {naming.stranger.sightings} sighting(s))"
     )
+    from facewatch.cli.look_again import after_learning
+
+    after_learning(storage, settings, household)

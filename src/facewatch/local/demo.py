@@ -172,6 +172,9 @@ def run_demo(
                         **LOCAL_CREDENTIALS,
                         "FACEWATCH_S3_ENDPOINT_URL": stack.moto.endpoint,
                         "FACEWATCH_BUCKET": stack.bucket,
+                        # `facewatch console-link` signs with these, from another shell.
+                        "FACEWATCH_LINK_SECRET": stack.link_secret,
+                        "FACEWATCH_CONSOLE_URL": stack.url("console"),
                     },
                 )
     return result

@@ -33,7 +33,7 @@ from facewatch.store.storage import Storage
 
 log = logging.getLogger(__name__)
 
-FUNCTIONS = ("detect", "recognize", "notify", "feedback")
+FUNCTIONS = ("detect", "recognize", "notify", "feedback", "console")
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "facewatch-local",
     "AWS_SECRET_ACCESS_KEY": "facewatch-local-secret",
@@ -355,6 +355,7 @@ class LocalStack:
             "FACEWATCH_WEBHOOK_TOKEN": self.webhook_token,
             "FACEWATCH_LINK_SECRET": os.urandom(24).hex(),
             "FACEWATCH_FEEDBACK_URL": f"http://127.0.0.1:{ports['feedback']}/",
+            "FACEWATCH_CONSOLE_URL": f"http://127.0.0.1:{ports['console']}/",
             "FACEWATCH_ALERT_CHANNEL": "smtp",
             "FACEWATCH_SMTP_HOST": "127.0.0.1",
             "FACEWATCH_SMTP_PORT": str(self.outbox_server.port),
@@ -364,6 +365,7 @@ class LocalStack:
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
+        self.link_secret = env["FACEWATCH_LINK_SECRET"]
         source_dir = functions_dir()
         for name in FUNCTIONS:
             self.functions[name] = function_process(name, ports[name], source_dir, env, self.workdir / "logs")

@@ -58,6 +58,7 @@ def verdict_rows(storage: Storage, household: str, since: datetime | None = None
                     "stranger_id": face.get("stranger_id"),
                     "alert": face.get("alert"),
                     "reason": face.get("reason"),
+                    "looked_again": face.get("looked_again"),
                 }
             )
     rows.sort(key=lambda r: str(r["captured_at"]))

@@ -1,5 +1,7 @@
 """Naming a remembered stranger: every face crop kept of them becomes a known photo in one
-enrollment, and then they are forgotten."""
+enrollment, and then they are forgotten. And "this is X" for any judged face (`name_face`,
+`name_seen_face`): a face of a remembered stranger names the whole stranger, any other face
+is enrolled on its own, cut from its frame as the alert's link does."""
 
 from __future__ import annotations
 
@@ -7,11 +9,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from facewatch.exceptions import BadInput, ObjectMissing
-from facewatch.layout import known_prefix
+from facewatch.exceptions import BadInput, ObjectMissing, StorageError
+from facewatch.frames import Box
+from facewatch.layout import FrameKey, check_id, known_prefix
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import (
     Stranger,
+    find_by_face,
 )
 from facewatch.store.storage import Storage
 
@@ -60,3 +64,114 @@ def name_stranger(
         raise BadInput(f"no face could be learned from {stranger_id}'s crops; it is still remembered")
     store.forget(household, stranger_id)
     return Naming(stranger, name, len(photos), learned)
+
+
+@dataclass(frozen=True, slots=True)
+class FaceNaming:
+    """What "this is X" did with one judged face."""
+
+    name: str
+    frame_key: str
+    box: Box
+    stranger: Stranger | None
+    """The remembered stranger named with it (all their crops), or None: the face alone."""
+    photos: int
+    """Photos offered for enrollment: this face's crop, plus the stranger's crops."""
+    learned: int
+    """Of those, how many the known set now holds a face of."""
+
+    @property
+    def visits(self) -> int:
+        return self.stranger.visits if self.stranger else 1
+
+
+def _crop_of(storage: Storage, frame_key: str, box: Box, max_pixels: int) -> bytes:
+    """The face with a generous margin (the detector that enrolls it needs the context), at
+    the quality feedback's link uses."""
+    from facewatch.faces.crops import crop_face
+    from facewatch.images import decode_bgr
+
+    try:
+        frame = storage.get(frame_key).body
+    except ObjectMissing as exc:
+        raise BadInput(f"the frame {frame_key} is gone: nothing to learn that face from") from exc
+    return crop_face(decode_bgr(frame, max_pixels), box, quality=95)
+
+
+def stranger_of_face(storage: Storage, household: str, frame_key: str, box: Box) -> str | None:
+    """The remembered stranger this face is, if still remembered: its frame's result says
+    which (a stranger keeps only its latest sightings), else their recent sightings do."""
+    book = StrangerStore(storage).load(household)[0]
+    try:
+        result = storage.get_json(FrameKey.parse(frame_key).result_key)
+    except (StorageError, BadInput):
+        result = {}
+    for face in result.get("faces") or []:
+        raw = face.get("box")
+        sid = str(face.get("stranger_id") or "")
+        if sid and raw and (Box(**raw) if isinstance(raw, dict) else Box(*raw)) == box and book.get(sid):
+            return sid
+    found = find_by_face(book.strangers, frame_key, (box.x, box.y, box.w, box.h))
+    return found.stranger_id if found else None
+
+
+def name_seen_face(
+    storage: Storage,
+    household: str,
+    frame_key: str,
+    box: Box,
+    name: str,
+    max_pixels: int,
+    *,
+    photo_name: str | None = None,
+) -> FaceNaming:
+    """Enroll the face at `box` of a stored frame as `name`: if it is a remembered stranger,
+    the stranger is named (name_stranger: all their crops, one rebuild, then forgotten)
+    with this face's crop among them; otherwise the crop alone is enrolled, and only if it
+    shows a face (nothing is written otherwise). `photo_name`: the known photo's file name
+    (default: one derived from the frame, so naming the same face twice writes it once)."""
+    from facewatch.layout import check_person, known_photo_key
+    from facewatch.recognize.known import enroll
+    from facewatch.recognize.people import check_upload, safe_photo_name
+
+    check_person(name)
+    check_id(household, "household")
+    key = FrameKey.parse(frame_key)
+    if key.household != household:
+        raise BadInput(f"{frame_key} is not a frame of household {household}")
+    crop = _crop_of(storage, frame_key, box, max_pixels)
+    filename = safe_photo_name(photo_name or f"face-{key.name}-{box.x}-{box.y}.jpg", "JPEG")
+    stranger_id = stranger_of_face(storage, household, frame_key, box)
+    if stranger_id is not None:
+        try:
+            naming = name_stranger(
+                storage, household, stranger_id, name, max_pixels, extra=[(filename, crop)]
+            )
+        except BadInput:
+            # Forgotten (expired, named) meanwhile: name the face alone, as if never remembered.
+            if StrangerStore(storage).load(household)[0].get(stranger_id) is not None:
+                raise
+        else:
+            return FaceNaming(name, frame_key, box, naming.stranger, naming.photos, naming.learned)
+    check_upload(filename, crop, max_pixels, len(crop))  # no face in it: refused, nothing written
+    gallery = enroll(storage, household, name, [(filename, crop)], max_pixels)
+    learned = int(known_photo_key(household, name, filename) in gallery.photo_keys)
+    return FaceNaming(name, frame_key, box, None, 1, learned)
+
+
+def name_face(storage: Storage, household: str, verdict_id: str, name: str, max_pixels: int) -> FaceNaming:
+    """ "This is X" for any face a frame's result holds (known, stranger or unsure), by its
+    verdict id (`facewatch events`, the console's history): see name_seen_face."""
+    key, index = FrameKey.from_verdict_id(verdict_id)
+    if key.household != household:
+        raise BadInput(f"verdict {verdict_id} is not of household {household}")
+    try:
+        result = storage.get_json(key.result_key)
+    except ObjectMissing as exc:
+        raise BadInput(f"no verdict {verdict_id!r}: its frame was never judged") from exc
+    faces = result.get("faces") or []
+    if index >= len(faces):
+        raise BadInput(f"no verdict {verdict_id!r}: that frame has {len(faces)} face(s)")
+    raw = faces[index]["box"]
+    box = Box(**raw) if isinstance(raw, dict) else Box(*raw)
+    return name_seen_face(storage, household, str(result.get("frame_key") or key), box, name, max_pixels)

@@ -233,12 +233,15 @@ class Recognizer:
             MatchPolicy.from_settings(self.settings), threshold=self.settings.same_person_threshold
         )
 
-    @property
-    def visit_policy(self) -> VisitPolicy:
+    def visit_policy(self, rules: HouseholdSettings | None = None) -> VisitPolicy:
+        """The deployment's visit window and cooldown, or the household's own."""
         s = self.settings
+        own = rules or HouseholdSettings()
+        window = own.visit_window_seconds or s.visit_window_seconds
+        cooldown = own.alert_cooldown_seconds
         return VisitPolicy(
-            window=timedelta(seconds=s.visit_window_seconds),
-            cooldown=timedelta(seconds=s.alert_cooldown_seconds),
+            window=timedelta(seconds=window),
+            cooldown=timedelta(seconds=s.alert_cooldown_seconds if cooldown is None else cooldown),
             same_person=s.same_person_threshold,
         )
 
@@ -312,7 +315,7 @@ class Recognizer:
             )
         elif votes:  # known people's tracks, so their bad frames later are not strangers
             self.visits.record(
-                key.household, [], now=result.captured_at, policy=self.visit_policy, votes=votes
+                key.household, [], now=result.captured_at, policy=self.visit_policy(rules), votes=votes
             )
         elif gallery is None and any(f.reason.startswith("cannot decide") for f in result.faces):
             result.alert = self._alert_operator(result, why_not)
@@ -389,7 +392,7 @@ class Recognizer:
             for i in indices
         ]
         assignments = self.visits.record(
-            result.household, sightings, now=result.captured_at, policy=self.visit_policy, votes=votes
+            result.household, sightings, now=result.captured_at, policy=self.visit_policy(rules), votes=votes
         )
         visit_ids = [(i, a.visit.visit_id) for i, a in zip(indices, assignments, strict=True) if a.visit]
         recalls = iter(self._remember(result, visit_ids, encodings, image))
@@ -468,7 +471,7 @@ class Recognizer:
             sorted(named),
             frame_key=result.frame_key,
             now=result.captured_at,
-            window=timedelta(seconds=self.settings.visit_window_seconds),
+            window=self.visit_policy(rules).window,
             arrivals=rules.arrivals,
             no_alerts=rules.no_alerts,
         )

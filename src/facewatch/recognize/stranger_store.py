@@ -1,11 +1,13 @@
 """A household's remembered strangers in the bucket: one JSON object changed only by
 compare-and-swap on its ETag (as visit_store.py), with their face crops beside it. Naming
-one is naming.py's; the commands are cli/strangers.py's."""
+one is naming.py's; the commands are cli/strangers.py's. Corrections by hand (forget,
+merge, split) apply strangers.py's pure rules in one swap each, and move the crops."""
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,20 +17,27 @@ import numpy as np
 from facewatch.alerts.rules import stranger_suppressed
 from facewatch.exceptions import BadImage, BadInput, ObjectMissing
 from facewatch.faces.gallery import GALLERY_FORMAT
+from facewatch.frames import Box
 from facewatch.images import decode_bgr, to_rgb
-from facewatch.layout import stranger_crops_prefix, strangers_key
+from facewatch.layout import FrameKey, check_id, stranger_crop_key, stranger_crops_prefix, strangers_key
 from facewatch.recognize.decisions import MatchPolicy
 from facewatch.recognize.strangers import (
+    CropMove,
     NewSighting,
     Recall,
     Representative,
     Stranger,
     StrangerBook,
+    StrangerSighting,
     encoding_row,
     expire,
+    merge_strangers,
     remember,
+    split_stranger,
+    split_stranger_id,
 )
 from facewatch.store.json_state import BookStore
+from facewatch.store.storage import Storage, StoredObject, encode_json
 
 log = logging.getLogger(__name__)
 
@@ -171,9 +180,199 @@ class StrangerStore(BookStore[StrangerBook]):
         assert gone is not None
         return gone
 
+    def merge(self, household: str, keep_id: str, other_id: str) -> Stranger:
+        """Make two remembered strangers one (strangers.merge_strangers), in one swap, and
+        move other's crops under keep's id. The crops are copied before the swap, so the
+        book never names a crop that is not there; other's folder is deleted after it (a
+        crash in between leaves copies under keep's id, deleted with keep). The results of
+        other's recent faces are rewritten to name keep, so naming one of them later names
+        the whole person."""
+        check_id(keep_id, "stranger id")
+        check_id(other_id, "stranger id")
+        if keep_id == other_id:
+            raise BadInput(f"cannot merge {keep_id} with itself")
+        book = self.load(household)[0]
+        for sid in (keep_id, other_id):
+            if book.get(sid) is None:
+                raise BadInput(f"household {household} remembers no stranger {sid!r}")
+        copied = self._copy_crops(household, other_id, keep_id)
+
+        def change(book: StrangerBook) -> tuple[StrangerBook, tuple[Stranger, list[CropMove]]]:
+            keep, other = book.get(keep_id), book.get(other_id)
+            if keep is None or other is None:
+                raise BadInput(
+                    f"household {household} remembers no stranger {keep_id if keep is None else other_id!r}"
+                )
+            merged, moves = merge_strangers(household, keep, other)
+            strangers = [
+                merged if s.stranger_id == keep_id else s for s in book.strangers if s.stranger_id != other_id
+            ]
+            return StrangerBook(strangers), (merged, moves)
+
+        before, _, (merged, moves) = self.change(household, change)
+        for move in moves:  # a representative other gained after the copy above
+            if move.target is not None and move.target not in copied:
+                self._copy(move.source, move.target)
+        referenced = set(merged.crop_keys)
+        for target in copied:
+            if target not in referenced:
+                self.storage.delete(target)
+        self._delete_crops(household, other_id)
+        gone = before.get(other_id)
+        if gone is not None:
+            self._rename_in_results([s.verdict_id for s in gone.recent], other_id, keep_id)
+        return merged
+
+    def split(
+        self, household: str, stranger_id: str, verdict_id: str, *, max_pixels: int = 40_000_000
+    ) -> Stranger:
+        """Take a face wrongly taken for a stranger out of them (strangers.split_stranger):
+        it becomes a stranger of its own, and its frame's result names that one. A face kept
+        only as a recent sighting is encoded again from its frame, as recognize encodes a
+        stranger's face, and its crop cut from the frame. Returns the new stranger."""
+        check_id(stranger_id, "stranger id")
+        key, index = FrameKey.from_verdict_id(verdict_id)
+        if key.household != household:
+            raise BadInput(f"verdict {verdict_id} is not of household {household}")
+        book = self.load(household)[0]
+        new_id = split_stranger_id(verdict_id)
+        done = book.get(new_id)
+        if done is not None and any(s.verdict_id == verdict_id for s in done.recent):
+            return done  # split before (a retry after a crash): the result is all that may be left
+        stranger = book.get(stranger_id)
+        if stranger is None:
+            raise BadInput(f"household {household} remembers no stranger {stranger_id!r}")
+        sighting, visit_id = self._sighting(stranger, key, index, verdict_id)
+        rep_crop = stranger_crop_key(household, stranger_id, verdict_id)
+        new_crop = stranger_crop_key(household, new_id, verdict_id)
+        # Refused before anything is written or encoded (not theirs, their last face); the
+        # swap below checks again against the book as it is then.
+        split_stranger(household, stranger, sighting, visit_id=visit_id, encoding=np.zeros(128))
+        encoding = None
+        if rep_crop in stranger.crop_keys:
+            self._copy(rep_crop, new_crop)
+        else:
+            encoding, crop = self._face_from_frame(sighting, max_pixels)
+            self.storage.put(new_crop, crop, content_type="image/jpeg")
+
+        def change(book: StrangerBook) -> tuple[StrangerBook, Stranger]:
+            current = book.get(stranger_id)
+            if current is None:
+                raise BadInput(f"household {household} remembers no stranger {stranger_id!r}")
+            left, alone, _ = split_stranger(
+                household, current, sighting, visit_id=visit_id, encoding=encoding
+            )
+            strangers = [left if s.stranger_id == stranger_id else s for s in book.strangers]
+            return StrangerBook([*strangers, alone]), alone
+
+        try:
+            _, _, alone = self.change(household, change)
+        except BadInput:
+            self.storage.delete(new_crop)  # refused: the crop written above belongs to nobody
+            raise
+        if not self.storage.exists(new_crop):  # it became a representative after the read above
+            self._copy(rep_crop, new_crop)
+        if self.storage.exists(rep_crop):
+            self.storage.delete(rep_crop)
+        self._rename_in_results([verdict_id], stranger_id, new_id)
+        return alone
+
+    def _sighting(
+        self, stranger: Stranger, key: FrameKey, index: int, verdict_id: str
+    ) -> tuple[StrangerSighting, str | None]:
+        """The face as remembered, and its visit: from its frame's result (which a face
+        kept only as a representative, past the recent ones, still has), else the book."""
+        recent = next((s for s in stranger.recent if s.verdict_id == verdict_id), None)
+        try:
+            result = self.storage.get_json(key.result_key)
+            face = (result.get("faces") or [])[index]
+            box = Box(**face["box"]) if isinstance(face["box"], dict) else Box(*face["box"])
+            return StrangerSighting(
+                verdict_id,
+                str(result["frame_key"]),
+                str(result.get("camera") or key.camera),
+                datetime.fromisoformat(str(result["captured_at"])),
+                (box.x, box.y, box.w, box.h),
+            ), face.get("visit_id")
+        except (ObjectMissing, IndexError, KeyError, TypeError, ValueError):
+            if recent is None:
+                raise BadInput(f"{verdict_id} is not a face kept of {stranger.stranger_id}") from None
+            return recent, None
+
+    def _face_from_frame(self, sighting: StrangerSighting, max_pixels: int) -> tuple[np.ndarray, bytes]:
+        """The face's quick encoding (what stranger memory compares) and its crop."""
+        from facewatch.faces.crops import crop_face
+        from facewatch.faces.encodings import describe_chips, face_crops
+
+        try:
+            image = decode_bgr(self.storage.get(sighting.frame_key).body, max_pixels)
+        except ObjectMissing as exc:
+            raise BadInput(f"{sighting.verdict_id} cannot be encoded again: its frame is gone") from exc
+        box = Box(*sighting.box)
+        return describe_chips(face_crops(to_rgb(image), [box]).chips)[0], crop_face(image, box)
+
+    def _copy(self, source: str, target: str) -> None:
+        try:
+            body = self.storage.get(source).body
+        except ObjectMissing:
+            log.warning("crop %s is missing; %s not written", source, target)
+            return
+        self.storage.put(target, body, content_type="image/jpeg")
+
+    def _copy_crops(self, household: str, from_id: str, to_id: str) -> set[str]:
+        """Copy every crop of one stranger under another's id; returns the keys written."""
+        written = set()
+        target_prefix = stranger_crops_prefix(household, to_id)
+        for source in list(self.storage.list_keys(stranger_crops_prefix(household, from_id))):
+            target = f"{target_prefix}{source.rsplit('/', 1)[-1]}"
+            if self.storage.exists(target):
+                continue  # keep's own crop of the same face
+            self._copy(source, target)
+            written.add(target)
+        return written
+
+    def _rename_in_results(self, verdict_ids: Sequence[str], old_id: str, new_id: str) -> None:
+        """Each of these faces' results says `new_id` where it said `old_id` (compare-and-
+        swap: recognize may be rewriting the same result)."""
+        for verdict_id in verdict_ids:
+            try:
+                key, index = FrameKey.from_verdict_id(verdict_id)
+            except BadInput:
+                continue
+            set_face_fields(
+                self.storage, key.result_key, index, {"stranger_id": new_id}, only_if={"stranger_id": old_id}
+            )
+
     def _delete_crops(self, household: str, stranger_id: str) -> None:
         for key in list(self.storage.list_keys(stranger_crops_prefix(household, stranger_id))):
             self.storage.delete(key)
 
 
-# --- commands -----------------------------------------------------------------------------
+def set_face_fields(
+    storage: Storage,
+    result_key: str,
+    index: int,
+    fields: Mapping[str, Any],
+    *,
+    only_if: Mapping[str, Any] | None = None,
+) -> bool:
+    """Change some fields of one face of a frame's result by compare-and-swap; nothing when
+    the result or the face is gone, or (`only_if`) the face no longer says what it did.
+    Returns whether it was written."""
+
+    def change(obj: StoredObject | None) -> tuple[bytes | None, bool]:
+        if obj is None:
+            return None, False
+        try:
+            result = json.loads(obj.body)
+            face = result["faces"][index]
+        except (ValueError, KeyError, IndexError, TypeError):
+            return None, False
+        if any(face.get(k) != v for k, v in (only_if or {}).items()):
+            return None, False
+        if all(face.get(k) == v for k, v in fields.items()):
+            return None, False
+        face.update(fields)
+        return encode_json(result), True
+
+    return storage.swap(result_key, change, content_type="application/json")

@@ -9,7 +9,13 @@ representative encodings by the very code that judges known people (decisions.ju
 on a Gallery built from the strangers), with the stricter same-person threshold: merging
 two strangers would hide one. No match starts a new stranger. A stranger keeps a few representative
 encodings, each with a face crop stored beside it, and its recent sightings; one not seen
-for `memory` is forgotten, crops and all."""
+for `memory` is forgotten, crops and all.
+
+People correct the memory by hand: two strangers who are one person are merged
+(`merge_strangers`), a face wrongly taken for a stranger is split off into a stranger of its
+own (`split_stranger`), so nothing seen is lost. Both say which crops must move, since a
+stranger's crops live under its own id (layout.stranger_crops_prefix) and are deleted with
+it; stranger_store.py does the moving."""
 
 from __future__ import annotations
 
@@ -20,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from facewatch.exceptions import BadInput
 from facewatch.faces.gallery import GALLERY_FORMAT, Gallery
-from facewatch.layout import stranger_crop_key
+from facewatch.layout import stranger_crop_key, stranger_crops_prefix
 from facewatch.recognize.decisions import MatchPolicy, judge_face
 
 MAX_REPRESENTATIVES = 5
@@ -341,6 +348,173 @@ def find_by_face(
         if any(s.frame_key == frame_key and s.box == box for s in stranger.recent):
             return stranger
     return None
+
+
+# --- corrections by hand -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CropMove:
+    """A crop that changes owner: copy `source` to `target`, then delete `source`; a
+    target of None: no longer a representative, only delete it."""
+
+    source: str
+    target: str | None
+
+
+def split_stranger_id(verdict_id: str) -> str:
+    """The stranger a face split off becomes, derived from the face (so a retried split
+    names the same one) but never the id of the stranger it was first seen as, which
+    new_stranger_id derives from the very same verdict id."""
+    return new_stranger_id(f"split:{verdict_id}")
+
+
+def _moved_crop(household: str, crop_key: str, stranger_id: str) -> str:
+    return f"{stranger_crops_prefix(household, stranger_id)}{crop_key.rsplit('/', 1)[-1]}"
+
+
+def _rows(reps: tuple[Representative, ...]) -> np.ndarray:
+    return np.array([r.encoding for r in reps], dtype=np.float64).reshape(-1, 128)
+
+
+def _most_varied(
+    kept: tuple[Representative, ...], candidates: list[Representative], limit: int
+) -> tuple[tuple[Representative, ...], list[Representative]]:
+    """`kept` plus, while there is room, the candidate farthest from everything kept so far
+    (another pose, another camera is worth more than a near copy); and those left out."""
+    out, rest = list(kept), list(candidates)
+    while rest and len(out) < limit:
+        chosen = _rows(tuple(out))
+        gaps = [
+            float(np.linalg.norm(chosen - np.asarray(r.encoding), axis=1).min()) if len(chosen) else np.inf
+            for r in rest
+        ]
+        out.append(rest.pop(int(np.argmax(gaps))))
+    return tuple(out), rest
+
+
+def _latest_alert(a: Stranger, b: Stranger) -> tuple[datetime | None, str | None]:
+    alerted = [s for s in (a, b) if s.alerted_at is not None]
+    if not alerted:
+        return None, None
+    last = max(alerted, key=lambda s: s.alerted_at or datetime.min)
+    return last.alerted_at, last.alerted_visit
+
+
+def merge_strangers(household: str, keep: Stranger, other: Stranger) -> tuple[Stranger, list[CropMove]]:
+    """`keep` and `other` are one person: one stranger under keep's id, with what both were
+    seen doing (sightings and visits added up, a visit both were seen in counted once,
+    first and last seen the widest, recent sightings and visit ids of both, newest kept),
+    keep's representatives and then the most varied of other's while there is room.
+    Returns it and the crop moves: each of other's representatives' crops moves under
+    keep's id or, left out, is deleted, so no crop is left under an id nobody has."""
+    if keep.stranger_id == other.stranger_id:
+        raise BadInput(f"cannot merge {keep.stranger_id} with itself")
+    own = set(keep.crop_keys)
+    candidates = []
+    moves = []
+    for rep in other.representatives:
+        target = _moved_crop(household, rep.crop_key, keep.stranger_id)
+        if target in own:  # the same face kept by both: one copy is enough
+            moves.append(CropMove(rep.crop_key, None))
+            continue
+        candidates.append(replace(rep, crop_key=target))
+        moves.append(CropMove(rep.crop_key, target))
+    reps, left_out = _most_varied(keep.representatives, candidates, MAX_REPRESENTATIVES)
+    dropped = {r.crop_key for r in left_out}
+    moves = [CropMove(m.source, None) if m.target in dropped else m for m in moves]
+
+    seen = {s.verdict_id for s in keep.recent}
+    recent = sorted(
+        [*keep.recent, *(s for s in other.recent if s.verdict_id not in seen)], key=lambda s: s.seen_at
+    )
+    shared_visits = set(keep.visit_ids) & set(other.visit_ids)
+    visit_ids = (*keep.visit_ids, *(v for v in other.visit_ids if v not in shared_visits))
+    latest, earlier = (keep, other) if keep.last_seen >= other.last_seen else (other, keep)
+    same_visit = bool(
+        latest.visit_ids and earlier.visit_ids and latest.visit_ids[-1] == earlier.visit_ids[-1]
+    )
+    before = [latest.previous_seen, earlier.previous_seen if same_visit else earlier.last_seen]
+    alerted_at, alerted_visit = _latest_alert(keep, other)
+    merged = replace(
+        keep,
+        first_seen=min(keep.first_seen, other.first_seen),
+        last_seen=latest.last_seen,
+        sightings=keep.sightings + other.sightings,
+        visits=max(1, keep.visits + other.visits - len(shared_visits)),
+        previous_seen=max((t for t in before if t is not None), default=None),
+        representatives=reps,
+        recent=tuple(recent[-MAX_RECENT:]),
+        visit_ids=visit_ids[-MAX_VISIT_IDS:],
+        cameras=(*keep.cameras, *(c for c in other.cameras if c not in keep.cameras)),
+        alerted_at=alerted_at,
+        alerted_visit=alerted_visit,
+    )
+    return merged, moves
+
+
+def split_stranger(
+    household: str,
+    stranger: Stranger,
+    sighting: StrangerSighting,
+    *,
+    visit_id: str | None = None,
+    encoding: np.ndarray | None = None,
+) -> tuple[Stranger, Stranger, CropMove | None]:
+    """Take one face (`sighting`, a representative and/or a recent sighting of `stranger`)
+    out of a stranger it is not: (what is left of the stranger, the new stranger that face
+    becomes, the crop to move). The new stranger keeps the face's representative, or, for
+    a face that was only a recent sighting, `encoding` (the caller encodes it from its
+    frame and stores a new crop). The last face, or the only representative, is refused:
+    nothing would be left to recognise the stranger by (forget or name them instead)."""
+    verdict_id = sighting.verdict_id
+    crop_key = stranger_crop_key(household, stranger.stranger_id, verdict_id)
+    rep = next((r for r in stranger.representatives if r.crop_key == crop_key), None)
+    in_recent = any(s.verdict_id == verdict_id for s in stranger.recent)
+    if rep is None and not in_recent:
+        raise BadInput(f"{verdict_id} is not a face kept of {stranger.stranger_id}")
+    if stranger.sightings <= 1 or (rep is not None and len(stranger.representatives) == 1):
+        raise BadInput(
+            f"{verdict_id} is the last face kept of {stranger.stranger_id}: nothing would be left to "
+            "recognise them by; forget or name them instead"
+        )
+    new_id = split_stranger_id(verdict_id)
+    new_crop = stranger_crop_key(household, new_id, verdict_id)
+    move = None
+    if rep is not None:
+        new_rep = replace(rep, crop_key=new_crop)
+        move = CropMove(rep.crop_key, new_crop)
+    elif encoding is not None:
+        new_rep = Representative(encoding_row(encoding), new_crop)
+    else:
+        raise BadInput(f"{verdict_id} cannot be encoded again: its frame is gone")
+    recent = tuple(s for s in stranger.recent if s.verdict_id != verdict_id)
+    first_seen, last_seen = stranger.first_seen, stranger.last_seen
+    if recent and sighting.seen_at <= first_seen:
+        first_seen = min(s.seen_at for s in recent)  # recent holds every sighting after the first
+    if recent and sighting.seen_at >= last_seen:
+        last_seen = max(s.seen_at for s in recent)
+    left = replace(
+        stranger,
+        first_seen=first_seen,
+        last_seen=last_seen,
+        sightings=stranger.sightings - 1,
+        representatives=tuple(r for r in stranger.representatives if r is not rep),
+        recent=recent,
+    )
+    alone = Stranger(
+        stranger_id=new_id,
+        first_seen=sighting.seen_at,
+        last_seen=sighting.seen_at,
+        sightings=1,
+        visits=1,
+        previous_seen=None,
+        representatives=(new_rep,),
+        recent=(sighting,),
+        visit_ids=(visit_id,) if visit_id else (),
+        cameras=(sighting.camera,),
+    )
+    return left, alone, move
 
 
 @dataclass

@@ -1,14 +1,12 @@
 """`facewatch report`: one self-contained static HTML page about a household (recent faces
 with camera, time and verdict; known people with their photos; remembered strangers with
-their sightings). Every image is inline (a data: URI) and the page has no script, so it
-opens from a file, an email attachment or a presigned link to the bucket alike."""
+their sightings), rendered from templates/report.html. Every image is inline (a data: URI)
+and the page has no script, so it opens from a file, an email attachment or a presigned
+link to the bucket alike."""
 
 from __future__ import annotations
 
-import base64
-import html
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +14,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facewatch.alerts.mail import local_time
 from facewatch.config import Settings
 from facewatch.exceptions import BadImage, ObjectMissing, StorageError
 from facewatch.frames import Box
@@ -25,29 +22,13 @@ from facewatch.layout import report_key, results_prefix
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import Stranger
 from facewatch.store.storage import Storage
+from facewatch.templates import render
 
 log = logging.getLogger(__name__)
 
 THUMB_PX = 112
 MAX_FACES = 60
 MAX_PHOTOS_PER_PERSON = 4
-
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}
-h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ccc}
-.grid{display:flex;flex-wrap:wrap;gap:.8em}
-figure{margin:0;padding:.4em;background:#fff;border:1px solid #ddd;border-radius:6px;width:150px}
-figure img{display:block;height:112px;max-width:100%;margin:auto;object-fit:contain}
-figcaption{font-size:.78em;line-height:1.35;margin-top:.3em;word-break:break-word}
-.stranger{border-color:#c33}.known{border-color:#393}.unsure{border-color:#aaa}
-.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.6em;margin-bottom:.8em}
-.card .grid img{height:96px}
-.muted{color:#777;font-size:.85em}
-""".strip()
-
-
-def data_uri(jpeg: bytes) -> str:
-    return f"data:image/jpeg;base64,{base64.b64encode(jpeg).decode()}"
 
 
 def thumbnail(image_bgr: np.ndarray, box: Box | None = None, height: int = THUMB_PX) -> bytes:
@@ -130,87 +111,62 @@ class _Images:
                 self._cache[key] = None
         return self._cache[key]
 
-    def thumb(self, key: str, box: Box | None = None) -> str | None:
+    def thumb(self, key: str, box: Box | None = None) -> bytes | None:
+        """A thumbnail JPEG of the image (or of the face in it); None if it cannot be shown."""
         image = self.get(key)
         if image is None:
             return None
         try:
-            return data_uri(thumbnail(image, box))
+            return thumbnail(image, box)
         except BadImage:
             return None
 
 
-def _figure(src: str | None, caption: str, css: str = "") -> str:
-    img = (
-        f"<img src='{src}' alt='{html.escape(caption, quote=True)}'>"
-        if src
-        else "<p class='muted'>(gone)</p>"
-    )
-    return f"<figure class='{css}'>{img}<figcaption>{caption}</figcaption></figure>"
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """One picture of the page and what its caption says; thumb None: the picture is gone."""
+
+    thumb: bytes | None
+    caption: str = ""
+    seen_at: datetime | None = None
 
 
-def _when(at: datetime, timezone: str) -> str:
-    return local_time(at, timezone).strftime("%Y-%m-%d %H:%M:%S")
+@dataclass(frozen=True, slots=True)
+class Person:
+    name: str
+    photo_count: int
+    photos: list[Shown]
 
 
-def _visits_section(faces: list[FaceSeen], images: _Images, timezone: str) -> Iterator[str]:
-    yield f"<h2>Recent faces ({len(faces)})</h2>"
-    if not faces:
-        yield "<p class='muted'>No faces judged in this period.</p>"
-        return
-    yield "<div class='grid' id='visits'>"
-    for face in faces:
-        verdict = face.verdict
-        caption = (
-            f"<b>{html.escape(verdict)}</b> {html.escape(face.label)}<br>"
-            f"{html.escape(face.camera)} · {html.escape(_when(face.captured_at, timezone))}"
-        )
-        if face.verdict_id:
-            caption += f"<br><span class='muted'>{html.escape(face.verdict_id)}</span>"
-        yield _figure(images.thumb(face.frame_key, face.box), caption, verdict)
-    yield "</div>"
+@dataclass(frozen=True, slots=True)
+class StrangerCard:
+    stranger: Stranger
+    crops: list[Shown]
+    recent: list[Shown]
+    """The latest sightings, newest first, each with its camera as the caption."""
 
 
-def _known_section(storage: Storage, household: str, images: _Images) -> Iterator[str]:
+def _known_people(storage: Storage, household: str, images: _Images) -> list[Person]:
     from facewatch.recognize.known import load_gallery
 
-    try:
-        gallery, _ = load_gallery(storage, household)
-    except StorageError as exc:  # never enrolled, or unreadable: say so, show the rest
-        yield f"<h2>Known people</h2><p class='muted'>{html.escape(str(exc))}</p>"
-        return
-    yield f"<h2>Known people ({len(gallery.people)})</h2><div id='known'>"
+    gallery, _ = load_gallery(storage, household)
+    people = []
     for person in gallery.people:
         keys = [k for n, k in zip(gallery.names, gallery.photo_keys, strict=True) if n == person]
-        yield f"<div class='card'><b>{html.escape(person)}</b> "
-        yield f"<span class='muted'>{len(keys)} photo(s)</span><div class='grid'>"
-        for key in keys[:MAX_PHOTOS_PER_PERSON]:
-            yield _figure(images.thumb(key), html.escape(key.rsplit("/", 1)[-1]), "known")
-        yield "</div></div>"
-    yield "</div>"
+        photos = [Shown(images.thumb(k), k.rsplit("/", 1)[-1]) for k in keys[:MAX_PHOTOS_PER_PERSON]]
+        people.append(Person(person, len(keys), photos))
+    return people
 
 
-def _strangers_section(strangers: list[Stranger], images: _Images, timezone: str) -> Iterator[str]:
-    yield f"<h2>Strangers ({len(strangers)})</h2>"
-    if not strangers:
-        yield "<p class='muted'>No stranger remembered.</p>"
-        return
-    yield "<div id='strangers'>"
-    for s in strangers:
-        yield (
-            f"<div class='card'><b>{html.escape(s.stranger_id)}</b> "
-            f"<span class='muted'>{s.visits} visit(s), {s.sightings} sighting(s); first seen "
-            f"{html.escape(_when(s.first_seen, timezone))}, "
-            f"last seen {html.escape(_when(s.last_seen, timezone))}"
-            f"</span><div class='grid'>"
-        )
-        for key in s.crop_keys:
-            yield _figure(images.thumb(key), "kept face", "stranger")
-        for seen in reversed(s.recent[-6:]):
-            caption = f"{html.escape(seen.camera)} · {html.escape(_when(seen.seen_at, timezone))}"
-            yield _figure(images.thumb(seen.frame_key, Box(*seen.box)), caption, "stranger")
-        yield "</div></div>"
-    yield "</div>"
+def _stranger_card(s: Stranger, images: _Images) -> StrangerCard:
+    return StrangerCard(
+        s,
+        [Shown(images.thumb(key), "kept face") for key in s.crop_keys],
+        [
+            Shown(images.thumb(seen.frame_key, Box(*seen.box)), seen.camera, seen.seen_at)
+            for seen in reversed(s.recent[-6:])
+        ],
+    )
 
 
 def build_report(
@@ -224,23 +180,23 @@ def build_report(
     strangers = StrangerStore(storage).strangers(
         household, now=now, memory=timedelta(days=settings.stranger_memory_days)
     )
-    title = f"facewatch · {household}"
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        # An icon of its own: a browser otherwise asks the server for /favicon.ico, which
-        # a bucket (or a file:// folder) does not have, and logs a failed request.
-        "<link rel='icon' href='data:,'>",
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p class='muted'>Made {html.escape(_when(now, timezone))} ({html.escape(timezone)}); "
-        f"faces since {html.escape(_when(now - since, timezone))}.</p>",
-        *_visits_section(faces, images, timezone),
-        *_known_section(storage, household, images),
-        *_strangers_section(strangers, images, timezone),
-        "</body></html>",
-    ]
-    return "\n".join(parts)
+    people: list[Person] = []
+    known_problem = None
+    try:
+        people = _known_people(storage, household, images)
+    except StorageError as exc:  # never enrolled, or unreadable: say so, show the rest
+        known_problem = str(exc)
+    return render(
+        "report.html",
+        household=household,
+        timezone=timezone,
+        now=now,
+        since=now - since,
+        faces=[(face, images.thumb(face.frame_key, face.box)) for face in faces],
+        people=people,
+        known_problem=known_problem,
+        strangers=[_stranger_card(s, images) for s in strangers],
+    )
 
 
 def write_report(page: str, out_dir: Path) -> Path:

@@ -23,15 +23,16 @@ from facewatch.exceptions import (
 log = logging.getLogger("facewatch.web.transport")
 
 
-FlaskReply = tuple[dict[str, Any] | str, int, dict[str, str]]
-"""What a functions-framework HTTP target returns: body (JSON or a page), status, headers."""
+FlaskReply = tuple[dict[str, Any] | str | bytes, int, dict[str, str]]
+"""What a functions-framework HTTP target returns: body (JSON, a page or an image), status,
+headers."""
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
     status: int
-    body: dict[str, Any] | str
-    """JSON, or an HTML page (with its Content-Type in headers)."""
+    body: dict[str, Any] | str | bytes
+    """JSON, an HTML page or an image (with its Content-Type in headers)."""
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -41,6 +42,10 @@ class Unauthorized(BadInput):
 
 class TooLarge(BadInput):
     pass
+
+
+class Forbidden(BadInput):
+    """Signed in, but not allowed: a form without its CSRF token, another household's data."""
 
 
 def require_bearer(headers: Mapping[str, str], token: SecretStr | None) -> None:
@@ -58,6 +63,8 @@ def require_bearer(headers: Mapping[str, str], token: SecretStr | None) -> None:
 def status_for(exc: Exception) -> int:
     if isinstance(exc, Unauthorized):
         return 401
+    if isinstance(exc, Forbidden):
+        return 403
     if isinstance(exc, TooLarge):
         return 413
     if isinstance(exc, ObjectMissing):
@@ -108,7 +115,7 @@ def read_body(request: Any, limit: int) -> bytes:
 def lambda_result(reply: Reply) -> dict[str, Any]:
     """For event-triggered Lambdas: a retryable failure must raise, so Lambda retries the
     event and finally hands it to the on-failure destination; anything else returns."""
-    body = reply.body if isinstance(reply.body, dict) else {"body": reply.body}
+    body: dict[str, Any] = reply.body if isinstance(reply.body, dict) else {"body": reply.body}
     if reply.status >= 500:
         raise RuntimeError(f"{body.get('error')}: {body.get('message')}")
     return {"status": reply.status, **body}

@@ -102,13 +102,14 @@ class SmtpConfig(_Strict):
 
 
 class PortsConfig(_Strict):
-    """The fixed 127.0.0.1 ports: seaweedfs's S3 gateway and the four functions."""
+    """The fixed 127.0.0.1 ports: seaweedfs's S3 gateway and the five functions."""
 
     s3: Port = 8333
     detect: Port = 8081
     recognize: Port = 8082
     notify: Port = 8083
     feedback: Port = 8084
+    console: Port = 8085
 
 
 class HomeConfig(_Strict):

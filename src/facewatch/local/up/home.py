@@ -238,6 +238,8 @@ class HomeStack:
             "FACEWATCH_BUCKET": BUCKET,
             "FACEWATCH_REGION": LOCAL_CREDENTIALS["AWS_DEFAULT_REGION"],
             "FACEWATCH_SPOOL_DIR": str(self.data / "spool"),
+            # console-link signs with the link secret, which stays in DATA/secrets.json.
+            "FACEWATCH_CONSOLE_URL": f"http://127.0.0.1:{self.config.ports.console}/",
         }
 
     def storage(self) -> Storage:
@@ -370,6 +372,7 @@ class HomeStack:
             "FACEWATCH_REGION": LOCAL_CREDENTIALS["AWS_DEFAULT_REGION"],
             "FACEWATCH_NOTIFY_URL": f"http://127.0.0.1:{ports.notify}/",
             "FACEWATCH_FEEDBACK_URL": f"http://127.0.0.1:{ports.feedback}/",
+            "FACEWATCH_CONSOLE_URL": f"http://127.0.0.1:{ports.console}/",
             "FACEWATCH_WEBHOOK_TOKEN": keys["webhook_token"],
             "FACEWATCH_LINK_SECRET": keys["link_secret"],
             "FACEWATCH_ALERT_CHANNEL": "smtp",

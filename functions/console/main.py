@@ -1,0 +1,18 @@
+"""console: the household's web console (faces, strangers, people, cameras, settings),
+signed in to by a one-time link (`facewatch console-link`).
+
+    functions-framework --target=console --source=functions/console/main.py
+"""
+
+import functions_framework
+from flask import Request
+
+from facewatch.web.console.app import handle_http
+from facewatch.web.services import services
+from facewatch.web.transport import FlaskReply, flask_response
+
+
+@functions_framework.http
+def console(request: Request) -> FlaskReply:
+    # Every failure becomes a page inside handle_http: a browser, not a program, reads it.
+    return flask_response(handle_http(services(), request))

@@ -1,0 +1,268 @@
+"""What each console form changes, through the same use cases the CLI and the feedback link
+run (recognize/people, naming, negatives, stranger_store, look_again); each returns the
+line the next page shows. After anyone new is known, the last 7 days are looked at again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from facewatch.alerts.household_settings import (
+    HouseholdSettings,
+    load_household_settings,
+    save_household_settings,
+)
+from facewatch.config import Settings
+from facewatch.exceptions import BadInput
+from facewatch.layout import check_id, check_person, known_prefix
+from facewatch.store.storage import Storage
+from facewatch.web.console.request import Upload
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    note: str
+    """What the next page says happened."""
+    to: str
+    """Where the browser goes next (a console path)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    storage: Storage
+    settings: Settings
+    household: str
+
+    @property
+    def max_pixels(self) -> int:
+        return self.settings.max_image_pixels
+
+
+def _look_again(ctx: Context) -> str:
+    from facewatch.recognize.look_again import RECENT, after_learning
+
+    found = after_learning(ctx.storage, ctx.household, ctx.settings)
+    days = RECENT.days
+    said = f"Looked again at {found.checked} face(s) of the last {days} days: {len(found.changed)} now known."
+    return f"{said} More are due: press Look again on the Faces page." if found.capped else said
+
+
+def look_again(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    return Done(_look_again(ctx), "/faces")
+
+
+def _field(form: Mapping[str, str], name: str) -> str:
+    value = form.get(name, "").strip()
+    if not value:
+        raise BadInput(f"the form has no {name}")
+    return value
+
+
+def _own_verdict(ctx: Context, verdict_id: str) -> str:
+    from facewatch.layout import FrameKey
+    from facewatch.web.transport import Forbidden
+
+    if FrameKey.from_verdict_id(verdict_id)[0].household != ctx.household:
+        raise Forbidden("that face belongs to another household")
+    return verdict_id.strip()
+
+
+def _stranger_id(form: Mapping[str, str], name: str = "stranger_id") -> str:
+    return check_id(_field(form, name), "stranger id")
+
+
+def _face_path(verdict_id: str) -> str:
+    from urllib.parse import quote
+
+    return f"/face?id={quote(verdict_id, safe='')}"
+
+
+# --- faces ------------------------------------------------------------------------------
+
+
+def not_this_person(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    from facewatch.recognize.negatives import not_this_person as correct
+
+    verdict_id = _own_verdict(ctx, _field(form, "verdict_id"))
+    fixed = correct(ctx.storage, verdict_id, check_person(_field(form, "name")), ctx.max_pixels)
+    return Done(
+        f"Noted: that face is not {fixed.name} ({fixed.negatives_for_name} correction(s) for {fixed.name}).",
+        _face_path(verdict_id),
+    )
+
+
+def this_is(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    from facewatch.recognize.naming import name_face
+
+    verdict_id = _own_verdict(ctx, _field(form, "verdict_id"))
+    name = check_person(_field(form, "name"))
+    name_face(ctx.storage, ctx.household, verdict_id, name, ctx.max_pixels)
+    return Done(f"{name} is now known. {_look_again(ctx)}", _face_path(verdict_id))
+
+
+# --- strangers ---------------------------------------------------------------------------
+
+
+def name_stranger(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    from facewatch.recognize.naming import name_stranger as name
+
+    stranger_id = _stranger_id(form)
+    naming = name(ctx.storage, ctx.household, stranger_id, check_person(_field(form, "name")), ctx.max_pixels)
+    return Done(
+        f"{stranger_id} is now {naming.name}, learned from {naming.learned} photo(s). {_look_again(ctx)}",
+        "/strangers",
+    )
+
+
+def merge_strangers(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    from facewatch.recognize.stranger_store import StrangerStore
+
+    keep, other = _stranger_id(form), _stranger_id(form, "other_id")
+    if keep == other:
+        raise BadInput("choose two different strangers to merge")
+    merged = StrangerStore(ctx.storage).merge(ctx.household, keep, other)
+    return Done(f"{other} merged into {keep}: {merged.visits} visit(s).", f"/stranger?id={keep}")
+
+
+def split_face(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    from facewatch.recognize.stranger_store import StrangerStore
+
+    stranger_id = _stranger_id(form)
+    verdict_id = _own_verdict(ctx, _field(form, "verdict_id"))
+    new = StrangerStore(ctx.storage).split(ctx.household, stranger_id, verdict_id, max_pixels=ctx.max_pixels)
+    return Done(
+        f"That face is now {new.stranger_id}, apart from {stranger_id}.", f"/stranger?id={stranger_id}"
+    )
+
+
+def silence_stranger(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    stranger_id = _stranger_id(form)
+    on = form.get("silence", "") == "on"
+
+    def change(own: HouseholdSettings) -> HouseholdSettings:
+        kept = [s for s in own.no_alerts if s != stranger_id]
+        return own.model_copy(update={"no_alerts": [*kept, stranger_id] if on else kept})
+
+    _change_settings(ctx, change)
+    said = "raises no alerts from now on" if on else "alerts again"
+    return Done(f"{stranger_id} {said}.", f"/stranger?id={stranger_id}")
+
+
+def forget_stranger(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    from facewatch.recognize.stranger_store import StrangerStore
+
+    gone = StrangerStore(ctx.storage).forget(ctx.household, _stranger_id(form))
+    return Done(f"{gone.stranger_id} is forgotten, with their face crops.", "/strangers")
+
+
+# --- people ------------------------------------------------------------------------------
+
+
+def add_photos(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    from facewatch.recognize.people import add_photos as add
+    from facewatch.web.transport import TooLarge
+
+    name = check_person(_field(form, "name"))
+    photos = [(u.filename, u.data) for u in uploads if u.field == "photos"]
+    if not photos:
+        raise BadInput("choose at least one photo to upload")
+    limit = ctx.settings.max_upload_bytes
+    for filename, data in photos:
+        if len(data) > limit:
+            raise TooLarge(f"{filename}: the photo is over the limit of {limit // (1024 * 1024)} MB")
+    add(ctx.storage, ctx.household, name, photos, ctx.max_pixels, ctx.settings.max_upload_bytes)
+    return Done(f"{len(photos)} photo(s) of {name} added. {_look_again(ctx)}", "/people")
+
+
+def remove_photo(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    from facewatch.recognize.people import remove_photo as remove
+    from facewatch.web.transport import Forbidden
+
+    key = _field(form, "photo_key")
+    if not key.startswith(known_prefix(ctx.household)):
+        raise Forbidden("that photo belongs to another household")
+    remove(ctx.storage, ctx.household, key, ctx.max_pixels)
+    return Done("Photo removed.", "/people")
+
+
+def rename_person(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    from facewatch.recognize.people import rename_person as rename
+
+    old, new = check_person(_field(form, "name")), check_person(_field(form, "new_name"))
+    rename(ctx.storage, ctx.household, old, new, ctx.max_pixels)
+    return Done(f"{old} is now {new}.", "/people")
+
+
+def remove_person(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    from facewatch.recognize.people import remove_person as remove
+
+    name = check_person(_field(form, "name"))
+    remove(ctx.storage, ctx.household, name, ctx.max_pixels)
+    return Done(f"{name} is no longer known.", "/people")
+
+
+# --- settings ----------------------------------------------------------------------------
+
+
+def _change_settings(
+    ctx: Context, change: Callable[[HouseholdSettings], HouseholdSettings]
+) -> HouseholdSettings:
+    new = change(load_household_settings(ctx.storage, ctx.household))
+    save_household_settings(ctx.storage, ctx.household, new)
+    return new
+
+
+def _seconds(form: Mapping[str, str], name: str, scale: float) -> float | None:
+    raw = form.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return float(raw) * scale
+    except ValueError:
+        raise BadInput(f"{name}: {raw!r} is not a number") from None
+
+
+def save_settings(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    """The settings form: what it leaves empty falls back to the deployment's values."""
+    recipients = [a.strip() for a in form.get("mail_to", "").replace(";", ",").split(",") if a.strip()]
+    channels = [c for c in ("email", "webhook", "mqtt") if form.get(f"channel_{c}") == "on"]
+    if not channels:
+        raise BadInput("choose at least one channel")
+
+    def change(own: HouseholdSettings) -> HouseholdSettings:
+        update = {
+            "mail_to": recipients or None,
+            "timezone": form.get("timezone", "").strip() or None,
+            "channels": channels,
+            "webhook_url": form.get("webhook_url", "").strip() or None,
+            "visit_window_seconds": _seconds(form, "visit_window_minutes", 60),
+            "alert_cooldown_seconds": _seconds(form, "cooldown_minutes", 60),
+        }
+        try:
+            return HouseholdSettings.model_validate({**own.model_dump(mode="json"), **update})
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(map(str, problem["loc"]))
+            raise BadInput(f"{where}: {problem['msg']}") from None
+
+    _change_settings(ctx, change)
+    return Done("Settings saved.", "/settings")
+
+
+ACTIONS: dict[str, Callable[[Context, Mapping[str, str], Sequence[Upload]], Done]] = {
+    "/faces/look-again": look_again,
+    "/faces/not": not_this_person,
+    "/faces/is": this_is,
+    "/strangers/name": name_stranger,
+    "/strangers/merge": merge_strangers,
+    "/strangers/split": split_face,
+    "/strangers/silence": silence_stranger,
+    "/strangers/forget": forget_stranger,
+    "/people/add": add_photos,
+    "/people/remove-photo": remove_photo,
+    "/people/rename": rename_person,
+    "/people/remove": remove_person,
+    "/settings": save_settings,
+}

@@ -1,0 +1,209 @@
+"""The console's routes: GET shows a page or a picture, POST runs one action and redirects
+(so a reload never repeats it). Every page but sign-in needs a session; every POST needs its
+CSRF token; every failure becomes a clear page with a 4xx (or a 5xx for a fault of ours)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, unquote
+
+from facewatch.exceptions import FacewatchError
+from facewatch.templates import render
+from facewatch.tokens import BadToken, Session
+from facewatch.web.console import actions, session, views
+from facewatch.web.console.request import ConsoleRequest
+from facewatch.web.services import Services
+from facewatch.web.transport import Reply, status_for
+
+log = logging.getLogger(__name__)
+
+NOTE = "facewatch_note"
+PAGES = ("faces", "strangers", "people", "cameras", "settings")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """What every page's template gets besides its own values."""
+
+    household: str
+    csrf: str
+    nonce: str
+    """This response's script nonce (the Content-Security-Policy allows no other script)."""
+    zone: str
+    active: str
+    note: str = ""
+
+
+def _headers(nonce: str, **extra: str) -> dict[str, str]:
+    return {
+        "Content-Type": "text/html; charset=utf-8",
+        "Cache-Control": "no-store",
+        # No script but ours, no framing (clickjacking), and no Referer that could carry a
+        # sign-in token to another site.
+        "Content-Security-Policy": (
+            f"default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; "
+            f"script-src 'nonce-{nonce}'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+        ),
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        **extra,
+    }
+
+
+def _page(template: str, page: Page, status: int = 200, **values: Any) -> Reply:
+    headers = _headers(page.nonce)
+    if page.note:
+        headers["Set-Cookie"] = f"{NOTE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
+    return Reply(status, render(f"console/{template}.html", page=page, **values), headers)
+
+
+def _error(status: int, message: str, *, signed_in: bool = False) -> Reply:
+    nonce = secrets.token_urlsafe(12)
+    body = render("console/error.html", status=status, message=message, signed_in=signed_in, nonce=nonce)
+    return Reply(status, body, _headers(nonce))
+
+
+def _redirect(to: str, cookie: str | None = None) -> Reply:
+    headers = {"Location": to, "Cache-Control": "no-store"}
+    if cookie:
+        headers["Set-Cookie"] = cookie
+    return Reply(303, "", headers)
+
+
+def handle_http(services: Services, http_request: Any) -> Reply:
+    """A Flask request (functions-framework's): read, then handled like any other."""
+    try:
+        request = ConsoleRequest.from_flask(http_request, services.settings.max_upload_bytes)
+    except FacewatchError as exc:
+        return _error(status_for(exc), str(exc))
+    return handle(services, request)
+
+
+def handle(services: Services, request: ConsoleRequest) -> Reply:
+    try:
+        return _route(services, request)
+    except session.NotSignedIn as exc:
+        return _error(401, f"{exc}.")
+    except BadToken as exc:
+        return _error(400, str(exc))
+    except FacewatchError as exc:
+        status = status_for(exc)
+        log.log(
+            logging.WARNING if status < 500 else logging.ERROR,
+            "console %s %s: %d %s",
+            request.method,
+            request.path,
+            status,
+            exc,
+        )
+        return _error(status, str(exc), signed_in=True)
+    except Exception:
+        log.exception("console %s %s: unexpected failure", request.method, request.path)
+        return _error(500, "Something went wrong on our side; nothing was changed. Try again in a moment.")
+
+
+def _route(services: Services, request: ConsoleRequest) -> Reply:
+    settings, storage = services.settings, services.storage
+    path, method = request.path.rstrip("/") or "/", request.method.upper()
+    if path == "/signin":
+        return _sign_in(services, request) if method == "POST" else _sign_in_page(services, request)
+    if path == "/signedout":
+        return _error(200, "You are signed out.")
+    current = session.current_session(settings, dict(request.cookies))
+    if method == "POST":
+        session.check_form(settings, current, request.form.get("csrf"))
+        if path == "/signout":
+            return _redirect("/signedout", session.signed_out_cookie(https=request.https))
+        action = actions.ACTIONS.get(path)
+        if action is None:
+            return _error(404, f"no action {path}", signed_in=True)
+        done = action(actions.Context(storage, settings, current.household), request.form, request.uploads)
+        log.info("console: household %s: %s", current.household, done.note)
+        return _redirect(done.to, f"{NOTE}={quote(done.note)}; Max-Age=60; Path=/; HttpOnly; SameSite=Lax")
+    if method != "GET":
+        return _error(405, "use GET or POST", signed_in=True)
+    if path.startswith("/image/"):
+        from facewatch.web.console.images import picture
+
+        return picture(storage, settings, current.household, path.removeprefix("/image/"), request.params)
+    page = _context(services, request, current, path.strip("/").split("/")[0])
+    return _get(services, request, page, path)
+
+
+def _context(services: Services, request: ConsoleRequest, current: Session, active: str) -> Page:
+    from facewatch.alerts.household_settings import load_household_settings, resolve
+
+    zone = resolve(load_household_settings(services.storage, current.household), services.settings).timezone
+    return Page(
+        household=current.household,
+        csrf=session.form_token(services.settings, current),
+        nonce=secrets.token_urlsafe(12),
+        zone=zone,
+        active=active,
+        note=unquote(request.cookies.get(NOTE, ""))[:500],
+    )
+
+
+def _get(services: Services, request: ConsoleRequest, page: Page, path: str) -> Reply:
+    storage, settings, household, params = services.storage, services.settings, page.household, request.params
+    if path == "/":
+        return _redirect("/faces")
+    if path == "/faces":
+        filters = views.FaceFilter.parse(dict(params))
+        faces = views.faces_page(storage, household, filters, page.zone)
+        template = "faces_list" if params.get("fragment") else "faces"
+        return _page(template, page, faces=faces)
+    if path == "/face":
+        face = views.one_face(storage, household, params.get("id", ""))
+        people = [p.name for p in _people(services, household)]
+        return _page("face", page, face=face, people=people)
+    if path == "/strangers":
+        return _page("strangers", page, strangers=views.strangers_page(storage, household, settings))
+    if path == "/stranger":
+        view = views.one_stranger(storage, household, settings, params.get("id", ""))
+        others = [s.stranger.stranger_id for s in views.strangers_page(storage, household, settings)]
+        return _page(
+            "stranger", page, view=view, others=[o for o in others if o != view.stranger.stranger_id]
+        )
+    if path == "/people":
+        return _page("people", page, people=_people(services, household))
+    if path == "/cameras":
+        return _page("cameras", page, cameras=views.cameras_page(storage, household, page.zone))
+    if path == "/settings":
+        own = views.household_settings(storage, household)
+        return _page("settings", page, own=own, deployment=settings)
+    return _error(404, f"no page {path}", signed_in=True)
+
+
+def _people(services: Services, household: str) -> list[Any]:
+    from facewatch.recognize.people import list_people
+
+    return list_people(services.storage, household)
+
+
+def _sign_in_page(services: Services, request: ConsoleRequest) -> Reply:
+    """What opening a sign-in link shows: a button that signs in by POST, pressed by a
+    script on load. A mail scanner's GET spends nothing."""
+    token = request.params.get("token", "")
+    claim = session.check_link(services.settings, token)
+    if session.link_used(services.storage, claim):
+        return _error(409, "This sign-in link was already used. Ask for a new one (facewatch console-link).")
+    nonce = secrets.token_urlsafe(12)
+    body = render(
+        "console/signin.html", token=token, household=claim.household, nonce=nonce, expires=claim.expires
+    )
+    return Reply(200, body, _headers(nonce))
+
+
+def _sign_in(services: Services, request: ConsoleRequest) -> Reply:
+    try:
+        done = session.spend_link(
+            services.settings, services.storage, request.form.get("token", ""), https=request.https
+        )
+    except session.LinkSpent as exc:
+        return _error(409, str(exc))
+    log.info("console: household %s signed in", done.session.household)
+    return _redirect(done.next_path, done.cookie)
