@@ -22,6 +22,7 @@ from tests.street import FIRST_WALK, Collected, walk_by
 
 pytestmark = pytest.mark.integration
 
+
 def signed_in(page, site: Site, next_path: str = "/"):
     """Open a sign-in link as a person would: the page signs in by itself (a POST)."""
     page.set_default_timeout(90_000)  # naming someone looks again at a week of faces
