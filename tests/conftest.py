@@ -74,6 +74,16 @@ def storage(s3_client: object) -> Storage:
     return store
 
 
+def copy_bucket(source: Storage, target: Storage) -> Storage:
+    """Every object of `source` into `target`, server-side (ETags are kept: the results'
+    encodings_etag still names the stored known set)."""
+    for key in source.list_keys(""):
+        target.client.copy_object(
+            Bucket=target.bucket, Key=key, CopySource={"Bucket": source.bucket, "Key": key}
+        )
+    return target
+
+
 def run_cli(
     storage: Storage, *args: str, timeout: float = 120, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:

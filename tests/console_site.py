@@ -26,6 +26,7 @@ from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import Stranger
 from facewatch.store.storage import Storage
 from facewatch.tokens import sign_in_link
+from tests.conftest import copy_bucket
 from tests.street import FIRST_WALK, Collected, Walker, enroll_household, walk_by
 
 SECRET = "console-test-link-secret"
@@ -56,13 +57,11 @@ class Site:
         return {o["Key"]: o["ETag"] for page in pages for o in page.get("Contents", [])}
 
     def restore(self) -> None:
-        client, bucket = self.storage.client, self.storage.bucket
-        seed = {k: None for k in self.seed.list_keys("")}
-        for key in self.storage.list_keys(""):
+        seed = set(self.seed.list_keys(""))
+        for key in list(self.storage.list_keys("")):
             if key not in seed:
-                client.delete_object(Bucket=bucket, Key=key)
-        for key in seed:
-            client.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": self.seed.bucket, "Key": key})
+                self.storage.delete(key)
+        copy_bucket(self.seed, self.storage)
 
     def result(self, verdict_id: str) -> dict[str, Any]:
         from facewatch.layout import FrameKey

@@ -22,7 +22,7 @@ from facewatch.recognize.look_again import look_again
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.records import FrameResult
 from facewatch.store.storage import Storage
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, copy_bucket, run_cli
 from tests.street import MAX_PIXELS, Collected, Walker, enroll_household, walk_by
 
 pytestmark = pytest.mark.integration
@@ -33,16 +33,6 @@ ALEX_PHOTO = (
 )
 WALK = [Walker("alex-lacamoire.png", 0, frames=6), Walker("rose-leslie.jpg", 3, frames=6, row=1)]
 POLICY = MatchPolicy()  # the default deployment's rule (Settings' defaults)
-
-
-def copy_bucket(source: Storage, target: Storage) -> Storage:
-    """Every object of `source` into `target`, server-side (ETags are kept: the results'
-    encodings_etag still names the stored known set)."""
-    for key in source.list_keys(""):
-        target.client.copy_object(
-            Bucket=target.bucket, Key=key, CopySource={"Bucket": source.bucket, "Key": key}
-        )
-    return target
 
 
 @pytest.fixture(scope="module")

@@ -162,16 +162,12 @@ def name_seen_face(
 def name_face(storage: Storage, household: str, verdict_id: str, name: str, max_pixels: int) -> FaceNaming:
     """ "This is X" for any face a frame's result holds (known, stranger or unsure), by its
     verdict id (`facewatch events`, the console's history): see name_seen_face."""
-    key, index = FrameKey.from_verdict_id(verdict_id)
+    from facewatch.recognize.history import judged_face
+
+    key, _ = FrameKey.from_verdict_id(verdict_id)
     if key.household != household:
         raise BadInput(f"verdict {verdict_id} is not of household {household}")
-    try:
-        result = storage.get_json(key.result_key)
-    except ObjectMissing as exc:
-        raise BadInput(f"no verdict {verdict_id!r}: its frame was never judged") from exc
-    faces = result.get("faces") or []
-    if index >= len(faces):
-        raise BadInput(f"no verdict {verdict_id!r}: that frame has {len(faces)} face(s)")
-    raw = faces[index]["box"]
+    result, face = judged_face(storage, verdict_id)
+    raw = face["box"]
     box = Box(**raw) if isinstance(raw, dict) else Box(*raw)
     return name_seen_face(storage, household, str(result.get("frame_key") or key), box, name, max_pixels)

@@ -21,6 +21,7 @@ from facewatch.faces.gallery import Gallery
 from facewatch.frames import Box
 from facewatch.images import decode_bgr, to_rgb
 from facewatch.layout import FrameKey, check_person, negatives_key
+from facewatch.recognize.history import judged_face
 from facewatch.store.storage import Storage, StoredObject
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def _encoded_again(storage: Storage, household: str, old: Gallery, max_pixels: i
     keys: list[str] = []
     for name, verdict_id in zip(old.names, old.photo_keys, strict=True):
         try:
-            rows.append(_encode_judged(storage, *_judged_face(storage, verdict_id), max_pixels))
+            rows.append(_encode_judged(storage, *judged_face(storage, verdict_id), max_pixels))
         except (ObjectMissing, BadInput) as exc:
             log.error(
                 "household %s: 'not %s' of %s dropped: cannot encode it again (%s)",
@@ -120,19 +121,6 @@ def _encoded_again(storage: Storage, household: str, old: Gallery, max_pixels: i
     log.warning("household %s: %d of %d negatives encoded again", household, len(rows), len(old))
     encodings = np.array(rows, dtype=np.float32).reshape(-1, 128)
     return Gallery(names=names, encodings=encodings, photo_keys=keys, photo_etags=[""] * len(keys))
-
-
-def _judged_face(storage: Storage, verdict_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The frame result and the face a verdict id names."""
-    key, index = FrameKey.from_verdict_id(verdict_id)
-    try:
-        result = storage.get_json(key.result_key)
-    except ObjectMissing as exc:
-        raise BadInput(f"no verdict {verdict_id!r}: its frame was never judged") from exc
-    faces = result.get("faces") or []
-    if index >= len(faces):
-        raise BadInput(f"no verdict {verdict_id!r}: that frame has {len(faces)} face(s)")
-    return result, faces[index]
 
 
 def _encode_judged(
@@ -157,7 +145,7 @@ def not_this_person(storage: Storage, verdict_id: str, name: str, max_pixels: in
     Only a face that was named `name` can be corrected; anything else is a clear error."""
     check_person(name)
     household = FrameKey.from_verdict_id(verdict_id)[0].household
-    result, face = _judged_face(storage, verdict_id)
+    result, face = judged_face(storage, verdict_id)
     if face.get("name") != name:
         said = face.get("name") or face.get("verdict")
         raise BadInput(f"verdict {verdict_id} said {said!r}, not {name!r}: nothing to correct")
