@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from facewatch.exceptions import BadInput, ObjectMissing
-from facewatch.layout import FrameKey, results_prefix
+from facewatch.exceptions import BadInput
+from facewatch.layout import results_prefix
 from facewatch.store.storage import Storage
 
 _RELATIVE = re.compile(r"^(\d+)([smhdw])$")
@@ -63,16 +63,3 @@ def verdict_rows(storage: Storage, household: str, since: datetime | None = None
             )
     rows.sort(key=lambda r: str(r["captured_at"]))
     yield from rows
-
-
-def judged_face(storage: Storage, verdict_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The frame result and the face a verdict id names ("not X", "this is X")."""
-    key, index = FrameKey.from_verdict_id(verdict_id)
-    try:
-        result = storage.get_json(key.result_key)
-    except ObjectMissing as exc:
-        raise BadInput(f"no verdict {verdict_id!r}: its frame was never judged") from exc
-    faces = result.get("faces") or []
-    if index >= len(faces):
-        raise BadInput(f"no verdict {verdict_id!r}: that frame has {len(faces)} face(s)")
-    return result, faces[index]

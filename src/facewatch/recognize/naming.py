@@ -162,7 +162,7 @@ def name_seen_face(
 def name_face(storage: Storage, household: str, verdict_id: str, name: str, max_pixels: int) -> FaceNaming:
     """ "This is X" for any face a frame's result holds (known, stranger or unsure), by its
     verdict id (`facewatch events`, the console's history): see name_seen_face."""
-    from facewatch.recognize.history import judged_face
+    from facewatch.recognize.negatives import judged_face
 
     key, _ = FrameKey.from_verdict_id(verdict_id)
     if key.household != household:

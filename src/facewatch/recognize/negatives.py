@@ -21,7 +21,6 @@ from facewatch.faces.gallery import Gallery
 from facewatch.frames import Box
 from facewatch.images import decode_bgr, to_rgb
 from facewatch.layout import FrameKey, check_person, negatives_key
-from facewatch.recognize.history import judged_face
 from facewatch.store.storage import Storage, StoredObject
 
 log = logging.getLogger(__name__)
@@ -121,6 +120,19 @@ def _encoded_again(storage: Storage, household: str, old: Gallery, max_pixels: i
     log.warning("household %s: %d of %d negatives encoded again", household, len(rows), len(old))
     encodings = np.array(rows, dtype=np.float32).reshape(-1, 128)
     return Gallery(names=names, encodings=encodings, photo_keys=keys, photo_etags=[""] * len(keys))
+
+
+def judged_face(storage: Storage, verdict_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The frame result and the face a verdict id names ("not X", "this is X")."""
+    key, index = FrameKey.from_verdict_id(verdict_id)
+    try:
+        result = storage.get_json(key.result_key)
+    except ObjectMissing as exc:
+        raise BadInput(f"no verdict {verdict_id!r}: its frame was never judged") from exc
+    faces = result.get("faces") or []
+    if index >= len(faces):
+        raise BadInput(f"no verdict {verdict_id!r}: that frame has {len(faces)} face(s)")
+    return result, faces[index]
 
 
 def _encode_judged(
