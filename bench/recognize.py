@@ -44,7 +44,7 @@ from facewatch.frames import Box, FrameMeta  # noqa: E402
 from facewatch.images import to_rgb  # noqa: E402
 from facewatch.recognize.decisions import MatchPolicy  # noqa: E402
 from facewatch.recognize.known import encode_known_photo  # noqa: E402
-from facewatch.recognize.recognizer import find_faces, judge_faces  # noqa: E402
+from facewatch.recognize.recognition import find_faces, judge_faces  # noqa: E402
 
 KNOWN = sorted((ROOT / "testdata" / "known").glob("*/*.jpg"))
 CLIP = ROOT / "testdata" / "video" / "short_hamilton_clip.mp4"
@@ -167,7 +167,7 @@ from facewatch.recognize.decisions import MatchPolicy
 from facewatch.faces.gallery import Gallery
 from facewatch.frames import Box, FrameMeta
 from facewatch.images import decode_bgr
-from facewatch.recognize.recognizer import find_faces, judge_faces
+from facewatch.recognize.recognition import find_faces, judge_faces
 gallery = Gallery.from_bytes(Path(sys.argv[2]).read_bytes())
 frame = decode_bgr(Path(sys.argv[1]).read_bytes(), 40_000_000)
 box = Box(*json.loads(sys.argv[3]))

@@ -66,6 +66,8 @@ class FrameMeta:
     boxes: tuple[Box, ...] = ()
     track_ids: tuple[int, ...] = ()
     source: str = "agent"
+    detector: str = ""
+    """The detector that found the boxes (a `FaceDetector.name`); "" when not said."""
     extra: dict[str, str] = field(default_factory=dict)
 
     def to_s3_metadata(self) -> dict[str, str]:
@@ -78,6 +80,8 @@ class FrameMeta:
             "boxes": json.dumps([self.boxes[i].as_list() for i in order], separators=(",", ":")),
             "source": self.source,
         }
+        if self.detector:
+            meta["detector"] = self.detector
         if self.track_ids:
             meta["tracks"] = json.dumps([self.track_ids[i] for i in order], separators=(",", ":"))
         return {f"{_META_PREFIX}{k}": v for k, v in meta.items()}
@@ -108,6 +112,7 @@ class FrameMeta:
                 boxes=boxes,
                 track_ids=tracks if len(tracks) == len(boxes) else (),
                 source=meta.get("source", "unknown"),
+                detector=meta.get("detector", "")[:32],
             )
         except (KeyError, ValueError, TypeError, RecursionError, OverflowError) as exc:
             raise BadInput(f"frame metadata is missing or malformed: {exc}") from exc

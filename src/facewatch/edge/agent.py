@@ -86,8 +86,10 @@ def run_agent(
     check_id(camera, "camera")
     options = options or EdgeOptions()
     frames = FrameSource(source, capture or CaptureOptions()).open(stop)
+    detector = detector or make_detector(settings)
+    detector_name = detector.name
     pipeline = EdgePipeline(
-        detector or make_detector(settings),
+        detector,
         options=options,
         policy=UploadPolicy(
             interval=upload_interval,
@@ -116,6 +118,7 @@ def run_agent(
             outgoing.frame.image.shape[0],
             tuple(v.box for v in outgoing.views),
             tuple(v.track_id for v in outgoing.views),
+            detector=detector_name,
         )
         key, jpeg, metadata = frame_object(outgoing.frame.image, meta, settings.jpeg_quality)
         forwarder.submit(key, jpeg, metadata)

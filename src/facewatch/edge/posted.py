@@ -49,5 +49,6 @@ def store_posted_frame(
         height=image.shape[0],
         boxes=boxes,
         source="detect",
+        detector=detector.name,
     )
     return PostedFrame(store_face_frame(storage, image, meta, jpeg_quality), boxes)

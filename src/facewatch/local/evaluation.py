@@ -23,7 +23,7 @@ from facewatch.frames import Box
 from facewatch.images import decode_bgr
 from facewatch.layout import IMAGE_SUFFIXES
 from facewatch.recognize.decisions import MatchPolicy, gallery_model
-from facewatch.recognize.recognizer import judge_faces
+from facewatch.recognize.recognition import judge_faces
 from facewatch.records import FaceVerdict
 
 HOUSEHOLD = "eval"

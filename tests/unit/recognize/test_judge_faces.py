@@ -10,7 +10,7 @@ from facewatch.faces.encodings import describe_chips, describe_views, face_crops
 from facewatch.faces.gallery import Gallery
 from facewatch.images import decode_bgr, to_rgb
 from facewatch.recognize.decisions import MatchPolicy
-from facewatch.recognize.recognizer import judge_faces
+from facewatch.recognize.recognition import judge_faces
 from facewatch.records import FaceVerdict
 from tests.conftest import TESTDATA
 

@@ -1,0 +1,114 @@
+"""Finding and judging the faces of one frame: recognize's recognition, without I/O.
+
+`find_faces` decides where the faces are (edge boxes, confirmed, or a search of a frame that
+came without them); `judge_faces` encodes them and judges each against the known set."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import numpy as np
+
+from facewatch.config import Settings
+from facewatch.faces.detection import HogDetector, confirm_face
+from facewatch.faces.encodings import QUICK_DISTANCE_ERROR, describe_chips, describe_views, face_crops
+from facewatch.faces.gallery import Gallery
+from facewatch.faces.quality import sharpness
+from facewatch.frames import FrameMeta
+from facewatch.images import to_rgb
+from facewatch.recognize.decisions import Judgement, MatchPolicy, judge_face, settled
+from facewatch.records import FaceVerdict
+
+
+def find_faces(
+    image: np.ndarray, meta: FrameMeta, settings: Settings
+) -> tuple[list[FaceVerdict], Literal["edge", "detected"]]:
+    """The faces to judge, as verdicts 'pending' (or 'unsure' with the reason already known).
+
+    Edge boxes are trusted for where to look, not for what is there: a box too small or too
+    blurred to judge is unsure at once (no model runs for it); the rest are confirmed by
+    HOG on a crop. Only a frame that came without boxes is searched whole, downscaled."""
+    if not meta.boxes:
+        detector = HogDetector(max_width=settings.detect_width, min_face_px=settings.min_face_px)
+        return [
+            FaceVerdict(box=b, verdict="unsure", reason="pending") for b in detector.detect(image)
+        ], "detected"
+    tracks = meta.track_ids or (None,) * len(meta.boxes)
+    faces = []
+    for box, track in zip(meta.boxes, tracks, strict=True):
+        sharp = sharpness(image, box)
+        if min(box.w, box.h) < settings.min_judge_face_px:
+            reason = f"face {min(box.w, box.h)}px is below {settings.min_judge_face_px}px"
+        elif sharp < settings.min_sharpness:
+            reason = f"face too blurred (sharpness {sharp:.1f})"
+        else:
+            confirmed = confirm_face(image, box)
+            if confirmed is not None:
+                faces.append(FaceVerdict(box=confirmed, verdict="unsure", reason="pending", track_id=track))
+                continue
+            reason = "edge box not confirmed as a face"
+        faces.append(FaceVerdict(box=box, verdict="unsure", reason=reason, track_id=track))
+    return faces, "edge"
+
+
+def judge_faces(
+    image: np.ndarray,
+    faces: list[FaceVerdict],
+    gallery: Gallery | None,
+    policy: MatchPolicy,
+    why_not: str = "",
+    negatives: Mapping[str, np.ndarray] | None = None,
+) -> tuple[list[FaceVerdict], dict[int, np.ndarray]]:
+    """Encode and judge each pending face; returns the verdicts and the quick encodings by
+    index (what visits and remembered strangers compare among themselves).
+    `negatives`: person → faces the household said are not them ("this is not X").
+
+    Each face is judged on its quick encoding (2 views); the few whose verdict could change
+    if its distances moved by QUICK_DISTANCE_ERROR are judged again on the full one (6
+    views, as known photos are encoded): the full encoding's verdicts, at a third of the
+    network time for clear faces."""
+    pending = [i for i, f in enumerate(faces) if f.reason == "pending"]
+    crops = face_crops(to_rgb(image), [faces[i].box for i in pending])
+    quick = describe_chips(crops.chips)
+    encodings = dict(zip(pending, quick, strict=True))
+
+    def judge(i: int, encoding: np.ndarray) -> Judgement:
+        face = faces[i]
+        return judge_face(
+            encoding,
+            face_px=min(face.box.w, face.box.h),
+            sharpness=sharpness(image, face.box),
+            gallery=gallery,
+            policy=policy,
+            negatives=negatives,
+        )
+
+    judgements = {i: judge(i, encodings[i]) for i in pending}
+    unsettled = [
+        j
+        for j, i in enumerate(pending)
+        if judgements[i].verdict != "unsure"
+        and not settled(
+            encodings[i], gallery=gallery, policy=policy, slack=QUICK_DISTANCE_ERROR, negatives=negatives
+        )
+    ]
+    if unsettled:
+        full = describe_views(crops.take(unsettled), quick[unsettled])
+        for j, row in zip(unsettled, full, strict=True):
+            judgements[pending[j]] = judge(pending[j], row)
+    out = list(faces)
+    for i in pending:
+        judgement = judgements[i]
+        reason = judgement.reason
+        if gallery is None and why_not:
+            reason = f"{reason} ({why_not})"
+        out[i] = faces[i].model_copy(
+            update={
+                "verdict": judgement.verdict,
+                "name": judgement.name,
+                "distance": judgement.distance,
+                "reason": reason,
+            }
+        )
+    return out, encodings
