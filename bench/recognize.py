@@ -10,9 +10,12 @@ crop, encoded (two models, loaded lazily) and judged against the stored known en
 Frames: face frames of the bundled clip, as the agent uploads them, and the repo's photos
 resized to 640x480. Warm: frames per second after one warm-up pass, the two paths
 alternating pass by pass so both see the same load on a shared machine. Cold: a fresh
-Python process, from spawn to its first verdict. Both paths get one thread (OpenCV and
-numpy's OpenBLAS): per-core figures. Checked in the same run: both paths judge the same
-faces, and each encoding ours makes is within 1e-3 of face_recognition's on the same box.
+Python process, from spawn to its first verdict; ours with the model cache built
+beforehand (faces/model_cache.py: dlib's model files as numpy arrays, built at install
+time as a deployed function's image would have it; `model_cache` in the JSON). Both
+paths get one thread (OpenCV and numpy's OpenBLAS): per-core figures. Checked in the
+same run: both paths judge the same faces, and each encoding ours makes is within 1e-3
+of face_recognition's on the same box.
 The last line with --json is one JSON object."""
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from facewatch.config import Settings  # noqa: E402
 from facewatch.faces.detection import HaarDetector  # noqa: E402
 from facewatch.faces.gallery import Gallery  # noqa: E402
+from facewatch.faces.models import build_caches  # noqa: E402
 from facewatch.frames import Box, FrameMeta  # noqa: E402
 from facewatch.images import to_rgb  # noqa: E402
 from facewatch.recognize.decisions import MatchPolicy  # noqa: E402
@@ -215,6 +219,7 @@ def main() -> None:
     )
     base_fps, ours_fps, ours_found = warm(frames, gallery, args.repeat)
     same = check_same_faces(frames, ours_found)
+    caches = build_caches()  # found, or built once (~3 s): what `make install` leaves
     with tempfile.TemporaryDirectory() as tmp:
         frame, boxes = frames[0]
         frame_path, gallery_path = Path(tmp) / "frame.jpg", Path(tmp) / "gallery.npz"
@@ -246,6 +251,7 @@ def main() -> None:
         "faces_judged_baseline": same["baseline"],
         "faces_judged_ours": same["ours"],
         "max_encoding_diff": same["max_encoding_diff"],
+        "model_cache": str(caches[0].parent),
         "dlib": dlib_build(),
         "threads": 1,
     }

@@ -353,3 +353,15 @@ def test_base_images_are_pinned(dockerfile):
             continue
         image = substitute(stage.base, args)
         assert ":" in image and not image.endswith(":latest"), f"{dockerfile.name}: unpinned base {image}"
+
+
+@pytest.mark.parametrize("dockerfile", [DOCKERFILE, DOCKERFILE_LAMBDA], ids=lambda p: p.name)
+def test_function_images_carry_the_model_cache(dockerfile: Path) -> None:
+    """The image builds the model cache where its functions look for it at run time: a new
+    instance then maps dlib's models as numpy arrays instead of parsing the 100 MB file."""
+    stages = build_stages(dockerfile)
+    cache = env_of(stages, "recognize").get("FACEWATCH_MODEL_CACHE")
+    assert cache and cache.startswith("/")
+    assert 'facewatch.faces.model_cache build "$FACEWATCH_MODEL_CACHE"' in run_text(dockerfile)
+    if dockerfile == DOCKERFILE_LAMBDA:  # a read-only file system: never build at a cold start
+        assert env_of(stages, "recognize").get("FACEWATCH_MODEL_CACHE_BUILD") == "0"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facewatch.faces.facenet import CHIP_PX
+from facewatch.faces.landmarks import LandmarkModel
 from facewatch.faces.models import DLIB_LOCK, face_encoder, shape_predictor
 from facewatch.frames import Box
 
@@ -56,15 +57,19 @@ def _rect(box: Box) -> object:
 
 def face_crops(image_rgb: np.ndarray, boxes: Sequence[Box]) -> FaceCrops:
     """Each box's chips, from one landmark fit (dlib's 68-point model, as face_recognition's
-    `model="large"`; models.SHAPE_68 says why)."""
+    `model="large"`; models.SHAPE_68 says why; evaluated in numpy, landmarks.py, when the
+    model cache is there: the same points as dlib's)."""
     if not boxes:
         empty = np.zeros((0, CHIP_PX, CHIP_PX, 3), dtype=np.uint8)
         return FaceCrops(empty, np.zeros((0, WIDE_PX, WIDE_PX, 3), dtype=np.uint8))
     import dlib
 
     predictor = shape_predictor()
-    with DLIB_LOCK:
+    if isinstance(predictor, LandmarkModel):  # numpy, no per-call state: outside the lock
         shapes = dlib.full_object_detections([predictor(image_rgb, _rect(b)) for b in boxes])
+    with DLIB_LOCK:
+        if not isinstance(predictor, LandmarkModel):
+            shapes = dlib.full_object_detections([predictor(image_rgb, _rect(b)) for b in boxes])
         chips = dlib.get_face_chips(image_rgb, shapes, size=CHIP_PX, padding=0.25)
         wide = dlib.get_face_chips(image_rgb, shapes, size=WIDE_PX, padding=WIDE_PADDING)
     return FaceCrops(np.stack(chips), np.stack(wide))
