@@ -5,20 +5,64 @@ came without them); `judge_faces` encodes them and judges each against the known
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Literal
 
 import numpy as np
 
 from facewatch.config import Settings
+from facewatch.exceptions import ModelsUnavailable
 from facewatch.faces.detection import HogDetector, confirm_face
 from facewatch.faces.encodings import QUICK_DISTANCE_ERROR, describe_chips, describe_views, face_crops
 from facewatch.faces.gallery import Gallery
 from facewatch.faces.quality import sharpness
-from facewatch.frames import FrameMeta
+from facewatch.frames import Box, FrameMeta
 from facewatch.images import to_rgb
 from facewatch.recognize.decisions import Judgement, MatchPolicy, judge_face, settled
 from facewatch.records import FaceVerdict
+
+log = logging.getLogger(__name__)
+
+
+CNN_DETECTORS = frozenset({"centerface", "yunet"})
+"""Edge detectors whose boxes are faces already: a CNN trained on faces in every pose,
+with almost no false faces (bench/RESULTS.md, Edge detectors: CenterFace 0 false faces on
+the labelled clip, Haar 16). Their boxes are not checked by HOG again, which also missed
+real faces of theirs (31 of 83 on the clip and test photos, most near-frontal but
+blurred); only Haar's are (it fires on textures and hands)."""
+
+HOG_SIDE = 0.88
+HOG_DROP = 0.065
+"""A CNN box in the edge's Haar-box convention, as the box dlib's HOG gives the same face:
+a square 0.88 times as wide, its centre 0.065 widths lower (medians over 52 faces of the
+test photos and the clip that both found; interquartile ranges 0.79-0.95 and 0.03-0.07;
+the horizontal offset, -0.02, is taken as 0: faces are left-right symmetric). The
+landmark model was trained on HOG's boxes and the known set was encoded from them."""
+
+
+def as_hog_box(box: Box, width: int, height: int) -> Box:
+    side = box.w * HOG_SIDE
+    cx, cy = box.x + box.w / 2, box.y + box.h / 2 + HOG_DROP * box.w
+    return Box(round(cx - side / 2), round(cy - side / 2), max(1, round(side)), max(1, round(side))).clipped(
+        width, height
+    )
+
+
+def search_frame(image: np.ndarray, settings: Settings) -> list[Box]:
+    """A frame that came without boxes, searched whole at most `detect_width` wide, with
+    the edge's CNN (its boxes as HOG's); with HOG where CenterFace's file is not installed."""
+    height, width = image.shape[:2]
+    try:
+        from facewatch.faces.centerface import CenterFaceDetector, model_path
+
+        model_path()
+    except ModelsUnavailable as exc:
+        log.warning("searching with HOG: %s", exc)
+        hog = HogDetector(max_width=settings.detect_width, min_face_px=settings.min_face_px)
+        return hog.detect(image)
+    cnn = CenterFaceDetector(max_width=settings.detect_width, min_face_px=settings.min_face_px)
+    return [as_hog_box(b, width, height) for b in cnn.detect(image)]
 
 
 def find_faces(
@@ -26,14 +70,17 @@ def find_faces(
 ) -> tuple[list[FaceVerdict], Literal["edge", "detected"]]:
     """The faces to judge, as verdicts 'pending' (or 'unsure' with the reason already known).
 
-    Edge boxes are trusted for where to look, not for what is there: a box too small or too
-    blurred to judge is unsure at once (no model runs for it); the rest are confirmed by
-    HOG on a crop. Only a frame that came without boxes is searched whole, downscaled."""
+    Edge boxes are trusted for where to look; what is there is trusted only from a CNN
+    (`CNN_DETECTORS`, as the frame's metadata names its detector). A box too small or too
+    blurred to judge is unsure at once (no model runs for it); a CNN's box is used in HOG's
+    geometry, any other box is confirmed by HOG on a crop. Only a frame that came without
+    boxes is searched whole, downscaled (`search_frame`)."""
+    height, width = image.shape[:2]
     if not meta.boxes:
-        detector = HogDetector(max_width=settings.detect_width, min_face_px=settings.min_face_px)
         return [
-            FaceVerdict(box=b, verdict="unsure", reason="pending") for b in detector.detect(image)
+            FaceVerdict(box=b, verdict="unsure", reason="pending") for b in search_frame(image, settings)
         ], "detected"
+    trusted = meta.detector in CNN_DETECTORS
     tracks = meta.track_ids or (None,) * len(meta.boxes)
     faces = []
     for box, track in zip(meta.boxes, tracks, strict=True):
@@ -43,7 +90,7 @@ def find_faces(
         elif sharp < settings.min_sharpness:
             reason = f"face too blurred (sharpness {sharp:.1f})"
         else:
-            confirmed = confirm_face(image, box)
+            confirmed = as_hog_box(box, width, height) if trusted else confirm_face(image, box)
             if confirmed is not None:
                 faces.append(FaceVerdict(box=confirmed, verdict="unsure", reason="pending", track_id=track))
                 continue

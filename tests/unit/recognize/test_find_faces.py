@@ -1,0 +1,92 @@
+"""Where recognize looks (recognition.find_faces): a CNN's edge boxes are faces already and
+go to the encoder in HOG's geometry; Haar's are checked by HOG; a frame without boxes is
+searched with the CNN."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from facewatch.config import Settings
+from facewatch.faces.centerface import CenterFaceDetector
+from facewatch.faces.detection import HogDetector
+from facewatch.faces.gallery import Gallery
+from facewatch.frames import Box, FrameMeta
+from facewatch.images import decode_bgr
+from facewatch.recognize.decisions import MatchPolicy
+from facewatch.recognize.known import encode_known_photo
+from facewatch.recognize.recognition import as_hog_box, find_faces, judge_faces
+from tests.conftest import TESTDATA
+
+SETTINGS = Settings()
+
+
+def photo(*parts: str) -> np.ndarray:
+    return decode_bgr(TESTDATA.joinpath(*parts).read_bytes(), 40_000_000)
+
+
+def meta_for(image: np.ndarray, boxes: tuple[Box, ...], detector: str) -> FrameMeta:
+    height, width = image.shape[:2]
+    return FrameMeta("h", "door", datetime.now(UTC), width, height, boxes, detector=detector)
+
+
+@pytest.fixture(scope="module")
+def obama3():
+    image = photo("faces", "obama3.jpg")
+    cnn = CenterFaceDetector()
+    (box,) = cnn.detect_in(image, None, cnn.search_scale(image.shape[1]), 40)
+    return image, box
+
+
+def texture() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return (rng.integers(0, 255, (480, 640, 1)) * np.ones((1, 1, 3))).astype(np.uint8)
+
+
+def test_a_haar_box_is_checked_by_hog_and_refused_where_there_is_no_face() -> None:
+    image, box = texture(), Box(200, 150, 120, 120)
+    faces, source = find_faces(image, meta_for(image, (box,), "haar"), SETTINGS)
+    assert source == "edge"
+    assert [(f.verdict, f.reason) for f in faces] == [("unsure", "edge box not confirmed as a face")]
+
+
+def test_a_cnn_box_is_not_checked_again_and_goes_on_in_hogs_geometry() -> None:
+    image, box = texture(), Box(200, 150, 120, 120)
+    (face,) = find_faces(image, meta_for(image, (box,), "centerface"), SETTINGS)[0]
+    assert face.reason == "pending"
+    assert face.box == as_hog_box(box, 640, 480) != box
+
+
+def test_hogs_geometry_of_cnn_boxes_is_where_hog_finds_the_faces() -> None:
+    cnn, raw, mapped = CenterFaceDetector(), [], []
+    for path in sorted(TESTDATA.glob("*/*.jp*g")) + sorted(TESTDATA.glob("*/*/*.jp*g")):
+        image = photo(str(path.relative_to(TESTDATA)))
+        height, width = image.shape[:2]
+        hogs = HogDetector(max_width=width).detect(image)
+        for box in cnn.detect_in(image, None, cnn.search_scale(width), 40):
+            hog = max(hogs, key=box.iou)
+            raw.append(box.iou(hog))
+            mapped.append(as_hog_box(box, width, height).iou(hog))
+    assert len(mapped) >= 6
+    assert np.median(mapped) > max(0.75, np.median(raw) + 0.05)
+
+
+def test_a_known_face_from_a_cnn_box_is_still_known(obama3) -> None:
+    image, box = obama3
+    rows = [encode_known_photo(p.read_bytes(), 40_000_000) for p in sorted(TESTDATA.glob("known/*/*.jpg"))]
+    names = [p.parent.name for p in sorted(TESTDATA.glob("known/*/*.jpg"))]
+    gallery = Gallery(names, np.array(rows, np.float32), names, ["-"] * len(names))
+    faces, _ = find_faces(image, meta_for(image, (box,), "centerface"), SETTINGS)
+    (judged,), _ = judge_faces(image, faces, gallery, MatchPolicy())
+    assert (judged.verdict, judged.name) == ("known", "obama")
+
+
+def test_a_frame_without_boxes_is_searched_with_the_cnn() -> None:
+    image = photo("faces", "two_people.jpg")
+    faces, source = find_faces(image, meta_for(image, (), ""), SETTINGS)
+    hog = HogDetector(max_width=SETTINGS.detect_width).detect(image)
+    assert source == "detected" and len(faces) == len(hog) == 2
+    for face in faces:
+        assert max(face.box.iou(h) for h in hog) > 0.5
