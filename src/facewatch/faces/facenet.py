@@ -23,6 +23,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from facewatch.exceptions import ModelsUnavailable
+from facewatch.faces.dlib_format import DlibReader
 
 CHIP_PX = 150
 
@@ -36,44 +37,6 @@ BLOCKS += ((256, 2),) + ((256, 1),) * 2 + ((256, 2),)
 # layers with parameters matter: tags, skips, relu and add_prev carry none, and the way
 # they connect the others is fixed by the architecture above.
 _RECORD = re.compile(rb"\x01(\x15input_rgb_image_sized|\x05con_4|\x07affine_|\x04fc_2)")
-
-
-class _Reader:
-    """dlib's serialization: an integer is a control byte (0x80: negative, low nibble: how
-    many little-endian bytes follow), a string its length then its bytes, a float its
-    mantissa then its exponent, a tensor a version, four dimensions and raw float32s."""
-
-    def __init__(self, data: bytes, pos: int) -> None:
-        self.data, self.pos = data, pos
-
-    def integer(self) -> int:
-        control = self.data[self.pos]
-        size = control & 0x0F
-        value = int.from_bytes(self.data[self.pos + 1 : self.pos + 1 + size], "little")
-        self.pos += 1 + size
-        return -value if control & 0x80 else value
-
-    def text(self) -> str:
-        size = self.integer()
-        self.pos += size
-        return self.data[self.pos - size : self.pos].decode("ascii")
-
-    def float(self) -> float:
-        mantissa = self.integer()
-        return mantissa * 2.0 ** self.integer()
-
-    def tensor(self) -> np.ndarray:
-        if self.integer() != 2:
-            raise ValueError("unknown tensor version")
-        count = int(np.prod([self.integer() for _ in range(4)]))
-        values = np.frombuffer(self.data, "<f4", count, self.pos)
-        self.pos += 4 * count
-        return values.astype(np.float32)
-
-    def alias(self) -> tuple[int, ...]:
-        if self.integer() != 1:
-            raise ValueError("unknown alias_tensor version")
-        return tuple(self.integer() for _ in range(4))
 
 
 @dataclass(frozen=True)
@@ -152,7 +115,7 @@ class FaceNet:
         pending: tuple[np.ndarray, np.ndarray, int, int, int] | None = None
         projection: np.ndarray | None = None
         for match in _RECORD.finditer(data):
-            reader = _Reader(data, match.start())
+            reader = DlibReader(data, match.start())
             kind = reader.text()
             if kind == "input_rgb_image_sized":
                 mean = np.array([reader.float() for _ in range(3)], np.float32)

@@ -27,33 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from facewatch.faces.dlib_format import DlibReader
+
 _LEAF_HEADER = b"\x81\x88\x81\x01"  # a leaf vector: dlib's matrix header, -136 rows, -1 column
-
-
-class _Reader:
-    """dlib's serialization (dlib/serialize.h): an integer is a control byte (0x80: negative,
-    low nibble: how many little-endian bytes follow); a float its mantissa then its exponent."""
-
-    def __init__(self, data: bytes, pos: int = 0) -> None:
-        self.data, self.pos = data, pos
-
-    def integer(self) -> int:
-        control = self.data[self.pos]
-        size = control & 0x0F
-        value = int.from_bytes(self.data[self.pos + 1 : self.pos + 1 + size], "little")
-        self.pos += 1 + size
-        return -value if control & 0x80 else value
-
-    def float(self) -> float:
-        mantissa, exponent = self.integer(), self.integer()
-        if exponent >= 32000:  # dlib's codes for inf and nan
-            raise ValueError("a non-finite float in the model")
-        return float(np.float32(mantissa * 2.0**exponent))
-
-    def expect(self, value: int, what: str) -> None:
-        found = self.integer()
-        if found != value:
-            raise ValueError(f"{what}: expected {value}, found {found} at byte {self.pos}")
 
 
 def _integers(data: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +102,7 @@ def parse(raw: bytes) -> Arrays:
 
 def _parse(raw: bytes) -> Arrays:
     data = np.frombuffer(raw, np.uint8)
-    r = _Reader(raw)
+    r = DlibReader(raw)
     r.expect(1, "version")
     r.expect(-136, "initial shape rows")
     r.expect(-1, "initial shape columns")
