@@ -9,8 +9,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -22,6 +21,7 @@ from tests.integration.test_up import (
     check_each_alert_sent_once,
     running,
     wait_every_frame_judged,
+    wait_for,
     write_config,
 )
 from tests.integration.test_up_restarts import status
@@ -32,18 +32,6 @@ pytestmark = [
     pytest.mark.skipif(find_weed() is None, reason="the seaweedfs `weed` binary was not found"),
 ]
 __all__ = ["running"]  # the fixture, shared with test_up.py
-T = TypeVar("T")
-
-
-def wait_for(what: str, check: Callable[[], T | None], up: Up, timeout: float = 90.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout:.0f}s\n{up.stderr()}")
-        time.sleep(0.5)
 
 
 def test_an_rtsp_camera_that_drops_is_reconnected(tmp_path, running):

@@ -11,9 +11,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -27,6 +26,7 @@ from tests.integration.test_up import (
     facewatch,
     running,
     wait_every_frame_judged,
+    wait_for,
     write_config,
 )
 
@@ -37,18 +37,6 @@ pytestmark = [
 __all__ = ["running"]  # the fixture, shared with test_up.py
 
 CLIP = TESTDATA / "video" / "short_hamilton_clip.mp4"
-T = TypeVar("T")
-
-
-def wait_for(what: str, check: Callable[[], T | None], up: Up, timeout: float = 120.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout:.0f}s\n{up.stderr()}")
-        time.sleep(0.3)
 
 
 def status(data: Path) -> dict[str, Any]:
