@@ -11,6 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facewatch.alerts.household_settings import (
+    HouseholdSettings,
+    load_household_settings,
+    save_household_settings,
+)
 from facewatch.exceptions import BadImage, BadInput, BadKey
 from facewatch.faces.gallery import Gallery
 from facewatch.images import encode_jpeg
@@ -23,8 +28,8 @@ from facewatch.recognize.people import (
     remove_person,
     remove_photo,
     rename_person,
-    safe_photo_name,
 )
+from facewatch.recognize.photo_checks import safe_photo_name
 from tests.conftest import TESTDATA
 from tests.street import MAX_PIXELS
 
@@ -152,3 +157,15 @@ def test_photo_names_are_made_safe():
     assert safe_photo_name("...", "JPEG") == "photo.jpg"
     assert safe_photo_name("x" * 200 + ".jpeg", "JPEG") == "x" * 60 + ".jpeg"
     assert Gallery().names == []
+
+
+def test_a_renamed_persons_rules_follow_them(storage):
+    add_photos(storage, "home", "obama", photos(OBAMA[0]), MAX_PIXELS, MAX_BYTES)
+    add_photos(storage, "home", "Joe", photos(OBAMA[1]), MAX_PIXELS, MAX_BYTES)
+    rules = HouseholdSettings(arrivals=["obama", "Joe"], no_alerts=["obama", "stranger-1"])
+    save_household_settings(storage, "home", rules)
+    rename_person(storage, "home", "obama", "Barack", MAX_PIXELS)
+    after = load_household_settings(storage, "home")
+    assert (after.arrivals, after.no_alerts) == (["Barack", "Joe"], ["Barack", "stranger-1"])
+    rename_person(storage, "home", "Barack", "Joe", MAX_PIXELS, merge=True)
+    assert load_household_settings(storage, "home").arrivals == ["Joe"]

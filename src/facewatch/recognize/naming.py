@@ -132,7 +132,7 @@ def name_seen_face(
     (default: one derived from the frame, so naming the same face twice writes it once)."""
     from facewatch.layout import check_person, known_photo_key
     from facewatch.recognize.known import enroll
-    from facewatch.recognize.people import check_upload, safe_photo_name
+    from facewatch.recognize.photo_checks import check_upload, safe_photo_name
 
     check_person(name)
     check_id(household, "household")

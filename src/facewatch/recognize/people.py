@@ -15,29 +15,28 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 import numpy as np
+from pydantic import ValidationError
 
-from facewatch.exceptions import BadImage, BadInput, StorageError
+from facewatch.alerts.household_settings import HouseholdSettings
+from facewatch.exceptions import BadInput, StorageError
 from facewatch.faces.gallery import Gallery
-from facewatch.images import ACCEPTED_FORMATS, decode_bgr, probe
+from facewatch.images import ACCEPTED_FORMATS
 from facewatch.layout import (
-    IMAGE_SUFFIXES,
     KnownPhotoKey,
     check_id,
     check_person,
+    household_settings_key,
     known_photo_key,
     known_prefix,
     negatives_key,
 )
-from facewatch.recognize.known import enroll, largest_face, load_gallery, rebuild_gallery
+from facewatch.recognize.known import enroll, load_gallery, rebuild_gallery
+from facewatch.recognize.photo_checks import MAX_STEM, check_upload, safe_photo_name
 from facewatch.store.storage import Storage, StoredObject
 
 log = logging.getLogger(__name__)
-
-_MAX_STEM = 60
-"""known.enroll cuts a photo's name to this many characters; names made here already fit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,20 +90,6 @@ def _photo_keys(storage: Storage, household: str, name: str) -> list[str]:
     return sorted(keys)
 
 
-def safe_photo_name(filename: str, fmt: str) -> str:
-    """A browser's filename as a photo name: no folder (either slash), only letters, digits,
-    '-' and '_' in the stem, an image suffix that fits the format. Made here rather than
-    left to enroll, so that names can be made unique before anything is written."""
-    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    path = PurePosixPath(base)
-    stem = path.stem if path.suffix.lower() in IMAGE_SUFFIXES else base
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-")[:_MAX_STEM] or "photo"
-    suffix = path.suffix.lower()
-    if suffix not in IMAGE_SUFFIXES or (fmt == "PNG") != (suffix == ".png"):
-        suffix = ".png" if fmt == "PNG" else ".jpg"
-    return f"{safe}{suffix}"
-
-
 def _unique(name: str, taken: set[str]) -> str:
     """`name`, or `name-2`, `name-3`... if a photo of that name exists: phones call every
     upload image.jpg, and a second one must not replace the first."""
@@ -113,25 +98,9 @@ def _unique(name: str, taken: set[str]) -> str:
     while candidate.casefold() in taken:
         n += 1
         tail = f"-{n}"
-        candidate = f"{stem[: _MAX_STEM - len(tail)]}{tail}{dot}{suffix}"
+        candidate = f"{stem[: MAX_STEM - len(tail)]}{tail}{dot}{suffix}"
     taken.add(candidate.casefold())
     return candidate
-
-
-def check_upload(filename: str, data: bytes, max_pixels: int, max_bytes: int) -> str:
-    """Refuse a photo recognize could not learn from, as detect refuses a frame: over
-    `max_bytes`, not a JPEG/PNG, over the pixel limit (a decompression bomb is refused
-    from its header), cut short, or without a face. Returns its format."""
-    if len(data) > max_bytes:
-        raise BadImage(f"{filename}: {len(data)} bytes is over the limit of {max_bytes}")
-    try:
-        fmt = probe(data, max_pixels)[0]
-        image = decode_bgr(data, max_pixels)
-    except BadImage as exc:
-        raise BadImage(f"{filename}: {exc}") from exc
-    if largest_face(image) is None:
-        raise BadInput(f"{filename}: no face found in this photo; nothing was added")
-    return fmt
 
 
 def add_photos(
@@ -222,6 +191,7 @@ def rename_person(
     for key in keys:
         storage.delete(key)
     _rename_negatives(storage, household, old, new)
+    _rename_in_settings(storage, household, old, new)
     return rebuild_gallery(storage, household, max_pixels)
 
 
@@ -248,3 +218,29 @@ def _rename_negatives(storage: Storage, household: str, old: str, new: str) -> N
         return renamed.to_bytes(), None
 
     storage.swap(negatives_key(household), change, content_type="application/x-npz")
+
+
+def _rename_in_settings(storage: Storage, household: str, old: str, new: str) -> None:
+    """The household's rules about a person (arrival notices, no alerts) follow them to the
+    new name (compare-and-swap: a settings save beside it is not lost). Settings that do not
+    parse are left for the household to mend: renaming is not the place to refuse."""
+
+    def renamed(names: list[str]) -> list[str]:
+        out = [new if n == old else n for n in names]
+        return list(dict.fromkeys(out))  # merged into someone already listed: once
+
+    def change(obj: StoredObject | None) -> tuple[bytes | None, None]:
+        if obj is None:
+            return None, None
+        try:
+            current = HouseholdSettings.model_validate_json(obj.body)
+        except ValidationError:
+            return None, None
+        if old not in current.arrivals and old not in current.no_alerts:
+            return None, None
+        changed = current.model_copy(
+            update={"arrivals": renamed(current.arrivals), "no_alerts": renamed(current.no_alerts)}
+        )
+        return changed.model_dump_json(indent=1).encode(), None
+
+    storage.swap(household_settings_key(household), change, content_type="application/json")
