@@ -1,23 +1,31 @@
-"""Where recognize looks (recognition.find_faces): a CNN's edge boxes are faces already and
-go to the encoder in HOG's geometry; Haar's are checked by HOG; a frame without boxes is
-searched with the CNN."""
+"""Where recognize looks (recognition.find_faces): every edge box is fitted by HOG where HOG
+finds the face; a Haar box HOG does not find is not a face, a CNN's is judged in HOG's
+geometry but never called a stranger; a frame without boxes is searched with the CNN."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
 import numpy as np
 import pytest
 
 from facewatch.config import Settings
 from facewatch.faces.centerface import CenterFaceDetector
-from facewatch.faces.detection import HogDetector
+from facewatch.faces.detection import HogDetector, confirm_face
 from facewatch.faces.gallery import Gallery
 from facewatch.frames import Box, FrameMeta
 from facewatch.images import decode_bgr
 from facewatch.recognize.decisions import MatchPolicy
 from facewatch.recognize.known import encode_known_photo
-from facewatch.recognize.recognition import as_hog_box, find_faces, judge_faces
+from facewatch.recognize.recognition import (
+    KNOWN_ONLY,
+    NOT_CALLED_STRANGER,
+    as_hog_box,
+    find_faces,
+    judge_faces,
+)
+from facewatch.records import FaceVerdict
 from tests.conftest import TESTDATA
 
 SETTINGS = Settings()
@@ -52,11 +60,34 @@ def test_a_haar_box_is_checked_by_hog_and_refused_where_there_is_no_face() -> No
     assert [(f.verdict, f.reason) for f in faces] == [("unsure", "edge box not confirmed as a face")]
 
 
-def test_a_cnn_box_is_not_checked_again_and_goes_on_in_hogs_geometry() -> None:
+def test_a_cnn_box_hog_does_not_find_is_judged_in_hogs_geometry_but_known_only() -> None:
     image, box = texture(), Box(200, 150, 120, 120)
     (face,) = find_faces(image, meta_for(image, (box,), "centerface"), SETTINGS)[0]
-    assert face.reason == "pending"
+    assert face.reason == KNOWN_ONLY
     assert face.box == as_hog_box(box, 640, 480) != box
+
+
+def test_a_cnn_box_hog_finds_takes_hogs_own_box(obama3) -> None:
+    image, box = obama3
+    (face,) = find_faces(image, meta_for(image, (box,), "centerface"), SETTINGS)[0]
+    assert face.reason == "pending"
+    assert face.box == confirm_face(image, box)
+
+
+def test_a_known_only_face_is_named_but_never_called_a_stranger(obama3) -> None:
+    image, box = obama3
+    faces = [
+        FaceVerdict(box=as_hog_box(box, image.shape[1], image.shape[0]), verdict="unsure", reason=KNOWN_ONLY)
+    ]
+    known, _ = judge_faces(image, faces, gallery(), MatchPolicy())
+    assert (known[0].verdict, known[0].name) == ("known", "obama")
+    nobody = Gallery(["biden"], gallery().encodings[gallery().names.index("biden")][None], ["k"], ["e"])
+    (unsure,), _ = judge_faces(image, faces, nobody, MatchPolicy())
+    assert (unsure.verdict, unsure.reason) == ("unsure", NOT_CALLED_STRANGER)
+    (stranger,), _ = judge_faces(
+        image, [faces[0].model_copy(update={"reason": "pending"})], nobody, MatchPolicy()
+    )
+    assert stranger.verdict == "stranger"
 
 
 def test_hogs_geometry_of_cnn_boxes_is_where_hog_finds_the_faces() -> None:
@@ -73,13 +104,18 @@ def test_hogs_geometry_of_cnn_boxes_is_where_hog_finds_the_faces() -> None:
     assert np.median(mapped) > max(0.75, np.median(raw) + 0.05)
 
 
+@cache
+def gallery() -> Gallery:
+    paths = sorted(TESTDATA.glob("known/*/*.jpg"))
+    rows = [encode_known_photo(p.read_bytes(), 40_000_000) for p in paths]
+    names = [p.parent.name for p in paths]
+    return Gallery(names, np.array(rows, np.float32), names, ["-"] * len(names))
+
+
 def test_a_known_face_from_a_cnn_box_is_still_known(obama3) -> None:
     image, box = obama3
-    rows = [encode_known_photo(p.read_bytes(), 40_000_000) for p in sorted(TESTDATA.glob("known/*/*.jpg"))]
-    names = [p.parent.name for p in sorted(TESTDATA.glob("known/*/*.jpg"))]
-    gallery = Gallery(names, np.array(rows, np.float32), names, ["-"] * len(names))
     faces, _ = find_faces(image, meta_for(image, (box,), "centerface"), SETTINGS)
-    (judged,), _ = judge_faces(image, faces, gallery, MatchPolicy())
+    (judged,), _ = judge_faces(image, faces, gallery(), MatchPolicy())
     assert (judged.verdict, judged.name) == ("known", "obama")
 
 
