@@ -2,7 +2,7 @@
 
     python bench/detectors.py [--sets speed,clip,crowd,scales] [--detectors haar,centerface,yunet,hog]
                               [--widths 640,960] [--frames N] [--repeat N] [--crowd-video PATH]
-                              [--yunet-model PATH] [--json]
+                              [--street-video PATH --street-labels PATH] [--yunet-model PATH] [--json]
 
 Why: bench/edge.py measures the agent against the article's loop, and its coverage counts
 the baseline's own Haar boxes, so it cannot say what Haar misses or where it fires on
@@ -19,6 +19,9 @@ shrunk to an input width (the report's sizes: Haar at 1152, the agent's 0.6, and
   frame), whose truth is replayed from the script's own random draws: each walker's face
   (its Haar box on the source photo, scaled), ignored where the frame cuts it or a later
   walker covers a fifth of it;
+- street: the same on `bench/street_video.py OUT --labels LABELS` (1080p, 32 walkers in view,
+  a shaking, panning camera; every 5th frame), whose labels the generator writes from its
+  own truth (faces wholly in view and under a fifth covered; the others ignored);
 - scales: the smallest reliable face on real video: 36 labelled clip frames shrunk or
   enlarged (x0.5, 0.75, 1, 1.5) and tiled over a 1080p frame (faces 13-130 px; faces a tile
   edge cuts are ignored). Reliable: recall >= 0.9 in that width bin and every larger one;
@@ -55,7 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from facewatch.config import Settings  # noqa: E402
-from facewatch.faces.centerface import HAAR_WIDTH_PER_BOX, CenterFaceDetector  # noqa: E402
+from facewatch.faces.centerface import HAAR_WIDTH_PER_BOX, CenterFaceDetector, backend_available  # noqa: E402
 from facewatch.faces.detection import FaceDetector, HaarDetector, HogDetector, YuNetDetector  # noqa: E402
 
 CLIP = ROOT / "testdata" / "video" / "short_hamilton_clip.mp4"
@@ -65,6 +68,7 @@ CROWD_SECONDS, CROWD_PEOPLE, CROWD_FPS, CROWD_SEED, CROWD_HEIGHT = 10, 14, 25.0,
 """The crowd as bench/RESULTS.md makes it (`--seconds 10 --people 14`, the other defaults);
 the truth replays these draws, so a --crowd-video must have been made the same way."""
 CROWD_STEP = 5
+STREET_SCRIPT = ROOT / "bench" / "street_video.py"
 FULL_W, FULL_H = 1920, 1080
 SPEED_FRAMES = (0, 150, 240)
 """Clip frames timed: the wide stage shot, the singer close up, the Obamas in the audience."""
@@ -79,7 +83,7 @@ SCALES = (0.5, 0.75, 1.0, 1.5)
 SCALE_EVERY = 2
 """Every 2nd labelled frame with a face (36 of 71) is tiled at each scale."""
 WIDTH_BINS = (0, 20, 24, 28, 32, 36, 40, 48, 56, 64, 80, 100, 120, 160)
-SETS = ("speed", "clip", "crowd", "scales")
+SETS = ("speed", "clip", "crowd", "street", "scales")
 NO_YUNET = "no model file (set FACEWATCH_YUNET_MODEL or pass --yunet-model)"
 
 
@@ -205,7 +209,7 @@ def make_configs(names: Sequence[str], widths: set[int] | None, yunet_model: str
             detector, settings = haar, f"scaleFactor {haar.scale_factor}, minNeighbors {haar.min_neighbors}"
         elif name == "centerface":
             cf = CenterFaceDetector(min_face_px=1)
-            detector, settings = cf, f"heatmap >= {cf.threshold}, NMS IoU {cf.nms_iou}"
+            detector, settings = cf, f"heatmap >= {cf.threshold}, NMS IoU {cf.nms_iou}, {backend_available()}"
         elif name == "yunet":
             if not yunet_model:
                 print(f"yunet: skipped, {NO_YUNET}")
@@ -383,6 +387,32 @@ def crowd_items(video: Path, n: int | None) -> Iterator[Item]:
     capture.release()
 
 
+def street_items(video: Path, labels: Path, n: int | None) -> Iterator[Item]:
+    """Every CROWD_STEP-th frame of the street with the generator's labels (Haar boxes)."""
+    truth = json.loads(labels.read_text())["frames"]
+    chosen = set(evenly(range(0, len(truth), CROWD_STEP), n))
+    capture, index = cv2.VideoCapture(str(video)), 0
+    while index <= max(chosen):
+        ok, frame = capture.read()
+        if not ok:
+            break
+        if index in chosen:
+            entry = truth[str(index)]
+            yield frame, [Rect(*b) for b in entry["face"]], [Rect(*b) for b in entry["ignore"]]
+        index += 1
+    capture.release()
+
+
+def make_street(workdir: Path) -> tuple[Path, Path]:
+    video, labels = workdir / "street1080.mp4", workdir / "street_labels.json"
+    subprocess.run(
+        [sys.executable, str(STREET_SCRIPT), str(video), "--labels", str(labels)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return video, labels
+
+
 def make_crowd(workdir: Path) -> Path:
     out = workdir / "crowd1080.mp4"
     args = ["--seconds", str(CROWD_SECONDS), "--people", str(CROWD_PEOPLE)]
@@ -440,6 +470,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=None, help="at most N evenly spaced frames per set")
     parser.add_argument("--repeat", type=int, default=5, help="timed passes over the speed frames")
     parser.add_argument("--crowd-video", type=Path, default=None, help="made as CROWD_SECONDS etc. say")
+    parser.add_argument("--street-video", type=Path, default=None, help="made by bench/street_video.py")
+    parser.add_argument("--street-labels", type=Path, default=None, help="its --labels file")
     parser.add_argument("--yunet-model", default=None, help="YuNet ONNX file (else FACEWATCH_YUNET_MODEL)")
     parser.add_argument("--json", action="store_true", help="then one JSON object per configuration")
     args = parser.parse_args()
@@ -467,6 +499,14 @@ def main() -> None:
             video = args.crowd_video or make_crowd(Path(tmp))
             for key, tally in accuracy(configs, crowd_items(video, args.frames), 1.0).items():
                 rows[key]["crowd"] = tally.summary()
+    if "street" in sets:
+        with tempfile.TemporaryDirectory(prefix="fw-bench-detectors-") as tmp:
+            if args.street_video and args.street_labels:
+                video, street_labels = args.street_video, args.street_labels
+            else:
+                video, street_labels = make_street(Path(tmp))
+            for key, tally in accuracy(configs, street_items(video, street_labels, args.frames), 1.0).items():
+                rows[key]["street"] = tally.summary()
     if "scales" in sets:
         for key, tally in accuracy(configs, scale_items(labels, args.frames), HAAR_WIDTH_PER_BOX).items():
             rows[key]["scales"] = tally.summary(by_width=True)
@@ -476,9 +516,9 @@ def main() -> None:
     )
     print(
         "| detector @ input | ms/frame (p90) | clip: found / false | crowd: found / false |"
-        " scales: recall / false | smallest reliable, video |"
+        " street: found / false | scales: recall / false | smallest reliable, video |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for row in rows.values():
         ms = f"{row['ms_median']} ({row['ms_p90']})" if "ms_median" in row else "—"
         scales = row.get("scales")
@@ -486,7 +526,7 @@ def main() -> None:
         small = (scales["smallest_reliable_px"] or "none") if scales else "—"
         print(
             f"| {row['detector']} @ {row['input']} | {ms} | {cell(row, 'clip')} | {cell(row, 'crowd')} |"
-            f" {recall} | {small} |"
+            f" {cell(row, 'street')} | {recall} | {small} |"
         )
     if args.json:
         if "yunet" in args.detectors.split(",") and not yunet_model:

@@ -1,13 +1,15 @@
 """The edge: the article's webcam loop against `facewatch agent`, on the same video.
 
-    python bench/edge.py [--video PATH] [--height 1080] [--seconds S] [--json]
+    python bench/edge.py [--video PATH] [--height 1080] [--seconds S] [--detector NAME] [--json]
 
 Baseline (the article): every frame, `detectMultiScale(gray, 1.1, 4)` with the frontal-face
 Haar cascade on the whole frame; every 10th frame with a face is JPEG-encoded (OpenCV's
 default quality, 95) and sent.
 Ours: the real agent (`agent.run_agent`: motion gate, searches where the scene changed,
 tracker, upload policy, JPEG, on-disk spool, a background thread uploading to a real S3
-endpoint: a moto server this script starts).
+endpoint: a moto server this script starts), with `--detector` (default: the configured
+one). Its frames/s count every frame of the file, those it decoded without converting
+(the frames it does not look at) included.
 Both with OpenCV limited to one thread, each reading the file as fast as it decodes; a
 third pass only decodes, the ceiling. `--height` scales the video first (for 1080p figures
 from a smaller clip), `--seconds` keeps only its start (the baseline runs at about one
@@ -45,6 +47,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from facewatch.config import Settings  # noqa: E402
 from facewatch.edge.agent import ChosenFrame, run_agent  # noqa: E402
+from facewatch.faces.centerface import backend_available  # noqa: E402
 from facewatch.faces.detection import confirm_face  # noqa: E402
 from facewatch.frames import Box  # noqa: E402
 from facewatch.local.stack import LOCAL_CREDENTIALS, MotoServer  # noqa: E402
@@ -85,6 +88,14 @@ def decode_only(path: Path) -> Sent:
     out.seconds = time.perf_counter() - started
     capture.release()
     return out
+
+
+def decoded_frames(path: Path) -> int:
+    capture, count = cv2.VideoCapture(str(path)), 0
+    while capture.grab():
+        count += 1
+    capture.release()
+    return count
 
 
 def baseline(path: Path) -> Sent:
@@ -140,6 +151,8 @@ def agent(path: Path, workdir: Path, detector: str) -> tuple[Sent, dict[str, int
         out.frames_read = summary.frames_read
         out.bytes = summary.upload_bytes
         assert summary.frames_uploaded == summary.frames_chosen, "the agent lost frames"
+        # frames_read counts the frames the agent decoded without converting them, too
+        assert summary.frames_read == decoded_frames(path), "the agent did not read the whole file"
         return out, summary.as_dict()
     finally:
         server.stop()
@@ -242,7 +255,7 @@ def main() -> None:
     result = {
         "video": args.video.name,
         "size": size,
-        "detector": args.detector,
+        "detector": args.detector + (f" ({backend_available()})" if args.detector == "centerface" else ""),
         "frames": base.frames_read,
         "decode_fps": round(decode.fps, 1),
         "baseline_fps": round(base.fps, 1),
@@ -258,6 +271,7 @@ def main() -> None:
         "baseline_bytes": base.bytes,
         "agent_bytes": ours.bytes,
         "upload_bytes_vs_seed": round(ours.bytes / base.bytes, 3) if base.bytes else None,
+        "agent_frames_looked_at": summary["frames_read"] - summary["frames_passed"],
         "agent_detector_frames": summary["frames_detected"],
         "agent_full_scans": summary["full_scans"],
         "agent_tracks": summary["tracks"],

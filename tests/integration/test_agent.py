@@ -50,7 +50,9 @@ def test_the_agent_uploads_few_frames_each_with_its_faces(tmp_path, storage, s3_
     metas = [FrameMeta.from_s3_metadata(storage.get(k).metadata) for k in keys]
     assert all(m.household == "home" and m.camera == "door" for m in metas)
     assert all(len(m.boxes) == 2 and len(m.track_ids) == 2 for m in metas)
-    assert len({m.track_ids for m in metas}) == 1  # the same two faces, followed throughout
+    # the same two faces, followed throughout (listed largest box first: two faces of one
+    # size swap places as a detector's boxes wobble by a pixel)
+    assert len({frozenset(m.track_ids) for m in metas}) == 1
     assert summary["spooled"] == 0 and summary["upload_failures"] == 0
 
 

@@ -93,7 +93,7 @@ def _install_stop_handlers(stop: threading.Event) -> None:
     "--detector",
     type=click.Choice(["haar", "hog", "yunet", "centerface"]),
     default=None,
-    help="Face detector [default: FACEWATCH_DETECTOR or haar].",
+    help="Face detector [default: FACEWATCH_DETECTOR or centerface].",
 )
 @click.option("--yunet-model", type=click.Path(dir_okay=False), default=None, help="YuNet ONNX model file.")
 @click.option("--min-face-px", type=int, default=None, help="Smallest face to find, in frame pixels.")

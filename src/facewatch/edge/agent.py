@@ -132,12 +132,17 @@ def run_agent(
         send(pipeline.finish())
 
     try:
-        for frame in frames.frames(stop, on_drop=dropped):
-            summary.frames_read += 1
+        looked = 0
+        for frame in frames.frames(stop, on_drop=dropped, want=pipeline.wants):
+            looked += 1
+            summary.frames_passed = frames.passed
+            summary.frames_read = looked + frames.passed
             send(pipeline.process(frame))
             if on_frame is not None:
                 _sync(summary, forwarder, frames, started)
                 on_frame(summary)
+        summary.frames_passed = frames.passed
+        summary.frames_read = looked + frames.passed
         send(pipeline.finish())
         ended = not (stop is not None and stop.is_set())
     finally:

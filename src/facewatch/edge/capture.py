@@ -5,7 +5,8 @@ A file is read frame by frame, its clock the frame's position (index / fps), and
 end. A camera or stream is live: its clock is this machine's, and when it drops (camera
 rebooted, Wi-Fi gone, server restarted) it is reopened with backoff, for `reconnect_for`
 seconds or forever. A source that never opens is a clear `SourceError`, not an agent that
-quietly reads nothing. `max_fps` skips frames without converting them (`grab`), and a frame
+quietly reads nothing. `max_fps` skips frames without converting them (`grab`), as do frames
+the caller says it will not look at (`want`), and a frame
 larger than `width`x`height` is shrunk to fit (a camera is asked for that size first)."""
 
 from __future__ import annotations
@@ -162,6 +163,9 @@ class FrameSource:
         self.fps = 0.0
         self.reconnects = 0
         self.skipped = 0
+        """Frames dropped for `max_fps`."""
+        self.passed = 0
+        """Frames a `frames()` caller did not want."""
         self._stop = threading.Event()
 
     def open(self, stop: threading.Event | None = None) -> FrameSource:
@@ -202,10 +206,14 @@ class FrameSource:
             self._capture = None
 
     def frames(
-        self, stop: threading.Event | None = None, on_drop: Callable[[], None] | None = None
+        self,
+        stop: threading.Event | None = None,
+        on_drop: Callable[[], None] | None = None,
+        want: Callable[[float], bool] | None = None,
     ) -> Iterator[Frame]:
         """The source's frames; `on_drop` is called when a live source drops, before the
-        (possibly long) wait for it to come back."""
+        (possibly long) wait for it to come back. A frame whose time `want` refuses is
+        decoded (the stream needs it) but neither converted nor yielded (`passed`)."""
         if self._capture is None:
             self.open(stop)
         started_wall, started = datetime.now(UTC), self._clock()
@@ -218,9 +226,12 @@ class FrameSource:
                 return
             index += 1
             now = index / fps if not self.live else self._clock() - started
-            if last_emit is not None and now - last_emit < min_step - 1e-6:
+            too_soon = last_emit is not None and now - last_emit < min_step - 1e-6
+            unwanted = not too_soon and want is not None and not want(now)
+            if too_soon or unwanted:
                 if capture.grab():  # decoded, not converted: the cheap way to skip a frame
-                    self.skipped += 1
+                    self.skipped += too_soon
+                    self.passed += unwanted
                     continue
                 ok, image = False, None
             else:

@@ -9,7 +9,10 @@ again for each known face whose neighbourhood changed, at that face's own scale.
 a part of the scene that did not change is still there with the same box: the gate vouches
 for it, so a visitor standing still costs no detection yet is uploaded every interval. The
 whole frame is searched on the first tick, when most of it changed, and every
-`idle_scan_interval` as a safety net. The frame after a new face is seen, that face alone is
+`idle_scan_interval` as a safety net; where most of the frame keeps changing (a busy street,
+a shaking camera) at most every `busy_scan_interval`, the tracker carrying the faces
+between (`busy_tick`). Frames no tick or confirmation will look at are never converted
+(`wants`). The frame after a new face is seen, that face alone is
 looked for again: a real face is confirmed one frame later (and its first frame sent at
 once), a one-off false detection dies unsent.
 
@@ -54,6 +57,10 @@ class EdgeOptions:
     """Seconds between detection ticks."""
     idle_scan_interval: float = 2.0
     """Seconds between whole-frame searches when the gate sees nothing new."""
+    busy_scan_interval: float = 0.4
+    """Seconds between whole-frame searches while most of the frame keeps changing (a busy
+    street, a shaking camera): the ticks between them search nothing, and the tracker
+    carries the faces (see `busy_tick`)."""
     motion_gate: bool = True
     """Off: every tick searches the whole frame."""
     motion_threshold: int = MotionParams.threshold
@@ -66,6 +73,9 @@ class EdgeOptions:
 @dataclass
 class AgentSummary:
     frames_read: int = 0
+    """Frames read from the source, `frames_passed` included."""
+    frames_passed: int = 0
+    """Frames read that the pipeline would not look at: decoded, never converted."""
     frames_detected: int = 0
     """Frames the detector ran on (any part of them)."""
     full_scans: int = 0
@@ -132,9 +142,17 @@ class EdgePipeline:
         self._confirm_next = False
         self._held: Outgoing | None = None
 
+    def wants(self, time: float) -> bool:
+        """Whether `process` would look at a frame taken at `time`: the source need not
+        convert the others (at 1080p, half the cost of reading a frame)."""
+        return self._confirm_next or self._tick_due(time)
+
+    def _tick_due(self, time: float) -> bool:
+        return self._last_tick is None or time - self._last_tick >= self.options.scan_interval - 1e-3
+
     def process(self, frame: Frame) -> Outgoing | None:
         """Look at the frame if it is time to; the frame to send now, if any."""
-        if self._last_tick is None or frame.time - self._last_tick >= self.options.scan_interval - 1e-3:
+        if self._tick_due(frame.time):
             self._last_tick = frame.time
             look = self._tick(frame)
         elif self._confirm_next:
@@ -153,7 +171,10 @@ class EdgePipeline:
         image, now = frame.image, frame.time
         height, width = image.shape[:2]
         motion = self._motion(image)
-        idle = self._last_full is None or now - self._last_full >= self.options.idle_scan_interval
+        since_full = None if self._last_full is None else now - self._last_full
+        idle = since_full is None or since_full >= self.options.idle_scan_interval
+        if motion.full and not idle and busy_tick(since_full, self.options.busy_scan_interval):
+            return self._carry(image)
         self.summary.frames_detected += 1
         if motion.full or idle:
             self._last_full = now
@@ -179,6 +200,19 @@ class EdgePipeline:
                 searched.append(near)
         look.detections = distinct(look.detections)
         self.gate.commit(look.searched)
+        return look
+
+    def _carry(self, image: np.ndarray) -> _Look:
+        """A busy tick between whole-frame searches: nothing is searched; the tracks the
+        gate vouches for are still where they were, the others keep their boxes until the
+        next search finds them (tracking.py: a track not looked for neither gains nor
+        loses). The reference stays as it was, so the gate keeps seeing the change."""
+        height, width = image.shape[:2]
+        look = _Look(searched=[])
+        for track in self.tracks:
+            near = near_region(track.box, width, height)
+            if track.misses == 0 and track.hits >= self.options.min_hits and not self.gate.changed(near):
+                look.vouched.append(track.id)
         return look
 
     def _confirm(self, frame: Frame) -> _Look:
@@ -258,6 +292,17 @@ class EdgePipeline:
                 view = FaceView(track_id, track.box, track.hits, quality)
             views.append(view)
         return tuple(views)
+
+
+def busy_tick(since_full: float | None, busy_scan_interval: float) -> bool:
+    """Whether a tick on which most of the frame changed may skip the whole-frame search:
+    the last one was less than `busy_scan_interval` ago. On a busy street the gate opens
+    everywhere on every tick, and a search of the whole frame at the smallest face's scale
+    on each of them is most of the agent's time; faces found every `busy_scan_interval`
+    (0.4 s: twice a second; the bench's walkers move under a face width in that time) are
+    followed by the tracker, and every frame that can be sent shows all of them, since
+    they were all found in it."""
+    return since_full is not None and since_full < busy_scan_interval - 1e-3
 
 
 def distinct(boxes: list[Box], overlap: float = 0.5) -> list[Box]:

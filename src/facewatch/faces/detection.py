@@ -293,7 +293,11 @@ def make_detector(settings: Settings, kind: str | None = None) -> FaceDetector:
     if kind == "centerface":
         from facewatch.faces.centerface import CenterFaceDetector
 
-        return CenterFaceDetector(max_width=settings.detect_width, min_face_px=settings.min_face_px)
+        return CenterFaceDetector(
+            max_width=settings.detect_width,
+            min_face_px=settings.min_face_px,
+            backend=settings.centerface_backend,
+        )
     raise ValueError(f"unknown detector {kind!r}")
 
 

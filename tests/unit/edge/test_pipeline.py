@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from facewatch.edge.capture import Frame
-from facewatch.edge.pipeline import EdgePipeline
+from facewatch.edge.pipeline import EdgePipeline, busy_tick
 from facewatch.frames import Box
 
 W, H, FPS = 640, 360, 10
@@ -89,3 +89,48 @@ def test_a_walking_face_keeps_its_track_and_two_faces_share_frames():
     _, _, sent = play(walk)
     assert sent and all(tracks == (1, 2) or set(tracks) == {1, 2} for _, tracks in sent)
     assert len(sent) <= 40 / FPS / (1 / 3) + 1  # at most one frame per min_gap
+
+
+def busy(index: int, squares: list[tuple[int, int]] = ()) -> Frame:
+    """A frame in which everything changes: a camera shaking over a random texture."""
+    out = frame(index, squares)
+    noise = np.random.default_rng(index).integers(0, 200, (H // 8, W // 8), dtype=np.uint8)
+    texture = cv2.resize(noise, (W, H), interpolation=cv2.INTER_NEAREST)
+    image = out.image
+    plain = image[:, :, 0] == 90
+    image[plain] = texture[plain][:, None]
+    return out
+
+
+def test_busy_tick_skips_the_whole_frame_search_only_soon_after_one():
+    assert not busy_tick(None, 0.4)  # never searched: search
+    assert busy_tick(0.2, 0.4)
+    assert not busy_tick(0.4, 0.4)  # due (within a millisecond of the interval)
+    assert not busy_tick(0.3995, 0.4)
+    assert not busy_tick(0.2, 0.2)
+
+
+def test_a_busy_scene_is_searched_whole_every_busy_interval_and_its_faces_still_sent():
+    # 6 s of a scene that changes everywhere on every frame, a face walking through it
+    walk = [busy(i, [(20 + 8 * i, 150)]) for i in range(60)]
+    pipeline, detector, sent = play(walk)
+    # Ticks every 0.2 s, whole-frame searches only every 0.4 s: 15, not 30.
+    assert pipeline.summary.full_scans == 15
+    assert detector.searched_px < 16 * W * H
+    assert sent and {tracks for _, tracks in sent} == {(1,)}
+    times = [i / FPS for i, _ in sent]
+    assert all(b - a <= 0.8 + 1e-9 for a, b in itertools.pairwise(times))  # every second covered
+    assert pipeline.summary.tracks == 1  # carried between searches, not lost and found again
+
+
+def test_the_pipeline_wants_only_the_frames_it_looks_at():
+    pipeline = EdgePipeline(SquareDetector())
+    wanted = []
+    frames = [frame(i) for i in range(5)] + [frame(i, [(300, 150)]) for i in range(5, 12)]
+    for f in frames:
+        wanted.append(pipeline.wants(f.time))
+        if wanted[-1]:
+            pipeline.process(f)
+    # ticks at 0, 0.2, 0.4, 0.6, 0.8, 1.0 s (frames 0, 2, 4, ...); the face appears at frame 5,
+    # is first found at the tick of frame 6, and frame 7 confirms it.
+    assert [i for i, w in enumerate(wanted) if w] == [0, 2, 4, 6, 7, 8, 10]

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facewatch.faces.centerface import CenterFaceDetector, model_path
+from facewatch.faces.centerface import CenterFaceDetector, backend_available, model_path
 from facewatch.frames import Box
 from tests.conftest import TESTDATA
 
@@ -118,7 +118,9 @@ def test_region_search_returns_full_frame_boxes(detector: CenterFaceDetector) ->
 def test_search_scale_follows_the_window() -> None:
     detector = CenterFaceDetector(min_face_px=40)
     assert detector.search_scale(1920) == pytest.approx(0.5)  # 20 px window / 40 px faces
-    assert CenterFaceDetector(min_face_px=80).search_scale(1920) == pytest.approx(1 / 3)  # max_width 640
+    assert CenterFaceDetector(min_face_px=80).search_scale(1920) == pytest.approx(0.25)
+    assert detector.search_scale(640) == pytest.approx(0.5)  # not bound by max_width
+    assert CenterFaceDetector(min_face_px=16).search_scale(640) == 1.0  # never enlarged
 
 
 def test_network_is_read_lazily_once() -> None:
@@ -127,8 +129,23 @@ def test_network_is_read_lazily_once() -> None:
         "assert not c.loaded()\n"
         "d = c.CenterFaceDetector()\n"
         "assert not c.loaded()\n"
-        "d.detect(np.zeros((64, 64, 3), np.uint8)); net = c._net\n"
+        "d.detect(np.zeros((64, 64, 3), np.uint8)); nets = dict(c._nets)\n"
         "c.CenterFaceDetector().detect(np.zeros((64, 64, 3), np.uint8))\n"
-        "assert c.loaded() and c._net is net\n"
+        "assert c.loaded() and c._nets == nets and len(nets) == 1\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_onnxruntime_and_opencv_give_the_same_faces() -> None:
+    """The two backends run the same file: same peaks, boxes and scores (to float noise)."""
+    image = cv2.resize(photo("two_people.jpg"), (640, 376))
+    ort_faces = CenterFaceDetector(backend="onnxruntime").faces(image)
+    cv_faces = CenterFaceDetector(backend="opencv").faces(image)
+    assert len(ort_faces) == 2
+    assert [f.box for f in ort_faces] == [f.box for f in cv_faces]
+    assert [f.score for f in ort_faces] == pytest.approx([f.score for f in cv_faces], abs=1e-4)
+
+
+def test_auto_prefers_onnxruntime() -> None:
+    assert backend_available("auto") == "onnxruntime"  # a dependency: installed with the project
+    assert backend_available("opencv") == "opencv"
