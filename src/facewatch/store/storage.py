@@ -171,22 +171,55 @@ class Storage:
         read, If-None-Match when it was missing); on a conflict, read again and redo, after a
         short random pause that grows with the attempts. `change` returns (body, result):
         a body of None writes nothing. Returns the result of the attempt that won."""
-        for attempt in range(attempts):
+        return self.swap_from(key, change, None, content_type=content_type, attempts=attempts, pause=pause)[0]
+
+    def swap_from(
+        self,
+        key: str,
+        change: Callable[[StoredObject | None], tuple[bytes | None, T]],
+        guess: StoredObject | None,
+        *,
+        content_type: str,
+        attempts: int = 25,
+        pause: Callable[[float], None] = time.sleep,
+    ) -> tuple[T, str | None]:
+        """`swap`, first trying `change` on `guess` (the version this process last wrote,
+        `change` knows its body) without reading it: the write's If-Match on the guess's
+        ETag is what proves it is still the stored version, so a stale guess costs one
+        refused write and then the usual read. Nothing is decided on a guess that is not
+        written: a body of None, or an exception from `change`, on the guess is decided
+        again on the object read. Returns the result and the ETag of the version it was
+        decided on (written, or read when nothing was written; None when there is none)."""
+        for attempt in range(attempts + (guess is not None)):
+            guessed, current = guess is not None, guess
+            guess = None
+            if not guessed:
+                try:
+                    current = self.get(key)
+                except ObjectMissing:
+                    current = None
             try:
-                current: StoredObject | None = self.get(key)
-            except ObjectMissing:
-                current = None
-            body, result = change(current)
+                body, result = change(current)
+            except Exception:
+                if guessed:
+                    continue
+                raise
             if body is None:
-                return result
+                if guessed:
+                    continue
+                return result, None if current is None else current.etag
             try:
                 if current is None:
-                    self.put(key, body, content_type=content_type, if_none_match=True)
+                    etag = self.put(key, body, content_type=content_type, if_none_match=True)
                 else:
-                    self.put(key, body, content_type=content_type, if_match=current.etag)
-                return result
-            except WriteConflict:
-                pause(random.uniform(0.01, 0.05) * (attempt + 1))
+                    etag = self.put(key, body, content_type=content_type, if_match=current.etag)
+                return result, etag
+            except (WriteConflict, ObjectMissing) as exc:
+                if isinstance(exc, ObjectMissing) and current is None:
+                    raise  # not a lost race: the bucket itself is missing
+                # ObjectMissing: removed since read; decided again on what is there now.
+                if not guessed:
+                    pause(random.uniform(0.01, 0.05) * (attempt + 1))
         raise StorageError(f"s3://{self.bucket}/{key}: changed by others {attempts} times in a row")
 
     def put_json(self, key: str, value: Any, **kwargs: Any) -> str:

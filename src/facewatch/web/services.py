@@ -4,6 +4,7 @@ needs, and nothing heavy happens at import time."""
 
 from __future__ import annotations
 
+import os
 from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,13 @@ if TYPE_CHECKING:
     from facewatch.recognize.recognizer import Recognizer
     from facewatch.recognize.sns import SnsVerifier
     from facewatch.store.storage import Storage
+
+# One BLAS thread per call, set before anything imports numpy (this module is imported by
+# every function's entry point first): a function serves requests in threads side by side,
+# which is its parallelism; OpenBLAS's own threads on top oversubscribe the cores and spin
+# while they wait. Measured under the load test (RELIABILITY.md): recognize's CPU per frame
+# 125 ms with OpenBLAS's default threads on two cores, 72 ms with one.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 class Services:
@@ -59,12 +67,11 @@ class Services:
 
     @cached_property
     def recognizer(self) -> Recognizer:
-        from facewatch.recognize.recognizer import Recognizer
+        from facewatch.recognize.recognizer import BOOK_KEEP_BYTES, Recognizer
         from facewatch.recognize.visit_store import VisitStore
 
-        return Recognizer(
-            self.storage, self.settings, self.galleries, self.notifier, VisitStore(self.storage)
-        )
+        visits = VisitStore(self.storage, keep_bytes=BOOK_KEEP_BYTES)
+        return Recognizer(self.storage, self.settings, self.galleries, self.notifier, visits)
 
     @cached_property
     def sns(self) -> SnsVerifier:
