@@ -39,7 +39,9 @@ PENDING = "pending"
 KNOWN_ONLY = "pending: known only"
 """A face judged, but whose "stranger" verdict is "unsure": outside the geometry the known
 set was encoded in, a known person's distance grows, and a false alarm costs more than a
-missed one (the track's other frames and the next visit still alert)."""
+missed one (the track's other frames and the next visit still alert). Judged on its
+quick encoding alone: the six views that settle close calls cost 3x the network time, for
+a face that can only be named."""
 NOT_CALLED_STRANGER = (
     "no close match, but HOG does not find this face (turned or blurred): not called a stranger"
 )
@@ -65,7 +67,9 @@ def fitted(image: np.ndarray, box: Box, cnn: bool) -> FaceVerdict | None:
     """A face to judge at this edge box, fitted by HOG on a crop: PENDING where HOG finds it,
     KNOWN_ONLY in HOG's geometry where only a CNN did, None where it is not a face."""
     height, width = image.shape[:2]
-    hog = confirm_face(image, box)
+    # HOG's second, larger scale is there not to refuse a real face; a CNN's box is not
+    # refused, so one try at fitting it is enough.
+    hog = confirm_face(image, box, face_px=(110,)) if cnn else confirm_face(image, box)
     if hog is not None:
         return FaceVerdict(box=hog, verdict="unsure", reason=PENDING)
     if cnn:
@@ -156,6 +160,7 @@ def judge_faces(
         j
         for j, i in enumerate(pending)
         if judgements[i].verdict != "unsure"
+        and faces[i].reason != KNOWN_ONLY  # its quick encoding decides: close calls are not its
         and not settled(
             encodings[i], gallery=gallery, policy=policy, slack=QUICK_DISTANCE_ERROR, negatives=negatives
         )
