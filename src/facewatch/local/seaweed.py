@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -231,13 +230,8 @@ class SeaweedServer:
     def stop(self) -> None:
         """Stop quickly: weed's graceful shutdown takes ~15 s, and test data is thrown away."""
         proc = self.process.proc if self.process is not None else None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if self.process is not None:
+            self.process.stop(grace=3.0)
         if proc is not None:
             # weed puts its gRPC unix sockets in /tmp, named by port, and leaves some behind.
             for name, port in self.ports.items():

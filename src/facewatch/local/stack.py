@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -87,25 +88,46 @@ class Process:
     argv: list[str]
     env: dict[str, str]
     log_path: Path
-    url: str
+    url: str | None
+    """Where it answers once it is up; None for a process that serves nothing."""
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as out:
+            # A session of its own, so that stop() reaches what it starts too: a gunicorn
+            # master's workers share its listening socket, and one whose master died keeps
+            # answering on the port (and holding it from the next start) until it notices.
             self.proc = subprocess.Popen(
-                self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.argv,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
-        _wait_http(self.url, self.proc, timeout, self.name, self.log_path)
+        if self.url is not None:
+            _wait_http(self.url, self.proc, timeout, self.name, self.log_path)
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM to the process and all it started, SIGKILL after `grace` seconds; and
+        SIGKILL to whatever a process that already died left behind."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            _signal_group(self.proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=grace)
+        _signal_group(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        _wait_group_gone(self.proc.pid)
+
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def exit_code(self) -> int | None:
+        """None while it runs (or before it started); its exit status once it stopped."""
+        return self.proc.poll() if self.proc is not None else None
 
     def restart(self, timeout: float = 60.0) -> None:
         self.stop()
@@ -126,10 +148,36 @@ class Process:
         return total / 1024
 
     def kill(self) -> None:
-        """Die like a crashed instance: no cleanup, no goodbye."""
+        """Die like a crashed instance, all its processes at once: no cleanup, no goodbye."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+            _signal_group(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+
+def _signal_group(leader: int, signum: int) -> None:
+    """Signal the session `leader` started (its pid is the group's id while any member lives)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(leader, signum)
+
+
+def _wait_group_gone(group: int, timeout: float = 10.0) -> None:
+    """Until no process of the group runs (a killed process frees its sockets as it exits,
+    before it is reaped); an orphan's zombie waits for pid 1 and holds nothing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(_running_in_group(stat, group) for stat in Path("/proc").glob("[0-9]*/stat")):
+            return
+        time.sleep(0.02)
+    log.warning("processes of group %d still run %.0f s after SIGKILL", group, timeout)
+
+
+def _running_in_group(stat: Path, group: int) -> bool:
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False  # gone while we looked
+    state, pgrp = fields[0], int(fields[2])
+    return pgrp == group and state not in ("Z", "X")
 
 
 def _process_tree(pid: int) -> list[int]:
@@ -327,7 +375,10 @@ class LocalStack:
         return Storage(self.client("s3"), self.bucket)
 
     def url(self, function: str) -> str:
-        return self.functions[function].url
+        url = self.functions[function].url
+        if url is None:  # function_process gives every function one
+            raise StackError(f"{function} has no URL")
+        return url
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> LocalStack:

@@ -139,3 +139,14 @@ def test_a_child_that_finishes_is_restarted_when_it_fails(tmp_path: Path):
     supervisor.look(watched, 1000.0)
     supervisor.look(watched, 1000.0 + FIRST_BACKOFF)
     assert agent.starts == 1 and watched.restarts == 1 and watched.state() == "running"
+
+
+def test_a_dead_childs_leftovers_are_stopped_before_it_is_started_again(tmp_path: Path):
+    child = FakeChild("notify")
+    supervisor = Supervisor([child], tmp_path / "status.json")
+    watched = supervisor.watched[0]
+    child.running = False
+    supervisor.look(watched, 1000.0)
+    assert child.stops == 1 and child.starts == 0
+    supervisor.look(watched, 1000.0 + FIRST_BACKOFF)
+    assert child.starts == 1 and watched.restarts == 1

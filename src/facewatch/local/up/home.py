@@ -22,7 +22,6 @@ import logging
 import os
 import secrets
 import socket
-import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -108,10 +107,10 @@ class FunctionChild:
         self.process.stop()
 
     def pid(self) -> int | None:
-        return self.process.proc.pid if self.process.proc is not None else None
+        return self.process.pid()
 
     def exit_code(self) -> int | None:
-        return self.process.proc.poll() if self.process.proc is not None else None
+        return self.process.exit_code()
 
 
 class WeedChild:
@@ -129,16 +128,11 @@ class WeedChild:
     def stop(self) -> None:
         self.weed.stop()
 
-    def _proc(self) -> Any:
-        return self.weed.process.proc if self.weed.process is not None else None
-
     def pid(self) -> int | None:
-        proc = self._proc()
-        return int(proc.pid) if proc is not None else None
+        return self.weed.process.pid() if self.weed.process is not None else None
 
     def exit_code(self) -> int | None:
-        proc = self._proc()
-        return proc.poll() if proc is not None else None
+        return self.weed.process.exit_code() if self.weed.process is not None else None
 
 
 class AgentChild:
@@ -153,39 +147,29 @@ class AgentChild:
         self.name = f"agent {household}/{camera}"
         self.household, self.camera = household, camera
         self.stats_path = data / "cameras" / f"{household}--{camera}.json"
-        self.argv = [
+        argv = [
             sys.executable,
             "-m",
             "facewatch.local.up.camera",
             *("--source", source, "--household", household, "--camera", camera),
             *("--stats", str(self.stats_path)),
         ]
-        self.env = env
-        self.log_path = data / "logs" / f"agent-{household}-{camera}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.process = Process(
+            self.name, argv, env, data / "logs" / f"agent-{household}-{camera}.log", url=None
+        )
 
     def start(self) -> None:
         self.stats_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as out:
-            self.proc = subprocess.Popen(
-                self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
+        self.process.start()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=self.STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.process.stop(grace=self.STOP_SECONDS)
 
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
+        return self.process.pid()
 
     def exit_code(self) -> int | None:
-        return self.proc.poll() if self.proc is not None else None
+        return self.process.exit_code()
 
     def stats(self) -> dict[str, Any]:
         found = read_stats(self.stats_path) or {}

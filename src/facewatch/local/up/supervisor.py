@@ -37,7 +37,10 @@ class Child(Protocol):
 
     def start(self) -> None: ...
 
-    def stop(self) -> None: ...
+    def stop(self) -> None:
+        """Stop it and everything it started; for one that already exited, end only what it
+        left running."""
+        ...
 
     def pid(self) -> int | None: ...
 
@@ -124,6 +127,9 @@ class Supervisor:
                 watched.finished = True
                 log.warning("%s: finished", watched.child.name)
                 return
+            # What it started may outlive it (a gunicorn worker holding the port the
+            # restart needs): stopping a dead child ends those, as systemd ends a cgroup.
+            watched.child.stop()
             self._died(watched, now, f"exited with status {code}")
             return
         if now < watched.restart_at:
