@@ -4,6 +4,7 @@ so one deployment can serve many households without one's alerts reaching anothe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,7 +23,7 @@ from facewatch.alerts.rules import QuietHours
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput, ObjectMissing
 from facewatch.layout import household_settings_key
-from facewatch.store.storage import Storage
+from facewatch.store.storage import Storage, StoredObject
 
 ChannelName = Literal["email", "webhook", "mqtt"]
 
@@ -109,19 +110,41 @@ class Recipients(BaseModel):
 
 def load_household_settings(storage: Storage, household: str) -> HouseholdSettings:
     try:
-        return HouseholdSettings.model_validate_json(storage.get(household_settings_key(household)).body)
+        return _parsed(household, storage.get(household_settings_key(household)).body)
     except ObjectMissing:
         return HouseholdSettings()
-    except ValidationError as exc:
-        raise BadInput(f"household {household}: settings.json is invalid: {exc.errors()[0]['msg']}") from exc
+
+
+def change_household_settings(
+    storage: Storage, household: str, change: Callable[[HouseholdSettings], HouseholdSettings]
+) -> HouseholdSettings:
+    """Apply `change` to the stored settings by compare-and-swap (`Storage.swap`), so two
+    edits at once (the console's and `facewatch household`'s) both land: the one that loses
+    the race is applied again to what the other wrote. Returns the settings written."""
+
+    def swap(stored: StoredObject | None) -> tuple[bytes | None, HouseholdSettings]:
+        old = _parsed(household, stored.body) if stored is not None else HouseholdSettings()
+        new = change(old)
+        return (None if new == old else new.model_dump_json(indent=1).encode()), new
+
+    return storage.swap(household_settings_key(household), swap, content_type="application/json")
 
 
 def save_household_settings(storage: Storage, household: str, value: HouseholdSettings) -> None:
+    """Replace a household's settings whole, whatever they were (a seed: the demo's, a
+    test's); an edit is `change_household_settings`."""
     storage.put(
         household_settings_key(household),
         value.model_dump_json(indent=1).encode(),
         content_type="application/json",
     )
+
+
+def _parsed(household: str, body: bytes) -> HouseholdSettings:
+    try:
+        return HouseholdSettings.model_validate_json(body)
+    except ValidationError as exc:
+        raise BadInput(f"household {household}: settings.json is invalid: {exc.errors()[0]['msg']}") from exc
 
 
 def resolve(own: HouseholdSettings, settings: Settings) -> Recipients:

@@ -57,20 +57,11 @@ def household_command(
 ) -> None:
     """Show or change a household's own alert settings (kept in the bucket)."""
     from facewatch.alerts.announce import announce_cameras
-    from facewatch.alerts.household_settings import (
-        HouseholdSettings,
-        load_household_settings,
-        save_household_settings,
-    )
+    from facewatch.alerts.household_settings import HouseholdSettings, change_household_settings
     from facewatch.layout import check_id
     from facewatch.store.storage import Storage
 
-    settings = get_settings()
-    announced: list[str] = []
-    try:
-        check_id(household, "household")
-        storage = Storage.from_settings(settings)
-        current = load_household_settings(storage, household)
+    def change(current: HouseholdSettings) -> HouseholdSettings:
         changes: dict[str, object] = {}
         if mail_to is not None:
             changes["mail_to"] = _names(mail_to)
@@ -100,10 +91,18 @@ def household_command(
             changes["no_alerts"] = kept + [n for n in silence if n not in kept]
         if arrivals is not None:
             changes["arrivals"] = _names(arrivals)
-        if changes:
-            current = HouseholdSettings.model_validate({**current.model_dump(), **changes})
-            save_household_settings(storage, household, current)
-        if {"channels", "mqtt_url"} & set(changes):
+        if not changes:
+            return current
+        return HouseholdSettings.model_validate({**current.model_dump(), **changes})
+
+    settings = get_settings()
+    announced: list[str] = []
+    try:
+        check_id(household, "household")
+        storage = Storage.from_settings(settings)
+        # Applied by compare-and-swap: a console save at the same moment is not lost.
+        current = change_household_settings(storage, household, change)
+        if channels is not None or mqtt_url is not None:
             announced = announce_cameras(storage, settings, household, current)
     except ValidationError as exc:
         problem = exc.errors()[0]

@@ -26,10 +26,11 @@ import sys
 import threading
 from collections.abc import Callable
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from facewatch.alerts.household_settings import load_household_settings, save_household_settings
+from facewatch.alerts.household_settings import HouseholdSettings, change_household_settings
 from facewatch.local.outbox import OutboxServer
 from facewatch.local.seaweed import SeaweedServer, find_weed
 from facewatch.local.stack import (
@@ -336,14 +337,13 @@ class HomeStack:
     def _apply_households(self, storage: Storage) -> None:
         """The config's recipients and time zone, over what each household already has."""
         for household, wanted in self.config.households.items():
-            current = load_household_settings(storage, household)
             update: dict[str, Any] = {}
             if wanted.recipients:
                 update["mail_to"] = list(wanted.recipients)
             if wanted.timezone is not None:
                 update["timezone"] = wanted.timezone
             if update:
-                save_household_settings(storage, household, current.model_copy(update=update))
+                change_household_settings(storage, household, partial(_updated, update=update))
 
     def _function_env(self, keys: dict[str, str]) -> dict[str, str]:
         ports = self.config.ports
@@ -414,3 +414,7 @@ def _all_at_once(calls: list[Callable[[], None]]) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def _updated(current: HouseholdSettings, update: dict[str, Any]) -> HouseholdSettings:
+    return current.model_copy(update=update)

@@ -9,11 +9,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from facewatch.alerts.household_settings import (
-    HouseholdSettings,
-    load_household_settings,
-    save_household_settings,
-)
+from facewatch.alerts.household_settings import HouseholdSettings, change_household_settings
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput
 from facewatch.layout import check_id, check_person, known_prefix
@@ -145,7 +141,7 @@ def silence_stranger(ctx: Context, form: Mapping[str, str], uploads: Sequence[Up
         kept = [s for s in own.no_alerts if s != stranger_id]
         return own.model_copy(update={"no_alerts": [*kept, stranger_id] if on else kept})
 
-    _change_settings(ctx, change)
+    change_household_settings(ctx.storage, ctx.household, change)
     said = "raises no alerts from now on" if on else "alerts again"
     return Done(f"{stranger_id} {said}.", f"/stranger?id={stranger_id}")
 
@@ -206,14 +202,6 @@ def remove_person(ctx: Context, form: Mapping[str, str], uploads: Sequence[Uploa
 # --- settings ----------------------------------------------------------------------------
 
 
-def _change_settings(
-    ctx: Context, change: Callable[[HouseholdSettings], HouseholdSettings]
-) -> HouseholdSettings:
-    new = change(load_household_settings(ctx.storage, ctx.household))
-    save_household_settings(ctx.storage, ctx.household, new)
-    return new
-
-
 def _seconds(form: Mapping[str, str], name: str, scale: float) -> float | None:
     raw = form.get(name, "").strip()
     if not raw:
@@ -247,7 +235,7 @@ def save_settings(ctx: Context, form: Mapping[str, str], uploads: Sequence[Uploa
             where = ".".join(map(str, problem["loc"]))
             raise BadInput(f"{where}: {problem['msg']}") from None
 
-    _change_settings(ctx, change)
+    change_household_settings(ctx.storage, ctx.household, change)
     return Done("Settings saved.", "/settings")
 
 
