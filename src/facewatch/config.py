@@ -150,6 +150,12 @@ class Settings(BaseSettings):
     """Checked from the image header before any pixel is decoded: a decompression bomb
     is refused, not decoded."""
 
+    @field_validator("mqtt_url", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # Compose passes `${FACEWATCH_MQTT_URL:-}` through as "": no broker, not a URL.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("mail_to", "operator_mail_to", mode="before")
     @classmethod
     def _split_recipients(cls, value: object) -> object:

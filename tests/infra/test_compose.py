@@ -149,6 +149,10 @@ def test_recognize_notify_and_mail_catcher_point_at_each_other(compose):
     assert command[:3] == ["python", "-m", "facewatch.local.outbox"]
     assert default_of(notify["FACEWATCH_SMTP_PORT"]) == command[command.index("--port") + 1]
     assert command[command.index("--host") + 1] == "0.0.0.0"
+    # settable from .env; left empty, no broker (config reads "" as unset)
+    assert notify["FACEWATCH_MQTT_URL"] == "${FACEWATCH_MQTT_URL:-}"
+    holders = {n for n, s in services.items() if "FACEWATCH_MQTT_URL" in environment(s)}
+    assert holders == {"notify"}, "the broker URL may hold a password"
 
 
 def test_notify_links_to_feedback_with_the_secret_feedback_verifies(compose):

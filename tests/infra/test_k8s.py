@@ -209,6 +209,19 @@ def test_notify_signs_links_with_the_secret_feedback_and_console_verify_and_poin
     assert url.startswith("https://feedback."), "the external URL Knative gives the feedback Service"
 
 
+def test_only_notify_gets_the_mqtt_broker_url_and_only_from_a_secret():
+    holders = {
+        name: env_map(pod_spec(svc)["containers"][0])["FACEWATCH_MQTT_URL"]
+        for name, svc in KSVCS.items()
+        if "FACEWATCH_MQTT_URL" in env_map(pod_spec(svc)["containers"][0])
+    }
+    assert set(holders) == {"notify"}, "the broker URL may hold a password"
+    ref = holders["notify"]["valueFrom"]["secretKeyRef"]
+    assert ref["optional"] is True, "a household may bring its own broker, or use none"
+    assert find("Secret", ref["name"])["kind"] == "Secret"
+    assert all("FACEWATCH_MQTT_URL" not in (o.get("data") or {}) for o in OBJECTS if o["kind"] == "ConfigMap")
+
+
 def test_notify_and_console_know_the_consoles_external_url():
     """The emails' console links (notify) and the console itself read FACEWATCH_CONSOLE_URL
     from the shared ConfigMap: the external URL Knative gives the console Service."""

@@ -1,0 +1,21 @@
+"""The one settings object: what it reads from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from facewatch.config import Settings
+
+
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_mqtt_url_is_no_broker(monkeypatch: pytest.MonkeyPatch, empty: str):
+    # compose passes ${FACEWATCH_MQTT_URL:-} through as an empty value
+    monkeypatch.setenv("FACEWATCH_MQTT_URL", empty)
+    assert Settings(_env_file=None).mqtt_url is None  # type: ignore[call-arg]
+
+
+def test_a_given_mqtt_url_is_kept_secret(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("FACEWATCH_MQTT_URL", "mqtts://fw:pw@broker.test:8883")
+    url = Settings(_env_file=None).mqtt_url  # type: ignore[call-arg]
+    assert url is not None and url.get_secret_value() == "mqtts://fw:pw@broker.test:8883"
+    assert "pw" not in repr(url)
