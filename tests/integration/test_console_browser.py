@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from facewatch.alerts.household_settings import load_household_settings
+from facewatch.alerts.household_settings import change_household_settings, load_household_settings
 from facewatch.recognize.known import load_gallery
 from tests.conftest import TESTDATA
 from tests.console_site import Site
@@ -140,6 +140,10 @@ def test_a_face_judged_a_stranger_can_be_named_from_its_page_and_a_known_face_co
 
 def test_two_strangers_merge_into_one_and_a_wrong_face_splits_out(page, site):
     first, second = site.strangers()[:2]
+    # the household asked for no alerts from the second: that holds for the merged person
+    change_household_settings(
+        site.storage, "home", lambda s: s.model_copy(update={"no_alerts": [second.stranger_id]})
+    )
     signed_in(page, site, f"/stranger?id={first.stranger_id}")
     page.select_option("#merge-form select", second.stranger_id)
     page.click("#merge-form button")
@@ -149,6 +153,7 @@ def test_two_strangers_merge_into_one_and_a_wrong_face_splits_out(page, site):
     assert second.stranger_id not in ids and first.stranger_id in ids
     merged = next(s for s in site.strangers() if s.stranger_id == first.stranger_id)
     assert merged.visits == first.visits + second.visits
+    assert load_household_settings(site.storage, "home").no_alerts == [first.stranger_id]
     # split one of the faces back out
     moved = second.recent[-1].verdict_id
     page.locator(f"figure[data-verdict-id='{moved}'] form.split button").click()

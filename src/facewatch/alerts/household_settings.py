@@ -4,6 +4,7 @@ so one deployment can serve many households without one's alerts reaching anothe
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +25,8 @@ from facewatch.config import Settings
 from facewatch.exceptions import BadInput, ObjectMissing
 from facewatch.layout import household_settings_key
 from facewatch.store.storage import Storage, StoredObject
+
+log = logging.getLogger(__name__)
 
 ChannelName = Literal["email", "webhook", "mqtt"]
 
@@ -128,6 +131,28 @@ def change_household_settings(
         return (None if new == old else new.model_dump_json(indent=1).encode()), new
 
     return storage.swap(household_settings_key(household), swap, content_type="application/json")
+
+
+def rename_in_rules(storage: Storage, household: str, old: str, new: str) -> None:
+    """The household's rules about someone (arrival notices, no alerts) follow them to a new
+    name (a person renamed) or id (a stranger merged into another), by compare-and-swap.
+    Settings that do not parse are left for the household to mend: a rename or a merge is
+    not the place to refuse."""
+
+    def renamed(names: list[str]) -> list[str]:
+        return list(dict.fromkeys(new if n == old else n for n in names))  # already listed: once
+
+    def change(current: HouseholdSettings) -> HouseholdSettings:
+        if old not in current.arrivals and old not in current.no_alerts:
+            return current
+        return current.model_copy(
+            update={"arrivals": renamed(current.arrivals), "no_alerts": renamed(current.no_alerts)}
+        )
+
+    try:
+        change_household_settings(storage, household, change)
+    except BadInput as exc:
+        log.warning("%s: its rules about %s were left as they are", exc, old)
 
 
 def save_household_settings(storage: Storage, household: str, value: HouseholdSettings) -> None:

@@ -17,9 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import ValidationError
 
-from facewatch.alerts.household_settings import HouseholdSettings
+from facewatch.alerts.household_settings import rename_in_rules
 from facewatch.exceptions import BadInput, StorageError
 from facewatch.faces.gallery import Gallery
 from facewatch.images import ACCEPTED_FORMATS
@@ -27,7 +26,6 @@ from facewatch.layout import (
     KnownPhotoKey,
     check_id,
     check_person,
-    household_settings_key,
     known_photo_key,
     known_prefix,
     negatives_key,
@@ -191,7 +189,7 @@ def rename_person(
     for key in keys:
         storage.delete(key)
     _rename_negatives(storage, household, old, new)
-    _rename_in_settings(storage, household, old, new)
+    rename_in_rules(storage, household, old, new)
     return rebuild_gallery(storage, household, max_pixels)
 
 
@@ -218,29 +216,3 @@ def _rename_negatives(storage: Storage, household: str, old: str, new: str) -> N
         return renamed.to_bytes(), None
 
     storage.swap(negatives_key(household), change, content_type="application/x-npz")
-
-
-def _rename_in_settings(storage: Storage, household: str, old: str, new: str) -> None:
-    """The household's rules about a person (arrival notices, no alerts) follow them to the
-    new name (compare-and-swap: a settings save beside it is not lost). Settings that do not
-    parse are left for the household to mend: renaming is not the place to refuse."""
-
-    def renamed(names: list[str]) -> list[str]:
-        out = [new if n == old else n for n in names]
-        return list(dict.fromkeys(out))  # merged into someone already listed: once
-
-    def change(obj: StoredObject | None) -> tuple[bytes | None, None]:
-        if obj is None:
-            return None, None
-        try:
-            current = HouseholdSettings.model_validate_json(obj.body)
-        except ValidationError:
-            return None, None
-        if old not in current.arrivals and old not in current.no_alerts:
-            return None, None
-        changed = current.model_copy(
-            update={"arrivals": renamed(current.arrivals), "no_alerts": renamed(current.no_alerts)}
-        )
-        return changed.model_dump_json(indent=1).encode(), None
-
-    storage.swap(household_settings_key(household), change, content_type="application/json")

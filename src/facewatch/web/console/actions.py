@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from facewatch.alerts.household_settings import HouseholdSettings, change_household_settings
+from facewatch.alerts.household_settings import HouseholdSettings, change_household_settings, rename_in_rules
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput
 from facewatch.layout import check_id, check_person, known_prefix
@@ -119,6 +119,8 @@ def merge_strangers(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upl
     if keep == other:
         raise BadInput("choose two different strangers to merge")
     merged = StrangerStore(ctx.storage).merge(ctx.household, keep, other)
+    # "No alerts" for either of them holds for the one person they turned out to be.
+    rename_in_rules(ctx.storage, ctx.household, other, keep)
     return Done(f"{other} merged into {keep}: {merged.visits} visit(s).", f"/stranger?id={keep}")
 
 
