@@ -161,23 +161,34 @@ def _signal_group(leader: int, signum: int) -> None:
 
 
 def _wait_group_gone(group: int, timeout: float = 10.0) -> None:
-    """Until no process of the group runs (a killed process frees its sockets as it exits,
-    before it is reaped); an orphan's zombie waits for pid 1 and holds nothing."""
+    """Until no process of the group runs: a killed process frees its sockets as its last
+    thread exits (an orphan's zombie then waits for pid 1, holding nothing)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not any(_running_in_group(stat, group) for stat in Path("/proc").glob("[0-9]*/stat")):
+        if not any(_in_group(proc, group) and _running(proc) for proc in Path("/proc").glob("[0-9]*")):
             return
         time.sleep(0.02)
     log.warning("processes of group %d still run %.0f s after SIGKILL", group, timeout)
 
 
-def _running_in_group(stat: Path, group: int) -> bool:
+def _stat_fields(stat: Path) -> list[str]:
+    """/proc/…/stat after the command name: state, ppid, pgrp, …; [] once it is gone."""
     try:
-        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return stat.read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return False  # gone while we looked
-    state, pgrp = fields[0], int(fields[2])
-    return pgrp == group and state not in ("Z", "X")
+        return []
+
+
+def _in_group(proc: Path, group: int) -> bool:
+    fields = _stat_fields(proc / "stat")
+    return len(fields) > 2 and int(fields[2]) == group
+
+
+def _running(proc: Path) -> bool:
+    """Any thread not yet dead: the main thread of a killed process can be a zombie while
+    its other threads still exit, and the sockets close with the last of them."""
+    states = [_stat_fields(task / "stat")[:1] for task in proc.glob("task/*")]
+    return any(state and state[0] not in ("Z", "X") for state in states)
 
 
 def _process_tree(pid: int) -> list[int]:
