@@ -24,6 +24,7 @@ from facewatch.recognize.known import load_gallery
 from facewatch.recognize.negatives import add_negative, load_negatives
 from facewatch.recognize.people import (
     add_photos,
+    known_names,
     list_people,
     remove_person,
     remove_photo,
@@ -62,6 +63,7 @@ def test_people_are_added_listed_renamed_and_removed_with_one_rebuild_each(stora
 
     people = list_people(storage, "home")
     assert [(p.name, p.photos, p.with_face) for p in people] == [("biden", 1, 1), ("obama", 3, 3)]
+    assert known_names(storage, "home") == [p.name for p in people]
     assert list(people[1].photo_keys) == sorted(people[1].photo_keys)
     assert all(k.startswith(known_prefix("home", "obama")) for k in people[1].photo_keys)
 

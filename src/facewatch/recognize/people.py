@@ -56,13 +56,7 @@ class Person:
 def list_people(storage: Storage, household: str) -> list[Person]:
     """The household's known people by name (case-insensitive order). One listing of the
     known prefix and one read of the encodings object: cheap enough for every page view."""
-    by_person: dict[str, list[str]] = {}
-    for key in storage.list_keys(known_prefix(household)):
-        try:
-            photo = KnownPhotoKey.parse(key)
-        except BadInput:
-            continue  # a stray file under known/: not a photo, as rebuild_gallery skips it
-        by_person.setdefault(photo.person, []).append(key)
+    by_person = _photos_by_person(storage, household)
     counts: dict[str, int] | None
     try:
         gallery, _ = load_gallery(storage, household)
@@ -76,6 +70,24 @@ def list_people(storage: Storage, household: str) -> list[Person]:
         Person(name, tuple(sorted(keys)), None if counts is None else counts.get(name, 0))
         for name, keys in sorted(by_person.items(), key=lambda item: (item[0].casefold(), item[0]))
     ]
+
+
+def known_names(storage: Storage, household: str) -> list[str]:
+    """The names of list_people, without the read of the encodings object its photo counts
+    need (the Faces page asks on every refresh)."""
+    return sorted(_photos_by_person(storage, household), key=lambda name: (name.casefold(), name))
+
+
+def _photos_by_person(storage: Storage, household: str) -> dict[str, list[str]]:
+    """One listing of the known prefix: each person's photo keys."""
+    by_person: dict[str, list[str]] = {}
+    for key in storage.list_keys(known_prefix(household)):
+        try:
+            photo = KnownPhotoKey.parse(key)
+        except BadInput:
+            continue  # a stray file under known/: not a photo, as rebuild_gallery skips it
+        by_person.setdefault(photo.person, []).append(key)
+    return by_person
 
 
 def _photo_keys(storage: Storage, household: str, name: str) -> list[str]:

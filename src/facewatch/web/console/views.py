@@ -166,7 +166,7 @@ class FacesPage:
 
 
 def faces_page(storage: Storage, household: str, filters: FaceFilter, zone: str) -> FacesPage:
-    from facewatch.recognize.people import list_people
+    from facewatch.recognize.people import known_names
 
     days = _utc_days(filters.day, zone) if filters.day else None
     rows: list[FaceRow] = []
@@ -184,7 +184,7 @@ def faces_page(storage: Storage, household: str, filters: FaceFilter, zone: str)
         except StorageError:
             continue  # deleted between listing and reading
         rows.extend(face for face in face_rows(result) if filters.matches(face, zone))
-    people = [p.name for p in list_people(storage, household)]
+    people = known_names(storage, household)
     return FacesPage(rows[:PAGE_FACES], cameras(storage, household), people, filters, read, complete)
 
 
