@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from facewatch.local.stack import Process, free_port
+from facewatch.local.stack import Process, free_port, is_running
 
 HELLO = """
 import os
@@ -50,19 +50,6 @@ def _bindable(port: int) -> bool:
         return True
 
 
-def _running(pid: int) -> bool:
-    """Any of its threads alive: a killed process's main thread may be a zombie while the
-    others still exit (and the sockets close with the last); an orphan's zombie waits for
-    whoever reaps for pid 1."""
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            if (task / "stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
-                return True
-        except (OSError, IndexError):
-            continue
-    return False
-
-
 def test_a_killed_masters_worker_is_ended_by_stop_and_the_restart_gets_the_port(tmp_path: Path):
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -84,10 +71,10 @@ def test_a_killed_masters_worker_is_ended_by_stop_and_the_restart_gets_the_port(
         # is serving (gunicorn's graceful timeout, 30 s) with its listening socket open: the
         # control that shows what stop() is for.
         time.sleep(2)
-        assert _running(worker) and not _bindable(port)
+        assert is_running(worker) and not _bindable(port)
 
         process.stop()
-        assert not _running(worker)
+        assert not is_running(worker)
         assert _bindable(port)
 
         process.start()

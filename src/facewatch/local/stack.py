@@ -165,7 +165,9 @@ def _wait_group_gone(group: int, timeout: float = 10.0) -> None:
     thread exits (an orphan's zombie then waits for pid 1, holding nothing)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not any(_in_group(proc, group) and _running(proc) for proc in Path("/proc").glob("[0-9]*")):
+        if not any(
+            _in_group(proc, group) and is_running(int(proc.name)) for proc in Path("/proc").glob("[0-9]*")
+        ):
             return
         time.sleep(0.02)
     log.warning("processes of group %d still run %.0f s after SIGKILL", group, timeout)
@@ -184,10 +186,11 @@ def _in_group(proc: Path, group: int) -> bool:
     return len(fields) > 2 and int(fields[2]) == group
 
 
-def _running(proc: Path) -> bool:
-    """Any thread not yet dead: the main thread of a killed process can be a zombie while
-    its other threads still exit, and the sockets close with the last of them."""
-    states = [_stat_fields(task / "stat")[:1] for task in proc.glob("task/*")]
+def is_running(pid: int) -> bool:
+    """Any thread of the process not yet dead: the main thread of a killed process can be a
+    zombie while its other threads still exit, and the sockets close with the last of them
+    (an orphan's zombie waits for whoever reaps for pid 1)."""
+    states = [_stat_fields(task / "stat")[:1] for task in Path(f"/proc/{pid}").glob("task/*")]
     return any(state and state[0] not in ("Z", "X") for state in states)
 
 

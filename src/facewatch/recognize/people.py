@@ -68,14 +68,19 @@ def list_people(storage: Storage, household: str) -> list[Person]:
         counts = None
     return [
         Person(name, tuple(sorted(keys)), None if counts is None else counts.get(name, 0))
-        for name, keys in sorted(by_person.items(), key=lambda item: (item[0].casefold(), item[0]))
+        for name, keys in sorted(by_person.items(), key=lambda item: _name_order(item[0]))
     ]
 
 
 def known_names(storage: Storage, household: str) -> list[str]:
     """The names of list_people, without the read of the encodings object its photo counts
     need (the Faces page asks on every refresh)."""
-    return sorted(_photos_by_person(storage, household), key=lambda name: (name.casefold(), name))
+    return sorted(_photos_by_person(storage, household), key=_name_order)
+
+
+def _name_order(name: str) -> tuple[str, str]:
+    """People in case-insensitive order (ties, names differing only in case, by the name)."""
+    return name.casefold(), name
 
 
 def _photos_by_person(storage: Storage, household: str) -> dict[str, list[str]]:
