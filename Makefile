@@ -62,7 +62,7 @@ reliability: install
 	$(BIN)/python -c 'import json; print(json.dumps(json.load(open("test-artifacts/reliability.json")), sort_keys=True))'; \
 	exit $$status
 
-# One screenshot of each console page in the demo state, kept in docs/console/ (the README
+# One screenshot of each console page in the demo state, kept in docs/console/ (docs/console.md
 # links them): the demo's own console test, run with FACEWATCH_SCREENSHOTS set.
 console-screenshots: install test-servers
 	FACEWATCH_SCREENSHOTS=docs/console $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/test_console_demo.py
