@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test-servers demo test typecheck reliability console-screenshots lint format constraints clean
+.PHONY: install test-servers demo test typecheck reliability console-screenshots docs lint format constraints clean
 
 install: $(STAMP)
 
@@ -62,10 +62,15 @@ reliability: install
 	$(BIN)/python -c 'import json; print(json.dumps(json.load(open("test-artifacts/reliability.json")), sort_keys=True))'; \
 	exit $$status
 
-# One screenshot of each console page in the demo state, kept in docs/console/ (the README
+# One screenshot of each console page in the demo state, kept in docs/console/ (docs/console.md
 # links them): the demo's own console test, run with FACEWATCH_SCREENSHOTS set.
 console-screenshots: install test-servers
 	FACEWATCH_SCREENSHOTS=docs/console $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/test_console_demo.py
+
+# docs/configuration.md's settings table, generated from Settings' fields and docstrings
+# (tests/unit/test_configuration_doc.py fails while the file differs).
+docs: install
+	$(BIN)/python docs/configuration_table.py
 
 lint: install
 	$(BIN)/ruff check .

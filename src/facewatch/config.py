@@ -13,15 +13,24 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="FACEWATCH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="FACEWATCH_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # Each field's docstring is its description: docs/configuration.md's table is
+        # generated from them (python docs/configuration_table.py).
+        use_attribute_docstrings=True,
     )
 
     # --- storage -----------------------------------------------------------------
     bucket: str = "facewatch"
+    """The bucket that holds everything: frames, results, known people, strangers, alerts."""
     s3_endpoint_url: str | None = None
     """None means real AWS S3; set it for moto, MinIO, seaweedfs."""
     region: str = "us-east-1"
+    """The S3 region, and SES's unless ses_region says otherwise."""
     s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
+    """How S3 URLs name the bucket: path (moto, MinIO, seaweedfs) or virtual (AWS S3)."""
 
     # --- detection (edge agent and the detect function) -------------------------------
     detector: Literal["haar", "hog", "yunet", "centerface"] = "centerface"
@@ -31,14 +40,18 @@ class Settings(BaseSettings):
     detect_width: int = Field(640, ge=64)
     """Frames are downscaled to at most this width before detection; boxes are mapped back."""
     haar_scale_factor: float = Field(1.1, gt=1.0)
+    """The Haar detector's step between scales (OpenCV's scaleFactor)."""
     haar_min_neighbors: int = Field(5, ge=1)
+    """How many overlapping Haar hits make a face (OpenCV's minNeighbors)."""
     min_face_px: int = Field(40, ge=8)
     """Faces smaller than this (in full-frame pixels) are not worth uploading or judging."""
     yunet_model: str | None = None
+    """Path of the YuNet ONNX model, for the `yunet` detector."""
     centerface_backend: Literal["auto", "onnxruntime", "opencv"] = "auto"
     """What runs CenterFace: onnxruntime when installed (`auto`; a third of OpenCV's time),
     else OpenCV's dnn."""
     jpeg_quality: int = Field(85, ge=10, le=100)
+    """JPEG quality of the frames the edge uploads."""
     spool_dir: Path | None = None
     """Where the edge agent keeps frames not yet uploaded, one folder per household-camera
     (None: ~/.cache/facewatch/spool; the container image sets /var/spool/facewatch)."""
@@ -59,6 +72,8 @@ class Settings(BaseSettings):
     min_sharpness: float = Field(15.0, ge=0)
     """Variance of the Laplacian of the face crop under which it is too blurred to judge."""
     encodings_check_seconds: float = Field(30.0, ge=0)
+    """How often recognize checks the known encodings' ETag (and rereads a household's
+    alert rules), so an enrollment is seen without a restart."""
 
     # --- visits: one alert per stranger visit ---------------------------------------
     visit_window_seconds: float = Field(300.0, gt=0)
@@ -78,27 +93,37 @@ class Settings(BaseSettings):
 
     # --- alerts -------------------------------------------------------------------
     alert_channel: Literal["smtp", "ses"] = "smtp"
+    """What sends the emails: an SMTP server or Amazon SES."""
     mail_from: str = "facewatch@localhost"
+    """The emails' sender (for SES, an identity verified in SES)."""
     mail_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Recipients, comma-separated (a household may have its own: `facewatch household`)."""
     operator_mail_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Who hears about faults (e.g. unreadable known encodings); default: mail_to."""
     timezone: str = "UTC"
+    """IANA time zone of the times in alerts and pages (a household may have its own)."""
     smtp_host: str = "localhost"
+    """The SMTP server."""
     smtp_port: int = 25
+    """The SMTP server's port."""
     smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    """none, starttls (upgrade a plain connection) or ssl (TLS from the start)."""
     smtp_username: str | None = None
+    """SMTP login, when the server wants one."""
     smtp_password: SecretStr | None = None
+    """SMTP password; never appears in logs."""
     smtp_timeout: float = Field(10.0, gt=0, le=20)
     """Seconds for a whole SMTP session. At most 20: one email attempt and the webhook's 10 s
     must fit delivery's 30 s budget (delivery.DELIVERY_BUDGET_SECONDS)."""
     ses_region: str | None = None
+    """SES's region when it differs from region."""
     mqtt_url: SecretStr | None = None
     """The MQTT broker of the `mqtt` channel: mqtt://user:pass@host:1883 or mqtts://… (TLS).
     A secret: it may hold the password, and it is never logged (only host and port are)."""
     mqtt_prefix: str = Field("facewatch", pattern=r"^[^#+\x00]+$")
-    """Topics are <prefix>/<household>/<camera>/visit and …/face."""
+    """Topics are `<prefix>/<household>/<camera>/visit` and `…/face`."""
     mqtt_discovery_prefix: str = Field("homeassistant", pattern=r"^[^#+\x00]+$")
-    """Home Assistant's discovery prefix: device configs go to <it>/device/<id>/config."""
+    """Home Assistant's discovery prefix: device configs go to `<it>/device/<id>/config`."""
     mqtt_ca_file: Path | None = None
     """CA certificate(s) that sign the broker's, for mqtts:// (default: the system's)."""
     mqtt_protocol: Literal["3.1.1", "5"] = "3.1.1"
@@ -109,10 +134,12 @@ class Settings(BaseSettings):
 
     # --- links in alert emails ------------------------------------------------------
     link_secret: SecretStr | None = None
-    """Signs the "I know this person" links; without it emails carry no such link."""
+    """Signs the "I know this person" links, the console's one-time sign-in links and its
+    session cookies; without it emails carry no such link and nobody can sign in to the console."""
     feedback_url: str | None = None
     """Public URL of the feedback function (where the "I know this person" link points)."""
     link_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
+    """How long an "I know this person" link works."""
     console_url: str | None = None
     """Public URL of the household console (functions/console): where `facewatch
     console-link` and the alert emails' console links point."""
@@ -144,11 +171,12 @@ class Settings(BaseSettings):
     ] = Field(default_factory=list)
     """SNS topics (comma-separated ARNs) that may deliver to recognize over HTTP(S): their
     messages are authenticated by SNS's signature instead of the bearer token, which SNS
-    cannot send, and their subscriptions are confirmed (recognize/sns.py)."""
+    cannot send, and recognize confirms their subscriptions."""
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    """Largest frame detect accepts, and largest photo the console takes."""
     max_image_pixels: int = Field(40_000_000, ge=1)
-    """Checked from the image header before any pixel is decoded: a decompression bomb
-    is refused, not decoded."""
+    """Larger images are refused. Checked from the image header before any pixel is
+    decoded: a decompression bomb is refused, not decoded."""
 
     @field_validator("mqtt_url", mode="before")
     @classmethod

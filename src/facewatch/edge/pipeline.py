@@ -51,7 +51,7 @@ from facewatch.frames import Box
 
 @dataclass(frozen=True, slots=True)
 class EdgeOptions:
-    """How the agent spends its CPU and its uplink (settings.py holds the detector's own)."""
+    """How the agent spends its CPU and its uplink (config.Settings holds the detector's own)."""
 
     scan_interval: float = 0.2
     """Seconds between detection ticks."""

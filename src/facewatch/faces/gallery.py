@@ -17,7 +17,7 @@ GALLERY_FORMAT = 3
 and its mirror image's (`describe_chips`); 3: the mean over six views (`describe_views`) of
 the chip aligned by the 68-point landmarks instead of the 5-point ones (models.SHAPE_68).
 Rows of different formats are not comparable at the precision the decision rule needs, so a
-known set of an older format is rebuilt (`gallery.GalleryCache`, `gallery.rebuild_gallery`)."""
+known set of an older format is rebuilt (recognize/known.py: `GalleryCache`, `rebuild_gallery`)."""
 
 
 READABLE_FORMATS = (1, 2, GALLERY_FORMAT)

@@ -44,7 +44,7 @@ class EvalReport:
     threshold: float | None = None
     """The distance threshold the rule derived from this gallery."""
     encodings_format: int | None = None
-    """How the faces were encoded (encodings.GALLERY_FORMAT): figures of different formats
+    """How the faces were encoded (gallery.GALLERY_FORMAT): figures of different formats
     are not comparable."""
     mistakes: list[dict[str, Any]] = field(default_factory=list)
 
@@ -75,7 +75,7 @@ def central_face(boxes: list[Box], width: int, height: int) -> Box:
 
 
 def enroll_gallery(gallery_dir: Path, settings: Settings) -> Gallery:
-    """Enroll through the real path (S3 + gallery.enroll) and read the stored object back."""
+    """Enroll through the real path (S3 + known.enroll) and read the stored object back."""
     from facewatch.local.stack import MotoServer
     from facewatch.recognize.known import enroll, load_gallery
 

@@ -2,10 +2,10 @@
 (`negatives.npz`, the gallery's own format: the name is the person they are NOT, the photo
 key the verdict id they came from), changed by compare-and-swap on its ETag; recognize
 passes them to decisions.judge_face, which rejects a face closer to a negative of X than
-to X's photos. And the `not` command.
+to X's photos. And what the `not` command does (`not_this_person`).
 
 Each row keeps the verdict id it came from, so a negatives object an older facewatch made
-(encodings.GALLERY_FORMAT) is encoded again from the frames the faces were judged in."""
+(gallery.GALLERY_FORMAT) is encoded again from the frames the faces were judged in."""
 
 from __future__ import annotations
 

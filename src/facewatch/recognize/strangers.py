@@ -80,8 +80,8 @@ class Representative:
     encoding: tuple[float, ...]
     crop_key: str
     format: int | None = GALLERY_FORMAT
-    """How the encoding was made (encodings.GALLERY_FORMAT; None: by a facewatch that did
-    not record it). Another format's encoding is not comparable: strangerstore encodes the
+    """How the encoding was made (gallery.GALLERY_FORMAT; None: by a facewatch that did
+    not record it). Another format's encoding is not comparable: stranger_store encodes the
     crop again before matching."""
 
 
