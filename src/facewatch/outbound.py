@@ -40,6 +40,7 @@ __all__ = [
     "OutboundRefused",
     "Target",
     "Unresolvable",
+    "check_household_urls",
     "check_saved_url",
     "policy_from_settings",
     "redact_url",
@@ -238,3 +239,15 @@ def redact_url(url: str) -> str:
     where = f"{parts.scheme}://{user}{host}" + (f":{port}" if port else "")
     secret = parts.path not in ("", "/") or parts.query or parts.fragment
     return f"{where}/***" if secret else f"{where}/"
+
+
+def check_household_urls(
+    webhook_url: str | None, mqtt_url: str | None, policy: OutboundPolicy, *, deployment_mqtt_url: str | None
+) -> None:
+    """When a household saves its settings: its webhook and broker URLs, checked as
+    `check_saved_url` does. The deployment's own broker (FACEWATCH_MQTT_URL) is its
+    operator's choice and not checked again."""
+    if webhook_url is not None:
+        check_saved_url(webhook_url, policy, WEBHOOK_SCHEMES)
+    if mqtt_url is not None and mqtt_url != deployment_mqtt_url:
+        check_saved_url(mqtt_url, policy, MQTT_SCHEMES)
