@@ -60,7 +60,6 @@ def pinned_session(target: Target) -> requests.Session:
 
     session = requests.Session()
     session.trust_env = False  # no proxy, no .netrc credentials: only what was checked
-    session.max_redirects = 0
     adapter = PinnedAdapter(max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

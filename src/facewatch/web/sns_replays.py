@@ -117,6 +117,11 @@ class SeenMessages:
         """The claim's key when this message is new (or its earlier handler died), None
         when it was taken before: a duplicate."""
         key = self.key(message, stamp)
+        # SNS sends one MessageId with one Timestamp; should a copy carry another, the hours
+        # beside it are where the first would be (fresh stamps lie within 65 minutes).
+        for hour in (stamp - timedelta(hours=1), stamp + timedelta(hours=1)):
+            if self.storage.exists(self.key(message, hour)):
+                return None
         now = self.now()
         body = {"message_id": message.message_id, "claimed_at": now.isoformat(), "done": False}
         try:
