@@ -23,6 +23,7 @@ topic, a broker password)."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 from collections.abc import Callable, Collection, Sequence
@@ -71,7 +72,8 @@ METADATA_NAMES = frozenset(
     }
 )
 PRIVATE_NETWORKS = tuple(
-    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 )
 """What FACEWATCH_OUTBOUND_ALLOW_PRIVATE opens: RFC 1918, CGNAT, IPv6 unique local."""
 
@@ -120,7 +122,9 @@ class OutboundPolicy:
         if address.is_multicast:
             return "a multicast address"
         if any(address in net for net in PRIVATE_NETWORKS):
-            return None if self.allow_private else "a private address (FACEWATCH_OUTBOUND_ALLOW_PRIVATE is off)"
+            return (
+                None if self.allow_private else "a private address (FACEWATCH_OUTBOUND_ALLOW_PRIVATE is off)"
+            )
         if not address.is_global:
             return "a reserved address"
         return None
@@ -216,10 +220,8 @@ def check_saved_url(url: str, policy: OutboundPolicy, schemes: Collection[str] =
     """When a household saves a URL: its form, and where it points now. A name that does not
     resolve here is kept (it may resolve where notify runs); every connection checks it
     again (resolve_target)."""
-    try:
+    with contextlib.suppress(Unresolvable):
         resolve_target(url, policy, schemes)
-    except Unresolvable:
-        pass
     return url
 
 

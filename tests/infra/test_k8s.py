@@ -269,7 +269,11 @@ def test_only_recognize_and_knatives_data_path_reach_notifys_pods():
     recognize = KSVCS["recognize"]["spec"]["template"]["metadata"]["labels"]
     assert in_namespace[0].items() <= recognize.items()
     assert in_namespace[1] == {"facewatch.io/notify-client": "true"}
-    namespaces = {s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for s in sources if "namespaceSelector" in s}
+    namespaces = {
+        s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for s in sources
+        if "namespaceSelector" in s
+    }
     assert namespaces == {"knative-serving", "kourier-system"}
     for name, svc in KSVCS.items():  # no other function's pods carry notify's labels
         if name != "notify":

@@ -29,11 +29,11 @@ from functions_framework import create_app
 
 from facewatch import config
 from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
+from facewatch.frames import Box
 from facewatch.layout import FrameKey, household_settings_key
 from facewatch.local.stack import functions_dir
 from facewatch.recognize import sns as sns_module
 from facewatch.records import Alert, FaceVerdict
-from facewatch.frames import Box
 from facewatch.store.storage import Storage
 from facewatch.web import services as services_module
 from tests.conftest import EVENTS, clip_frame, run_cli, s3_event
@@ -189,7 +189,9 @@ def test_forged_alerts_are_refused_by_notify(start_function, storage, capture, f
     (whose presigned URL the webhook would receive), none for another bucket, none with an
     id that would write outside its keys. Only the control, eve's own frame, is sent."""
     notify = start_notify(start_function, storage, FACEWATCH_OUTBOUND_ALLOW_LOOPBACK="true")
-    save_household_settings(storage, "eve", HouseholdSettings(channels=["webhook"], webhook_url=capture.url()))
+    save_household_settings(
+        storage, "eve", HouseholdSettings(channels=["webhook"], webhook_url=capture.url())
+    )
     victim = frame_key("home")
     storage.put(victim, b"home's frame", content_type="image/jpeg")
     before = snapshot(storage)
@@ -200,13 +202,30 @@ def test_forged_alerts_are_refused_by_notify(start_function, storage, capture, f
         ("another household's frame", alert_for(storage, "eve", victim), auth, 400),
         (
             "a frame key that climbs out",
-            alert_for(storage, "eve", frame_key("eve"), frame_key=f"households/eve/frames/door/../../../{victim}"),
+            alert_for(
+                storage, "eve", frame_key("eve"), frame_key=f"households/eve/frames/door/../../../{victim}"
+            ),
             auth,
             400,
         ),
-        ("another bucket", alert_for(storage, "eve", frame_key("eve"), bucket="someone-elses-bucket"), auth, 400),
-        ("not a frame key", alert_for(storage, "eve", frame_key("eve"), frame_key=household_settings_key("home")), auth, 400),
-        ("an id that is a path", alert_for(storage, "eve", frame_key("eve"), alert_id="../../home/x"), auth, 400),
+        (
+            "another bucket",
+            alert_for(storage, "eve", frame_key("eve"), bucket="someone-elses-bucket"),
+            auth,
+            400,
+        ),
+        (
+            "not a frame key",
+            alert_for(storage, "eve", frame_key("eve"), frame_key=household_settings_key("home")),
+            auth,
+            400,
+        ),
+        (
+            "an id that is a path",
+            alert_for(storage, "eve", frame_key("eve"), alert_id="../../home/x"),
+            auth,
+            400,
+        ),
     ]
     for what, alert, headers, status in attacks:
         response = requests.post(notify.url, json=alert, headers=headers, timeout=60)
@@ -214,9 +233,13 @@ def test_forged_alerts_are_refused_by_notify(start_function, storage, capture, f
         assert response.status_code == status, (what, response.status_code, response.text)
         assert capture.requests == [], what
         assert NOTIFY_TOKEN not in response.text
-    assert snapshot(storage) == before, "a refused alert leaves nothing in the bucket (no claim, no dead letter)"
+    assert snapshot(storage) == before, (
+        "a refused alert leaves nothing in the bucket (no claim, no dead letter)"
+    )
     # The control: eve's own frame, with the token, reaches eve's webhook.
-    own = requests.post(notify.url, json=alert_for(storage, "eve", frame_key("eve")), headers=auth, timeout=60)
+    own = requests.post(
+        notify.url, json=alert_for(storage, "eve", frame_key("eve")), headers=auth, timeout=60
+    )
     assert own.status_code == 200, own.text
     assert len(capture.requests) == 1 and b"home" not in capture.requests[0][2]
     assert NOTIFY_TOKEN not in notify.log_path.read_text()
@@ -233,7 +256,9 @@ def sns_stamp(at: datetime) -> str:
     return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def notification(bucket: str, *, at: datetime | None = None, message_id: str | None = None, etag: str = "9dd4e461") -> dict[str, Any]:
+def notification(
+    bucket: str, *, at: datetime | None = None, message_id: str | None = None, etag: str = "9dd4e461"
+) -> dict[str, Any]:
     payload = json.loads((EVENTS / "s3_sns_http_notification.json").read_text())
     event = s3_event(bucket, FRAME, name="ObjectRemoved:Delete")
     event["Records"][0]["s3"]["object"]["eTag"] = etag
@@ -262,7 +287,9 @@ class Recognize:
 @pytest.fixture
 def recognize(monkeypatch: pytest.MonkeyPatch, storage: Storage) -> Iterator[Recognize]:
     fake = FakeSns()
-    monkeypatch.setattr(sns_module, "https_get", lambda url: fake.fetch_cert(url) if url == CERT_URL else fake.http_get(url))
+    monkeypatch.setattr(
+        sns_module, "https_get", lambda url: fake.fetch_cert(url) if url == CERT_URL else fake.http_get(url)
+    )
     monkeypatch.setenv("FACEWATCH_BUCKET", storage.bucket)
     monkeypatch.setenv("FACEWATCH_S3_ENDPOINT_URL", storage.client.meta.endpoint_url)
     monkeypatch.setenv("FACEWATCH_WEBHOOK_TOKEN", "sns-attack-webhook-token")
@@ -291,13 +318,35 @@ def test_sns_messages_dressed_up_or_replayed_are_refused(recognize, storage, fig
         (
             "ce-type header",
             fresh,
-            {"ce-type": "google.cloud.storage.object.v1.deleted", "ce-specversion": "1.0", "ce-id": "1", "ce-source": "x"},
+            {
+                "ce-type": "google.cloud.storage.object.v1.deleted",
+                "ce-specversion": "1.0",
+                "ce-id": "1",
+                "ce-source": "x",
+            },
             401,
         ),
-        ("stale Timestamp", recognize.sns.sign(notification(storage.bucket, at=datetime.now(UTC) - timedelta(hours=2))), {}, 401),
-        ("future Timestamp", recognize.sns.sign(notification(storage.bucket, at=datetime.now(UTC) + timedelta(hours=1))), {}, 401),
+        (
+            "stale Timestamp",
+            recognize.sns.sign(notification(storage.bucket, at=datetime.now(UTC) - timedelta(hours=2))),
+            {},
+            401,
+        ),
+        (
+            "future Timestamp",
+            recognize.sns.sign(notification(storage.bucket, at=datetime.now(UTC) + timedelta(hours=1))),
+            {},
+            401,
+        ),
         ("replayed", genuine, {}, 200),
-        ("same MessageId, another eTag", recognize.sns.sign(notification(storage.bucket, message_id=genuine["MessageId"], etag="ffff0000")), {}, 200),
+        (
+            "same MessageId, another eTag",
+            recognize.sns.sign(
+                notification(storage.bucket, message_id=genuine["MessageId"], etag="ffff0000")
+            ),
+            {},
+            200,
+        ),
     ]
     for what, payload, headers, status in attacks:
         response = recognize.post(payload, **headers)
@@ -317,7 +366,9 @@ def test_sns_messages_dressed_up_or_replayed_are_refused(recognize, storage, fig
 
 
 def dead_letters(storage: Storage, household: str) -> str:
-    return "".join(storage.get(k).body.decode() for k in storage.list_keys(f"households/{household}/alerts/dead/"))
+    return "".join(
+        storage.get(k).body.decode() for k in storage.list_keys(f"households/{household}/alerts/dead/")
+    )
 
 
 def post_alert(notify: Any, storage: Storage, household: str) -> requests.Response:
@@ -325,40 +376,93 @@ def post_alert(notify: Any, storage: Storage, household: str) -> requests.Respon
     key = frame_key(household)
     storage.put(key, cv2.imencode(".jpg", clip_frame())[1].tobytes(), content_type="image/jpeg")
     alert = alert_for(storage, household, key)
-    return requests.post(notify.url, json=alert, headers={"Authorization": f"Bearer {NOTIFY_TOKEN}"}, timeout=90)
+    return requests.post(
+        notify.url, json=alert, headers={"Authorization": f"Bearer {NOTIFY_TOKEN}"}, timeout=90
+    )
 
 
-def test_a_households_webhook_and_broker_cannot_reach_the_deployments_insides(start_function, storage, capture, figures):
+def test_a_households_webhook_and_broker_cannot_reach_the_deployments_insides(
+    start_function, storage, capture, figures
+):
     """notify with private addresses allowed (as under `facewatch up`) and loopback refused
     (as everywhere but tests). Settings written straight to the bucket, as a household could
     have saved them before these checks or as DNS may change after they were saved: every
     one is refused at connect time, nothing reaches the capture server, and the alert is
     kept as a dead letter that names the URL without its secret path."""
     notify = start_notify(
-        start_function, storage, FACEWATCH_OUTBOUND_ALLOW_PRIVATE="true", FACEWATCH_OUTBOUND_ALLOW_LOOPBACK="false"
+        start_function,
+        storage,
+        FACEWATCH_OUTBOUND_ALLOW_PRIVATE="true",
+        FACEWATCH_OUTBOUND_ALLOW_LOOPBACK="false",
     )
     lan = lan_address()
     outside = Capture(host=lan).start() if lan else None
     six = Capture(host="::1").start() if ipv6_loopback() else None
     try:
         targets: list[tuple[str, HouseholdSettings, list[Capture]]] = [
-            ("webhook 127.0.0.1", HouseholdSettings(channels=["webhook"], webhook_url=capture.url(SECRET_PATH)), [capture]),
-            ("webhook localhost", HouseholdSettings(channels=["webhook"], webhook_url=capture.url(SECRET_PATH, "localhost")), [capture]),
-            ("webhook metadata", HouseholdSettings(channels=["webhook"], webhook_url="http://169.254.169.254/latest/meta-data/"), []),
-            ("webhook metadata name", HouseholdSettings(channels=["webhook"], webhook_url="http://metadata.google.internal/computeMetadata/v1/"), []),
-            ("mqtt 127.0.0.1", HouseholdSettings(channels=["mqtt"], mqtt_url=f"mqtt://u:pw@127.0.0.1:{capture.port}"), [capture]),
-            ("mqtt localhost", HouseholdSettings(channels=["mqtt"], mqtt_url=f"mqtt://localhost:{capture.port}"), [capture]),
-            ("mqtt metadata", HouseholdSettings(channels=["mqtt"], mqtt_url="mqtt://169.254.169.254:1883"), []),
+            (
+                "webhook 127.0.0.1",
+                HouseholdSettings(channels=["webhook"], webhook_url=capture.url(SECRET_PATH)),
+                [capture],
+            ),
+            (
+                "webhook localhost",
+                HouseholdSettings(channels=["webhook"], webhook_url=capture.url(SECRET_PATH, "localhost")),
+                [capture],
+            ),
+            (
+                "webhook metadata",
+                HouseholdSettings(
+                    channels=["webhook"], webhook_url="http://169.254.169.254/latest/meta-data/"
+                ),
+                [],
+            ),
+            (
+                "webhook metadata name",
+                HouseholdSettings(
+                    channels=["webhook"], webhook_url="http://metadata.google.internal/computeMetadata/v1/"
+                ),
+                [],
+            ),
+            (
+                "mqtt 127.0.0.1",
+                HouseholdSettings(channels=["mqtt"], mqtt_url=f"mqtt://u:pw@127.0.0.1:{capture.port}"),
+                [capture],
+            ),
+            (
+                "mqtt localhost",
+                HouseholdSettings(channels=["mqtt"], mqtt_url=f"mqtt://localhost:{capture.port}"),
+                [capture],
+            ),
+            (
+                "mqtt metadata",
+                HouseholdSettings(channels=["mqtt"], mqtt_url="mqtt://169.254.169.254:1883"),
+                [],
+            ),
         ]
         if six is not None:
             targets += [
-                ("webhook [::1]", HouseholdSettings(channels=["webhook"], webhook_url=six.url(SECRET_PATH)), [six]),
-                ("mqtt [::1]", HouseholdSettings(channels=["mqtt"], mqtt_url=f"mqtt://[::1]:{six.port}"), [six]),
+                (
+                    "webhook [::1]",
+                    HouseholdSettings(channels=["webhook"], webhook_url=six.url(SECRET_PATH)),
+                    [six],
+                ),
+                (
+                    "mqtt [::1]",
+                    HouseholdSettings(channels=["mqtt"], mqtt_url=f"mqtt://[::1]:{six.port}"),
+                    [six],
+                ),
             ]
         if outside is not None and lan is not None:
             outside.location = capture.url("after-redirect")
             targets.append(
-                ("redirect to loopback", HouseholdSettings(channels=["webhook"], webhook_url=outside.url(f"redirect/{SECRET_PATH}", lan)), [capture])
+                (
+                    "redirect to loopback",
+                    HouseholdSettings(
+                        channels=["webhook"], webhook_url=outside.url(f"redirect/{SECRET_PATH}", lan)
+                    ),
+                    [capture],
+                )
             )
         for i, (what, own, watched) in enumerate(targets):
             household = f"attacker{i}"
@@ -381,18 +485,24 @@ def test_a_households_webhook_and_broker_cannot_reach_the_deployments_insides(st
                 server.stop()
 
 
-def test_a_failing_webhook_keeps_its_secret_path_out_of_the_dead_letter_and_the_log(start_function, storage, capture, figures):
+def test_a_failing_webhook_keeps_its_secret_path_out_of_the_dead_letter_and_the_log(
+    start_function, storage, capture, figures
+):
     """A household's own receiver answering 500 is retried and dead-lettered: the letter and
     notify's log name it by host and port only."""
     notify = start_notify(start_function, storage, FACEWATCH_OUTBOUND_ALLOW_LOOPBACK="true")
     save_household_settings(
-        storage, "home", HouseholdSettings(channels=["webhook"], webhook_url=capture.url(f"fail/{SECRET_PATH}?t=SECRET-Q"))
+        storage,
+        "home",
+        HouseholdSettings(channels=["webhook"], webhook_url=capture.url(f"fail/{SECRET_PATH}?t=SECRET-Q")),
     )
     response = post_alert(notify, storage, "home")
     assert response.status_code == 202, response.text
     assert capture.requests and all(p.startswith("/fail/") for _, p, _ in capture.requests)
     letter, log = dead_letters(storage, "home"), notify.log_path.read_text()
-    leaked = any(secret in text for secret in ("SECRET-HA", "SECRET-Q") for text in (letter, log, response.text))
+    leaked = any(
+        secret in text for secret in ("SECRET-HA", "SECRET-Q") for text in (letter, log, response.text)
+    )
     count(figures, leaked)
     assert not leaked
     assert f"127.0.0.1:{capture.port}/***" in letter

@@ -6,12 +6,15 @@ checked against. No proxy from the environment is used."""
 from __future__ import annotations
 
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from facewatch.outbound import MQTT_SCHEMES, OutboundPolicy, resolve_target
 
+if TYPE_CHECKING:
+    from paho.mqtt.enums import MQTTProtocolVersion
 
-def checked_broker_client(where: str, policy: OutboundPolicy, *, protocol: int) -> Any:
+
+def checked_broker_client(where: str, policy: OutboundPolicy, *, protocol: MQTTProtocolVersion) -> Any:
     """A paho Client bound to the checked addresses of `where` (mqtt[s]://host:port, no
     credentials). Raises OutboundRefused when the policy refuses any of them."""
     import paho.mqtt.client as paho

@@ -95,7 +95,9 @@ def household_command(
         if not changes:
             return current
         if webhook_url or mqtt_url:  # only what is set now: older settings stay readable
-            check_household_urls(webhook_url or None, mqtt_url or None, policy, deployment_mqtt_url=own_broker)
+            check_household_urls(
+                webhook_url or None, mqtt_url or None, policy, deployment_mqtt_url=own_broker
+            )
         return HouseholdSettings.model_validate({**current.model_dump(), **changes})
 
     settings = get_settings()

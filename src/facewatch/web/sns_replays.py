@@ -34,7 +34,16 @@ __all__ = ["ENVELOPE_FIELDS", "MAX_AGE", "MAX_AHEAD", "SeenMessages", "check_env
 
 log = logging.getLogger(__name__)
 
-_COMMON = ("Type", "MessageId", "TopicArn", "Message", "Timestamp", "SignatureVersion", "Signature", "SigningCertURL")
+_COMMON = (
+    "Type",
+    "MessageId",
+    "TopicArn",
+    "Message",
+    "Timestamp",
+    "SignatureVersion",
+    "Signature",
+    "SigningCertURL",
+)
 ENVELOPE_FIELDS: dict[str, frozenset[str]] = {
     # MessageAttributes is unsigned: SNS sends it when a publisher set attributes; never read.
     "Notification": frozenset((*_COMMON, "Subject", "UnsubscribeURL", "MessageAttributes")),
@@ -58,12 +67,16 @@ def check_envelope(message: SnsMessage, headers: Mapping[str, str], now: datetim
         )
     cloud_event = sorted(k for k in headers if k.lower().startswith("ce-"))
     if cloud_event:
-        raise SnsRefused(f"an SNS message does not come with CloudEvent headers ({', '.join(cloud_event[:5])})")
+        raise SnsRefused(
+            f"an SNS message does not come with CloudEvent headers ({', '.join(cloud_event[:5])})"
+        )
     raw = message.fields.get("Timestamp")
     try:
         stamp = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
     except ValueError:
-        raise SnsRefused(f"SNS {message.type} {message.message_id}: Timestamp {raw!r} is not a time") from None
+        raise SnsRefused(
+            f"SNS {message.type} {message.message_id}: Timestamp {raw!r} is not a time"
+        ) from None
     if stamp.tzinfo is None:
         raise SnsRefused(f"SNS {message.type} {message.message_id}: Timestamp {raw!r} has no time zone")
     if stamp < now - MAX_AGE:

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from facewatch.alerts.household_settings import HouseholdSettings, change_household_settings, rename_in_rules
-from facewatch.outbound import check_household_urls, policy_from_settings
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput
 from facewatch.layout import check_id, check_person, known_prefix
+from facewatch.outbound import check_household_urls, policy_from_settings
 from facewatch.store.storage import Storage
 from facewatch.web.console.request import Upload
 
@@ -226,7 +226,9 @@ def save_settings(ctx: Context, form: Mapping[str, str], uploads: Sequence[Uploa
 
     def change(own: HouseholdSettings) -> HouseholdSettings:
         if webhook_url is not None and webhook_url != own.webhook_url:  # older ones stay readable
-            check_household_urls(webhook_url, None, policy_from_settings(ctx.settings), deployment_mqtt_url=None)
+            check_household_urls(
+                webhook_url, None, policy_from_settings(ctx.settings), deployment_mqtt_url=None
+            )
         update = {
             "mail_to": recipients or None,
             "timezone": form.get("timezone", "").strip() or None,
