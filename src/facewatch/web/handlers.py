@@ -179,7 +179,7 @@ def notify(
 
     if isinstance(body, (bytes, bytearray)):
         require_bearer(headers or {}, services.settings.notify_token)
-    alert = check_alert_scope(Alert.parse(body), services.settings.bucket)
+    alert = check_alert_scope(Alert.parse(body), services.storage.bucket)
     delivery_id = deliver(
         alert, storage=services.storage, channel=services.channel, settings=services.settings
     )
