@@ -30,6 +30,12 @@ TESTDATA = REPO / "testdata"
 EVENTS = Path(__file__).resolve().parent / "events"
 
 
+# The test deployment's webhook receivers and MQTT brokers run on this machine: loopback is
+# allowed for them here (and in every process the tests start, which inherit it), as
+# FACEWATCH_OUTBOUND_ALLOW_LOOPBACK is meant for; no deployment sets it. The attacks on the
+# outbound policy (tests/reliability/test_attacks_delivery.py) turn it off.
+os.environ.setdefault("FACEWATCH_OUTBOUND_ALLOW_LOOPBACK", "true")
+
 # Fixtures of real servers kept in their own modules.
 pytest_plugins = ["tests.mqtt_broker", "tests.browser", "tests.console_site"]
 

@@ -19,7 +19,8 @@ MAX_ALERT_BYTES = 256 * 1024
 @functions_framework.http
 def notify(request: Request) -> FlaskReply:
     def work() -> handlers.Reply:
-        return handlers.notify(services(), body=read_body(request, MAX_ALERT_BYTES))
+        body = read_body(request, MAX_ALERT_BYTES)
+        return handlers.notify(services(), body=body, headers=dict(request.headers))
 
     return flask_response(guarded("notify", work))
 

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     """recognize POSTs alerts here (functions-framework / Knative / Cloud Run)."""
     notify_function: str | None = None
     """Or invokes this Lambda function asynchronously (AWS)."""
+    notify_token: SecretStr | None = None
+    """When set, alerts POSTed to notify must carry `Authorization: Bearer <token>`, and
+    recognize sends it (Lambda's asynchronous invoke is checked by IAM instead)."""
 
     # --- alerts -------------------------------------------------------------------
     alert_channel: Literal["smtp", "ses"] = "smtp"
@@ -131,6 +134,14 @@ class Settings(BaseSettings):
     mqtt_timeout: float = Field(10.0, gt=0, le=20)
     """Seconds for one publish session (connect, each PUBACK): like smtp_timeout, at most 20
     so one attempt fits delivery's 30 s budget beside another channel's."""
+
+    outbound_allow_private: bool = False
+    """Whether a household's webhook and MQTT broker may be on a private network (RFC 1918,
+    IPv6 ULA, CGNAT): on for `facewatch up`, where Home Assistant is on the LAN; off in the
+    cloud templates. Loopback, link-local and metadata addresses are refused either way."""
+    outbound_allow_loopback: bool = False
+    """For tests and development only: a household's webhook or broker may be on this
+    machine (127.0.0.1, ::1). No deployment template sets it."""
 
     # --- links in alert emails ------------------------------------------------------
     link_secret: SecretStr | None = None

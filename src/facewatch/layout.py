@@ -20,6 +20,11 @@
     households/<household>/alerts/faces/<alert-id>.crop       the face an MQTT alert published
     households/<household>/links/used/<signature>.json        "I know this person" links used
 
+One prefix belongs to no household: the SNS messages recognize has taken, by their
+`MessageId`, so a replayed one is a duplicate (web/sns_replays.py, which also sweeps them):
+
+    sns/seen/<YYYYMMDDHH>/<message-id>.json                   the hour is the message's Timestamp
+
 Results mirror their frame's key, so each is found from the other without a lookup, and
 they sit outside `frames/` so writing one never re-triggers recognition.
 """
@@ -239,3 +244,17 @@ def classify_key(key: str) -> FrameKey | KnownPhotoKey:
     if len(parts) > 2 and parts[2] == "known":
         return KnownPhotoKey.parse(key)
     return FrameKey.parse(key)
+
+
+SNS_SEEN_PREFIX = "sns/seen/"
+
+
+def sns_seen_key(hour: str, message_id: str) -> str:
+    """Where recognize records an SNS message it took: under the hour (YYYYMMDDHH, UTC) of
+    the message's signed Timestamp, so whole hours can be swept once no message of them
+    can be fresh any more."""
+    if not re.fullmatch(r"\d{10}", hour):
+        raise BadKey(f"not an hour (YYYYMMDDHH): {hour!r}")
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,100}", message_id):
+        raise BadKey(f"not an SNS MessageId: {message_id[:120]!r}")
+    return f"{SNS_SEEN_PREFIX}{hour}/{message_id}.json"

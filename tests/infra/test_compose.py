@@ -155,6 +155,19 @@ def test_recognize_notify_and_mail_catcher_point_at_each_other(compose):
     assert holders == {"notify"}, "the broker URL may hold a password"
 
 
+def test_notify_takes_alerts_only_with_the_token_recognize_sends_and_it_is_required(compose):
+    """Anything on the compose network reaches notify: its token is what lets recognize
+    alone hand it alerts, and it has no development default to fall back on."""
+    services = compose["services"]
+    token = environment(services["notify"])["FACEWATCH_NOTIFY_TOKEN"]
+    assert token == environment(services["recognize"])["FACEWATCH_NOTIFY_TOKEN"]
+    assert token.startswith("${FACEWATCH_NOTIFY_TOKEN:?"), "required, settable from .env"
+    holders = {n for n, s in services.items() if "FACEWATCH_NOTIFY_TOKEN" in environment(s)}
+    assert holders == {"recognize", "notify"}
+    assert "ports" not in services["notify"], "notify is for recognize only, on the compose network"
+    assert not any("OUTBOUND_ALLOW_LOOPBACK" in k for s in services.values() for k in environment(s))
+
+
 def test_notify_links_to_feedback_with_the_secret_feedback_verifies(compose):
     services = compose["services"]
     notify, feedback = environment(services["notify"]), environment(services["feedback"])

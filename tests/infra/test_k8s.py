@@ -238,6 +238,48 @@ def test_notify_and_console_know_the_consoles_external_url():
         assert "FACEWATCH_CONSOLE_URL" not in env_map(container), f"{name}: one URL, in the ConfigMap"
 
 
+def test_notify_takes_alerts_with_the_token_only_recognize_holds():
+    """notify checks FACEWATCH_NOTIFY_TOKEN; recognize sends it; both read it from one Secret
+    key, and no other function holds it."""
+    refs = {
+        name: env_map(pod_spec(svc)["containers"][0])["FACEWATCH_NOTIFY_TOKEN"]["valueFrom"]["secretKeyRef"]
+        for name, svc in KSVCS.items()
+        if "FACEWATCH_NOTIFY_TOKEN" in env_map(pod_spec(svc)["containers"][0])
+    }
+    assert set(refs) == {"recognize", "notify"}
+    assert refs["recognize"] == refs["notify"] and "optional" not in refs["notify"]
+    assert refs["notify"]["key"] in find("Secret", refs["notify"]["name"])["stringData"]
+    assert all("OUTBOUND_ALLOW_LOOPBACK" not in k for o in OBJECTS for k in (o.get("data") or {}))
+
+
+def test_only_recognize_and_knatives_data_path_reach_notifys_pods():
+    """The NetworkPolicy selects notify's pods (the labels its Knative revision's pods get)
+    and admits recognize, a labelled CLI pod and Knative's activator and gateway, nothing
+    else: no rule without a source, no ipBlock, no source that matches every pod."""
+    (policy,) = [o for o in OBJECTS if o["kind"] == "NetworkPolicy"]
+    pods = KSVCS["notify"]["spec"]["template"]["metadata"]["labels"]
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector.items() <= pods.items(), "the policy must select notify's pods"
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = policy["spec"]["ingress"]
+    sources = rule["from"]
+    assert sources and all(set(s) in ({"podSelector"}, {"namespaceSelector"}) for s in sources)
+    assert all(next(iter(s.values())).get("matchLabels") for s in sources), "an empty selector admits all"
+    in_namespace = [s["podSelector"]["matchLabels"] for s in sources if "podSelector" in s]
+    recognize = KSVCS["recognize"]["spec"]["template"]["metadata"]["labels"]
+    assert in_namespace[0].items() <= recognize.items()
+    assert in_namespace[1] == {"facewatch.io/notify-client": "true"}
+    namespaces = {
+        s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for s in sources
+        if "namespaceSelector" in s
+    }
+    assert namespaces == {"knative-serving", "kourier-system"}
+    for name, svc in KSVCS.items():  # no other function's pods carry notify's labels
+        if name != "notify":
+            assert not selector.items() <= svc["spec"]["template"]["metadata"]["labels"].items(), name
+
+
 # --- references resolve ----------------------------------------------------------------------------
 
 

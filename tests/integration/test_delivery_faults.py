@@ -148,7 +148,7 @@ def test_two_hung_channels_fit_inside_what_recognize_and_the_platform_wait(stora
     email_channel = Hanging(fake, timeout=settings().smtp_timeout)
     webhook_attempts = []
 
-    def hanging_webhook(url, alert, links, timeout=webhook.WEBHOOK_TIMEOUT_SECONDS):
+    def hanging_webhook(url, alert, links, timeout=webhook.WEBHOOK_TIMEOUT_SECONDS, **_):
         webhook_attempts.append(url)
         fake.pause(timeout)
         raise DeliveryError("webhook timed out", retryable=True)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -79,14 +81,21 @@ def recognize(monkeypatch: pytest.MonkeyPatch, storage: Storage) -> Iterator[Rec
     services_module.services.cache_clear()
 
 
+def now_stamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def notification_of(storage: Storage, name: str = "ObjectRemoved:Delete") -> dict[str, Any]:
+    """The captured notification, sent now (SNS's Timestamp is checked) with a MessageId of
+    its own (a MessageId taken before is a duplicate)."""
     payload = json.loads((EVENTS / "s3_sns_http_notification.json").read_text())
     payload["Message"] = json.dumps(s3_event(storage.bucket, FRAME, name=name))
-    return payload
+    return {**payload, "Timestamp": now_stamp(), "MessageId": str(uuid.uuid4())}
 
 
 def confirmation() -> dict[str, Any]:
-    return json.loads((EVENTS / "sns_subscription_confirmation.json").read_text())
+    payload = json.loads((EVENTS / "sns_subscription_confirmation.json").read_text())
+    return {**payload, "Timestamp": now_stamp()}
 
 
 def test_the_subscription_is_confirmed_then_signed_notifications_are_handled(recognize):

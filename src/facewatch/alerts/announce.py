@@ -11,6 +11,7 @@ from facewatch.alerts.household_settings import HouseholdSettings, resolve
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput
 from facewatch.layout import frames_prefix
+from facewatch.outbound import policy_from_settings
 from facewatch.store.storage import Storage
 
 
@@ -28,5 +29,8 @@ def announce_cameras(
     )
     cameras = sorted(storage.list_folders(frames_prefix(household)))
     topics = Topics(settings.mqtt_prefix, settings.mqtt_discovery_prefix)
-    mqtt.publish(broker, discovery_messages(topics, household, cameras), timeout=settings.mqtt_timeout)
+    # The household's own broker is checked like its webhook; the deployment's is its operator's.
+    policy = None if recipients.mqtt_url == settings.mqtt_url else policy_from_settings(settings)
+    messages = discovery_messages(topics, household, cameras)
+    mqtt.publish(broker, messages, timeout=settings.mqtt_timeout, policy=policy)
     return cameras

@@ -33,6 +33,7 @@ from facewatch.exceptions import (
 from facewatch.faces.crops import crop_face
 from facewatch.images import decode_bgr
 from facewatch.layout import alert_claim_key, alert_face_key, sent_alert_key
+from facewatch.outbound import policy_from_settings
 from facewatch.records import Alert
 from facewatch.store.storage import Storage
 
@@ -74,7 +75,8 @@ def _sender(
         return _mqtt_sender(alert, storage=storage, settings=settings, recipients=recipients, links=links)
     if not recipients.webhook_url:
         raise AlertError("webhook channel chosen but no webhook_url set for the household")
-    return partial(webhook.post_webhook, recipients.webhook_url, alert, links)
+    policy = policy_from_settings(settings)
+    return partial(webhook.post_webhook, recipients.webhook_url, alert, links, policy=policy)
 
 
 def _mqtt_sender(
@@ -109,7 +111,9 @@ def _mqtt_sender(
         frame_url=links.frame_url,
         face_url=face_url,
     )
-    return partial(mqtt.publish, broker, messages, timeout=settings.mqtt_timeout)
+    # The household's own broker is checked like its webhook; the deployment's is its operator's.
+    policy = None if recipients.mqtt_url == settings.mqtt_url else policy_from_settings(settings)
+    return partial(mqtt.publish, broker, messages, timeout=settings.mqtt_timeout, policy=policy)
 
 
 CLAIM_SECONDS = 120.0

@@ -8,6 +8,7 @@ import logging
 from typing import Any, Protocol
 
 import requests
+from pydantic import SecretStr
 
 from facewatch.config import Settings
 from facewatch.exceptions import AlertError
@@ -32,19 +33,29 @@ itself. notify's own timeout (Lambda, Knative) is 60 s, above both."""
 
 class HttpNotifier:
     def __init__(
-        self, url: str, timeout: float = NOTIFY_WAIT_SECONDS, session: requests.Session | None = None
+        self,
+        url: str,
+        timeout: float = NOTIFY_WAIT_SECONDS,
+        session: requests.Session | None = None,
+        token: SecretStr | None = None,
     ) -> None:
         self.url = url
         self.timeout = timeout
         self.session = session or requests.Session()
+        self.token = token
+        """notify's bearer token (FACEWATCH_NOTIFY_TOKEN), sent with every alert."""
 
     def send(self, alert: Alert) -> str:
+        headers = {"Content-Type": "application/json"}
+        if self.token is not None:
+            headers["Authorization"] = f"Bearer {self.token.get_secret_value()}"
         try:
             response = self.session.post(
                 self.url,
                 data=alert.model_dump_json(),
-                headers={"Content-Type": "application/json"},
+                headers=headers,
                 timeout=self.timeout,
+                allow_redirects=False,  # the token goes to notify and nowhere else
             )
         except requests.RequestException as exc:
             raise AlertError(f"notify at {self.url} unreachable: {type(exc).__name__}") from exc
@@ -101,7 +112,7 @@ class LogNotifier:
 
 def notifier_from_settings(settings: Settings) -> Notifier:
     if settings.notify_url:
-        return HttpNotifier(settings.notify_url)
+        return HttpNotifier(settings.notify_url, token=settings.notify_token)
     if settings.notify_function:
         import boto3
 

@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from facewatch.alerts.channels import DeliveryError
 from facewatch.alerts.home_assistant import Message
 from facewatch.exceptions import BadInput
+from facewatch.outbound import OutboundPolicy, OutboundRefused, Unresolvable
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ class Broker:
     @property
     def where(self) -> str:
         """How the broker is named in errors and logs: never with its credentials."""
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
+        return f"{'mqtts' if self.tls else 'mqtt'}://{host}:{self.port}"
 
 
 def parse_broker(
@@ -73,14 +75,25 @@ def parse_broker(
     )
 
 
-def publish(broker: Broker, messages: Sequence[Message], *, timeout: float) -> str:
+def publish(
+    broker: Broker, messages: Sequence[Message], *, timeout: float, policy: OutboundPolicy | None = None
+) -> str:
     """Publish the messages in order at QoS 1; returns once the broker acknowledged each,
-    within `timeout` seconds for the whole session."""
+    within `timeout` seconds for the whole session. With a policy (a household's own
+    broker), the broker's addresses are checked first and the connection goes to them."""
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
+    from facewatch.alerts.pinned_mqtt import checked_broker_client
+
     protocol = paho.MQTTv5 if broker.protocol == "5" else paho.MQTTv311
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=protocol)
+    if policy is None:
+        client = paho.Client(CallbackAPIVersion.VERSION2, protocol=protocol)
+    else:
+        try:
+            client = checked_broker_client(broker.where, policy, protocol=protocol)
+        except OutboundRefused as exc:
+            raise DeliveryError(f"MQTT broker {exc}", retryable=isinstance(exc, Unresolvable)) from None
     client.enable_logger(log)
     if broker.username is not None:
         client.username_pw_set(

@@ -59,6 +59,7 @@ def household_command(
     from facewatch.alerts.announce import announce_cameras
     from facewatch.alerts.household_settings import HouseholdSettings, change_household_settings
     from facewatch.layout import check_id
+    from facewatch.outbound import check_household_urls, policy_from_settings
     from facewatch.store.storage import Storage
 
     def change(current: HouseholdSettings) -> HouseholdSettings:
@@ -93,9 +94,15 @@ def household_command(
             changes["arrivals"] = _names(arrivals)
         if not changes:
             return current
+        if webhook_url or mqtt_url:  # only what is set now: older settings stay readable
+            check_household_urls(
+                webhook_url or None, mqtt_url or None, policy, deployment_mqtt_url=own_broker
+            )
         return HouseholdSettings.model_validate({**current.model_dump(), **changes})
 
     settings = get_settings()
+    policy = policy_from_settings(settings)
+    own_broker = settings.mqtt_url.get_secret_value() if settings.mqtt_url else None
     announced: list[str] = []
     try:
         check_id(household, "household")

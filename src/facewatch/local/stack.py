@@ -418,6 +418,7 @@ class LocalStack:
             "FACEWATCH_REGION": "us-east-1",
             "FACEWATCH_NOTIFY_URL": f"http://127.0.0.1:{ports['notify']}/",
             "FACEWATCH_WEBHOOK_TOKEN": self.webhook_token,
+            "FACEWATCH_NOTIFY_TOKEN": os.urandom(16).hex(),
             "FACEWATCH_LINK_SECRET": os.urandom(24).hex(),
             "FACEWATCH_FEEDBACK_URL": f"http://127.0.0.1:{ports['feedback']}/",
             "FACEWATCH_CONSOLE_URL": f"http://127.0.0.1:{ports['console']}/",

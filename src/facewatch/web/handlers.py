@@ -17,6 +17,7 @@ from facewatch.web.transport import Reply, TooLarge, Unauthorized, require_beare
 
 if TYPE_CHECKING:
     from facewatch.config import Settings
+    from facewatch.recognize.sns import SnsMessage
 
 __all__ = ["Reply", "detect", "lambda_http_parts", "lambda_http_reply", "notify", "recognize"]
 
@@ -113,36 +114,72 @@ def recognize(services: Services, *, headers: Mapping[str, str], body: bytes | M
             reply = _authenticate_notification(services, headers, bytes(body))
         except SnsRefused as exc:
             raise Unauthorized(str(exc)) from exc
-        if reply is not None:
+        if isinstance(reply, Reply):
             return reply
+        if reply is not None:  # SNS-signed: its signed Message is all that is read
+            return _recognize_sns(services, *reply)
     events = parse_event(body, headers)
     outcomes = [services.recognizer.handle(event).summary() for event in events]
     return Reply(200, {"outcomes": outcomes})
 
 
-def _authenticate_notification(services: Services, headers: Mapping[str, str], body: bytes) -> Reply | None:
-    """Storage servers' webhooks carry the bearer token. SNS cannot send one: its messages
-    are taken on their signature, from a topic in FACEWATCH_SNS_TOPIC_ARNS (recognize/sns.py),
-    and its messages about the subscription itself are answered here (the Reply)."""
+def _authenticate_notification(
+    services: Services, headers: Mapping[str, str], body: bytes
+) -> Reply | tuple[SnsMessage, datetime] | None:
+    """Storage servers' webhooks carry the bearer token (None: go on with the request). SNS
+    cannot send one: its messages are taken on their signature, from a topic in
+    FACEWATCH_SNS_TOPIC_ARNS (recognize/sns.py), and only as SNS sends them, fresh
+    (web/sns_replays.py); a notification comes back with its signed Timestamp, and its
+    messages about the subscription itself are answered here (the Reply)."""
     from facewatch.recognize.sns import sns_message
+    from facewatch.web.sns_replays import check_envelope
 
     sns = sns_message(body, headers)
     if sns is None or (sns.type == "Notification" and not services.settings.sns_topic_arns):
         require_bearer(headers, services.settings.webhook_token)
         return None
     if sns.type == "SubscriptionConfirmation":
+        check_envelope(sns, headers, datetime.now(UTC))
         return Reply(200, {"confirmed": services.sns.confirm(sns)})
     services.sns.verify(sns)
+    stamp = check_envelope(sns, headers, datetime.now(UTC))
     if sns.type == "UnsubscribeConfirmation":
         return Reply(200, {"unsubscribed": sns.topic_arn})
-    return None
+    return sns, stamp
 
 
-def notify(services: Services, *, body: bytes | Mapping[str, Any]) -> Reply:
+def _recognize_sns(services: Services, sns: SnsMessage, stamp: datetime) -> Reply:
+    """A signed notification, once: a MessageId taken before is a duplicate, answered 200."""
+    from facewatch.recognize.triggers import parse_event
+    from facewatch.web.sns_replays import signed_message
+
+    claim = services.sns_seen.take(sns, stamp)
+    if claim is None:
+        log.info("SNS message %s was taken before: a duplicate, nothing done", sns.message_id)
+        return Reply(200, {"duplicate": sns.message_id, "outcomes": []})
+    try:
+        events = parse_event(signed_message(sns))
+        outcomes = [services.recognizer.handle(event).summary() for event in events]
+    except BaseException:
+        services.sns_seen.release(claim)  # SNS sends it again: let that through
+        raise
+    services.sns_seen.done(claim, sns)
+    return Reply(200, {"outcomes": outcomes})
+
+
+def notify(
+    services: Services, *, body: bytes | Mapping[str, Any], headers: Mapping[str, str] | None = None
+) -> Reply:
+    """An alert from recognize. Over HTTP (a raw body) it must carry notify's bearer token;
+    Lambda's asynchronous invoke (a decoded event) is authorized by IAM. Either way the
+    alert may show only its own household's frame, in this deployment's bucket."""
+    from facewatch.alerts.alert_scope import check_alert_scope
     from facewatch.alerts.delivery import deliver
     from facewatch.records import Alert
 
-    alert = Alert.parse(body)
+    if isinstance(body, (bytes, bytearray)):
+        require_bearer(headers or {}, services.settings.notify_token)
+    alert = check_alert_scope(Alert.parse(body), services.storage.bucket)
     delivery_id = deliver(
         alert, storage=services.storage, channel=services.channel, settings=services.settings
     )

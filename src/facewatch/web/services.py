@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from facewatch.recognize.recognizer import Recognizer
     from facewatch.recognize.sns import SnsVerifier
     from facewatch.store.storage import Storage
+    from facewatch.web.sns_replays import SeenMessages
 
 # One BLAS thread per call, set before anything imports numpy (this module is imported by
 # every function's entry point first): a function serves requests in threads side by side,
@@ -79,6 +80,13 @@ class Services:
         from facewatch.recognize.sns import SnsVerifier, https_get
 
         return SnsVerifier(self.settings.sns_topic_arns, fetch_cert=https_get, http_get=https_get)
+
+    @cached_property
+    def sns_seen(self) -> SeenMessages:
+        """The SNS MessageIds taken, shared by every instance through the bucket."""
+        from facewatch.web.sns_replays import SeenMessages
+
+        return SeenMessages(self.storage)
 
 
 @cache

@@ -3,6 +3,7 @@ its file, or the local outbox; the exports that point the other commands at the 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from facewatch.local.stack import StackError
 from facewatch.local.up.config import parse_config
 from facewatch.local.up.home import HomeStack, check_data_dir, check_port_free
 
-KEYS = {"webhook_token": "t" * 32, "link_secret": "s" * 48}
+KEYS = {"webhook_token": "t" * 32, "link_secret": "s" * 48, "notify_token": "n" * 32}
 
 
 def test_the_functions_mail_through_the_configured_server(tmp_path: Path):
@@ -35,6 +36,21 @@ def test_the_functions_mail_through_the_configured_server(tmp_path: Path):
     }
     assert env["FACEWATCH_NOTIFY_URL"] == "http://127.0.0.1:8083/"
     assert env["FACEWATCH_WEBHOOK_TOKEN"] == KEYS["webhook_token"]
+    assert env["FACEWATCH_NOTIFY_TOKEN"] == KEYS["notify_token"], "recognize sends it, notify checks it"
+    assert env["FACEWATCH_OUTBOUND_ALLOW_PRIVATE"] == "true", "a household's Home Assistant is on the LAN"
+    assert "FACEWATCH_OUTBOUND_ALLOW_LOOPBACK" not in env
+
+
+def test_a_data_folder_from_before_notifys_token_gets_one_and_keeps_the_rest(tmp_path: Path):
+    from facewatch.local.up.home import load_secrets
+
+    old = {"webhook_token": "t" * 32, "link_secret": "s" * 48}
+    (tmp_path / "secrets.json").write_text(json.dumps(old))
+    (tmp_path / "secrets.json").chmod(0o600)
+    loaded = load_secrets(tmp_path)
+    assert {k: loaded[k] for k in old} == old and len(loaded["notify_token"]) == 32
+    assert load_secrets(tmp_path) == loaded, "made once, the same every start"
+    assert (tmp_path / "secrets.json").stat().st_mode & 0o077 == 0
 
 
 def test_with_an_outbox_no_login_leaves_the_machine(tmp_path: Path):

@@ -5,7 +5,7 @@ four functions as functions-framework processes on the config's fixed ports; mai
 config's SMTP server, or into a local outbox (local/outbox.py) as the demo does.
 
     data/seaweed/…     seaweedfs's master, volumes and filer metadata
-    data/secrets.json  the webhook token and link secret (owner-only), the same every start
+    data/secrets.json  the webhook and notify tokens, the link secret (owner-only), the same every start
     data/spool/        the edge agents' spools (FACEWATCH_SPOOL_DIR in the exports)
     data/logs/         one log per process
     data/cameras/      each agent's counts (local/up/camera.py)
@@ -80,15 +80,23 @@ def check_data_dir(data: Path) -> None:
 
 
 def load_secrets(data: Path) -> dict[str, str]:
-    """The webhook token and link secret, made once and kept owner-only under DATA, so links
-    in earlier emails keep working after a restart."""
+    """The webhook token, notify's token and the link secret, made once and kept owner-only
+    under DATA, so links in earlier emails keep working after a restart."""
     path = data / "secrets.json"
     if path.exists():
-        return dict(json.loads(path.read_text()))
-    values = {"webhook_token": secrets.token_hex(16), "link_secret": secrets.token_hex(24)}
+        values = dict(json.loads(path.read_text()))
+        if "notify_token" in values:
+            return values
+        # A data folder from before notify had a token: add one, the rest kept as they are.
+        path = data / "secrets.json.new"
+        path.unlink(missing_ok=True)
+    else:
+        values = {"webhook_token": secrets.token_hex(16), "link_secret": secrets.token_hex(24)}
+    values["notify_token"] = secrets.token_hex(16)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         json.dump(values, out)
+    os.replace(path, data / "secrets.json")
     return values
 
 
@@ -358,7 +366,10 @@ class HomeStack:
             "FACEWATCH_FEEDBACK_URL": f"http://127.0.0.1:{ports.feedback}/",
             "FACEWATCH_CONSOLE_URL": f"http://127.0.0.1:{ports.console}/",
             "FACEWATCH_WEBHOOK_TOKEN": keys["webhook_token"],
+            "FACEWATCH_NOTIFY_TOKEN": keys["notify_token"],
             "FACEWATCH_LINK_SECRET": keys["link_secret"],
+            # A household's Home Assistant is on the LAN: its webhook and broker may be too.
+            "FACEWATCH_OUTBOUND_ALLOW_PRIVATE": "true",
             "FACEWATCH_ALERT_CHANNEL": "smtp",
             "PYTHONUNBUFFERED": "1",
         }

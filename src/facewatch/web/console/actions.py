@@ -13,6 +13,7 @@ from facewatch.alerts.household_settings import HouseholdSettings, change_househ
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput
 from facewatch.layout import check_id, check_person, known_prefix
+from facewatch.outbound import check_household_urls, policy_from_settings
 from facewatch.store.storage import Storage
 from facewatch.web.console.request import Upload
 
@@ -221,12 +222,18 @@ def save_settings(ctx: Context, form: Mapping[str, str], uploads: Sequence[Uploa
     if not channels:
         raise BadInput("choose at least one channel")
 
+    webhook_url = form.get("webhook_url", "").strip() or None
+
     def change(own: HouseholdSettings) -> HouseholdSettings:
+        if webhook_url is not None and webhook_url != own.webhook_url:  # older ones stay readable
+            check_household_urls(
+                webhook_url, None, policy_from_settings(ctx.settings), deployment_mqtt_url=None
+            )
         update = {
             "mail_to": recipients or None,
             "timezone": form.get("timezone", "").strip() or None,
             "channels": channels,
-            "webhook_url": form.get("webhook_url", "").strip() or None,
+            "webhook_url": webhook_url,
             "visit_window_seconds": _seconds(form, "visit_window_minutes", 60),
             "alert_cooldown_seconds": _seconds(form, "cooldown_minutes", 60),
         }

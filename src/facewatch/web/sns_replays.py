@@ -1,0 +1,187 @@
+"""What recognize checks of an SNS message once its signature holds (recognize/sns.py), and
+what it acts on: only the signed `Message`.
+
+A signature covers some fields of the JSON SNS POSTs, not the request around them. So:
+- a message with a top-level field SNS does not send (`Records`, say) is refused, as is a
+  request that carries CloudEvent (`ce-*`) headers beside SNS's signature: either is
+  someone dressing a genuine message up to be read as something else;
+- its signed `Timestamp` must be within the last hour (and not more than a few minutes
+  ahead): a message captured once is not good for ever;
+- its `MessageId` is taken once (`SeenMessages`): a replay within the hour is answered 200
+  as a duplicate, and nothing is done. The ids are kept in the bucket under the hour of
+  their Timestamp (layout.sns_seen_key) and swept once no message of that hour is fresh.
+
+With the signed Message the only thing parsed, a replay cannot vary what it carries (an
+S3 record's eTag, which would make a new alert id), and with the MessageId kept it cannot
+repeat it either."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from facewatch.exceptions import ObjectMissing, WriteConflict
+from facewatch.layout import SNS_SEEN_PREFIX, sns_seen_key
+from facewatch.recognize.sns import SnsMessage, SnsRefused
+from facewatch.store.storage import Storage
+
+__all__ = ["ENVELOPE_FIELDS", "MAX_AGE", "MAX_AHEAD", "SeenMessages", "check_envelope", "signed_message"]
+
+log = logging.getLogger(__name__)
+
+_COMMON = (
+    "Type",
+    "MessageId",
+    "TopicArn",
+    "Message",
+    "Timestamp",
+    "SignatureVersion",
+    "Signature",
+    "SigningCertURL",
+)
+ENVELOPE_FIELDS: dict[str, frozenset[str]] = {
+    # MessageAttributes is unsigned: SNS sends it when a publisher set attributes; never read.
+    "Notification": frozenset((*_COMMON, "Subject", "UnsubscribeURL", "MessageAttributes")),
+    "SubscriptionConfirmation": frozenset((*_COMMON, "Token", "SubscribeURL")),
+    "UnsubscribeConfirmation": frozenset((*_COMMON, "Token", "SubscribeURL")),
+}
+"""Every top-level field SNS sends an HTTP(S) subscriber, per type (AWS SNS docs, "HTTP/HTTPS
+notification JSON format" and its confirmation siblings)."""
+
+MAX_AGE = timedelta(hours=1)
+MAX_AHEAD = timedelta(minutes=5)
+"""How far ahead of this clock SNS's may run."""
+
+
+def check_envelope(message: SnsMessage, headers: Mapping[str, str], now: datetime) -> datetime:
+    """Refuse (SnsRefused) what a signature cannot vouch for; returns the signed Timestamp."""
+    extra = sorted(set(message.fields) - ENVELOPE_FIELDS[message.type])
+    if extra:
+        raise SnsRefused(
+            f"SNS {message.type} {message.message_id} has fields SNS does not send: {', '.join(extra[:5])}"
+        )
+    cloud_event = sorted(k for k in headers if k.lower().startswith("ce-"))
+    if cloud_event:
+        raise SnsRefused(
+            f"an SNS message does not come with CloudEvent headers ({', '.join(cloud_event[:5])})"
+        )
+    raw = message.fields.get("Timestamp")
+    try:
+        stamp = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        raise SnsRefused(
+            f"SNS {message.type} {message.message_id}: Timestamp {raw!r} is not a time"
+        ) from None
+    if stamp.tzinfo is None:
+        raise SnsRefused(f"SNS {message.type} {message.message_id}: Timestamp {raw!r} has no time zone")
+    if stamp < now - MAX_AGE:
+        raise SnsRefused(
+            f"SNS {message.type} {message.message_id} of {raw} is over {MAX_AGE.seconds // 60} minutes old"
+        )
+    if stamp > now + MAX_AHEAD:
+        raise SnsRefused(f"SNS {message.type} {message.message_id} of {raw} is ahead of this clock")
+    return stamp.astimezone(UTC)
+
+
+def signed_message(message: SnsMessage) -> bytes:
+    """The notification's signed `Message`: all of it that recognize reads."""
+    text = message.fields.get("Message")
+    if not isinstance(text, str):
+        raise SnsRefused(f"SNS {message.type} {message.message_id}: Message missing or not a string")
+    return text.encode()
+
+
+CLAIM_SECONDS = 150.0
+"""A message being handled holds its id this long: longer than recognize's own timeout
+(120 s), so only the claim of an invocation that died is taken over when SNS retries."""
+SWEEP_EVERY_SECONDS = 600.0
+KEEP = MAX_AGE + MAX_AHEAD + timedelta(hours=1)
+"""Ids of hours older than this are swept: a message of theirs is refused as stale anyway."""
+
+
+class SeenMessages:
+    """The SNS MessageIds recognize has taken, in the bucket, so every instance knows them.
+
+    `take` claims an id (a conditional create: of two deliveries at once, one wins);
+    `done` marks it handled for good; `release` lets SNS's retry of a failed one through."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.storage = storage
+        self.now = now
+        self.clock = clock
+        self._swept_at: float | None = None
+        self._lock = threading.Lock()
+
+    def key(self, message: SnsMessage, stamp: datetime) -> str:
+        return sns_seen_key(stamp.strftime("%Y%m%d%H"), message.message_id)
+
+    def take(self, message: SnsMessage, stamp: datetime) -> str | None:
+        """The claim's key when this message is new (or its earlier handler died), None
+        when it was taken before: a duplicate."""
+        key = self.key(message, stamp)
+        # SNS sends one MessageId with one Timestamp; should a copy carry another, the hours
+        # beside it are where the first would be (fresh stamps lie within 65 minutes).
+        for hour in (stamp - timedelta(hours=1), stamp + timedelta(hours=1)):
+            if self.storage.exists(self.key(message, hour)):
+                return None
+        now = self.now()
+        body = {"message_id": message.message_id, "claimed_at": now.isoformat(), "done": False}
+        try:
+            self.storage.put_json(key, body, if_none_match=True)
+            return key
+        except WriteConflict:
+            pass
+        try:
+            held = self.storage.get(key)
+        except ObjectMissing:
+            return self.take(message, stamp)  # released meanwhile
+        record: dict[str, Any] = json.loads(held.body)
+        if record.get("done"):
+            return None
+        claimed_at = datetime.fromisoformat(str(record["claimed_at"]))
+        if (now - claimed_at).total_seconds() < CLAIM_SECONDS:
+            return None
+        try:
+            self.storage.put_json(key, body, if_match=held.etag)
+        except WriteConflict:
+            return None  # another retry took it over first
+        return key
+
+    def done(self, key: str, message: SnsMessage) -> None:
+        self.storage.put_json(
+            key, {"message_id": message.message_id, "done": True, "handled_at": self.now().isoformat()}
+        )
+        self.sweep()
+
+    def release(self, key: str) -> None:
+        try:
+            self.storage.delete(key)
+        except Exception:  # the caller's failure matters more; the claim expires anyway
+            log.exception("could not release SNS claim %s", key)
+
+    def sweep(self) -> None:
+        """Delete the ids of hours no fresh message can be from; at most every few minutes
+        per instance, and never failing the message that triggered it."""
+        with self._lock:
+            if self._swept_at is not None and self.clock() - self._swept_at < SWEEP_EVERY_SECONDS:
+                return
+            self._swept_at = self.clock()
+        oldest = (self.now() - KEEP).strftime("%Y%m%d%H")
+        try:
+            for hour in self.storage.list_folders(SNS_SEEN_PREFIX):
+                if hour < oldest:
+                    for key in list(self.storage.list_keys(f"{SNS_SEEN_PREFIX}{hour}/")):
+                        self.storage.delete(key)
+        except Exception:
+            log.exception("sweeping old SNS message ids failed; tried again later")
