@@ -1,32 +1,24 @@
-"""Alerts that could not be delivered are kept in the bucket (`alerts/dead/`), never lost,
-and `facewatch alerts retry` sends them again through the same once-only delivery."""
+"""Alerts that could not be delivered are kept in the bucket (`alerts/dead/`, by
+delivery.keep_dead_letter), never lost, and `facewatch alerts retry` sends them again
+through the same once-only delivery."""
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 
 from facewatch.alerts.channels import Channel
+from facewatch.alerts.delivery import deliver
 from facewatch.alerts.retries import RetryPolicy
 from facewatch.config import Settings
 from facewatch.exceptions import (
     StorageError,
 )
-from facewatch.layout import dead_alert_key, dead_alerts_prefix
+from facewatch.layout import dead_alerts_prefix
 from facewatch.records import Alert
 from facewatch.store.storage import Storage
 
 log = logging.getLogger(__name__)
-
-
-def keep_dead_letter(storage: Storage, alert: Alert, failures: list[str], now: datetime) -> str:
-    storage.put_json(
-        dead_alert_key(alert.household, alert.alert_id),
-        {"alert": alert.model_dump(mode="json"), "errors": failures, "failed_at": now},
-    )
-    log.error("alert %s kept as a dead letter: %s", alert.alert_id, "; ".join(failures))
-    return f"dead-lettered: {'; '.join(failures)}"
 
 
 def retry_dead_letters(
@@ -35,10 +27,6 @@ def retry_dead_letters(
     """Send every dead-lettered alert again (`facewatch alerts retry`). A letter is removed
     only after its alert was sent; one that fails again is rewritten with the new error,
     and one that cannot even be tried is reported as still failing, the others go on."""
-
-    # Retrying is delivering again, with its claims and sent records; delivery imports this
-    # module to keep letters, so it is imported here, when a retry runs.
-    from facewatch.alerts.delivery import deliver
 
     households = [household] if household else storage.list_households()
     outcomes: dict[str, str] = {}

@@ -1,8 +1,9 @@
 """notify's core: deliver each alert once on each of its household's channels. A claim
 (a conditional create) keeps two invocations from sending the same alert, a sent record
 keeps it from going out twice later; what fails is retried within a time budget
-(retries.py) and then kept as a dead letter (dead_letters.py). An alert is never lost: it
-is sent, or it is stored, or the caller gets an error and delivers it again."""
+(retries.py) and then kept as a dead letter (keep_dead_letter, here; dead_letters.py sends
+them again through deliver). An alert is never lost: it is sent, or it is stored, or the
+caller gets an error and delivers it again."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from functools import partial
 
 from facewatch.alerts import mqtt, webhook
 from facewatch.alerts.channels import Channel, DeliveryError
-from facewatch.alerts.dead_letters import keep_dead_letter
 from facewatch.alerts.home_assistant import Topics, alert_messages
 from facewatch.alerts.household_settings import Recipients, load_household_settings, resolve
 from facewatch.alerts.links import Links, alert_links
@@ -32,7 +32,7 @@ from facewatch.exceptions import (
 )
 from facewatch.faces.crops import crop_face
 from facewatch.images import decode_bgr
-from facewatch.layout import alert_claim_key, alert_face_key, sent_alert_key
+from facewatch.layout import alert_claim_key, alert_face_key, dead_alert_key, sent_alert_key
 from facewatch.records import Alert
 from facewatch.store.storage import Storage
 
@@ -110,6 +110,17 @@ def _mqtt_sender(
         face_url=face_url,
     )
     return partial(mqtt.publish, broker, messages, timeout=settings.mqtt_timeout)
+
+
+def keep_dead_letter(storage: Storage, alert: Alert, failures: list[str], now: datetime) -> str:
+    """Keep an alert that could not be sent in the bucket (`alerts/dead/`), with why, for
+    `facewatch alerts retry` (dead_letters.py)."""
+    storage.put_json(
+        dead_alert_key(alert.household, alert.alert_id),
+        {"alert": alert.model_dump(mode="json"), "errors": failures, "failed_at": now},
+    )
+    log.error("alert %s kept as a dead letter: %s", alert.alert_id, "; ".join(failures))
+    return f"dead-lettered: {'; '.join(failures)}"
 
 
 CLAIM_SECONDS = 120.0
