@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from facewatch.alerts.channels import SmtpChannel
 from facewatch.alerts.delivery import deliver
 from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
+from facewatch.alerts.mail_transport import SmtpTransport
 from facewatch.config import Settings
 from facewatch.frames import Box
 from facewatch.layout import sent_alert_key
@@ -108,7 +108,7 @@ def test_quiet_hours_silence_one_channel_and_are_recorded(storage, mosquitto):
         outcome = deliver(
             alert,
             storage=storage,
-            channel=NO_EMAIL,  # would fail: nothing listens there
+            mail=NO_EMAIL,  # would fail: nothing listens there
             settings=Settings(_env_file=None, mail_to=["family@example.test"], mqtt_url=mosquitto.url),
         )
         assert (
@@ -135,7 +135,7 @@ def test_an_arrival_is_an_email_about_the_person_and_a_known_visit_on_mqtt(stora
         outcome = deliver(
             alert,
             storage=storage,
-            channel=SmtpChannel("127.0.0.1", outbox.port),
+            mail=SmtpTransport("127.0.0.1", outbox.port),
             settings=Settings(
                 _env_file=None,
                 mail_to=["family@example.test"],

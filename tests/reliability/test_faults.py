@@ -68,8 +68,8 @@ def test_smtp_down_for_a_while_the_alert_arrives_later(stack, gallery, figures):
 
 
 def test_smtp_down_for_good_the_alert_is_kept_then_retried(stack, gallery, figures):
-    from facewatch.alerts.channels import SmtpChannel
     from facewatch.alerts.dead_letters import retry_dead_letters
+    from facewatch.alerts.mail_transport import SmtpTransport
 
     storage = stack.storage()
     storage.put(encodings_key("smtp-dead"), gallery)
@@ -85,7 +85,7 @@ def test_smtp_down_for_good_the_alert_is_kept_then_retried(stack, gallery, figur
         server.start()
     outcomes = retry_dead_letters(
         storage=storage,
-        channel=SmtpChannel("127.0.0.1", server.port),
+        mail=SmtpTransport("127.0.0.1", server.port),
         settings=stack.settings.model_copy(update={"mail_to": ["household@example.test"]}),
         household="smtp-dead",
     )

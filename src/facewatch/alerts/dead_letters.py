@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import logging
 
-from facewatch.alerts.channels import Channel
 from facewatch.alerts.delivery import deliver
+from facewatch.alerts.mail_transport import MailTransport
 from facewatch.alerts.retries import RetryPolicy
 from facewatch.config import Settings
 from facewatch.exceptions import (
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def retry_dead_letters(
-    *, storage: Storage, channel: Channel, settings: Settings, household: str | None = None
+    *, storage: Storage, mail: MailTransport, settings: Settings, household: str | None = None
 ) -> dict[str, str]:
     """Send every dead-lettered alert again (`facewatch alerts retry`). A letter is removed
     only after its alert was sent; one that fails again is rewritten with the new error,
@@ -42,7 +42,7 @@ def retry_dead_letters(
                 alert = Alert.parse(json.dumps(storage.get_json(key)["alert"]))
                 letter = alert.alert_id
                 outcome = deliver(
-                    alert, storage=storage, channel=channel, settings=settings, retry=RetryPolicy(attempts=1)
+                    alert, storage=storage, mail=mail, settings=settings, retry=RetryPolicy(attempts=1)
                 )
                 if not outcome.startswith("dead-lettered"):
                     storage.delete(key)

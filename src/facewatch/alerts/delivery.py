@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from functools import partial
 
 from facewatch.alerts import mqtt, webhook
-from facewatch.alerts.channels import Channel, DeliveryError
 from facewatch.alerts.home_assistant import Topics, alert_messages
 from facewatch.alerts.household_settings import Recipients, load_household_settings, resolve
 from facewatch.alerts.links import Links, alert_links
 from facewatch.alerts.mail import build_alert_email, build_operator_email
+from facewatch.alerts.mail_transport import MailTransport
 from facewatch.alerts.retries import RetryPolicy, send_with_retries
 from facewatch.alerts.rules import quiet_reason
 from facewatch.config import Settings
@@ -27,6 +27,7 @@ from facewatch.exceptions import (
     AlertError,
     AlertInProgress,
     BadInput,
+    DeliveryError,
     ObjectMissing,
     WriteConflict,
 )
@@ -50,7 +51,7 @@ def _sender(
     alert: Alert,
     *,
     storage: Storage,
-    channel: Channel,
+    mail: MailTransport,
     settings: Settings,
     recipients: Recipients,
     now: datetime,
@@ -58,7 +59,7 @@ def _sender(
     """A ready-to-call send of the alert on one channel, built once so retries resend it."""
     if alert.kind == "operator":
         to = settings.operator_mail_to or recipients.mail_to
-        return partial(channel.send, build_operator_email(alert, mail_from=settings.mail_from, mail_to=to))
+        return partial(mail.send, build_operator_email(alert, mail_from=settings.mail_from, mail_to=to))
     links = alert_links(alert, storage, settings, now)
     if name == "email":
         message = build_alert_email(
@@ -69,7 +70,7 @@ def _sender(
             timezone=recipients.timezone,
             links=links,
         )
-        return partial(channel.send, message)
+        return partial(mail.send, message)
     if name == "mqtt":
         return _mqtt_sender(alert, storage=storage, settings=settings, recipients=recipients, links=links)
     if not recipients.webhook_url:
@@ -154,21 +155,21 @@ def _claim(storage: Storage, alert: Alert, channel: str) -> str:
     return key
 
 
-def _attempt_seconds(name: str, channel: Channel, settings: Settings) -> float:
+def _attempt_seconds(name: str, mail: MailTransport, settings: Settings) -> float:
     """The longest one send on this channel may take."""
     if name == "mqtt":
         return settings.mqtt_timeout
     if name == "webhook":
         return webhook.WEBHOOK_TIMEOUT_SECONDS
     # A channel that does not say is assumed to take as long as this deployment's others.
-    return float(getattr(channel, "timeout", webhook.WEBHOOK_TIMEOUT_SECONDS))
+    return float(getattr(mail, "timeout", webhook.WEBHOOK_TIMEOUT_SECONDS))
 
 
 def deliver(
     alert: Alert,
     *,
     storage: Storage,
-    channel: Channel,
+    mail: MailTransport,
     settings: Settings,
     retry: RetryPolicy | None = None,
     pause: Callable[[float], None] = time.sleep,
@@ -219,13 +220,13 @@ def deliver(
             storage.delete(claim)
             continue
         # Retries here may not use the time each later channel needs for its first attempt.
-        reserved = sum(_attempt_seconds(later, channel, settings) for later in pending[i + 1 :])
+        reserved = sum(_attempt_seconds(later, mail, settings) for later in pending[i + 1 :])
         try:
             send = _sender(
                 name,
                 alert,
                 storage=storage,
-                channel=channel,
+                mail=mail,
                 settings=settings,
                 recipients=recipients,
                 now=now,
@@ -236,7 +237,7 @@ def deliver(
                 pause,
                 clock=clock,
                 deadline=deadline - reserved,
-                attempt_seconds=_attempt_seconds(name, channel, settings),
+                attempt_seconds=_attempt_seconds(name, mail, settings),
             )
         except (AlertError, ObjectMissing) as exc:
             failures.append(f"{name}: {exc}")

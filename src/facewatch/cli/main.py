@@ -221,15 +221,15 @@ def alerts() -> None:
 @click.option("--household", default=None, help="Only this household (default: all).")
 def alerts_retry(household: str | None) -> None:
     """Send dead-lettered alerts again; those that go out are removed from the dead letters."""
-    from facewatch.alerts.channels import channel_from_settings
     from facewatch.alerts.dead_letters import retry_dead_letters
+    from facewatch.alerts.mail_transport import mail_transport_from_settings
     from facewatch.store.storage import Storage
 
     settings = _settings()
     try:
         outcomes = retry_dead_letters(
             storage=Storage.from_settings(settings),
-            channel=channel_from_settings(settings),
+            mail=mail_transport_from_settings(settings),
             settings=settings,
             household=household,
         )

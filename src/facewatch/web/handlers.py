@@ -143,9 +143,7 @@ def notify(services: Services, *, body: bytes | Mapping[str, Any]) -> Reply:
     from facewatch.records import Alert
 
     alert = Alert.parse(body)
-    delivery_id = deliver(
-        alert, storage=services.storage, channel=services.channel, settings=services.settings
-    )
+    delivery_id = deliver(alert, storage=services.storage, mail=services.mail, settings=services.settings)
     # 202: not delivered yet, but kept safe as a dead letter; the sender need not retry.
     status = 202 if delivery_id.startswith("dead-lettered") else 200
     return Reply(status, {"alert_id": alert.alert_id, "delivered": delivery_id})
