@@ -11,12 +11,13 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
 from facewatch.alerts import mqtt, webhook
 from facewatch.alerts.home_assistant import Topics, alert_messages
-from facewatch.alerts.household_settings import Recipients, load_household_settings, resolve
+from facewatch.alerts.household_settings import ChannelName, Recipients, load_household_settings, resolve
 from facewatch.alerts.links import Links, alert_links
 from facewatch.alerts.mail import build_alert_email, build_operator_email
 from facewatch.alerts.mail_transport import MailTransport
@@ -46,51 +47,48 @@ reads before the first send count against it too). Callers wait longer: HttpNoti
 (alerts/handover.py) 45 s, notify's own Lambda and Knative timeouts 60 s."""
 
 
-def _sender(
-    name: str,
-    alert: Alert,
-    *,
-    storage: Storage,
-    mail: MailTransport,
-    settings: Settings,
-    recipients: Recipients,
-    now: datetime,
-) -> Callable[[], str]:
-    """A ready-to-call send of the alert on one channel, built once so retries resend it."""
-    if alert.kind == "operator":
-        to = settings.operator_mail_to or recipients.mail_to
-        return partial(mail.send, build_operator_email(alert, mail_from=settings.mail_from, mail_to=to))
-    links = alert_links(alert, storage, settings, now)
-    if name == "email":
-        message = build_alert_email(
-            alert,
-            storage.get(alert.frame_key).body,
-            mail_from=settings.mail_from,
-            mail_to=recipients.mail_to,
-            timezone=recipients.timezone,
-            links=links,
-        )
-        return partial(mail.send, message)
-    if name == "mqtt":
-        return _mqtt_sender(alert, storage=storage, settings=settings, recipients=recipients, links=links)
-    if not recipients.webhook_url:
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """What every channel's sender reads: the alert and where it goes."""
+
+    alert: Alert
+    storage: Storage
+    mail: MailTransport
+    settings: Settings
+    recipients: Recipients
+    links: Links
+
+
+def _send_email(out: Outgoing) -> Callable[[], str]:
+    message = build_alert_email(
+        out.alert,
+        out.storage.get(out.alert.frame_key).body,
+        mail_from=out.settings.mail_from,
+        mail_to=out.recipients.mail_to,
+        timezone=out.recipients.timezone,
+        links=out.links,
+    )
+    return partial(out.mail.send, message)
+
+
+def _send_webhook(out: Outgoing) -> Callable[[], str]:
+    if not out.recipients.webhook_url:
         raise AlertError("webhook channel chosen but no webhook_url set for the household")
-    return partial(webhook.post_webhook, recipients.webhook_url, alert, links)
+    return partial(webhook.post_webhook, out.recipients.webhook_url, out.alert, out.links)
 
 
-def _mqtt_sender(
-    alert: Alert, *, storage: Storage, settings: Settings, recipients: Recipients, links: Links
-) -> Callable[[], str]:
+def _send_mqtt(out: Outgoing) -> Callable[[], str]:
     """The alert's MQTT messages, built once: its face is cut from the frame and kept in the
     bucket (for the presigned face_url), then published with the visit."""
-    if recipients.mqtt_url is None:
+    alert, storage, settings = out.alert, out.storage, out.settings
+    if out.recipients.mqtt_url is None:
         raise DeliveryError(
             "mqtt channel chosen but no broker: set FACEWATCH_MQTT_URL or the household's mqtt_url",
             retryable=False,
         )
     try:
         broker = mqtt.parse_broker(
-            recipients.mqtt_url.get_secret_value(),
+            out.recipients.mqtt_url.get_secret_value(),
             ca_file=settings.mqtt_ca_file,
             protocol=settings.mqtt_protocol,
         )
@@ -107,10 +105,49 @@ def _mqtt_sender(
         Topics(settings.mqtt_prefix, settings.mqtt_discovery_prefix),
         alert,
         face_jpeg=face_jpeg,
-        frame_url=links.frame_url,
+        frame_url=out.links.frame_url,
         face_url=face_url,
     )
     return partial(mqtt.publish, broker, messages, timeout=settings.mqtt_timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """One channel's way out: `build` makes a ready-to-call send of the alert, built once so
+    retries resend it; `attempt_seconds` is the longest one send may take (for the budget)."""
+
+    build: Callable[[Outgoing], Callable[[], str]]
+    attempt_seconds: Callable[[Settings, MailTransport], float]
+
+
+SENDERS: dict[ChannelName, Sender] = {
+    # A transport that does not say is assumed to take as long as this deployment's others.
+    "email": Sender(
+        _send_email, lambda _, mail: float(getattr(mail, "timeout", webhook.WEBHOOK_TIMEOUT_SECONDS))
+    ),
+    "webhook": Sender(_send_webhook, lambda _, __: webhook.WEBHOOK_TIMEOUT_SECONDS),
+    "mqtt": Sender(_send_mqtt, lambda settings, _: settings.mqtt_timeout),
+}
+"""One sender per channel a household may choose (household_settings.ChannelName; a unit
+test keeps the two equal)."""
+
+
+def _sender(
+    name: ChannelName,
+    alert: Alert,
+    *,
+    storage: Storage,
+    mail: MailTransport,
+    settings: Settings,
+    recipients: Recipients,
+    now: datetime,
+) -> Callable[[], str]:
+    """A ready-to-call send of the alert on one channel, built once so retries resend it."""
+    if alert.kind == "operator":
+        to = settings.operator_mail_to or recipients.mail_to
+        return partial(mail.send, build_operator_email(alert, mail_from=settings.mail_from, mail_to=to))
+    links = alert_links(alert, storage, settings, now)
+    return SENDERS[name].build(Outgoing(alert, storage, mail, settings, recipients, links))
 
 
 def keep_dead_letter(storage: Storage, alert: Alert, failures: list[str], now: datetime) -> str:
@@ -155,16 +192,6 @@ def _claim(storage: Storage, alert: Alert, channel: str) -> str:
     return key
 
 
-def _attempt_seconds(name: str, mail: MailTransport, settings: Settings) -> float:
-    """The longest one send on this channel may take."""
-    if name == "mqtt":
-        return settings.mqtt_timeout
-    if name == "webhook":
-        return webhook.WEBHOOK_TIMEOUT_SECONDS
-    # A channel that does not say is assumed to take as long as this deployment's others.
-    return float(getattr(mail, "timeout", webhook.WEBHOOK_TIMEOUT_SECONDS))
-
-
 def deliver(
     alert: Alert,
     *,
@@ -190,7 +217,7 @@ def deliver(
         return keep_dead_letter(storage, alert, [f"settings: {exc}"], now)
     recipients = resolve(own, settings)
     # An operator alert is one email to whoever runs facewatch, whatever the household chose.
-    channels = ["email"] if alert.kind == "operator" else recipients.channels
+    channels: list[ChannelName] = ["email"] if alert.kind == "operator" else recipients.channels
     pending = [c for c in channels if not storage.exists(sent_alert_key(alert.household, alert.alert_id, c))]
     if not pending:
         log.info("alert %s was already sent; not sending it twice", alert.alert_id)
@@ -220,7 +247,7 @@ def deliver(
             storage.delete(claim)
             continue
         # Retries here may not use the time each later channel needs for its first attempt.
-        reserved = sum(_attempt_seconds(later, mail, settings) for later in pending[i + 1 :])
+        reserved = sum(SENDERS[later].attempt_seconds(settings, mail) for later in pending[i + 1 :])
         try:
             send = _sender(
                 name,
@@ -237,7 +264,7 @@ def deliver(
                 pause,
                 clock=clock,
                 deadline=deadline - reserved,
-                attempt_seconds=_attempt_seconds(name, mail, settings),
+                attempt_seconds=SENDERS[name].attempt_seconds(settings, mail),
             )
         except (AlertError, ObjectMissing) as exc:
             failures.append(f"{name}: {exc}")
