@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from facewatch.exceptions import BadInput
 from facewatch.frames import Box
@@ -65,7 +65,10 @@ class Alert(BaseModel):
     bucket: str
     frame_key: str
     captured_at: datetime
-    strangers: list[FaceVerdict]
+    faces: list[FaceVerdict]
+    """The faces this alert is about: the stranger, or the known person arriving; none for
+    an operator alert. Called `strangers` before arrivals were announced: alerts in flight
+    and dead letters in buckets still carry that key, and are read by it (_old_keys)."""
     faces_in_frame: int
     visit_id: str | None = None
     visit_frames: int = 1
@@ -80,6 +83,13 @@ class Alert(BaseModel):
     a named person arrived, for households that ask for such notices."""
     problem: str | None = None
     """For an operator alert: what is wrong (e.g. the known encodings cannot be read)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "strangers" in data and "faces" not in data:
+            data = {("faces" if k == "strangers" else k): v for k, v in data.items()}
+        return data
 
     @classmethod
     def parse(cls, payload: Any) -> Alert:

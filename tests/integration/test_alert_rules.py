@@ -128,7 +128,7 @@ def test_an_arrival_is_an_email_about_the_person_and_a_known_visit_on_mqtt(stora
         storage,
         "arrival-1",
         kind="arrival",
-        strangers=[FaceVerdict(box=Box(156, 82, 94, 94), verdict="known", name="Alice", distance=0.31)],
+        faces=[FaceVerdict(box=Box(156, 82, 94, 94), verdict="known", name="Alice", distance=0.31)],
     )
     subscriber = Subscriber(mosquitto, "facewatch/home/door/visit")
     try:

@@ -265,7 +265,7 @@ def test_an_operator_alert_is_one_email_whatever_the_households_channels(storage
     both = HouseholdSettings(channels=["email", "webhook"], webhook_url=url)
     save_household_settings(storage, "home", both)
     alert = stranger_alert(storage, "op1").model_copy(
-        update={"kind": "operator", "strangers": [], "problem": "known encodings unreadable"}
+        update={"kind": "operator", "faces": [], "problem": "known encodings unreadable"}
     )
     outcome = deliver(alert, storage=storage, mail=SmtpTransport("127.0.0.1", port), settings=settings())
     assert outcome.startswith("sent email")
@@ -302,7 +302,7 @@ def test_ses_source_is_the_bare_address_when_the_sender_has_a_non_ascii_name():
             frame_key="households/home/frames/door/20261125/140000000000-abcdef12.jpg",
             captured_at=datetime.now(UTC),
             faces_in_frame=0,
-            strangers=[],
+            faces=[],
             kind="operator",
             problem="x",
         )

@@ -267,7 +267,7 @@ def test_notify_says_so_when_the_smtp_server_is_down_and_keeps_the_alert(start_f
         bucket=storage.bucket,
         frame_key=key,
         captured_at=datetime.now(UTC),
-        strangers=[
+        faces=[
             FaceVerdict(
                 box=FrameMeta.from_s3_metadata(storage.get(key).metadata).boxes[0], verdict="stranger"
             )

@@ -44,7 +44,7 @@ def settings(**kw) -> Settings:
 
 
 DETAILS = {
-    "strangers": [FaceVerdict(box=Box(156, 82, 94, 94), verdict="stranger", distance=0.71)],
+    "faces": [FaceVerdict(box=Box(156, 82, 94, 94), verdict="stranger", distance=0.71)],
     "stranger_id": "stranger-0a1b2c",
     "visit_id": "visit-1",
 }

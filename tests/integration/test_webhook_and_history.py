@@ -36,7 +36,7 @@ def test_the_webhook_channel_posts_json_with_links_once(storage, hook):
         captured_at=datetime.now(UTC),
         faces_in_frame=1,
         visit_frames=3,
-        strangers=[FaceVerdict(box=Box(156, 82, 94, 94), verdict="stranger")],
+        faces=[FaceVerdict(box=Box(156, 82, 94, 94), verdict="stranger")],
         stranger_id="stranger-0123456789",
         stranger_visits=2,
         stranger_previous_seen=datetime(2026, 11, 24, 18, 30, tzinfo=UTC),

@@ -95,9 +95,9 @@ def _send_mqtt(out: Outgoing) -> Callable[[], str]:
     except BadInput as exc:
         raise DeliveryError(str(exc), retryable=False) from None
     face_jpeg = face_url = None
-    if alert.strangers:
+    if alert.faces:
         frame = decode_bgr(storage.get(alert.frame_key).body, settings.max_image_pixels)
-        face_jpeg = crop_face(frame, alert.strangers[0].box)
+        face_jpeg = crop_face(frame, alert.faces[0].box)
         face_key = alert_face_key(alert.household, alert.alert_id)
         storage.put(face_key, face_jpeg, content_type="image/jpeg")
         face_url = storage.presigned_url(face_key, settings.presign_seconds)

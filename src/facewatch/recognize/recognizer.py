@@ -370,7 +370,7 @@ class Recognizer:
                 alert = self._alert_for(
                     result,
                     alert_id,
-                    strangers=[face],
+                    faces=[face],
                     visit_id=visit.visit_id,
                     visit_frames=visit.frames,
                     first_seen=visit.first_seen,
@@ -420,7 +420,7 @@ class Recognizer:
         )
         for name in due:
             i = named[name]
-            alert = self._alert_for(result, alert_id_for(event, i), strangers=[faces[i]], kind="arrival")
+            alert = self._alert_for(result, alert_id_for(event, i), faces=[faces[i]], kind="arrival")
             faces[i] = faces[i].model_copy(update={"alert": f"arrival {self.notifier.send(alert)}"})
         return faces
 
@@ -468,7 +468,7 @@ class Recognizer:
         fix the cause: one operator alert per household and day (notify sends an id once)."""
         day = result.captured_at.astimezone(UTC).strftime("%Y%m%d")
         alert_id = hashlib.sha256(f"operator:{result.household}:{day}".encode()).hexdigest()[:20]
-        alert = self._alert_for(result, alert_id, strangers=[], kind="operator", problem=problem)
+        alert = self._alert_for(result, alert_id, faces=[], kind="operator", problem=problem)
         return f"operator {self.notifier.send(alert)}"
 
     def _alert_for(self, result: FrameResult, alert_id: str, **details: Any) -> Alert:
