@@ -26,7 +26,7 @@ from facewatch.config import Settings
 from facewatch.exceptions import AlertError, DeliveryError
 from facewatch.layout import alert_claim_key, dead_alert_key, dead_alerts_prefix, sent_alert_key
 from facewatch.local.stack import free_port
-from facewatch.records import Alert
+from facewatch.records import Alert, DeliveryStatus
 from facewatch.store.storage import Storage
 from tests.conftest import run_cli, stranger_alert
 
@@ -167,7 +167,7 @@ def test_two_hung_channels_fit_inside_what_recognize_and_the_platform_wait(stora
         clock=fake.clock,
     )
     took = fake.clock() - start
-    assert outcome.startswith("dead-lettered: email: timed out; webhook: webhook timed out")
+    assert str(outcome).startswith("dead-lettered: email: timed out; webhook: webhook timed out")
     assert email_channel.attempts >= 1 and len(webhook_attempts) >= 1  # each had its try
     assert took <= DELIVERY_BUDGET_SECONDS
     # recognize waits clearly longer than notify's budget (its S3 writes come after).
@@ -193,7 +193,7 @@ def test_fast_failures_still_get_every_retry(storage):
     outcome = deliver(
         stranger_alert(storage), storage=storage, mail=channel, settings=settings(), pause=fake.pause
     )
-    assert "refused the connection" in outcome
+    assert "refused the connection" in str(outcome)
     assert fake.paused == 1 + 2 + 4
 
 
@@ -215,7 +215,7 @@ def test_a_hung_smtp_server_is_given_up_on_when_another_try_could_overrun_the_bu
         clock=fake.clock,
         budget=4.0,
     )
-    assert outcome.startswith("dead-lettered")
+    assert str(outcome).startswith("dead-lettered")
     assert len(accepted) == 2
     assert "no time left to try again" in caplog.text
     assert storage.exists(dead_alert_key("home", "a1"))
@@ -268,12 +268,12 @@ def test_an_operator_alert_is_one_email_whatever_the_households_channels(storage
         update={"kind": "operator", "faces": [], "problem": "known encodings unreadable"}
     )
     outcome = deliver(alert, storage=storage, mail=SmtpTransport("127.0.0.1", port), settings=settings())
-    assert outcome.startswith("sent email")
+    assert str(outcome).startswith("sent email")
     assert len(inbox.messages) == 1
     assert "cannot judge faces" in inbox.messages[0]["Subject"]
     assert posted == []
     again = deliver(alert, storage=storage, mail=SmtpTransport("127.0.0.1", port), settings=settings())
-    assert again == "already sent"
+    assert again.status is DeliveryStatus.ALREADY_SENT
     assert len(inbox.messages) == 1
 
 
@@ -327,8 +327,8 @@ def test_alerts_retry_goes_on_past_a_bad_letter_and_says_it_failed(storage, outb
     outcomes = retry_dead_letters(
         storage=storage, mail=SmtpTransport("127.0.0.1", outbox.port), settings=settings()
     )
-    assert outcomes["bad1"].startswith("dead-lettered: not retried: BadInput")
-    assert outcomes["good1"].startswith("sent email")
+    assert str(outcomes["bad1"]).startswith("dead-lettered: not retried: BadInput")
+    assert str(outcomes["good1"]).startswith("sent email")
     assert len(outbox.messages) == 1
     assert list(storage.list_keys(dead_alerts_prefix("home"))) == []
     assert storage.exists(dead_alert_key("aaa", "bad1"))  # kept for a person to look at
@@ -370,7 +370,7 @@ def test_a_refused_recipient_among_others_is_logged_and_not_sent_twice(storage, 
         mail=SmtpTransport("127.0.0.1", port),
         settings=settings(mail_to=["family@example.test", "grey@example.test"]),
     )
-    assert outcome.startswith("sent email")
+    assert str(outcome).startswith("sent email")
     assert len(inbox.messages) == 1
     assert "refused grey@example.test (450" in caplog.text
 
@@ -387,7 +387,7 @@ def test_http_notifier_reads_notifys_202_as_dead_lettered(start_function, storag
         FACEWATCH_MAIL_TO="family@example.test",
     )
     alert = stranger_alert(storage)
-    assert HttpNotifier(notify.url).send(alert) == "dead-lettered"
+    assert HttpNotifier(notify.url).send(alert).status is DeliveryStatus.DEAD_LETTERED
     assert storage.exists(dead_alert_key("home", "a1"))
 
 
@@ -417,7 +417,7 @@ def test_a_claim_is_stamped_when_taken_and_released_once_sent(storage, smtp):
     outcome = deliver(
         alert, storage=storage, mail=channel, settings=settings(), now=taken_after - timedelta(hours=1)
     )
-    assert outcome.startswith("sent email")
+    assert str(outcome).startswith("sent email")
     [claim] = channel.claims
     assert datetime.fromisoformat(claim["claimed_at"]) >= taken_after - timedelta(seconds=1)
     assert storage.exists(sent_alert_key("home", "a1", "email"))
@@ -447,7 +447,7 @@ def test_a_claim_taken_after_another_invocation_sent_and_let_go_sends_nothing(st
     outcome = deliver(
         alert, storage=LateSight(storage), mail=SmtpTransport("127.0.0.1", port), settings=settings()
     )
-    assert outcome == "already sent"
+    assert outcome.status is DeliveryStatus.ALREADY_SENT
     assert inbox.messages == []
     assert list(storage.list_keys("households/home/alerts/claims/")) == []
 
@@ -465,6 +465,6 @@ def test_a_fresh_claim_holds_and_a_stale_one_is_taken_over(storage, smtp):
     stale = datetime.now(UTC) - timedelta(seconds=delivery.CLAIM_SECONDS + 1)
     storage.put_json(key, {"alert_id": "a1", "claimed_at": stale.isoformat()})
     outcome = deliver(alert, storage=storage, mail=SmtpTransport("127.0.0.1", port), settings=settings())
-    assert outcome.startswith("sent email")
+    assert str(outcome).startswith("sent email")
     assert len(inbox.messages) == 1
     assert not storage.exists(key)

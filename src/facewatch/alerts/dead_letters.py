@@ -15,7 +15,7 @@ from facewatch.exceptions import (
     StorageError,
 )
 from facewatch.layout import dead_alerts_prefix
-from facewatch.records import Alert
+from facewatch.records import Alert, ChannelOutcome, Delivery, DeliveryStatus
 from facewatch.store.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -23,18 +23,18 @@ log = logging.getLogger(__name__)
 
 def retry_dead_letters(
     *, storage: Storage, mail: MailTransport, settings: Settings, household: str | None = None
-) -> dict[str, str]:
+) -> dict[str, Delivery]:
     """Send every dead-lettered alert again (`facewatch alerts retry`). A letter is removed
     only after its alert was sent; one that fails again is rewritten with the new error,
     and one that cannot even be tried is reported as still failing, the others go on."""
 
     households = [household] if household else storage.list_households()
-    outcomes: dict[str, str] = {}
+    outcomes: dict[str, Delivery] = {}
     for name in households:
         try:
             keys = list(storage.list_keys(dead_alerts_prefix(name)))
         except StorageError as exc:
-            outcomes[f"{name}/*"] = f"dead-lettered: could not list: {exc}"
+            outcomes[f"{name}/*"] = _still_failing(f"could not list: {exc}")
             continue
         for key in keys:
             letter = key.rsplit("/", 1)[-1].removesuffix(".json")
@@ -44,10 +44,14 @@ def retry_dead_letters(
                 outcome = deliver(
                     alert, storage=storage, mail=mail, settings=settings, retry=RetryPolicy(attempts=1)
                 )
-                if not outcome.startswith("dead-lettered"):
+                if outcome.status is not DeliveryStatus.DEAD_LETTERED:
                     storage.delete(key)
             except Exception as exc:  # whatever one letter's trouble, the others go on
                 log.error("dead letter %s not retried: %s: %s", key, type(exc).__name__, exc)
-                outcome = f"dead-lettered: not retried: {type(exc).__name__}: {exc}"
+                outcome = _still_failing(f"not retried: {type(exc).__name__}: {exc}")
             outcomes[letter] = outcome
     return outcomes
+
+
+def _still_failing(why: str) -> Delivery:
+    return Delivery(channels=[ChannelOutcome(channel=None, status=DeliveryStatus.DEAD_LETTERED, detail=why)])

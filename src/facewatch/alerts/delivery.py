@@ -35,7 +35,7 @@ from facewatch.exceptions import (
 from facewatch.faces.crops import crop_face
 from facewatch.images import decode_bgr
 from facewatch.layout import alert_claim_key, alert_face_key, dead_alert_key, sent_alert_key
-from facewatch.records import Alert
+from facewatch.records import Alert, ChannelOutcome, Delivery, DeliveryStatus
 from facewatch.store.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -150,15 +150,16 @@ def _sender(
     return SENDERS[name].build(Outgoing(alert, storage, mail, settings, recipients, links))
 
 
-def keep_dead_letter(storage: Storage, alert: Alert, failures: list[str], now: datetime) -> str:
+def keep_dead_letter(storage: Storage, alert: Alert, delivery: Delivery, now: datetime) -> Delivery:
     """Keep an alert that could not be sent in the bucket (`alerts/dead/`), with why, for
     `facewatch alerts retry` (dead_letters.py)."""
+    failures = [c.said() for c in delivery.of(DeliveryStatus.DEAD_LETTERED)]
     storage.put_json(
         dead_alert_key(alert.household, alert.alert_id),
         {"alert": alert.model_dump(mode="json"), "errors": failures, "failed_at": now},
     )
     log.error("alert %s kept as a dead letter: %s", alert.alert_id, "; ".join(failures))
-    return f"dead-lettered: {'; '.join(failures)}"
+    return delivery
 
 
 CLAIM_SECONDS = 120.0
@@ -203,10 +204,10 @@ def deliver(
     now: datetime | None = None,
     clock: Callable[[], float] = time.monotonic,
     budget: float = DELIVERY_BUDGET_SECONDS,
-) -> str:
+) -> Delivery:
     """Send the alert on each of the household's channels that has not had it yet, within
-    `budget` seconds; returns 'sent …', 'already sent' or 'dead-lettered: …'. Raises only
-    when the alert could be neither sent nor stored (the caller then delivers it again)."""
+    `budget` seconds; returns what became of it on each. Raises only when the alert could
+    be neither sent nor stored (the caller then delivers it again)."""
     now = now or datetime.now(UTC)
     deadline = clock() + budget
     try:
@@ -214,15 +215,18 @@ def deliver(
     except BadInput as exc:
         # A hand-edited settings.json must not cost the alert: it waits for the fix and
         # `facewatch alerts retry`. Nothing is claimed yet, so nothing is left held.
-        return keep_dead_letter(storage, alert, [f"settings: {exc}"], now)
+        failed = ChannelOutcome(channel=None, status=DeliveryStatus.DEAD_LETTERED, detail=f"settings: {exc}")
+        return keep_dead_letter(storage, alert, Delivery(channels=[failed]), now)
     recipients = resolve(own, settings)
     # An operator alert is one email to whoever runs facewatch, whatever the household chose.
     channels: list[ChannelName] = ["email"] if alert.kind == "operator" else recipients.channels
     pending = [c for c in channels if not storage.exists(sent_alert_key(alert.household, alert.alert_id, c))]
+    outcomes = [
+        ChannelOutcome(channel=c, status=DeliveryStatus.ALREADY_SENT) for c in channels if c not in pending
+    ]
     if not pending:
         log.info("alert %s was already sent; not sending it twice", alert.alert_id)
-        return "already sent"
-    done, failures, quiet = [], [], []
+        return Delivery(channels=outcomes)
     for name in list(pending):
         window = None if alert.kind == "operator" else recipients.quiet_hours.get(name)
         why = quiet_reason(window, name, alert.captured_at, recipients.timezone)
@@ -237,7 +241,7 @@ def deliver(
                     "sent_at": now,
                 },
             )
-            quiet.append(f"{name} suppressed: {why}")
+            outcomes.append(ChannelOutcome(channel=name, status=DeliveryStatus.HELD_BACK, detail=why))
             pending.remove(name)
     for i, name in enumerate(pending):
         sent_key = sent_alert_key(alert.household, alert.alert_id, name)
@@ -245,6 +249,7 @@ def deliver(
         if storage.exists(sent_key):
             # Another invocation sent it and let go of its claim after our check above.
             storage.delete(claim)
+            outcomes.append(ChannelOutcome(channel=name, status=DeliveryStatus.ALREADY_SENT))
             continue
         # Retries here may not use the time each later channel needs for its first attempt.
         reserved = sum(SENDERS[later].attempt_seconds(settings, mail) for later in pending[i + 1 :])
@@ -267,7 +272,9 @@ def deliver(
                 attempt_seconds=SENDERS[name].attempt_seconds(settings, mail),
             )
         except (AlertError, ObjectMissing) as exc:
-            failures.append(f"{name}: {exc}")
+            outcomes.append(
+                ChannelOutcome(channel=name, status=DeliveryStatus.DEAD_LETTERED, detail=str(exc))
+            )
             storage.delete(claim)  # a later retry may try again at once
             continue
         storage.put_json(
@@ -275,12 +282,10 @@ def deliver(
             {"alert_id": alert.alert_id, "channel": name, "delivery_id": delivery_id, "sent_at": now},
         )
         storage.delete(claim)  # the sent record keeps it from going out twice from now on
-        done.append(f"{name} {delivery_id}")
-    if failures:
-        return keep_dead_letter(storage, alert, failures, now)
-    if not done:
-        return f"suppressed: {'; '.join(quiet)}" if quiet else "already sent"
-    log.info(
-        "alert %s for %s/%s delivered: %s", alert.alert_id, alert.household, alert.camera, ", ".join(done)
-    )
-    return f"sent {', '.join(done + quiet)}"
+        outcomes.append(ChannelOutcome(channel=name, status=DeliveryStatus.SENT, detail=delivery_id))
+    delivery = Delivery(channels=outcomes)
+    if delivery.status is DeliveryStatus.DEAD_LETTERED:
+        return keep_dead_letter(storage, alert, delivery, now)
+    if delivery.status is DeliveryStatus.SENT:
+        log.info("alert %s for %s/%s delivered: %s", alert.alert_id, alert.household, alert.camera, delivery)
+    return delivery

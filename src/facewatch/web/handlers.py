@@ -140,13 +140,15 @@ def _authenticate_notification(services: Services, headers: Mapping[str, str], b
 
 def notify(services: Services, *, body: bytes | Mapping[str, Any]) -> Reply:
     from facewatch.alerts.delivery import deliver
-    from facewatch.records import Alert
+    from facewatch.records import Alert, DeliveryStatus
 
     alert = Alert.parse(body)
-    delivery_id = deliver(alert, storage=services.storage, mail=services.mail, settings=services.settings)
+    delivery = deliver(alert, storage=services.storage, mail=services.mail, settings=services.settings)
     # 202: not delivered yet, but kept safe as a dead letter; the sender need not retry.
-    status = 202 if delivery_id.startswith("dead-lettered") else 200
-    return Reply(status, {"alert_id": alert.alert_id, "delivered": delivery_id})
+    status = 202 if delivery.status is DeliveryStatus.DEAD_LETTERED else 200
+    # `delivered` is for people and logs; recognize reads `channels` (alerts/handover.py).
+    body_out = {"alert_id": alert.alert_id, "delivered": str(delivery), **delivery.model_dump(mode="json")}
+    return Reply(status, body_out)
 
 
 def lambda_http_parts(event: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str], bytes]:
