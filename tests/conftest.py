@@ -245,6 +245,6 @@ def stranger_alert(storage: Storage, alert_id: str = "a1", household: str = "hom
         "frame_key": store_face_frame(storage, frame, meta),
         "captured_at": datetime.now(UTC),
         "faces_in_frame": 1,
-        "strangers": [FaceVerdict(box=Box(156, 82, 94, 94), verdict="stranger")],
+        "faces": [FaceVerdict(box=Box(156, 82, 94, 94), verdict="stranger")],
     }
     return Alert.model_validate({**fields, **kw})

@@ -20,7 +20,7 @@ from facewatch.recognize.known import GalleryCache, enroll
 from facewatch.recognize.recognizer import Recognizer
 from facewatch.recognize.triggers import StorageEvent
 from facewatch.recognize.visit_store import VisitStore
-from facewatch.records import Alert, FrameResult
+from facewatch.records import Alert, AlertOutcome, DeliveryStatus, FrameResult
 from facewatch.store.storage import Storage
 from tests.conftest import TESTDATA
 
@@ -107,9 +107,9 @@ class Collected:
 
     alerts: list[Alert] = field(default_factory=list)
 
-    def send(self, alert: Alert) -> str:
+    def send(self, alert: Alert) -> AlertOutcome:
         self.alerts.append(alert)
-        return "sent"
+        return AlertOutcome(status=DeliveryStatus.SENT, kind=alert.kind)
 
 
 def recognizer(storage: Storage, notifier: Collected) -> Recognizer:

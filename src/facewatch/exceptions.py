@@ -10,6 +10,7 @@ FacewatchError
 │   └── ObjectMissing    the object named by an event is not there (any more)
 ├── ModelsUnavailable    dlib or the face models cannot be loaded
 └── AlertError           an alert could not be delivered on its channel
+    └── DeliveryError    a send failed, and says whether trying again may help
 """
 
 from __future__ import annotations
@@ -61,3 +62,9 @@ class AlertError(FacewatchError):
 
 class AlertInProgress(AlertError):
     """Another invocation is sending this very alert right now: ask again later."""
+
+
+class DeliveryError(AlertError):
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable

@@ -1,18 +1,146 @@
 """The records that cross process boundaries: a verdict on each face, the result written
-next to each frame, and the alert recognize hands to notify. Pydantic models, so a
+next to each frame, the alert recognize hands to notify, and what became of it (notify's
+answer, one entry per channel, and what recognize records of it beside the face). Pydantic models, so a
 malformed payload from the wire is a clear BadInput rather than a KeyError deep inside."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from facewatch.exceptions import BadInput
 from facewatch.frames import Box
 
 Verdict = Literal["known", "stranger", "unsure"]
+AlertKind = Literal["stranger", "operator", "arrival"]
+
+
+class DeliveryStatus(StrEnum):
+    """What became of an alert. Code branches on this; people read the detail beside it."""
+
+    SENT = "sent"
+    ALREADY_SENT = "already sent"
+    """An earlier delivery of the same alert sent it: not sent twice."""
+    HELD_BACK = "suppressed"
+    """A rule held it back (quiet hours on a channel; a visit already alerted; once per N
+    hours; no alerts for this stranger)."""
+    DEAD_LETTERED = "dead-lettered"
+    """Not sent, kept in the bucket for `facewatch alerts retry`."""
+    QUEUED = "queued"
+    """Handed to Lambda's queue for notify (asynchronous invoke): its fate is not known here."""
+    NOT_CONFIGURED = "not configured"
+    """No notify to hand it to: logged, not sent."""
+
+
+class ChannelOutcome(BaseModel):
+    """What became of an alert on one channel."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: str | None
+    """email, webhook, mqtt; None: the alert as a whole (it never reached a channel: its
+    household's settings unreadable, a dead letter that could not be retried)."""
+    status: DeliveryStatus
+    detail: str = ""
+    """For people: the delivery id, why it was held back, or what failed."""
+
+    def said(self) -> str:
+        if self.status is DeliveryStatus.HELD_BACK:
+            return f"{self.channel} suppressed: {self.detail}"
+        return f"{self.channel}: {self.detail}" if self.channel else self.detail
+
+
+class Delivery(BaseModel):
+    """What deliver() did with one alert, one entry per channel: notify's answer to
+    recognize (JSON, `channels`) and `facewatch alerts retry`'s per letter."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channels: list[ChannelOutcome] = []
+
+    @property
+    def status(self) -> DeliveryStatus:
+        """The alert's as a whole: dead-lettered if any channel failed (it is kept for a
+        retry), else sent if any channel sent it now, else held back, else already sent."""
+        found = {c.status for c in self.channels}
+        for status in (DeliveryStatus.DEAD_LETTERED, DeliveryStatus.SENT, DeliveryStatus.HELD_BACK):
+            if status in found:
+                return status
+        return DeliveryStatus.ALREADY_SENT
+
+    def of(self, status: DeliveryStatus) -> list[ChannelOutcome]:
+        return [c for c in self.channels if c.status is status]
+
+    def held_back(self) -> str:
+        return "; ".join(c.said() for c in self.of(DeliveryStatus.HELD_BACK))
+
+    def __str__(self) -> str:
+        status = self.status
+        if status is DeliveryStatus.DEAD_LETTERED:
+            return f"dead-lettered: {'; '.join(c.said() for c in self.of(status))}"
+        if status is DeliveryStatus.SENT:
+            sent = [f"{c.channel} {c.detail}" for c in self.of(status)]
+            quiet = [c.said() for c in self.of(DeliveryStatus.HELD_BACK)]
+            return f"sent {', '.join(sent + quiet)}"
+        if status is DeliveryStatus.HELD_BACK:
+            return f"suppressed: {self.held_back()}"
+        return "already sent"
+
+
+class AlertOutcome(BaseModel):
+    """What became of a face's alert (FaceVerdict.alert, FrameResult.alert): held back by
+    recognize's rules, or handed over to notify and what notify answered."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: DeliveryStatus
+    detail: str = ""
+    """For people: why it was held back, or which channels notify held back."""
+    kind: AlertKind = "stranger"
+
+    @property
+    def alerted(self) -> bool:
+        """A stranger alert that went out (the console's "alerted")."""
+        return self.kind == "stranger" and self.status is DeliveryStatus.SENT
+
+    def __str__(self) -> str:
+        if not self.detail:
+            text = self.status.value
+        elif self.status is DeliveryStatus.SENT:
+            text = f"sent ({self.detail})"
+        else:
+            text = f"{self.status.value}: {self.detail}"
+        return text if self.kind == "stranger" else f"{self.kind} {text}"
+
+    @classmethod
+    def read(cls, raw: Any) -> AlertOutcome | None:
+        """A stored result's alert, as written by any version (the raw JSON value)."""
+        return None if not raw else cls.model_validate(raw)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data: Any) -> Any:
+        """Results written before this record held the outcome as its text ('sent',
+        'sent (email suppressed: …)', 'suppressed: …', 'arrival sent', 'operator queued'…):
+        the one place that reads it back."""
+        if not isinstance(data, str):
+            return data
+        text, kind = data, "stranger"
+        for prefix in ("arrival ", "operator "):
+            if text.startswith(prefix):
+                text, kind = text.removeprefix(prefix), prefix.strip()
+        for status in sorted(DeliveryStatus, key=lambda s: -len(s.value)):
+            rest = text.removeprefix(status.value)
+            if rest == text or rest[:1] not in ("", ":", " "):
+                continue
+            detail = rest.removeprefix(":").strip()
+            if status is DeliveryStatus.SENT and detail.startswith("(") and detail.endswith(")"):
+                detail = detail[1:-1]
+            return {"status": status, "detail": detail, "kind": kind}
+        raise ValueError(f"not an alert outcome: {data!r}")
 
 
 class FaceVerdict(BaseModel):
@@ -25,8 +153,9 @@ class FaceVerdict(BaseModel):
     reason: str = ""
     track_id: int | None = None
     visit_id: str | None = None
-    alert: str | None = None
-    """For a stranger: whether this sighting alerted, and if not, why not."""
+    alert: AlertOutcome | None = None
+    """For a stranger: whether this sighting alerted, and if not, why not (for a known
+    person: the arrival notice, if the household asked for one)."""
     verdict_id: str | None = None
     """Stable id of this judged face (frame id + face index), for `facewatch not`."""
     stranger_id: str | None = None
@@ -48,8 +177,8 @@ class FrameResult(BaseModel):
     encodings_etag: str | None = None
     frame_etag: str | None = None
     """The version of the frame judged: a redelivery of it is a duplicate, a new version is not."""
-    alert: str | None = None
-    """What happened to the alert: None (no stranger), 'sent', or why it was not."""
+    alert: AlertOutcome | None = None
+    """What happened to the frame's alert: None (no stranger), or its outcome."""
 
     @property
     def strangers(self) -> list[FaceVerdict]:
@@ -65,7 +194,10 @@ class Alert(BaseModel):
     bucket: str
     frame_key: str
     captured_at: datetime
-    strangers: list[FaceVerdict]
+    faces: list[FaceVerdict]
+    """The faces this alert is about: the stranger, or the known person arriving; none for
+    an operator alert. Called `strangers` before arrivals were announced: alerts in flight
+    and dead letters in buckets still carry that key, and are read by it (_old_keys)."""
     faces_in_frame: int
     visit_id: str | None = None
     visit_frames: int = 1
@@ -75,11 +207,18 @@ class Alert(BaseModel):
     """How many separate visits the household has seen this stranger make, this one included."""
     stranger_previous_seen: datetime | None = None
     """When this stranger was last seen before this visit (None: first seen)."""
-    kind: Literal["stranger", "operator", "arrival"] = "stranger"
+    kind: AlertKind = "stranger"
     """stranger: a stranger's visit; operator: a fault for whoever runs facewatch; arrival:
     a named person arrived, for households that ask for such notices."""
     problem: str | None = None
     """For an operator alert: what is wrong (e.g. the known encodings cannot be read)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "strangers" in data and "faces" not in data:
+            data = {("faces" if k == "strangers" else k): v for k, v in data.items()}
+        return data
 
     @classmethod
     def parse(cls, payload: Any) -> Alert:

@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from facewatch.alerts.channels import SmtpChannel
 from facewatch.alerts.delivery import deliver
 from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
+from facewatch.alerts.mail_transport import SmtpTransport
 from facewatch.config import Settings
 from facewatch.frames import Box
 from facewatch.layout import sent_alert_key
-from facewatch.records import FaceVerdict
+from facewatch.records import AlertOutcome, DeliveryStatus, FaceVerdict
 from tests.conftest import run_cli, stranger_alert
 from tests.integration.test_mqtt import NO_EMAIL
 from tests.mqtt_broker import Subscriber
@@ -33,7 +33,7 @@ def rules(storage, **kw) -> None:
 
 
 def alerts_of(results) -> list[str]:
-    return [f.alert or "" for r in results for f in r.faces if f.verdict == "stranger"]
+    return [str(f.alert or "") for r in results for f in r.faces if f.verdict == "stranger"]
 
 
 @pytest.fixture
@@ -81,9 +81,10 @@ def test_a_named_persons_arrival_is_announced_once_per_visit_only_when_asked(sto
     rules(storage, arrivals=["biden"])
     first = walk_by(storage, notifier, FIRST_WALK, LATER)
     arrivals = [a for a in notifier.alerts if a.kind == "arrival"]
-    assert len(arrivals) == 1 and arrivals[0].strangers[0].name == "biden"
+    assert len(arrivals) == 1 and arrivals[0].faces[0].name == "biden"
     noted = [f.alert for r in first for f in r.faces if f.verdict == "known" and f.alert]
-    assert noted == ["arrival sent"]
+    assert noted == [AlertOutcome(status=DeliveryStatus.SENT, kind="arrival")]
+    assert [str(a) for a in noted] == ["arrival sent"]
     walk_by(storage, notifier, FIRST_WALK, LATER + timedelta(hours=1))
     assert len([a for a in notifier.alerts if a.kind == "arrival"]) == 2, "a new visit, a new notice"
 
@@ -108,13 +109,12 @@ def test_quiet_hours_silence_one_channel_and_are_recorded(storage, mosquitto):
         outcome = deliver(
             alert,
             storage=storage,
-            channel=NO_EMAIL,  # would fail: nothing listens there
+            mail=NO_EMAIL,  # would fail: nothing listens there
             settings=Settings(_env_file=None, mail_to=["family@example.test"], mqtt_url=mosquitto.url),
         )
-        assert (
-            outcome.startswith("sent mqtt")
-            and "email suppressed: quiet hours 22:00-07:00 (Europe/Berlin)" in outcome
-        )
+        assert str(outcome).startswith(
+            "sent mqtt"
+        ) and "email suppressed: quiet hours 22:00-07:00 (Europe/Berlin)" in str(outcome)
         assert len(subscriber.on("facewatch/home/door/visit")) == 1
     finally:
         subscriber.close()
@@ -128,14 +128,14 @@ def test_an_arrival_is_an_email_about_the_person_and_a_known_visit_on_mqtt(stora
         storage,
         "arrival-1",
         kind="arrival",
-        strangers=[FaceVerdict(box=Box(156, 82, 94, 94), verdict="known", name="Alice", distance=0.31)],
+        faces=[FaceVerdict(box=Box(156, 82, 94, 94), verdict="known", name="Alice", distance=0.31)],
     )
     subscriber = Subscriber(mosquitto, "facewatch/home/door/visit")
     try:
         outcome = deliver(
             alert,
             storage=storage,
-            channel=SmtpChannel("127.0.0.1", outbox.port),
+            mail=SmtpTransport("127.0.0.1", outbox.port),
             settings=Settings(
                 _env_file=None,
                 mail_to=["family@example.test"],
@@ -144,7 +144,7 @@ def test_an_arrival_is_an_email_about_the_person_and_a_known_visit_on_mqtt(stora
                 feedback_url="http://feedback.test/",
             ),
         )
-        assert outcome.startswith("sent email"), outcome
+        assert str(outcome).startswith("sent email"), outcome
         ((visit, _),) = subscriber.on("facewatch/home/door/visit")
     finally:
         subscriber.close()

@@ -21,6 +21,7 @@ from facewatch.frames import FrameMeta
 from facewatch.layout import FrameKey, dead_alerts_prefix
 from facewatch.local.stack import free_port
 from facewatch.recognize.known import enroll, load_gallery
+from facewatch.records import AlertOutcome, DeliveryStatus
 from tests.conftest import TESTDATA, clip_frame, s3_event
 
 pytestmark = pytest.mark.integration
@@ -136,7 +137,7 @@ def test_a_stranger_again_after_the_cooldown_is_a_new_email(alarm, storage, outb
     recognize, _, _ = alarm
     deliver(recognize, storage, upload(storage, STRANGER, T0))
     silent = deliver(recognize, storage, upload(storage, STRANGER, T0 + timedelta(minutes=20)))
-    assert silent["faces"][0]["alert"].startswith("suppressed")
+    assert AlertOutcome.read(silent["faces"][0]["alert"]).status is DeliveryStatus.HELD_BACK
     deliver(recognize, storage, upload(storage, STRANGER, T0 + timedelta(hours=2)))
     assert len(outbox.messages) == 2
 
@@ -159,7 +160,7 @@ def test_smtp_down_for_the_first_attempts_the_email_arrives_once_it_is_back(
     threading.Thread(target=start_once_refused, daemon=True).start()
     try:
         result = deliver(recognize, storage, upload(storage, STRANGER, T0))
-        assert result["faces"][0]["alert"] == "sent"
+        assert AlertOutcome.read(result["faces"][0]["alert"]) == AlertOutcome(status=DeliveryStatus.SENT)
         assert len(server.messages) == 1
         assert "retrying" in notify.log_path.read_text()
     finally:

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from facewatch.alerts.channels import SesChannel, SmtpChannel
+from facewatch.alerts.mail_transport import SesTransport, SmtpTransport
 from facewatch.exceptions import AlertError
 from facewatch.local.stack import free_port
 
@@ -106,7 +106,7 @@ def message() -> EmailMessage:
 
 def test_smtp_with_tls_and_auth_delivers(smtp_server):
     security, port, inbox, ctx = smtp_server
-    channel = SmtpChannel(
+    channel = SmtpTransport(
         "localhost", port, security=security, username=USER, password=PASSWORD, ssl_context=ctx
     )
     assert channel.send(message()) == "<1@x>"
@@ -119,7 +119,7 @@ def test_smtp_with_tls_and_auth_delivers(smtp_server):
 def test_wrong_password_is_a_clear_final_error_without_the_password(smtp_server, caplog):
     security, port, _, ctx = smtp_server
     caplog.set_level(logging.DEBUG)
-    channel = SmtpChannel(
+    channel = SmtpTransport(
         "localhost", port, security=security, username=USER, password="wrong-pass-123", ssl_context=ctx
     )
     with pytest.raises(AlertError, match="authentication failed for user 'alice'") as info:
@@ -131,14 +131,14 @@ def test_wrong_password_is_a_clear_final_error_without_the_password(smtp_server,
 
 def test_an_untrusted_certificate_is_refused(smtp_server):
     security, port, _, _ = smtp_server
-    channel = SmtpChannel("localhost", port, security=security, username=USER, password=PASSWORD)
+    channel = SmtpTransport("localhost", port, security=security, username=USER, password=PASSWORD)
     with pytest.raises(AlertError):
         channel.send(message())
 
 
 def test_a_dead_smtp_server_is_a_retryable_error():
     with pytest.raises(AlertError, match="refused the connection") as info:
-        SmtpChannel("127.0.0.1", free_port()).send(message())
+        SmtpTransport("127.0.0.1", free_port()).send(message())
     assert info.value.retryable is True
 
 
@@ -150,7 +150,7 @@ def test_ses_send_raw_email_with_a_verified_identity():
     with mock_aws():
         ses = boto3.client("ses", region_name="eu-west-1")
         ses.verify_email_identity(EmailAddress="fw@example.test")
-        delivery_id = SesChannel(ses).send(message())
+        delivery_id = SesTransport(ses).send(message())
         [sent] = ses_backends["123456789012"]["eu-west-1"].sent_messages
         assert delivery_id == sent.id
         assert (
@@ -165,5 +165,5 @@ def test_ses_refuses_an_unverified_sender_with_a_final_error():
     with mock_aws():
         ses = boto3.client("ses", region_name="eu-west-1")
         with pytest.raises(AlertError, match="SES rejected the message") as info:
-            SesChannel(ses).send(message())
+            SesTransport(ses).send(message())
         assert info.value.retryable is False

@@ -17,16 +17,16 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from facewatch.alerts import delivery, webhook
-from facewatch.alerts.channels import DeliveryError, SesChannel, SmtpChannel
 from facewatch.alerts.dead_letters import retry_dead_letters
 from facewatch.alerts.delivery import DELIVERY_BUDGET_SECONDS, deliver
 from facewatch.alerts.handover import NOTIFY_WAIT_SECONDS, HttpNotifier
 from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
+from facewatch.alerts.mail_transport import SesTransport, SmtpTransport
 from facewatch.config import Settings
-from facewatch.exceptions import AlertError
+from facewatch.exceptions import AlertError, DeliveryError
 from facewatch.layout import alert_claim_key, dead_alert_key, dead_alerts_prefix, sent_alert_key
 from facewatch.local.stack import free_port
-from facewatch.records import Alert
+from facewatch.records import Alert, DeliveryStatus
 from facewatch.store.storage import Storage
 from tests.conftest import run_cli, stranger_alert
 
@@ -161,13 +161,13 @@ def test_two_hung_channels_fit_inside_what_recognize_and_the_platform_wait(stora
     outcome = deliver(
         stranger_alert(storage),
         storage=storage,
-        channel=email_channel,
+        mail=email_channel,
         settings=settings(),
         pause=fake.pause,
         clock=fake.clock,
     )
     took = fake.clock() - start
-    assert outcome.startswith("dead-lettered: email: timed out; webhook: webhook timed out")
+    assert str(outcome).startswith("dead-lettered: email: timed out; webhook: webhook timed out")
     assert email_channel.attempts >= 1 and len(webhook_attempts) >= 1  # each had its try
     assert took <= DELIVERY_BUDGET_SECONDS
     # recognize waits clearly longer than notify's budget (its S3 writes come after).
@@ -189,11 +189,11 @@ def test_two_hung_channels_fit_inside_what_recognize_and_the_platform_wait(stora
 def test_fast_failures_still_get_every_retry(storage):
     """A mail server restarting refuses at once: the whole 1 + 2 + 4 s schedule fits."""
     fake = FakeTime()
-    channel = SmtpChannel("127.0.0.1", free_port())
+    channel = SmtpTransport("127.0.0.1", free_port())
     outcome = deliver(
-        stranger_alert(storage), storage=storage, channel=channel, settings=settings(), pause=fake.pause
+        stranger_alert(storage), storage=storage, mail=channel, settings=settings(), pause=fake.pause
     )
-    assert "refused the connection" in outcome
+    assert "refused the connection" in str(outcome)
     assert fake.paused == 1 + 2 + 4
 
 
@@ -209,13 +209,13 @@ def test_a_hung_smtp_server_is_given_up_on_when_another_try_could_overrun_the_bu
     outcome = deliver(
         stranger_alert(storage),
         storage=storage,
-        channel=SmtpChannel("127.0.0.1", port, timeout=0.5),
+        mail=SmtpTransport("127.0.0.1", port, timeout=0.5),
         settings=settings(),
         pause=fake.pause,
         clock=fake.clock,
         budget=4.0,
     )
-    assert outcome.startswith("dead-lettered")
+    assert str(outcome).startswith("dead-lettered")
     assert len(accepted) == 2
     assert "no time left to try again" in caplog.text
     assert storage.exists(dead_alert_key("home", "a1"))
@@ -228,7 +228,7 @@ def test_an_smtp_session_is_bounded_as_a_whole_not_per_command(storage, smtp):
     inbox = Inbox(slow=0.35)
     port = smtp(inbox)
     with pytest.raises(AlertError, match="timed out"):
-        SmtpChannel("127.0.0.1", port, timeout=0.5).send(plain_message("a@example.test"))
+        SmtpTransport("127.0.0.1", port, timeout=0.5).send(plain_message("a@example.test"))
     assert inbox.messages == []
 
 
@@ -244,7 +244,7 @@ def test_an_invalid_household_settings_file_dead_letters_the_alert(storage):
     alert = stranger_alert(storage)
     services = Services(settings())
     services.storage = storage  # type: ignore[misc]
-    services.channel = SmtpChannel("127.0.0.1", free_port())  # type: ignore[misc]
+    services.mail = SmtpTransport("127.0.0.1", free_port())  # type: ignore[misc]
     # On Lambda an exception here would lose the alert: it must come back as kept.
     result = lambda_result(guarded("notify", lambda: notify(services, body=alert.model_dump(mode="json"))))
     assert result["status"] == 202
@@ -265,15 +265,15 @@ def test_an_operator_alert_is_one_email_whatever_the_households_channels(storage
     both = HouseholdSettings(channels=["email", "webhook"], webhook_url=url)
     save_household_settings(storage, "home", both)
     alert = stranger_alert(storage, "op1").model_copy(
-        update={"kind": "operator", "strangers": [], "problem": "known encodings unreadable"}
+        update={"kind": "operator", "faces": [], "problem": "known encodings unreadable"}
     )
-    outcome = deliver(alert, storage=storage, channel=SmtpChannel("127.0.0.1", port), settings=settings())
-    assert outcome.startswith("sent email")
+    outcome = deliver(alert, storage=storage, mail=SmtpTransport("127.0.0.1", port), settings=settings())
+    assert str(outcome).startswith("sent email")
     assert len(inbox.messages) == 1
     assert "cannot judge faces" in inbox.messages[0]["Subject"]
     assert posted == []
-    again = deliver(alert, storage=storage, channel=SmtpChannel("127.0.0.1", port), settings=settings())
-    assert again == "already sent"
+    again = deliver(alert, storage=storage, mail=SmtpTransport("127.0.0.1", port), settings=settings())
+    assert again.status is DeliveryStatus.ALREADY_SENT
     assert len(inbox.messages) == 1
 
 
@@ -302,14 +302,14 @@ def test_ses_source_is_the_bare_address_when_the_sender_has_a_non_ascii_name():
             frame_key="households/home/frames/door/20261125/140000000000-abcdef12.jpg",
             captured_at=datetime.now(UTC),
             faces_in_frame=0,
-            strangers=[],
+            faces=[],
             kind="operator",
             problem="x",
         )
         message = build_operator_email(
             alert, mail_from="Türkamera Müller <cam@example.test>", mail_to=["Jürgen Groß <j@example.test>"]
         )
-        SesChannel(ses).send(message)
+        SesTransport(ses).send(message)
         assert sources == ["cam@example.test"]
         [sent] = ses_backends["123456789012"]["eu-west-1"].sent_messages
         assert sent.destinations == ["j@example.test"] or "j@example.test" in str(sent.destinations)
@@ -325,10 +325,10 @@ def test_alerts_retry_goes_on_past_a_bad_letter_and_says_it_failed(storage, outb
     storage.put_json(dead_alert_key("aaa", "bad1"), {"alert": {"alert_id": "bad1"}, "errors": []})
 
     outcomes = retry_dead_letters(
-        storage=storage, channel=SmtpChannel("127.0.0.1", outbox.port), settings=settings()
+        storage=storage, mail=SmtpTransport("127.0.0.1", outbox.port), settings=settings()
     )
-    assert outcomes["bad1"].startswith("dead-lettered: not retried: BadInput")
-    assert outcomes["good1"].startswith("sent email")
+    assert str(outcomes["bad1"]).startswith("dead-lettered: not retried: BadInput")
+    assert str(outcomes["good1"]).startswith("sent email")
     assert len(outbox.messages) == 1
     assert list(storage.list_keys(dead_alerts_prefix("home"))) == []
     assert storage.exists(dead_alert_key("aaa", "bad1"))  # kept for a person to look at
@@ -349,14 +349,14 @@ def test_every_recipient_greylisted_is_a_retryable_error(smtp):
     greylist = "450 4.2.0 greylisted, try again later"
     port = smtp(Inbox(refuse={"a@example.test": greylist, "b@example.test": greylist}))
     with pytest.raises(AlertError, match=r"refused a@example.test \(450") as info:
-        SmtpChannel("127.0.0.1", port).send(plain_message("a@example.test, b@example.test"))
+        SmtpTransport("127.0.0.1", port).send(plain_message("a@example.test, b@example.test"))
     assert info.value.retryable is True
 
 
 def test_every_recipient_refused_for_good_is_a_final_error(smtp):
     port = smtp(Inbox(refuse={"a@example.test": "550 5.1.1 no such user"}))
     with pytest.raises(AlertError, match="550") as info:
-        SmtpChannel("127.0.0.1", port).send(plain_message("a@example.test"))
+        SmtpTransport("127.0.0.1", port).send(plain_message("a@example.test"))
     assert info.value.retryable is False
 
 
@@ -367,10 +367,10 @@ def test_a_refused_recipient_among_others_is_logged_and_not_sent_twice(storage, 
     outcome = deliver(
         stranger_alert(storage),
         storage=storage,
-        channel=SmtpChannel("127.0.0.1", port),
+        mail=SmtpTransport("127.0.0.1", port),
         settings=settings(mail_to=["family@example.test", "grey@example.test"]),
     )
-    assert outcome.startswith("sent email")
+    assert str(outcome).startswith("sent email")
     assert len(inbox.messages) == 1
     assert "refused grey@example.test (450" in caplog.text
 
@@ -387,7 +387,7 @@ def test_http_notifier_reads_notifys_202_as_dead_lettered(start_function, storag
         FACEWATCH_MAIL_TO="family@example.test",
     )
     alert = stranger_alert(storage)
-    assert HttpNotifier(notify.url).send(alert) == "dead-lettered"
+    assert HttpNotifier(notify.url).send(alert).status is DeliveryStatus.DEAD_LETTERED
     assert storage.exists(dead_alert_key("home", "a1"))
 
 
@@ -399,7 +399,7 @@ class Watching:
 
     name = "smtp"
 
-    def __init__(self, inner: SmtpChannel, storage: Storage, key: str) -> None:
+    def __init__(self, inner: SmtpTransport, storage: Storage, key: str) -> None:
         self.inner, self.storage, self.key, self.timeout = inner, storage, key, inner.timeout
         self.claims: list[dict] = []
 
@@ -411,13 +411,13 @@ class Watching:
 def test_a_claim_is_stamped_when_taken_and_released_once_sent(storage, smtp):
     port = smtp(Inbox())
     alert = stranger_alert(storage)
-    channel = Watching(SmtpChannel("127.0.0.1", port), storage, alert_claim_key("home", "a1", "email"))
+    channel = Watching(SmtpTransport("127.0.0.1", port), storage, alert_claim_key("home", "a1", "email"))
     taken_after = datetime.now(UTC)
     # deliver started long ago (as after a slow first channel): the claim is still fresh.
     outcome = deliver(
-        alert, storage=storage, channel=channel, settings=settings(), now=taken_after - timedelta(hours=1)
+        alert, storage=storage, mail=channel, settings=settings(), now=taken_after - timedelta(hours=1)
     )
-    assert outcome.startswith("sent email")
+    assert str(outcome).startswith("sent email")
     [claim] = channel.claims
     assert datetime.fromisoformat(claim["claimed_at"]) >= taken_after - timedelta(seconds=1)
     assert storage.exists(sent_alert_key("home", "a1", "email"))
@@ -445,9 +445,9 @@ def test_a_claim_taken_after_another_invocation_sent_and_let_go_sends_nothing(st
     alert = stranger_alert(storage)
     storage.put_json(sent_alert_key("home", "a1", "email"), {"alert_id": "a1", "channel": "email"})
     outcome = deliver(
-        alert, storage=LateSight(storage), channel=SmtpChannel("127.0.0.1", port), settings=settings()
+        alert, storage=LateSight(storage), mail=SmtpTransport("127.0.0.1", port), settings=settings()
     )
-    assert outcome == "already sent"
+    assert outcome.status is DeliveryStatus.ALREADY_SENT
     assert inbox.messages == []
     assert list(storage.list_keys("households/home/alerts/claims/")) == []
 
@@ -461,10 +461,10 @@ def test_a_fresh_claim_holds_and_a_stale_one_is_taken_over(storage, smtp):
     key = alert_claim_key("home", "a1", "email")
     storage.put_json(key, {"alert_id": "a1", "claimed_at": datetime.now(UTC).isoformat()})
     with pytest.raises(AlertInProgress):
-        deliver(alert, storage=storage, channel=SmtpChannel("127.0.0.1", port), settings=settings())
+        deliver(alert, storage=storage, mail=SmtpTransport("127.0.0.1", port), settings=settings())
     stale = datetime.now(UTC) - timedelta(seconds=delivery.CLAIM_SECONDS + 1)
     storage.put_json(key, {"alert_id": "a1", "claimed_at": stale.isoformat()})
-    outcome = deliver(alert, storage=storage, channel=SmtpChannel("127.0.0.1", port), settings=settings())
-    assert outcome.startswith("sent email")
+    outcome = deliver(alert, storage=storage, mail=SmtpTransport("127.0.0.1", port), settings=settings())
+    assert str(outcome).startswith("sent email")
     assert len(inbox.messages) == 1
     assert not storage.exists(key)

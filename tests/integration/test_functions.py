@@ -15,6 +15,7 @@ from facewatch.edge.uploads import store_face_frame
 from facewatch.frames import FrameMeta
 from facewatch.layout import FrameKey
 from facewatch.recognize.known import enroll
+from facewatch.records import AlertOutcome, DeliveryStatus
 from tests.conftest import TESTDATA, clip_frame, s3_event
 
 pytestmark = pytest.mark.integration
@@ -159,7 +160,7 @@ def test_a_stranger_is_emailed_with_the_photo(pipeline, storage, outbox):
     assert response.status_code == 200, response.text
     result = storage.get_json(FrameKey.parse(key).result_key)
     assert "stranger" in [f["verdict"] for f in result["faces"]]
-    assert result["alert"] == "sent"
+    assert AlertOutcome.read(result["alert"]) == AlertOutcome(status=DeliveryStatus.SENT)
     [eml] = outbox.messages
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert "door" in message["Subject"]
@@ -267,7 +268,7 @@ def test_notify_says_so_when_the_smtp_server_is_down_and_keeps_the_alert(start_f
         bucket=storage.bucket,
         frame_key=key,
         captured_at=datetime.now(UTC),
-        strangers=[
+        faces=[
             FaceVerdict(
                 box=FrameMeta.from_s3_metadata(storage.get(key).metadata).boxes[0], verdict="stranger"
             )

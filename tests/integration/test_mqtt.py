@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from facewatch.alerts.channels import SmtpChannel
 from facewatch.alerts.dead_letters import retry_dead_letters
 from facewatch.alerts.delivery import deliver
 from facewatch.alerts.home_assistant import Topics, device_id
 from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
+from facewatch.alerts.mail_transport import SmtpTransport
 from facewatch.alerts.retries import RetryPolicy
 from facewatch.config import Settings
 from facewatch.edge.uploads import store_face_frame
@@ -26,7 +26,7 @@ from facewatch.frames import Box, FrameMeta
 from facewatch.images import decode_bgr
 from facewatch.layout import alert_face_key, dead_alert_key, sent_alert_key
 from facewatch.local.stack import free_port
-from facewatch.records import FaceVerdict
+from facewatch.records import DeliveryStatus, FaceVerdict
 from facewatch.store.storage import Storage
 from tests.conftest import clip_frame, run_cli, stranger_alert
 from tests.mqtt_broker import Mosquitto, Subscriber
@@ -44,12 +44,12 @@ def settings(**kw) -> Settings:
 
 
 DETAILS = {
-    "strangers": [FaceVerdict(box=Box(156, 82, 94, 94), verdict="stranger", distance=0.71)],
+    "faces": [FaceVerdict(box=Box(156, 82, 94, 94), verdict="stranger", distance=0.71)],
     "stranger_id": "stranger-0a1b2c",
     "visit_id": "visit-1",
 }
 
-NO_EMAIL = SmtpChannel("127.0.0.1", free_port())
+NO_EMAIL = SmtpTransport("127.0.0.1", free_port())
 """The deployment's email channel, which these households do not use."""
 
 
@@ -87,8 +87,8 @@ def check_device_discovery(config: dict) -> None:
 def test_an_alert_publishes_discovery_the_retained_face_and_the_visit(storage, mosquitto, subscriber):
     mqtt_only(storage)
     alert = stranger_alert(storage, "m1", **DETAILS)
-    outcome = deliver(alert, storage=storage, channel=NO_EMAIL, settings=settings(mqtt_url=mosquitto.url))
-    assert outcome.startswith("sent mqtt"), outcome
+    outcome = deliver(alert, storage=storage, mail=NO_EMAIL, settings=settings(mqtt_url=mosquitto.url))
+    assert str(outcome).startswith("sent mqtt"), outcome
 
     ((config, _),) = subscriber.on(CONFIG)
     check_device_discovery(json.loads(config))
@@ -116,8 +116,8 @@ def test_an_alert_publishes_discovery_the_retained_face_and_the_visit(storage, m
         late_face.close()
 
     # Delivered again (a redelivered event): nothing is published twice.
-    again = deliver(alert, storage=storage, channel=NO_EMAIL, settings=settings(mqtt_url=mosquitto.url))
-    assert again == "already sent"
+    again = deliver(alert, storage=storage, mail=NO_EMAIL, settings=settings(mqtt_url=mosquitto.url))
+    assert again.status is DeliveryStatus.ALREADY_SENT
     assert len(subscriber.on(VISIT, count=2, timeout=1.0)) == 1
 
 
@@ -126,7 +126,7 @@ def test_tls_with_the_brokers_ca_and_both_protocol_versions(storage, mosquitto, 
     mqtt_only(storage)
     alert = stranger_alert(storage, f"tls-{protocol}", **DETAILS)
     config = settings(mqtt_url=mosquitto.tls_url, mqtt_ca_file=mosquitto.ca_file, mqtt_protocol=protocol)
-    assert deliver(alert, storage=storage, channel=NO_EMAIL, settings=config).startswith("sent mqtt")
+    assert str(deliver(alert, storage=storage, mail=NO_EMAIL, settings=config)).startswith("sent mqtt")
     assert json.loads(subscriber.on(VISIT)[0][0])["alert_id"] == alert.alert_id
 
 
@@ -135,7 +135,7 @@ def test_a_households_own_broker_is_used(storage, mosquitto, subscriber):
         storage, "home", HouseholdSettings.model_validate({"channels": ["mqtt"], "mqtt_url": mosquitto.url})
     )
     alert = stranger_alert(storage, "own", **DETAILS)
-    assert deliver(alert, storage=storage, channel=NO_EMAIL, settings=settings()).startswith("sent mqtt")
+    assert str(deliver(alert, storage=storage, mail=NO_EMAIL, settings=settings())).startswith("sent mqtt")
     assert subscriber.on(VISIT)
 
 
@@ -148,12 +148,12 @@ def test_a_refusal_that_retrying_cannot_fix_is_a_dead_letter_at_once(storage, mo
     else:
         config = settings(mqtt_url=mosquitto.tls_url, mqtt_ca_file=mosquitto.wrong_ca_file)
     paused = []
-    outcome = deliver(alert, storage=storage, channel=NO_EMAIL, settings=config, pause=paused.append)
-    assert outcome.startswith("dead-lettered: mqtt: MQTT broker mqtt"), outcome
-    assert ("refused" in outcome) if fault == "wrong password" else ("not trusted" in outcome)
+    outcome = deliver(alert, storage=storage, mail=NO_EMAIL, settings=config, pause=paused.append)
+    assert str(outcome).startswith("dead-lettered: mqtt: MQTT broker mqtt"), outcome
+    assert ("refused" in str(outcome)) if fault == "wrong password" else ("not trusted" in str(outcome))
     assert paused == [], "no retry for a refusal"
     assert storage.exists(dead_alert_key("home", alert.alert_id))
-    assert mosquitto.password not in outcome and mosquitto.password not in caplog.text
+    assert mosquitto.password not in str(outcome) and mosquitto.password not in caplog.text
 
 
 def test_broker_down_is_retried_then_kept_and_sent_by_alerts_retry(storage, mosquitto, subscriber):
@@ -163,16 +163,16 @@ def test_broker_down_is_retried_then_kept_and_sent_by_alerts_retry(storage, mosq
     subscriber.close()
     mosquitto.stop()
     paused: list[float] = []
-    outcome = deliver(alert, storage=storage, channel=NO_EMAIL, settings=config, pause=paused.append)
-    assert outcome.startswith("dead-lettered: mqtt: MQTT broker") and "unreachable" in outcome
+    outcome = deliver(alert, storage=storage, mail=NO_EMAIL, settings=config, pause=paused.append)
+    assert str(outcome).startswith("dead-lettered: mqtt: MQTT broker") and "unreachable" in str(outcome)
     assert paused == [1.0, 2.0, 4.0], "retried with backoff within the budget"
     assert not storage.exists(sent_alert_key("home", alert.alert_id, "mqtt"))
 
     mosquitto.start()
     back = Subscriber(mosquitto, VISIT)
     try:
-        outcomes = retry_dead_letters(storage=storage, channel=NO_EMAIL, settings=config, household="home")
-        assert outcomes[alert.alert_id].startswith("sent mqtt")
+        outcomes = retry_dead_letters(storage=storage, mail=NO_EMAIL, settings=config, household="home")
+        assert str(outcomes[alert.alert_id]).startswith("sent mqtt")
         assert len(back.on(VISIT)) == 1
         assert not storage.exists(dead_alert_key("home", alert.alert_id))
     finally:
@@ -237,14 +237,14 @@ def test_a_connection_dropped_mid_publish_is_retried_and_the_visit_arrives_once(
         outcome = deliver(
             alert,
             storage=storage,
-            channel=NO_EMAIL,
+            mail=NO_EMAIL,
             settings=settings(mqtt_url=url, mqtt_timeout=3),
             pause=paused.append,
             retry=RetryPolicy(attempts=3),
         )
     finally:
         proxy.close()
-    assert outcome.startswith("sent mqtt"), outcome
+    assert str(outcome).startswith("sent mqtt"), outcome
     assert proxy.connections == 2 and len(paused) == 1
     assert len(subscriber.on(VISIT, count=2, timeout=1.5)) == 1
     assert len(subscriber.on(FACE)) == 1
@@ -256,10 +256,10 @@ def test_broker_urls_are_checked_and_never_echoed(storage):
     outcome = deliver(
         alert,
         storage=storage,
-        channel=NO_EMAIL,
+        mail=NO_EMAIL,
         settings=settings(mqtt_url="http://user:s3cret@example.test"),
     )
-    assert "must start with mqtt:// or mqtts://" in outcome and "s3cret" not in outcome
+    assert "must start with mqtt:// or mqtts://" in str(outcome) and "s3cret" not in str(outcome)
     assert not storage.exists(sent_alert_key("home", "badurl", "mqtt"))
     assert storage.exists(dead_alert_key("home", "badurl"))
 

@@ -21,6 +21,7 @@ from facewatch.recognize.negatives import load_negatives, not_this_person
 from facewatch.recognize.recognizer import Recognizer
 from facewatch.recognize.triggers import StorageEvent
 from facewatch.recognize.visit_store import VisitStore
+from facewatch.records import AlertOutcome, DeliveryStatus
 from tests.conftest import TESTDATA, clip_frame, run_cli
 from tests.street import MAX_PIXELS, Collected
 
@@ -68,7 +69,7 @@ def test_a_face_wrongly_named_becomes_an_alerting_stranger_after_this_is_not_x(s
     again = judge(storage, notifier, clip_frame(100), T0 + timedelta(hours=1))
     assert again.verdict == "stranger"
     assert "not obama, by feedback" in again.reason
-    assert len(notifier.alerts) == 1 and again.alert == "sent"
+    assert len(notifier.alerts) == 1 and again.alert == AlertOutcome(status=DeliveryStatus.SENT)
     # Obama himself still is Obama.
     himself = judge(storage, notifier, obama_at_the_door, T0 + timedelta(hours=2))
     assert (himself.verdict, himself.name) == ("known", "obama")

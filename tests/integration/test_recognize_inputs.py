@@ -161,7 +161,7 @@ def test_a_frame_with_several_faces_judges_each(household, with_boxes):
     assert judged == [("known", "obama"), ("stranger", None)]
     assert outcome.result.boxes_from == ("edge" if with_boxes else "detected")
     assert len(notifier.alerts) == 1  # for the stranger only
-    assert [f.box for f in notifier.alerts[0].strangers] == [found[1].box]
+    assert [f.box for f in notifier.alerts[0].faces] == [found[1].box]
     assert notifier.alerts[0].faces_in_frame == len(outcome.result.faces)
 
 

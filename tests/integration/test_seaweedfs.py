@@ -39,6 +39,7 @@ from facewatch.local.stack import function_process as stack_function_process
 from facewatch.recognize.known import enroll, load_gallery
 from facewatch.recognize.visit_store import VisitStore
 from facewatch.recognize.visits import Sighting, VisitPolicy
+from facewatch.records import AlertOutcome, DeliveryStatus
 from facewatch.store.storage import Storage, StoredObject
 from tests.conftest import TESTDATA, clip_frame
 from tests.integration import test_storage as storage_contract
@@ -224,7 +225,7 @@ def test_uploads_are_judged_and_a_stranger_is_emailed_once(stack: WeedStack):
 
     assert "stranger" in [f["verdict"] for f in stranger["faces"]]
     assert "known" not in [f["verdict"] for f in stranger["faces"]]
-    assert stranger["alert"] == "sent"
+    assert AlertOutcome.read(stranger["alert"]) == AlertOutcome(status=DeliveryStatus.SENT)
 
     wait_for(stack, "the stranger email", lambda: sorted(set(stack.outbox.messages) - mails_before) or None)
     time.sleep(1.0)  # a redelivered event would send a second one now

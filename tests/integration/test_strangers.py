@@ -200,7 +200,7 @@ def test_the_alert_link_names_the_whole_stranger_at_once(storage, household):
         "secret-for-tests",
         "home",
         alert.frame_key,
-        alert.strangers[0].box,
+        alert.faces[0].box,
         now=datetime.now(UTC),
         ttl=timedelta(hours=1),
     )

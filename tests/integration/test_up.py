@@ -35,6 +35,7 @@ from facewatch.local.seaweed import find_weed
 from facewatch.local.stack import free_port
 from facewatch.recognize.recognizer import alert_id_for
 from facewatch.recognize.triggers import StorageEvent
+from facewatch.records import AlertOutcome, DeliveryStatus
 from facewatch.store.storage import Storage
 from tests.conftest import TESTDATA, clip_frame
 
@@ -339,7 +340,7 @@ def check_each_alert_sent_once(up: Up, frames: list[FrameKey], outbox: Path) -> 
         result = storage.get_json(frame.result_key)
         event = StorageEvent("created", storage.bucket, str(frame), etag=result.get("frame_etag"))
         for i, face in enumerate(result.get("faces", [])):
-            if face.get("alert") and not str(face["alert"]).startswith("suppressed"):
+            if (said := AlertOutcome.read(face.get("alert"))) and said.status is not DeliveryStatus.HELD_BACK:
                 expected.add(alert_id_for(event, i))
     wait_for(
         "an email for every alert handed over", lambda: expected <= set(emailed_alert_ids(outbox)) or None, up

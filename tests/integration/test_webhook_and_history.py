@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from facewatch import config
-from facewatch.alerts.channels import SmtpChannel
 from facewatch.alerts.delivery import deliver
 from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
+from facewatch.alerts.mail_transport import SmtpTransport
 from facewatch.alerts.retries import RetryPolicy
 from facewatch.config import Settings
 from facewatch.edge.uploads import store_face_frame
@@ -36,15 +36,15 @@ def test_the_webhook_channel_posts_json_with_links_once(storage, hook):
         captured_at=datetime.now(UTC),
         faces_in_frame=1,
         visit_frames=3,
-        strangers=[FaceVerdict(box=Box(156, 82, 94, 94), verdict="stranger")],
+        faces=[FaceVerdict(box=Box(156, 82, 94, 94), verdict="stranger")],
         stranger_id="stranger-0123456789",
         stranger_visits=2,
         stranger_previous_seen=datetime(2026, 11, 24, 18, 30, tzinfo=UTC),
     )
     settings = Settings(link_secret="s3cret", feedback_url="https://fw.example/feedback")
-    smtp_unused = SmtpChannel("127.0.0.1", 9)
+    smtp_unused = SmtpTransport("127.0.0.1", 9)
     for _ in range(2):
-        deliver(alert, storage=storage, channel=smtp_unused, settings=settings, retry=RetryPolicy(attempts=1))
+        deliver(alert, storage=storage, mail=smtp_unused, settings=settings, retry=RetryPolicy(attempts=1))
     [payload] = received
     assert payload["event"] == "facewatch.stranger"
     assert payload["camera"] == "door"

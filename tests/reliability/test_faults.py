@@ -10,6 +10,7 @@ import cv2
 import pytest
 
 from facewatch.layout import dead_alerts_prefix, encodings_key
+from facewatch.records import DeliveryStatus
 from tests.conftest import TESTDATA, clip_frame
 from tests.reliability.conftest import Frames, known_gallery_bytes, wait_for_results
 
@@ -68,8 +69,8 @@ def test_smtp_down_for_a_while_the_alert_arrives_later(stack, gallery, figures):
 
 
 def test_smtp_down_for_good_the_alert_is_kept_then_retried(stack, gallery, figures):
-    from facewatch.alerts.channels import SmtpChannel
     from facewatch.alerts.dead_letters import retry_dead_letters
+    from facewatch.alerts.mail_transport import SmtpTransport
 
     storage = stack.storage()
     storage.put(encodings_key("smtp-dead"), gallery)
@@ -85,11 +86,11 @@ def test_smtp_down_for_good_the_alert_is_kept_then_retried(stack, gallery, figur
         server.start()
     outcomes = retry_dead_letters(
         storage=storage,
-        channel=SmtpChannel("127.0.0.1", server.port),
+        mail=SmtpTransport("127.0.0.1", server.port),
         settings=stack.settings.model_copy(update={"mail_to": ["household@example.test"]}),
         household="smtp-dead",
     )
-    assert all(o.startswith("sent") for o in outcomes.values())
+    assert all(o.status is DeliveryStatus.SENT for o in outcomes.values())
     figures["frames_lost"] += 0 if len(emails_to(stack, "smtp-dead")) == 1 else 1
     assert len(emails_to(stack, "smtp-dead")) == 1
 

@@ -1,8 +1,9 @@
 """notify's core: deliver each alert once on each of its household's channels. A claim
 (a conditional create) keeps two invocations from sending the same alert, a sent record
 keeps it from going out twice later; what fails is retried within a time budget
-(retries.py) and then kept as a dead letter (dead_letters.py). An alert is never lost: it
-is sent, or it is stored, or the caller gets an error and delivers it again."""
+(retries.py) and then kept as a dead letter (keep_dead_letter, here; dead_letters.py sends
+them again through deliver). An alert is never lost: it is sent, or it is stored, or the
+caller gets an error and delivers it again."""
 
 from __future__ import annotations
 
@@ -10,16 +11,16 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
 from facewatch.alerts import mqtt, webhook
-from facewatch.alerts.channels import Channel, DeliveryError
-from facewatch.alerts.dead_letters import keep_dead_letter
 from facewatch.alerts.home_assistant import Topics, alert_messages
-from facewatch.alerts.household_settings import Recipients, load_household_settings, resolve
+from facewatch.alerts.household_settings import ChannelName, Recipients, load_household_settings, resolve
 from facewatch.alerts.links import Links, alert_links
 from facewatch.alerts.mail import build_alert_email, build_operator_email
+from facewatch.alerts.mail_transport import MailTransport
 from facewatch.alerts.retries import RetryPolicy, send_with_retries
 from facewatch.alerts.rules import quiet_reason
 from facewatch.config import Settings
@@ -27,14 +28,15 @@ from facewatch.exceptions import (
     AlertError,
     AlertInProgress,
     BadInput,
+    DeliveryError,
     ObjectMissing,
     WriteConflict,
 )
 from facewatch.faces.crops import crop_face
 from facewatch.images import decode_bgr
-from facewatch.layout import alert_claim_key, alert_face_key, sent_alert_key
+from facewatch.layout import alert_claim_key, alert_face_key, dead_alert_key, sent_alert_key
 from facewatch.outbound import policy_from_settings
-from facewatch.records import Alert
+from facewatch.records import Alert, ChannelOutcome, Delivery, DeliveryStatus
 from facewatch.store.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -46,61 +48,58 @@ reads before the first send count against it too). Callers wait longer: HttpNoti
 (alerts/handover.py) 45 s, notify's own Lambda and Knative timeouts 60 s."""
 
 
-def _sender(
-    name: str,
-    alert: Alert,
-    *,
-    storage: Storage,
-    channel: Channel,
-    settings: Settings,
-    recipients: Recipients,
-    now: datetime,
-) -> Callable[[], str]:
-    """A ready-to-call send of the alert on one channel, built once so retries resend it."""
-    if alert.kind == "operator":
-        to = settings.operator_mail_to or recipients.mail_to
-        return partial(channel.send, build_operator_email(alert, mail_from=settings.mail_from, mail_to=to))
-    links = alert_links(alert, storage, settings, now)
-    if name == "email":
-        message = build_alert_email(
-            alert,
-            storage.get(alert.frame_key).body,
-            mail_from=settings.mail_from,
-            mail_to=recipients.mail_to,
-            timezone=recipients.timezone,
-            links=links,
-        )
-        return partial(channel.send, message)
-    if name == "mqtt":
-        return _mqtt_sender(alert, storage=storage, settings=settings, recipients=recipients, links=links)
-    if not recipients.webhook_url:
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """What every channel's sender reads: the alert and where it goes."""
+
+    alert: Alert
+    storage: Storage
+    mail: MailTransport
+    settings: Settings
+    recipients: Recipients
+    links: Links
+
+
+def _send_email(out: Outgoing) -> Callable[[], str]:
+    message = build_alert_email(
+        out.alert,
+        out.storage.get(out.alert.frame_key).body,
+        mail_from=out.settings.mail_from,
+        mail_to=out.recipients.mail_to,
+        timezone=out.recipients.timezone,
+        links=out.links,
+    )
+    return partial(out.mail.send, message)
+
+
+def _send_webhook(out: Outgoing) -> Callable[[], str]:
+    if not out.recipients.webhook_url:
         raise AlertError("webhook channel chosen but no webhook_url set for the household")
-    policy = policy_from_settings(settings)
-    return partial(webhook.post_webhook, recipients.webhook_url, alert, links, policy=policy)
+    policy = policy_from_settings(out.settings)
+    return partial(webhook.post_webhook, out.recipients.webhook_url, out.alert, out.links, policy=policy)
 
 
-def _mqtt_sender(
-    alert: Alert, *, storage: Storage, settings: Settings, recipients: Recipients, links: Links
-) -> Callable[[], str]:
+def _send_mqtt(out: Outgoing) -> Callable[[], str]:
     """The alert's MQTT messages, built once: its face is cut from the frame and kept in the
     bucket (for the presigned face_url), then published with the visit."""
-    if recipients.mqtt_url is None:
+    alert, storage, settings = out.alert, out.storage, out.settings
+    if out.recipients.mqtt_url is None:
         raise DeliveryError(
             "mqtt channel chosen but no broker: set FACEWATCH_MQTT_URL or the household's mqtt_url",
             retryable=False,
         )
     try:
         broker = mqtt.parse_broker(
-            recipients.mqtt_url.get_secret_value(),
+            out.recipients.mqtt_url.get_secret_value(),
             ca_file=settings.mqtt_ca_file,
             protocol=settings.mqtt_protocol,
         )
     except BadInput as exc:
         raise DeliveryError(str(exc), retryable=False) from None
     face_jpeg = face_url = None
-    if alert.strangers:
+    if alert.faces:
         frame = decode_bgr(storage.get(alert.frame_key).body, settings.max_image_pixels)
-        face_jpeg = crop_face(frame, alert.strangers[0].box)
+        face_jpeg = crop_face(frame, alert.faces[0].box)
         face_key = alert_face_key(alert.household, alert.alert_id)
         storage.put(face_key, face_jpeg, content_type="image/jpeg")
         face_url = storage.presigned_url(face_key, settings.presign_seconds)
@@ -108,12 +107,63 @@ def _mqtt_sender(
         Topics(settings.mqtt_prefix, settings.mqtt_discovery_prefix),
         alert,
         face_jpeg=face_jpeg,
-        frame_url=links.frame_url,
+        frame_url=out.links.frame_url,
         face_url=face_url,
     )
     # The household's own broker is checked like its webhook; the deployment's is its operator's.
-    policy = None if recipients.mqtt_url == settings.mqtt_url else policy_from_settings(settings)
+    policy = None if out.recipients.mqtt_url == settings.mqtt_url else policy_from_settings(settings)
     return partial(mqtt.publish, broker, messages, timeout=settings.mqtt_timeout, policy=policy)
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """One channel's way out: `build` makes a ready-to-call send of the alert, built once so
+    retries resend it; `attempt_seconds` is the longest one send may take (for the budget)."""
+
+    build: Callable[[Outgoing], Callable[[], str]]
+    attempt_seconds: Callable[[Settings, MailTransport], float]
+
+
+SENDERS: dict[ChannelName, Sender] = {
+    # A transport that does not say is assumed to take as long as this deployment's others.
+    "email": Sender(
+        _send_email, lambda _, mail: float(getattr(mail, "timeout", webhook.WEBHOOK_TIMEOUT_SECONDS))
+    ),
+    "webhook": Sender(_send_webhook, lambda _, __: webhook.WEBHOOK_TIMEOUT_SECONDS),
+    "mqtt": Sender(_send_mqtt, lambda settings, _: settings.mqtt_timeout),
+}
+"""One sender per channel a household may choose (household_settings.ChannelName; a unit
+test keeps the two equal)."""
+
+
+def _sender(
+    name: ChannelName,
+    alert: Alert,
+    *,
+    storage: Storage,
+    mail: MailTransport,
+    settings: Settings,
+    recipients: Recipients,
+    now: datetime,
+) -> Callable[[], str]:
+    """A ready-to-call send of the alert on one channel, built once so retries resend it."""
+    if alert.kind == "operator":
+        to = settings.operator_mail_to or recipients.mail_to
+        return partial(mail.send, build_operator_email(alert, mail_from=settings.mail_from, mail_to=to))
+    links = alert_links(alert, storage, settings, now)
+    return SENDERS[name].build(Outgoing(alert, storage, mail, settings, recipients, links))
+
+
+def keep_dead_letter(storage: Storage, alert: Alert, delivery: Delivery, now: datetime) -> Delivery:
+    """Keep an alert that could not be sent in the bucket (`alerts/dead/`), with why, for
+    `facewatch alerts retry` (dead_letters.py)."""
+    failures = [c.said() for c in delivery.of(DeliveryStatus.DEAD_LETTERED)]
+    storage.put_json(
+        dead_alert_key(alert.household, alert.alert_id),
+        {"alert": alert.model_dump(mode="json"), "errors": failures, "failed_at": now},
+    )
+    log.error("alert %s kept as a dead letter: %s", alert.alert_id, "; ".join(failures))
+    return delivery
 
 
 CLAIM_SECONDS = 120.0
@@ -147,31 +197,21 @@ def _claim(storage: Storage, alert: Alert, channel: str) -> str:
     return key
 
 
-def _attempt_seconds(name: str, channel: Channel, settings: Settings) -> float:
-    """The longest one send on this channel may take."""
-    if name == "mqtt":
-        return settings.mqtt_timeout
-    if name == "webhook":
-        return webhook.WEBHOOK_TIMEOUT_SECONDS
-    # A channel that does not say is assumed to take as long as this deployment's others.
-    return float(getattr(channel, "timeout", webhook.WEBHOOK_TIMEOUT_SECONDS))
-
-
 def deliver(
     alert: Alert,
     *,
     storage: Storage,
-    channel: Channel,
+    mail: MailTransport,
     settings: Settings,
     retry: RetryPolicy | None = None,
     pause: Callable[[float], None] = time.sleep,
     now: datetime | None = None,
     clock: Callable[[], float] = time.monotonic,
     budget: float = DELIVERY_BUDGET_SECONDS,
-) -> str:
+) -> Delivery:
     """Send the alert on each of the household's channels that has not had it yet, within
-    `budget` seconds; returns 'sent …', 'already sent' or 'dead-lettered: …'. Raises only
-    when the alert could be neither sent nor stored (the caller then delivers it again)."""
+    `budget` seconds; returns what became of it on each. Raises only when the alert could
+    be neither sent nor stored (the caller then delivers it again)."""
     now = now or datetime.now(UTC)
     deadline = clock() + budget
     try:
@@ -179,15 +219,18 @@ def deliver(
     except BadInput as exc:
         # A hand-edited settings.json must not cost the alert: it waits for the fix and
         # `facewatch alerts retry`. Nothing is claimed yet, so nothing is left held.
-        return keep_dead_letter(storage, alert, [f"settings: {exc}"], now)
+        failed = ChannelOutcome(channel=None, status=DeliveryStatus.DEAD_LETTERED, detail=f"settings: {exc}")
+        return keep_dead_letter(storage, alert, Delivery(channels=[failed]), now)
     recipients = resolve(own, settings)
     # An operator alert is one email to whoever runs facewatch, whatever the household chose.
-    channels = ["email"] if alert.kind == "operator" else recipients.channels
+    channels: list[ChannelName] = ["email"] if alert.kind == "operator" else recipients.channels
     pending = [c for c in channels if not storage.exists(sent_alert_key(alert.household, alert.alert_id, c))]
+    outcomes = [
+        ChannelOutcome(channel=c, status=DeliveryStatus.ALREADY_SENT) for c in channels if c not in pending
+    ]
     if not pending:
         log.info("alert %s was already sent; not sending it twice", alert.alert_id)
-        return "already sent"
-    done, failures, quiet = [], [], []
+        return Delivery(channels=outcomes)
     for name in list(pending):
         window = None if alert.kind == "operator" else recipients.quiet_hours.get(name)
         why = quiet_reason(window, name, alert.captured_at, recipients.timezone)
@@ -202,7 +245,7 @@ def deliver(
                     "sent_at": now,
                 },
             )
-            quiet.append(f"{name} suppressed: {why}")
+            outcomes.append(ChannelOutcome(channel=name, status=DeliveryStatus.HELD_BACK, detail=why))
             pending.remove(name)
     for i, name in enumerate(pending):
         sent_key = sent_alert_key(alert.household, alert.alert_id, name)
@@ -210,15 +253,16 @@ def deliver(
         if storage.exists(sent_key):
             # Another invocation sent it and let go of its claim after our check above.
             storage.delete(claim)
+            outcomes.append(ChannelOutcome(channel=name, status=DeliveryStatus.ALREADY_SENT))
             continue
         # Retries here may not use the time each later channel needs for its first attempt.
-        reserved = sum(_attempt_seconds(later, channel, settings) for later in pending[i + 1 :])
+        reserved = sum(SENDERS[later].attempt_seconds(settings, mail) for later in pending[i + 1 :])
         try:
             send = _sender(
                 name,
                 alert,
                 storage=storage,
-                channel=channel,
+                mail=mail,
                 settings=settings,
                 recipients=recipients,
                 now=now,
@@ -229,10 +273,12 @@ def deliver(
                 pause,
                 clock=clock,
                 deadline=deadline - reserved,
-                attempt_seconds=_attempt_seconds(name, channel, settings),
+                attempt_seconds=SENDERS[name].attempt_seconds(settings, mail),
             )
         except (AlertError, ObjectMissing) as exc:
-            failures.append(f"{name}: {exc}")
+            outcomes.append(
+                ChannelOutcome(channel=name, status=DeliveryStatus.DEAD_LETTERED, detail=str(exc))
+            )
             storage.delete(claim)  # a later retry may try again at once
             continue
         storage.put_json(
@@ -240,12 +286,10 @@ def deliver(
             {"alert_id": alert.alert_id, "channel": name, "delivery_id": delivery_id, "sent_at": now},
         )
         storage.delete(claim)  # the sent record keeps it from going out twice from now on
-        done.append(f"{name} {delivery_id}")
-    if failures:
-        return keep_dead_letter(storage, alert, failures, now)
-    if not done:
-        return f"suppressed: {'; '.join(quiet)}" if quiet else "already sent"
-    log.info(
-        "alert %s for %s/%s delivered: %s", alert.alert_id, alert.household, alert.camera, ", ".join(done)
-    )
-    return f"sent {', '.join(done + quiet)}"
+        outcomes.append(ChannelOutcome(channel=name, status=DeliveryStatus.SENT, detail=delivery_id))
+    delivery = Delivery(channels=outcomes)
+    if delivery.status is DeliveryStatus.DEAD_LETTERED:
+        return keep_dead_letter(storage, alert, delivery, now)
+    if delivery.status is DeliveryStatus.SENT:
+        log.info("alert %s for %s/%s delivered: %s", alert.alert_id, alert.household, alert.camera, delivery)
+    return delivery

@@ -12,14 +12,14 @@ from pydantic import SecretStr
 
 from facewatch.config import Settings
 from facewatch.exceptions import AlertError
-from facewatch.records import Alert
+from facewatch.records import Alert, AlertKind, AlertOutcome, Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
 
 
 class Notifier(Protocol):
-    def send(self, alert: Alert) -> str:
-        """Hand the alert over; returns a short description of what happened."""
+    def send(self, alert: Alert) -> AlertOutcome:
+        """Hand the alert over; returns what became of it, as far as this side knows."""
         ...
 
 
@@ -45,7 +45,7 @@ class HttpNotifier:
         self.token = token
         """notify's bearer token (FACEWATCH_NOTIFY_TOKEN), sent with every alert."""
 
-    def send(self, alert: Alert) -> str:
+    def send(self, alert: Alert) -> AlertOutcome:
         headers = {"Content-Type": "application/json"}
         if self.token is not None:
             headers["Authorization"] = f"Bearer {self.token.get_secret_value()}"
@@ -63,21 +63,20 @@ class HttpNotifier:
             raise AlertError(f"notify at {self.url} answered {response.status_code}: {response.text[:300]}")
         if response.status_code == 202:
             # Not sent, but kept by notify as a dead letter: no reason to hand it over again.
-            return "dead-lettered"
-        return handed_over(response)
+            return AlertOutcome(status=DeliveryStatus.DEAD_LETTERED, kind=alert.kind)
+        return handed_over(response, alert.kind)
 
 
-def handed_over(response: requests.Response) -> str:
-    """What recognize records of a hand-over notify accepted: 'sent', or what the
-    household's rules held back (quiet hours on a channel: `facewatch events` shows it)."""
+def handed_over(response: requests.Response, kind: AlertKind) -> AlertOutcome:
+    """What recognize records of a hand-over notify accepted: sent, or held back by the
+    household's rules (quiet hours on a channel: `facewatch events` shows which), read from
+    the `channels` of notify's answer."""
     try:
-        delivered = str(response.json().get("delivered", ""))
-    except (ValueError, AttributeError):
-        return "sent"
-    if delivered.startswith("suppressed"):
-        return delivered
-    quiet = [part.strip() for part in delivered.split(",") if " suppressed: " in part]
-    return f"sent ({'; '.join(quiet)})" if quiet else "sent"
+        delivery = Delivery.model_validate(response.json())
+    except ValueError:  # pydantic's ValidationError and a body that is not JSON alike
+        return AlertOutcome(status=DeliveryStatus.SENT, kind=kind)
+    status = DeliveryStatus.HELD_BACK if delivery.status is DeliveryStatus.HELD_BACK else DeliveryStatus.SENT
+    return AlertOutcome(status=status, detail=delivery.held_back(), kind=kind)
 
 
 class LambdaNotifier:
@@ -88,7 +87,7 @@ class LambdaNotifier:
         self.client = client
         self.function_name = function_name
 
-    def send(self, alert: Alert) -> str:
+    def send(self, alert: Alert) -> AlertOutcome:
         try:
             self.client.invoke(
                 FunctionName=self.function_name,
@@ -97,17 +96,17 @@ class LambdaNotifier:
             )
         except Exception as exc:
             raise AlertError(f"could not invoke {self.function_name}: {type(exc).__name__}: {exc}") from exc
-        return "queued"
+        return AlertOutcome(status=DeliveryStatus.QUEUED, kind=alert.kind)
 
 
 class LogNotifier:
     """No notify configured: the alert is logged so it is not silently dropped."""
 
-    def send(self, alert: Alert) -> str:
+    def send(self, alert: Alert) -> AlertOutcome:
         log.warning(
             "no notify target configured; alert not delivered: %s", json.dumps(alert.model_dump(mode="json"))
         )
-        return "not configured"
+        return AlertOutcome(status=DeliveryStatus.NOT_CONFIGURED, kind=alert.kind)
 
 
 def notifier_from_settings(settings: Settings) -> Notifier:

@@ -105,7 +105,7 @@ def visit_payload(
 ) -> dict[str, Any]:
     """The visit message: `event_type` for Home Assistant's event entity, and the rest for
     any subscriber. `alert_id` lets a subscriber drop a message delivered twice."""
-    face = alert.strangers[0] if alert.strangers else None
+    face = alert.faces[0] if alert.faces else None
     return {
         "event_type": kind,
         "verdict": kind,

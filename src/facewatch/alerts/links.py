@@ -28,16 +28,16 @@ def alert_links(alert: Alert, storage: Storage, settings: Settings, now: datetim
     from facewatch.tokens import sign_face, sign_in_link
 
     frame_url = storage.presigned_url(alert.frame_key, settings.presign_seconds)
-    if settings.link_secret is None or not alert.strangers or alert.kind != "stranger":
+    if settings.link_secret is None or not alert.faces or alert.kind != "stranger":
         return Links(frame_url, None)
     secret = settings.link_secret.get_secret_value()
     ttl = timedelta(seconds=settings.link_ttl_seconds)
     known_url = None
     if settings.feedback_url:
-        token = sign_face(secret, alert.household, alert.frame_key, alert.strangers[0].box, now=now, ttl=ttl)
+        token = sign_face(secret, alert.household, alert.frame_key, alert.faces[0].box, now=now, ttl=ttl)
         known_url = f"{settings.feedback_url.rstrip('/')}/?token={token}"
     console_url = None
-    verdict_id = alert.strangers[0].verdict_id
+    verdict_id = alert.faces[0].verdict_id
     if settings.console_url and verdict_id:
         token = sign_in_link(
             secret,

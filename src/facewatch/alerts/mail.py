@@ -126,13 +126,13 @@ def build_alert_email(
     when = local_time(alert.captured_at, timezone)
     stamp = when.strftime("%Y-%m-%d %H:%M:%S %Z")
     image = _decoded(frame_jpeg)
-    photo = _boxed(image, [f.box for f in alert.strangers], 90)
-    face = _face(image, alert.strangers[0].box) if alert.strangers else None
-    count = len(alert.strangers)
+    photo = _boxed(image, [f.box for f in alert.faces], 90)
+    face = _face(image, alert.faces[0].box) if alert.faces else None
+    count = len(alert.faces)
     who = "A stranger" if count == 1 else f"{count} strangers"
     subject = f"Stranger at {alert.camera} — {stamp}"
     if alert.kind == "arrival":  # a named person the household asked to hear about
-        who = alert.strangers[0].name or "Someone known"
+        who = alert.faces[0].name or "Someone known"
         subject = f"{who} arrived at {alert.camera} — {stamp}"
     visit = f"{alert.visit_frames} frame(s) so far"
     if alert.first_seen:
@@ -169,7 +169,7 @@ def build_alert_email(
             faces_in_frame=alert.faces_in_frame,
             visit=visit,
             history=history,
-            verdict=alert.strangers[0].verdict if alert.strangers else "stranger",
+            verdict=alert.faces[0].verdict if alert.faces else "stranger",
             crop_cid=crop_cid[1:-1] if crop_cid else None,
             frame_cid=frame_cid[1:-1],
             links=links,

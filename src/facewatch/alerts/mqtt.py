@@ -21,9 +21,8 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import SecretStr
 
-from facewatch.alerts.channels import DeliveryError
 from facewatch.alerts.home_assistant import Message
-from facewatch.exceptions import BadInput
+from facewatch.exceptions import BadInput, DeliveryError
 from facewatch.outbound import OutboundPolicy, OutboundRefused, Unresolvable
 
 log = logging.getLogger(__name__)

@@ -33,14 +33,14 @@ def post_webhook(
 
     payload = {
         "event": "facewatch.arrival" if alert.kind == "arrival" else "facewatch.stranger",
-        "name": alert.strangers[0].name if alert.kind == "arrival" and alert.strangers else None,
+        "name": alert.faces[0].name if alert.kind == "arrival" and alert.faces else None,
         "alert_id": alert.alert_id,
         "household": alert.household,
         "camera": alert.camera,
         "captured_at": alert.captured_at.isoformat(),
         "visit_id": alert.visit_id,
         "visit_frames": alert.visit_frames,
-        "strangers": len(alert.strangers),
+        "strangers": len(alert.faces),  # the payload's key, which receivers read, stays
         "stranger_id": alert.stranger_id,
         "stranger_visits": alert.stranger_visits,
         "stranger_previous_seen": (

@@ -221,15 +221,16 @@ def alerts() -> None:
 @click.option("--household", default=None, help="Only this household (default: all).")
 def alerts_retry(household: str | None) -> None:
     """Send dead-lettered alerts again; those that go out are removed from the dead letters."""
-    from facewatch.alerts.channels import channel_from_settings
     from facewatch.alerts.dead_letters import retry_dead_letters
+    from facewatch.alerts.mail_transport import mail_transport_from_settings
+    from facewatch.records import DeliveryStatus
     from facewatch.store.storage import Storage
 
     settings = _settings()
     try:
         outcomes = retry_dead_letters(
             storage=Storage.from_settings(settings),
-            channel=channel_from_settings(settings),
+            mail=mail_transport_from_settings(settings),
             settings=settings,
             household=household,
         )
@@ -237,7 +238,7 @@ def alerts_retry(household: str | None) -> None:
         fail(exc)
     for alert_id, outcome in outcomes.items():
         click.echo(f"{alert_id}: {outcome}")
-    failed = sum(o.startswith("dead-lettered") for o in outcomes.values())
+    failed = sum(o.status is DeliveryStatus.DEAD_LETTERED for o in outcomes.values())
     click.echo(f"{len(outcomes) - failed} sent, {failed} still failing", err=True)
     sys.exit(1 if failed else 0)
 

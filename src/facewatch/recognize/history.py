@@ -9,6 +9,7 @@ from typing import Any
 
 from facewatch.exceptions import BadInput
 from facewatch.layout import results_prefix
+from facewatch.records import AlertOutcome
 from facewatch.store.storage import Storage
 
 _RELATIVE = re.compile(r"^(\d+)([smhdw])$")
@@ -27,6 +28,12 @@ def parse_since(value: str | None, now: datetime) -> datetime | None:
     except ValueError as exc:
         raise BadInput(f"--since {value!r}: use e.g. 2h, 7d or 2026-11-25T08:00") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _said(alert: Any) -> str | None:
+    """A face's alert as `events` has always shown it, whichever version wrote it."""
+    outcome = AlertOutcome.read(alert)
+    return None if outcome is None else str(outcome)
 
 
 def _day_of(key: str) -> str:
@@ -56,7 +63,7 @@ def verdict_rows(storage: Storage, household: str, since: datetime | None = None
                     "verdict_id": face.get("verdict_id"),
                     "visit_id": face.get("visit_id"),
                     "stranger_id": face.get("stranger_id"),
-                    "alert": face.get("alert"),
+                    "alert": _said(face.get("alert")),
                     "reason": face.get("reason"),
                     "looked_again": face.get("looked_again"),
                 }

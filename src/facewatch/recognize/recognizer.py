@@ -37,7 +37,7 @@ from facewatch.recognize.strangers import NewSighting, Recall, StrangerSighting
 from facewatch.recognize.triggers import StorageEvent
 from facewatch.recognize.visit_store import VisitStore
 from facewatch.recognize.visits import Sighting, VisitPolicy, Vote, track_key
-from facewatch.records import Alert, FaceVerdict, FrameResult
+from facewatch.records import Alert, AlertOutcome, DeliveryStatus, FaceVerdict, FrameResult
 from facewatch.store.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,12 @@ class Outcome:
             out["detail"] = self.detail
         if self.result is not None:
             out["faces"] = [f.verdict for f in self.result.faces]
-            out["alert"] = self.result.alert
+            out["alert"] = str(self.result.alert) if self.result.alert else None
         return out
+
+
+def _held_back(why: str) -> AlertOutcome:
+    return AlertOutcome(status=DeliveryStatus.HELD_BACK, detail=why)
 
 
 def alert_id_for(event: StorageEvent, face_index: int) -> str:
@@ -311,7 +315,7 @@ class Recognizer:
         votes: list[Vote],
         gallery: Gallery | None,
         rules: HouseholdSettings,
-    ) -> tuple[list[FaceVerdict], str]:
+    ) -> tuple[list[FaceVerdict], AlertOutcome]:
         """Place each stranger in a visit (atomically, in the bucket) and alert new visits;
         a stranger face on a known person's edge track is that person and is not placed.
         An AlertError propagates: no result is written, the event fails and is delivered
@@ -343,8 +347,8 @@ class Recognizer:
         for i, (_, _, alert_id), assignment in zip(indices, sightings, assignments, strict=True):
             visit = assignment.visit
             if visit is None:
-                faces[i] = faces[i].model_copy(update={"alert": f"suppressed: {assignment.reason}"})
-                outcomes.append(faces[i].alert or "")
+                faces[i] = faces[i].model_copy(update={"alert": _held_back(assignment.reason)})
+                outcomes.append(_held_back(assignment.reason))
                 continue
             recall = next(recalls)
             face = faces[i].model_copy(
@@ -365,12 +369,12 @@ class Recognizer:
                     no_alerts=rules.no_alerts,
                 )
             if held_back is not None:
-                face = face.model_copy(update={"alert": f"suppressed: {held_back}"})
+                face = face.model_copy(update={"alert": _held_back(held_back)})
             elif assignment.alert:
                 alert = self._alert_for(
                     result,
                     alert_id,
-                    strangers=[face],
+                    faces=[face],
                     visit_id=visit.visit_id,
                     visit_frames=visit.frames,
                     first_seen=visit.first_seen,
@@ -381,10 +385,10 @@ class Recognizer:
                 handed = self.notifier.send(alert)
                 face = face.model_copy(update={"alert": handed})
             else:
-                face = face.model_copy(update={"alert": f"suppressed: {assignment.reason}"})
+                face = face.model_copy(update={"alert": _held_back(assignment.reason)})
             faces[i] = face
-            outcomes.append(face.alert or "")
-        sent = [o for o in outcomes if not o.startswith("suppressed")]
+            outcomes.append(face.alert or _held_back(""))
+        sent = [o for o in outcomes if o.status is not DeliveryStatus.HELD_BACK]
         return faces, (sent[0] if sent else outcomes[0])
 
     def _household_rules(self, household: str) -> HouseholdSettings:
@@ -420,8 +424,8 @@ class Recognizer:
         )
         for name in due:
             i = named[name]
-            alert = self._alert_for(result, alert_id_for(event, i), strangers=[faces[i]], kind="arrival")
-            faces[i] = faces[i].model_copy(update={"alert": f"arrival {self.notifier.send(alert)}"})
+            alert = self._alert_for(result, alert_id_for(event, i), faces=[faces[i]], kind="arrival")
+            faces[i] = faces[i].model_copy(update={"alert": self.notifier.send(alert)})
         return faces
 
     def _remember(
@@ -463,13 +467,13 @@ class Recognizer:
             same_visit_limit=self.settings.match_threshold,
         )
 
-    def _alert_operator(self, result: FrameResult, problem: str) -> str:
+    def _alert_operator(self, result: FrameResult, problem: str) -> AlertOutcome:
         """Faces that cannot be judged are not strangers (no alert flood), but somebody must
         fix the cause: one operator alert per household and day (notify sends an id once)."""
         day = result.captured_at.astimezone(UTC).strftime("%Y%m%d")
         alert_id = hashlib.sha256(f"operator:{result.household}:{day}".encode()).hexdigest()[:20]
-        alert = self._alert_for(result, alert_id, strangers=[], kind="operator", problem=problem)
-        return f"operator {self.notifier.send(alert)}"
+        alert = self._alert_for(result, alert_id, faces=[], kind="operator", problem=problem)
+        return self.notifier.send(alert)
 
     def _alert_for(self, result: FrameResult, alert_id: str, **details: Any) -> Alert:
         return Alert(

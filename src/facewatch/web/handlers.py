@@ -175,17 +175,17 @@ def notify(
     alert may show only its own household's frame, in this deployment's bucket."""
     from facewatch.alerts.alert_scope import check_alert_scope
     from facewatch.alerts.delivery import deliver
-    from facewatch.records import Alert
+    from facewatch.records import Alert, DeliveryStatus
 
     if isinstance(body, (bytes, bytearray)):
         require_bearer(headers or {}, services.settings.notify_token)
     alert = check_alert_scope(Alert.parse(body), services.storage.bucket)
-    delivery_id = deliver(
-        alert, storage=services.storage, channel=services.channel, settings=services.settings
-    )
+    delivery = deliver(alert, storage=services.storage, mail=services.mail, settings=services.settings)
     # 202: not delivered yet, but kept safe as a dead letter; the sender need not retry.
-    status = 202 if delivery_id.startswith("dead-lettered") else 200
-    return Reply(status, {"alert_id": alert.alert_id, "delivered": delivery_id})
+    status = 202 if delivery.status is DeliveryStatus.DEAD_LETTERED else 200
+    # `delivered` is for people and logs; recognize reads `channels` (alerts/handover.py).
+    body_out = {"alert_id": alert.alert_id, "delivered": str(delivery), **delivery.model_dump(mode="json")}
+    return Reply(status, body_out)
 
 
 def lambda_http_parts(event: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str], bytes]:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from facewatch.config import Settings, get_settings
 
 if TYPE_CHECKING:
-    from facewatch.alerts.channels import Channel
     from facewatch.alerts.handover import Notifier
+    from facewatch.alerts.mail_transport import MailTransport
     from facewatch.faces.detection import FaceDetector
     from facewatch.recognize.known import GalleryCache
     from facewatch.recognize.recognizer import Recognizer
@@ -61,10 +61,10 @@ class Services:
         return notifier_from_settings(self.settings)
 
     @cached_property
-    def channel(self) -> Channel:
-        from facewatch.alerts.channels import channel_from_settings
+    def mail(self) -> MailTransport:
+        from facewatch.alerts.mail_transport import mail_transport_from_settings
 
-        return channel_from_settings(self.settings)
+        return mail_transport_from_settings(self.settings)
 
     @cached_property
     def recognizer(self) -> Recognizer:

@@ -42,7 +42,7 @@ def alert(**kw: object) -> Alert:
         "frame_key": "households/home/frames/door/20261125/140000000000-abcdef123456.jpg",
         "captured_at": NOW,
         "faces_in_frame": 1,
-        "strangers": [FaceVerdict(box=BOX, verdict="stranger", verdict_id="door/20261125/x#0")],
+        "faces": [FaceVerdict(box=BOX, verdict="stranger", verdict_id="door/20261125/x#0")],
         "stranger_id": "stranger-0123456789",
     }
     return Alert.model_validate({**fields, **kw})
@@ -133,7 +133,7 @@ def test_names_and_ids_are_shown_as_text_never_as_markup():
         camera=f"door{EVIL}",
         household=f"home{EVIL}",
         kind="arrival",
-        strangers=[FaceVerdict(box=BOX, verdict="known", name=f"Bob{EVIL}")],
+        faces=[FaceVerdict(box=BOX, verdict="known", name=f"Bob{EVIL}")],
         stranger_id=f"s{EVIL}",
     )
     links = Links(f"https://s3.example/frame?x='{EVIL}", None, 'https://c.example/signin?token=a"b')
@@ -145,7 +145,7 @@ def test_names_and_ids_are_shown_as_text_never_as_markup():
 
 
 def test_a_box_outside_the_frame_costs_the_face_not_the_alert():
-    message = build(alert(strangers=[FaceVerdict(box=Box(900, 700, 50, 50), verdict="stranger")]))
+    message = build(alert(faces=[FaceVerdict(box=Box(900, 700, 50, 50), verdict="stranger")]))
     page = html_of(message)
     assert 'class="crop' not in page and len(re.findall(r"cid:", page)) == 1
     assert len(related_images(message)) == 1
@@ -184,11 +184,11 @@ def test_the_console_link_signs_in_to_the_household_and_opens_that_face():
         ({"console_url": "https://console.example"}, alert()),  # no secret
         (
             {"link_secret": SECRET, "console_url": "https://console.example"},
-            alert(strangers=[FaceVerdict(box=BOX, verdict="stranger")]),  # no verdict id
+            alert(faces=[FaceVerdict(box=BOX, verdict="stranger")]),  # no verdict id
         ),
         (
             {"link_secret": SECRET, "console_url": "https://console.example"},
-            alert(kind="arrival", strangers=[FaceVerdict(box=BOX, verdict="known", verdict_id="v#0")]),
+            alert(kind="arrival", faces=[FaceVerdict(box=BOX, verdict="known", verdict_id="v#0")]),
         ),
     ],
 )

@@ -325,7 +325,7 @@ class HomeStack:
 
     def tell_operator(self, name: str, why: str) -> None:
         """One email to the operator: a process keeps dying (the rest keep running)."""
-        from facewatch.alerts.channels import SmtpChannel
+        from facewatch.alerts.mail_transport import SmtpTransport
 
         env = self.function_env
         message = EmailMessage()
@@ -334,7 +334,7 @@ class HomeStack:
         message["Subject"] = f"facewatch: {name} keeps dying"
         message.set_content(f"{why}\n\nIts log: {self.data / 'logs'}\n")
         security = env["FACEWATCH_SMTP_SECURITY"]
-        SmtpChannel(
+        SmtpTransport(
             env["FACEWATCH_SMTP_HOST"],
             int(env["FACEWATCH_SMTP_PORT"]),
             security="ssl" if security == "ssl" else "starttls" if security == "starttls" else "none",

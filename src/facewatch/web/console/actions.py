@@ -6,10 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import get_args
 
 from pydantic import ValidationError
 
-from facewatch.alerts.household_settings import HouseholdSettings, change_household_settings, rename_in_rules
+from facewatch.alerts.household_settings import (
+    ChannelName,
+    HouseholdSettings,
+    change_household_settings,
+    rename_in_rules,
+)
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput
 from facewatch.layout import check_id, check_person, known_prefix
@@ -218,7 +224,7 @@ def _seconds(form: Mapping[str, str], name: str, scale: float) -> float | None:
 def save_settings(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
     """The settings form: what it leaves empty falls back to the deployment's values."""
     recipients = [a.strip() for a in form.get("mail_to", "").replace(";", ",").split(",") if a.strip()]
-    channels = [c for c in ("email", "webhook", "mqtt") if form.get(f"channel_{c}") == "on"]
+    channels = [c for c in get_args(ChannelName) if form.get(f"channel_{c}") == "on"]
     if not channels:
         raise BadInput("choose at least one channel")
 

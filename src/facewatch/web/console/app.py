@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import quote, unquote
 
+from facewatch.alerts.household_settings import ChannelName
 from facewatch.exceptions import FacewatchError
 from facewatch.templates import render
 from facewatch.tokens import BadToken, Session
@@ -174,7 +175,7 @@ def _get(services: Services, request: ConsoleRequest, page: Page, path: str) -> 
         return _page("cameras", page, cameras=views.cameras_page(storage, household, page.zone))
     if path == "/settings":
         own = views.household_settings(storage, household)
-        return _page("settings", page, own=own, deployment=settings)
+        return _page("settings", page, own=own, deployment=settings, channels=get_args(ChannelName))
     return _error(404, f"no page {path}", signed_in=True)
 
 

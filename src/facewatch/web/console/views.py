@@ -17,6 +17,7 @@ from facewatch.frames import Box
 from facewatch.layout import FrameKey, frames_prefix, results_prefix
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import Stranger
+from facewatch.records import AlertOutcome
 from facewatch.store.storage import Storage
 
 PAGE_FACES = 60
@@ -79,13 +80,13 @@ class FaceRow:
     stranger_id: str | None = None
     distance: float | None = None
     visit_id: str | None = None
-    alert: str | None = None
+    alert: AlertOutcome | None = None
     reason: str = ""
     looked_again: dict[str, Any] | None = None
 
     @property
     def alerted(self) -> bool:
-        return bool(self.alert) and str(self.alert).startswith("sent")
+        return self.alert is not None and self.alert.alerted
 
 
 def face_rows(result: dict[str, Any]) -> list[FaceRow]:
@@ -107,7 +108,7 @@ def face_rows(result: dict[str, Any]) -> list[FaceRow]:
                 stranger_id=face.get("stranger_id"),
                 distance=face.get("distance"),
                 visit_id=face.get("visit_id"),
-                alert=face.get("alert") or result.get("alert"),
+                alert=AlertOutcome.read(face.get("alert") or result.get("alert")),
                 reason=face.get("reason") or "",
                 looked_again=face.get("looked_again"),
             )

@@ -1,4 +1,4 @@
-"""Delivery channels for alert emails: SMTP (plain, STARTTLS or SSL, with auth) and Amazon
+"""How alert emails leave: SMTP (plain, STARTTLS or SSL, with auth) and Amazon
 SES (`send_raw_email`). Every failure is an AlertError that says what failed and where,
 never a secret, and whether trying again later may help (`retryable`)."""
 
@@ -13,15 +13,9 @@ from email.utils import getaddresses, parseaddr
 from typing import Any, Literal, Protocol
 
 from facewatch.config import Settings
-from facewatch.exceptions import AlertError
+from facewatch.exceptions import DeliveryError
 
 log = logging.getLogger(__name__)
-
-
-class DeliveryError(AlertError):
-    def __init__(self, message: str, *, retryable: bool) -> None:
-        super().__init__(message)
-        self.retryable = retryable
 
 
 SES_TIMEOUT_SECONDS = 10.0
@@ -29,7 +23,10 @@ SES_TIMEOUT_SECONDS = 10.0
 (delivery.py retries within its own time budget)."""
 
 
-class Channel(Protocol):
+class MailTransport(Protocol):
+    """Sends an email (the email channel's, and operator alerts'); one per deployment
+    (FACEWATCH_ALERT_CHANNEL: smtp or ses)."""
+
     name: str
     timeout: float
     """The longest one send may take, for delivery's time budget."""
@@ -97,7 +94,7 @@ def _refusal(where: str, refused: dict[str, tuple[int, bytes]]) -> str:
     )
 
 
-class SmtpChannel:
+class SmtpTransport:
     name = "smtp"
 
     def __init__(
@@ -116,7 +113,7 @@ class SmtpChannel:
         self.ssl_context = ssl_context
 
     def __repr__(self) -> str:
-        return f"SmtpChannel({self.host}:{self.port}, security={self.security}, user={self.username!r})"
+        return f"SmtpTransport({self.host}:{self.port}, security={self.security}, user={self.username!r})"
 
     def send(self, message: EmailMessage) -> str:
         where = f"{self.host}:{self.port}"
@@ -163,7 +160,7 @@ class SmtpChannel:
         return message_id
 
 
-class SesChannel:
+class SesTransport:
     name = "ses"
 
     def __init__(self, client: Any, timeout: float = SES_TIMEOUT_SECONDS) -> None:
@@ -198,7 +195,7 @@ class SesChannel:
         return str(out["MessageId"])
 
 
-def channel_from_settings(settings: Settings, *, ses_client: Any | None = None) -> Channel:
+def mail_transport_from_settings(settings: Settings, *, ses_client: Any | None = None) -> MailTransport:
     if settings.alert_channel == "ses":
         import boto3
         from botocore.config import Config
@@ -208,11 +205,11 @@ def channel_from_settings(settings: Settings, *, ses_client: Any | None = None) 
             read_timeout=SES_TIMEOUT_SECONDS / 2,
             retries={"mode": "standard", "max_attempts": 1},
         )
-        return SesChannel(
+        return SesTransport(
             ses_client
             or boto3.client("ses", region_name=settings.ses_region or settings.region, config=bounded)
         )
-    return SmtpChannel(
+    return SmtpTransport(
         settings.smtp_host,
         settings.smtp_port,
         security=settings.smtp_security,
