@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from facewatch.alerts import mqtt, webhook
+from facewatch.alerts.addresses import check_recipients
 from facewatch.alerts.channels import Channel, DeliveryError
 from facewatch.alerts.dead_letters import keep_dead_letter
 from facewatch.alerts.home_assistant import Topics, alert_messages
@@ -57,7 +58,7 @@ def _sender(
 ) -> Callable[[], str]:
     """A ready-to-call send of the alert on one channel, built once so retries resend it."""
     if alert.kind == "operator":
-        to = settings.operator_mail_to or recipients.mail_to
+        to = _mail_to(settings.operator_mail_to or recipients.mail_to)
         return partial(channel.send, build_operator_email(alert, mail_from=settings.mail_from, mail_to=to))
     links = alert_links(alert, storage, settings, now)
     if name == "email":
@@ -65,7 +66,7 @@ def _sender(
             alert,
             storage.get(alert.frame_key).body,
             mail_from=settings.mail_from,
-            mail_to=recipients.mail_to,
+            mail_to=_mail_to(recipients.mail_to),
             timezone=recipients.timezone,
             links=links,
         )
@@ -75,6 +76,15 @@ def _sender(
     if not recipients.webhook_url:
         raise AlertError("webhook channel chosen but no webhook_url set for the household")
     return partial(webhook.post_webhook, recipients.webhook_url, alert, links)
+
+
+def _mail_to(addresses: list[str]) -> list[str]:
+    """The recipients, checked again as the email is built (a list stored before they were
+    checked when saved): an AlertError, so the channel's claim is let go and the alert kept."""
+    try:
+        return check_recipients(addresses)
+    except BadInput as exc:
+        raise AlertError(f"not mailed: {exc}") from None
 
 
 def _mqtt_sender(
@@ -231,6 +241,9 @@ def deliver(
             failures.append(f"{name}: {exc}")
             storage.delete(claim)  # a later retry may try again at once
             continue
+        except BaseException:
+            storage.delete(claim)  # a bug or a stop: held, it would block every redelivery
+            raise
         storage.put_json(
             sent_key,
             {"alert_id": alert.alert_id, "channel": name, "delivery_id": delivery_id, "sent_at": now},

@@ -11,7 +11,12 @@ from facewatch.local.stack import StackError
 from facewatch.local.up.config import parse_config
 from facewatch.local.up.home import HomeStack, check_data_dir, check_port_free
 
-KEYS = {"webhook_token": "t" * 32, "link_secret": "s" * 48}
+KEYS = {
+    "webhook_token": "t" * 32,
+    "link_secret": "s" * 48,
+    "s3_access_key": "fwkey",
+    "s3_secret_key": "k" * 64,
+}
 
 
 def test_the_functions_mail_through_the_configured_server(tmp_path: Path):
