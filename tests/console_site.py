@@ -29,7 +29,7 @@ from facewatch.tokens import sign_in_link
 from tests.conftest import copy_bucket
 from tests.street import FIRST_WALK, Collected, Walker, enroll_household, walk_by
 
-SECRET = "console-test-link-secret"
+SECRET = "console-test-link-secret-0123456789abcdef"
 NEXT_DOOR_WALK = [Walker("kit-harington.jpeg", 0)]
 
 

@@ -11,6 +11,10 @@ from facewatch.web import feedback as core
 from facewatch.web.services import services
 from facewatch.web.transport import FlaskReply, flask_response, guarded
 
+# The settings are read and checked as the instance starts: a weak or template secret
+# stops it here, naming the variable, rather than at its first request.
+services()
+
 
 @functions_framework.http
 def feedback(request: Request) -> FlaskReply:

@@ -16,6 +16,11 @@ from facewatch.web.transport import FlaskReply, flask_response, guarded, lambda_
 MAX_ALERT_BYTES = 256 * 1024
 
 
+# The settings are read and checked as the instance starts: a weak or template secret
+# stops it here, naming the variable, rather than at its first request.
+services()
+
+
 @functions_framework.http
 def notify(request: Request) -> FlaskReply:
     def work() -> handlers.Reply:

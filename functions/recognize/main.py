@@ -18,6 +18,11 @@ from facewatch.web.transport import FlaskReply, flask_response, guarded, lambda_
 MAX_EVENT_BYTES = 1024 * 1024
 
 
+# The settings are read and checked as the instance starts: a weak or template secret
+# stops it here, naming the variable, rather than at its first request.
+services()
+
+
 @functions_framework.http
 def recognize(request: Request) -> FlaskReply:
     def work() -> handlers.Reply:

@@ -13,6 +13,20 @@
 # AWS_SECRET_ACCESS_KEY (the application user to create), FACEWATCH_BUCKET.
 set -eu
 
+# The templates' placeholders (infra/k8s/secrets.yaml) and the dev defaults compose once had
+# are published with the repository: a bucket whose keys anyone can read is not created.
+for value in "$MINIO_ROOT_PASSWORD" "$AWS_SECRET_ACCESS_KEY"; do
+  case "$value" in
+    *[Rr][Ee][Pp][Ll][Aa][Cc][Ee]-[Mm][Ee]*|*[Cc][Hh][Aa][Nn][Gg][Ee]-[Mm][Ee]*|*dev-secret*)
+      echo "refused: MINIO_ROOT_PASSWORD / AWS_SECRET_ACCESS_KEY is a template placeholder; set a random one (openssl rand -hex 32)" >&2
+      exit 1 ;;
+  esac
+  if [ "${#value}" -lt 32 ]; then
+    echo "refused: MINIO_ROOT_PASSWORD / AWS_SECRET_ACCESS_KEY is shorter than 32 characters; set a random one (openssl rand -hex 32)" >&2
+    exit 1
+  fi
+done
+
 MINIO_URL="${MINIO_URL:-http://minio:9000}"
 BUCKET="${FACEWATCH_BUCKET:-facewatch}"
 WEBHOOK_ARN="${WEBHOOK_ARN:-arn:minio:sqs::facewatch:webhook}"

@@ -7,8 +7,41 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, StringConstraints, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from facewatch.exceptions import BadSettings
+
+MIN_SECRET_BYTES = 32
+"""The shortest link secret, webhook token or detect token facewatch starts with: 32 bytes
+(`openssl rand -hex 32` gives 64); anything a person would type and remember is shorter."""
+
+PLACEHOLDER_MARKS = ("change-me", "replace-me", "dev-secret", "dev-token")
+"""What the deployment templates ship, or once shipped, in place of a secret (infra/k8s's
+`REPLACE-ME-…`, compose's `facewatch-link-dev-secret`): a secret that contains one of these
+is a template's, published with the repository, and is refused however long it is."""
+
+
+def check_secret(value: str) -> str:
+    """`value` when it can be a deployment's own secret; ValueError (with what to do) when it
+    is short or a template's placeholder. Checked as Settings are read, so a function with a
+    guessable secret refuses to start rather than accept forged links, sessions or frames."""
+    if any(mark in value.lower() for mark in PLACEHOLDER_MARKS):
+        raise ValueError("a placeholder from a deployment template; set a random one (openssl rand -hex 32)")
+    size = len(value.encode())
+    if size < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"{size} bytes long, under the {MIN_SECRET_BYTES} a secret needs; "
+            "set a random one (openssl rand -hex 32)"
+        )
+    return value
 
 
 class Settings(BaseSettings):
@@ -20,6 +53,8 @@ class Settings(BaseSettings):
         # Each field's docstring is its description: docs/configuration.md's table is
         # generated from them (python docs/configuration_table.py).
         use_attribute_docstrings=True,
+        # A refused secret must not be printed in the refusal (nor in a log that keeps it).
+        hide_input_in_errors=True,
     )
 
     # --- storage -----------------------------------------------------------------
@@ -146,7 +181,9 @@ class Settings(BaseSettings):
     # --- links in alert emails ------------------------------------------------------
     link_secret: SecretStr | None = None
     """Signs the "I know this person" links, the console's one-time sign-in links and its
-    session cookies; without it emails carry no such link and nobody can sign in to the console."""
+    sessions; without it emails carry no such link and nobody can sign in to the console. At
+    least 32 bytes; a template's placeholder is refused (it would let anyone who read the
+    repository sign a console session)."""
     feedback_url: str | None = None
     """Public URL of the feedback function (where the "I know this person" link points)."""
     link_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
@@ -161,14 +198,18 @@ class Settings(BaseSettings):
 
     # --- HTTP functions -----------------------------------------------------------
     detect_token: SecretStr | None = None
-    """When set, POSTs to detect must carry `Authorization: Bearer <token>`."""
-    detect_token_scope: Literal["deployment", "household"] = "deployment"
-    """deployment: every camera presents detect_token itself. household: each household's
-    cameras present that household's own token (`facewatch detect-token`, derived from
-    detect_token, which then never leaves the deployment), so a token taken from one
-    household's camera files nothing under another's."""
+    """When set, POSTs to detect must carry `Authorization: Bearer <token>` (at least 32
+    bytes; a template's placeholder is refused)."""
+    detect_token_scope: Literal["household", "camera", "deployment"] = "household"
+    """household (the default): each household's cameras present that household's own token
+    (`facewatch detect-token --household H`, derived from detect_token, which then never
+    leaves the deployment), so a token taken from one household's camera files nothing under
+    another's. camera: each camera its own (`--camera C` too), valid for that one camera
+    name. deployment: every camera presents detect_token itself, and may file frames under
+    any household (one household's deployments only)."""
     webhook_token: SecretStr | None = None
-    """When set, storage notifications POSTed to recognize must carry this Bearer token."""
+    """When set, storage notifications POSTed to recognize must carry this Bearer token (at
+    least 32 bytes; a template's placeholder is refused)."""
     sns_topic_arns: Annotated[
         list[
             Annotated[
@@ -189,10 +230,22 @@ class Settings(BaseSettings):
     """Larger images are refused. Checked from the image header before any pixel is
     decoded: a decompression bomb is refused, not decoded."""
 
-    @field_validator("mqtt_url", mode="before")
+    @field_validator("link_secret", "webhook_token", "detect_token", "notify_token")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # smtp_password and mqtt_url are not checked: the mail server's and the broker's
+        # owners choose them. These four are facewatch's own, and forge everything.
+        if value is not None:
+            check_secret(value.get_secret_value())
+        return value
+
+    @field_validator(
+        "mqtt_url", "link_secret", "webhook_token", "detect_token", "notify_token", mode="before"
+    )
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
-        # Compose passes `${FACEWATCH_MQTT_URL:-}` through as "": no broker, not a URL.
+        # Compose passes `${FACEWATCH_MQTT_URL:-}` through as "": no broker, not a URL; an
+        # empty secret is no secret (not one of 0 bytes to refuse).
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("mail_to", "operator_mail_to", mode="before")
@@ -205,5 +258,18 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Settings for this process, read once (a function instance keeps its environment)."""
-    return Settings()
+    """Settings for this process, read once (a function instance keeps its environment).
+    BadSettings, naming each refused variable and why, when any is refused."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise BadSettings(refusals(exc)) from None
+
+
+def refusals(exc: ValidationError) -> str:
+    """A Settings ValidationError as one line per refused variable, without its value."""
+    prefix = str(Settings.model_config.get("env_prefix", "FACEWATCH_"))
+    return "\n".join(
+        f"{prefix}{'_'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()
+    )

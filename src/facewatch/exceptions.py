@@ -4,7 +4,8 @@ FacewatchError
 ├── BadInput             the caller sent something we cannot use (HTTP 4xx)
 │   ├── BadImage         not a decodable JPEG/PNG, or too large to decode safely
 │   ├── BadEvent         a trigger payload of no shape we know, or missing fields
-│   └── BadKey           an object key, household or camera id outside the layout
+│   ├── BadKey           an object key, household or camera id outside the layout
+│   └── BadSettings      a FACEWATCH_* setting the process refuses to start with
 ├── StorageError         the object store failed or refused (HTTP 5xx: retry later)
 │   ├── BucketMissing    the bucket does not exist
 │   └── ObjectMissing    the object named by an event is not there (any more)
@@ -34,6 +35,11 @@ class BadEvent(BadInput):
 
 class BadKey(BadInput):
     pass
+
+
+class BadSettings(BadInput):
+    """A setting is refused (a weak or template secret, a value out of range): the process
+    stops at start rather than run with it."""
 
 
 class StorageError(FacewatchError):

@@ -41,16 +41,18 @@ from facewatch.exceptions import BadKey
 ROOT = "households"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# Matched with fullmatch: `$` alone also matches before a final newline, and "door\n" would
+# pass into keys, MQTT topics and log lines.
+_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 # Person names are shown to people ("Lin-Manuel Miranda"), so they keep case and spaces,
 # but never a path separator, a dot-only segment or a control character.
-_PERSON = re.compile(r"^[^\W_][\w .'-]{0,63}$")
-_FRAME_NAME = re.compile(r"^(?P<stamp>\d{12})-(?P<id>[0-9a-f]{8,32})$")
+_PERSON = re.compile(r"[^\W_][\w .'-]{0,63}")
+_FRAME_NAME = re.compile(r"(?P<stamp>[0-9]{12})-(?P<id>[0-9a-f]{8,32})")
 
 
 def check_id(value: str, what: str = "id") -> str:
     """Household and camera ids: lowercase letters, digits, '-' and '_', 1-63 long."""
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise BadKey(
             f"invalid {what} {value!r}: use 1-63 of a-z, 0-9, '-', '_', starting with a letter or digit"
         )
@@ -58,7 +60,7 @@ def check_id(value: str, what: str = "id") -> str:
 
 
 def check_person(name: str) -> str:
-    if not isinstance(name, str) or not _PERSON.match(name) or name.strip() != name:
+    if not isinstance(name, str) or not _PERSON.fullmatch(name) or name.strip() != name:
         raise BadKey(f"invalid person name {name!r}: letters, digits, spaces, . ' - (max 64)")
     return name
 
@@ -189,7 +191,7 @@ class FrameKey:
         suffix = f"{dot}{ext}".lower()
         if not dot or suffix not in IMAGE_SUFFIXES:
             raise BadKey(f"not an image frame key: {key!r}")
-        if not (day.isdigit() and len(day) == 8) or not _FRAME_NAME.match(stem):
+        if not (day.isascii() and day.isdigit() and len(day) == 8) or not _FRAME_NAME.fullmatch(stem):
             raise BadKey(f"malformed frame key: {key!r}")
         return cls(check_id(household, "household"), check_id(camera, "camera"), day, stem, suffix)
 

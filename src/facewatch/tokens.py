@@ -113,8 +113,12 @@ class SignIn:
 
 def _local_path(path: str) -> str:
     # Only a path of the console itself: "//evil.example" or "https://…" would send a
-    # freshly signed-in browser to another site.
-    if not path.startswith("/") or path.startswith("//") or "\\" in path or "\n" in path:
+    # freshly signed-in browser to another site. Browsers drop tabs and newlines from a URL
+    # and read "\\" as "/", so "/\t/evil.example" is "//evil.example" to them: a path with
+    # any whitespace or control character is refused whole, not cleaned.
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    if any(c.isspace() or not c.isprintable() for c in path):
         return "/"
     return path
 
@@ -187,12 +191,12 @@ def check_csrf(secret: str, session: Session, given: str | None) -> None:
         raise BadToken("the form's CSRF token is missing or wrong: reload the page and try again")
 
 
-def household_detect_token(secret: str, household: str) -> str:
+def household_detect_token(secret: str, household: str, camera: str | None = None) -> str:
     """The bearer token a household's cameras present to detect when tokens are per
     household (Settings.detect_token_scope): HMAC-SHA256 of the household id with the
     deployment's detect token, so nothing needs storing and one household's token says
-    nothing about another's."""
+    nothing about another's. With `camera` (scope `camera`): the token of that one camera
+    name, which files nothing under the household's other cameras either."""
     household = check_id(household, "household")
-    return _b64(
-        hmac.new(secret.encode(), b"facewatch-detect-v1." + household.encode(), hashlib.sha256).digest()
-    )
+    name = household if camera is None else f"{household}/{check_id(camera, 'camera')}"
+    return _b64(hmac.new(secret.encode(), b"facewatch-detect-v1." + name.encode(), hashlib.sha256).digest())

@@ -203,7 +203,7 @@ def test_lambda_http_entry_point_serves_its_pages_from_the_task_root(tmp_path, f
     shutil.copy(REPO / "functions" / function / "main.py", task_root / "main.py")
     port = free_port()
     argv = [sys.executable, *(f"--port={port}" if w.startswith("--port=") else w for w in entrypoint[1:])]
-    secret = "entry-point-test-link-secret"
+    secret = "entry-point-test-link-secret-0123456789"
     env = {**os.environ, "FACEWATCH_LINK_SECRET": secret, "FACEWATCH_BUCKET": "fw-entry-point"}
     log = tmp_path / f"{function}.log"
     with log.open("wb") as out:

@@ -25,8 +25,8 @@ from facewatch.records import AlertOutcome, DeliveryStatus
 from tests.conftest import TESTDATA, clip_frame, s3_event
 
 pytestmark = pytest.mark.integration
-TOKEN = "webhook-token-for-tests"
-SECRET = "link-secret-for-tests"
+TOKEN = "webhook-token-for-tests-0123456789abcdef"
+SECRET = "link-secret-for-tests-0123456789abcdef"
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 STRANGER = clip_frame()
 SECOND_STRANGER = cv2.imread(str(TESTDATA / "known" / "biden" / "biden.jpg"))

@@ -16,7 +16,7 @@ from facewatch.frames import FrameMeta
 from tests.conftest import TESTDATA
 
 pytestmark = pytest.mark.integration
-TOKEN = "detect-token-for-tests"
+TOKEN = "detect-token-for-tests-0123456789abcdef"
 OBAMA3 = TESTDATA / "faces" / "obama3.jpg"
 PARAMS = {"household": "home", "camera": "door"}
 
@@ -27,7 +27,12 @@ def auth() -> dict[str, str]:
 
 @pytest.fixture
 def detect(start_function, storage):
-    return start_function("detect", FACEWATCH_BUCKET=storage.bucket, FACEWATCH_DETECT_TOKEN=TOKEN)
+    return start_function(
+        "detect",
+        FACEWATCH_BUCKET=storage.bucket,
+        FACEWATCH_DETECT_TOKEN=TOKEN,
+        FACEWATCH_DETECT_TOKEN_SCOPE="deployment",
+    )
 
 
 def small_face_frame(width: int, face_px: int) -> bytes:

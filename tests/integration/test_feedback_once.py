@@ -18,7 +18,7 @@ from facewatch.web import feedback
 from tests.conftest import clip_frame
 
 pytestmark = pytest.mark.integration
-SECRET = "link-secret-for-tests"
+SECRET = "link-secret-for-tests-0123456789abcdef"
 
 
 def link(storage, box: Box | None = None) -> str:

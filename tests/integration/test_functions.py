@@ -19,7 +19,7 @@ from facewatch.records import AlertOutcome, DeliveryStatus
 from tests.conftest import TESTDATA, clip_frame, s3_event
 
 pytestmark = pytest.mark.integration
-TOKEN = "detect-token-for-tests"
+TOKEN = "detect-token-for-tests-0123456789abcdef"
 OBAMA3 = TESTDATA / "faces" / "obama3.jpg"
 
 
@@ -32,7 +32,14 @@ def auth(token=TOKEN):
 
 @pytest.fixture
 def detect(start_function, storage):
-    return start_function("detect", FACEWATCH_BUCKET=storage.bucket, FACEWATCH_DETECT_TOKEN=TOKEN)
+    # One token for every household (scope deployment): these tests are about detect's
+    # inputs; per-household tokens are test_detect_inputs' and the attack suite's.
+    return start_function(
+        "detect",
+        FACEWATCH_BUCKET=storage.bucket,
+        FACEWATCH_DETECT_TOKEN=TOKEN,
+        FACEWATCH_DETECT_TOKEN_SCOPE="deployment",
+    )
 
 
 def test_detect_stores_a_face_frame_as_the_agent_would(detect, storage):

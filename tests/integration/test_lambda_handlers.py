@@ -39,7 +39,8 @@ def env(monkeypatch, storage, s3_endpoint, outbox):
         "FACEWATCH_SMTP_HOST": "127.0.0.1",
         "FACEWATCH_SMTP_PORT": str(outbox.port),
         "FACEWATCH_MAIL_TO": "family@example.test",
-        "FACEWATCH_DETECT_TOKEN": "t0ken",
+        "FACEWATCH_DETECT_TOKEN": "t0ken-0123456789abcdef0123456789",
+        "FACEWATCH_DETECT_TOKEN_SCOPE": "deployment",
     }.items():
         monkeypatch.setenv(key, value)
     config.get_settings.cache_clear()
@@ -51,7 +52,7 @@ def env(monkeypatch, storage, s3_endpoint, outbox):
 
 def test_detect_handler_takes_a_function_url_request(env, storage):
     event = {
-        "headers": {"authorization": "Bearer t0ken", "content-type": "image/jpeg"},
+        "headers": {"authorization": "Bearer t0ken-0123456789abcdef0123456789", "content-type": "image/jpeg"},
         "queryStringParameters": {"household": "home", "camera": "door"},
         "body": base64.b64encode(PHOTO).decode(),
         "isBase64Encoded": True,

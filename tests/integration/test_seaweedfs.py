@@ -53,7 +53,7 @@ pytestmark = [
 ]
 
 BUCKET = "facewatch-weed"
-TOKEN = "seaweedfs-webhook-token-for-tests"
+TOKEN = "seaweedfs-webhook-token-for-tests-0123"
 KNOWN = TESTDATA / "known"
 OBAMA3 = TESTDATA / "faces" / "obama3.jpg"
 MAX_PIXELS = 40_000_000

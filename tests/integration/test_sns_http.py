@@ -28,7 +28,7 @@ from tests.unit.recognize.test_sns import CERT_URL, TOPIC, FakeSns
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "sns-http-test-webhook-token"
+TOKEN = "sns-http-test-webhook-token-0123456789"
 FRAME = "households/home/frames/door/20261125/140312000005-1b6c52bf41e0.jpg"
 
 

@@ -195,9 +195,9 @@ def test_the_alert_link_names_the_whole_stranger_at_once(storage, household):
     walk_by(storage, notifier, [Walker("alex-lacamoire.png", 0, frames=10)], T0)
     (alex,) = StrangerStore(storage).strangers("home", now=T0, memory=timedelta(days=30))
     (alert,) = notifier.alerts
-    settings = Settings(bucket=storage.bucket, link_secret="secret-for-tests")
+    settings = Settings(bucket=storage.bucket, link_secret="secret-for-tests-0123456789abcdef")
     token = sign_face(
-        "secret-for-tests",
+        "secret-for-tests-0123456789abcdef",
         "home",
         alert.frame_key,
         alert.faces[0].box,

@@ -41,7 +41,9 @@ def test_the_webhook_channel_posts_json_with_links_once(storage, hook):
         stranger_visits=2,
         stranger_previous_seen=datetime(2026, 11, 24, 18, 30, tzinfo=UTC),
     )
-    settings = Settings(link_secret="s3cret", feedback_url="https://fw.example/feedback")
+    settings = Settings(
+        link_secret="s3cret-0123456789abcdef0123456789abcdef", feedback_url="https://fw.example/feedback"
+    )
     smtp_unused = SmtpTransport("127.0.0.1", 9)
     for _ in range(2):
         deliver(alert, storage=storage, mail=smtp_unused, settings=settings, retry=RetryPolicy(attempts=1))

@@ -18,7 +18,7 @@ ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "reliability
 FIGURES: Counter[str] = Counter()
 GAUGES: dict[str, float] = {}
 
-ZERO_GOALS = ("bad_inputs_crashed", "frames_lost", "duplicate_alerts", "auth_bypasses")
+ZERO_GOALS = ("bad_inputs_crashed", "frames_lost", "duplicate_alerts", "auth_bypasses", "attack_bypasses")
 
 
 def scale(small: int, full: int) -> int:
@@ -38,7 +38,9 @@ def gauges() -> Iterator[dict[str, float]]:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not FIGURES and not GAUGES:
         return
-    out = {k: FIGURES.get(k, 0) for k in ("bad_inputs_tried", *ZERO_GOALS, "faults_injected")}
+    out = {
+        k: FIGURES.get(k, 0) for k in ("bad_inputs_tried", "attacks_tried", *ZERO_GOALS, "faults_injected")
+    }
     out.update(FIGURES)
     out.update(GAUGES)
     out["scale"] = "full" if FULL else "fast"

@@ -41,7 +41,7 @@ from tests.unit.recognize.test_sns import CERT_URL, TOPIC, FakeSns
 
 pytestmark = pytest.mark.integration
 
-NOTIFY_TOKEN = "notify-token-5e6f7a8b9c0d"
+NOTIFY_TOKEN = "notify-token-5e6f7a8b9c0d-1f2e3d4c5b6a7988"
 SECRET_PATH = "api/webhook/SECRET-HA-WEBHOOK-ID-77c1"
 
 
@@ -292,7 +292,7 @@ def recognize(monkeypatch: pytest.MonkeyPatch, storage: Storage) -> Iterator[Rec
     )
     monkeypatch.setenv("FACEWATCH_BUCKET", storage.bucket)
     monkeypatch.setenv("FACEWATCH_S3_ENDPOINT_URL", storage.client.meta.endpoint_url)
-    monkeypatch.setenv("FACEWATCH_WEBHOOK_TOKEN", "sns-attack-webhook-token")
+    monkeypatch.setenv("FACEWATCH_WEBHOOK_TOKEN", "sns-attack-webhook-token-0123456789abcdef")
     monkeypatch.setenv("FACEWATCH_SNS_TOPIC_ARNS", TOPIC)
     config.get_settings.cache_clear()
     services_module.services.cache_clear()

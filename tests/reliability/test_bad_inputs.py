@@ -27,7 +27,7 @@ from tests.conftest import EVENTS, TESTDATA, s3_event
 from tests.reliability.conftest import scale
 
 pytestmark = pytest.mark.integration
-TOKEN = "reliability-token"
+TOKEN = "reliability-token-0123456789abcdef"
 PHOTO = (TESTDATA / "faces" / "obama3.jpg").read_bytes()
 
 
@@ -128,6 +128,7 @@ def test_detect_corpus(start_function, storage, figures):
         "detect",
         FACEWATCH_BUCKET=storage.bucket,
         FACEWATCH_DETECT_TOKEN=TOKEN,
+        FACEWATCH_DETECT_TOKEN_SCOPE="deployment",
         FACEWATCH_MAX_UPLOAD_BYTES=str(4 * 1024 * 1024),
     )
     before = snapshot(storage)
@@ -193,6 +194,7 @@ def detect_process(tmp_path_factory, s3_endpoint):
             "FACEWATCH_S3_ENDPOINT_URL": s3_endpoint,
             "FACEWATCH_BUCKET": bucket,
             "FACEWATCH_DETECT_TOKEN": TOKEN,
+            "FACEWATCH_DETECT_TOKEN_SCOPE": "deployment",
         },
         tmp_path_factory.mktemp("detect") / "detect.log",
         f"http://127.0.0.1:{port}/",

@@ -15,18 +15,20 @@ import requests
 from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
 from facewatch.frames import Box
 from facewatch.layout import encodings_key
-from facewatch.tokens import sign_face
+from facewatch.tokens import household_detect_token, sign_face
 from tests.conftest import TESTDATA, clip_frame
 from tests.reliability.conftest import Frames, known_gallery_bytes, wait_for_results
 
 pytestmark = pytest.mark.integration
 PHOTO = (TESTDATA / "faces" / "obama3.jpg").read_bytes()
 SECRETS = {
-    "detect": "detect-token-9f8e7d",
-    "webhook": "webhook-token-1a2b3c",
+    "detect": "detect-token-9f8e7d-0123456789abcdef",
+    "webhook": "webhook-token-1a2b3c-0123456789abcdef",
     "smtp": "smtp-password-55aa77",
-    "link": "link-secret-c0ffee",
+    "link": "link-secret-c0ffee-0123456789abcdef",
 }
+# What home's cameras present: the default scope is per household.
+HOME_TOKEN = household_detect_token(SECRETS["detect"], "home")
 WRONG = [
     {},
     {"Authorization": ""},
@@ -34,9 +36,10 @@ WRONG = [
     {"Authorization": "Bearer "},
     {"Authorization": "Basic ZGV0ZWN0OnRva2Vu"},
     {"Authorization": "Bearer wrong"},
-    {"Authorization": "Bearer detect-token-9f8e7"},  # a prefix of the real one
-    {"Authorization": "Bearer detect-token-9f8e7d0"},  # the real one and more
-    {"X-Api-Key": "detect-token-9f8e7d"},
+    {"Authorization": f"Bearer {HOME_TOKEN[:-1]}"},  # a prefix of the real one
+    {"Authorization": f"Bearer {HOME_TOKEN}0"},  # the real one and more
+    {"Authorization": f"Bearer {SECRETS['detect']}"},  # the deployment's own: no camera's
+    {"X-Api-Key": HOME_TOKEN},
 ]
 
 
@@ -56,12 +59,12 @@ def test_detect_and_recognize_refuse_missing_or_wrong_tokens(start_function, sto
             response = requests.post(url, data=body, headers=headers, timeout=30)
             figures["auth_bypasses"] += response.status_code < 400
             assert response.status_code == 401, (url, headers, response.status_code)
-            assert all(secret not in response.text for secret in SECRETS.values())
+            assert all(secret not in response.text for secret in [*SECRETS.values(), HOME_TOKEN])
     assert list(storage.list_keys("households/")) == []
     ok = requests.post(
         detect.url + "?household=home&camera=door",
         data=PHOTO,
-        headers={"Authorization": f"Bearer {SECRETS['detect']}"},
+        headers={"Authorization": f"Bearer {HOME_TOKEN}"},
         timeout=30,
     )
     assert ok.status_code == 201

@@ -26,6 +26,8 @@ def test_frame_key_round_trips_and_names_its_result():
         "households/home/results/door/20261125/140312000005-abcdef12.jpg",
         "households/home/frames/door/20261125/x/140312000005-abcdef12.jpg",
         "households/home/frames/door/20261125/not-a-frame.jpg",
+        "households/home/frames/door\n/20261125/140312000005-abcdef12.jpg",
+        "households/home/frames/door/2026112\u0665/140312000005-abcdef12.jpg",
         "",
     ],
 )
@@ -34,7 +36,9 @@ def test_frame_key_refuses_keys_outside_the_layout(key):
         FrameKey.parse(key)
 
 
-@pytest.mark.parametrize("value", ["", "-x", "UPPER", "a/b", "..", "a" * 64, "é", "a b"])
+@pytest.mark.parametrize(
+    "value", ["", "-x", "UPPER", "a/b", "..", "a" * 64, "é", "a b", "door\n", "door\r\n", "\ndoor"]
+)
 def test_ids_are_validated(value):
     with pytest.raises(BadKey):
         check_id(value, "household")
@@ -45,7 +49,9 @@ def test_person_names_keep_their_spelling(name):
     assert check_person(name) == name
 
 
-@pytest.mark.parametrize("name", ["", "..", "a/b", " lead", "trail ", "x\x00", "_hidden", "a" * 65])
+@pytest.mark.parametrize(
+    "name", ["", "..", "a/b", " lead", "trail ", "x\x00", "_hidden", "a" * 65, "Joe\n", "Joe\nBiden"]
+)
 def test_person_names_cannot_escape_their_folder(name):
     with pytest.raises(BadKey):
         check_person(name)

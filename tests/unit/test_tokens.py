@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from facewatch.exceptions import BadKey
 from facewatch.frames import Box
 from facewatch.tokens import BadToken, sign_face, verify_face
 
@@ -61,3 +62,44 @@ def test_a_frame_of_another_household_is_refused_even_if_signed():
     other = KEY.replace("households/home/", "households/shop/")
     with pytest.raises(BadToken, match="disagree"):
         verify_face(SECRET, token(frame_key=other), now=NOW)
+
+
+@pytest.mark.parametrize(
+    "next_path",
+    [
+        "//evil.example",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "/ /evil.example",
+        "/\x00/x",
+        "/\u200b/evil.example",
+        "\t//evil.example",
+    ],
+)
+def test_a_sign_in_link_goes_to_a_path_of_the_console_only(next_path):
+    """Browsers drop tabs and line breaks from a URL: "/\\t/evil.example" is another site."""
+    from facewatch.tokens import sign_in_link, verify_sign_in
+
+    token = sign_in_link(SECRET, "home", now=NOW, ttl=timedelta(hours=1), next_path=next_path)
+    assert verify_sign_in(SECRET, token, now=NOW).next_path == "/"
+
+
+def test_a_plain_console_path_is_kept():
+    from facewatch.tokens import sign_in_link, verify_sign_in
+
+    token = sign_in_link(SECRET, "home", now=NOW, ttl=timedelta(hours=1), next_path="/face?id=a%20b")
+    assert verify_sign_in(SECRET, token, now=NOW).next_path == "/face?id=a%20b"
+
+
+def test_detect_tokens_differ_per_household_and_camera():
+    from facewatch.tokens import household_detect_token
+
+    home = household_detect_token(SECRET, "home")
+    assert home == household_detect_token(SECRET, "home")
+    door = household_detect_token(SECRET, "home", "door")
+    assert len({home, household_detect_token(SECRET, "shop"), door}) == 3
+    with pytest.raises(BadKey):
+        household_detect_token(SECRET, "home", "door\n")

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from facewatch.alerts import mqtt, webhook
+from facewatch.alerts.addresses import check_recipients
 from facewatch.alerts.home_assistant import Topics, alert_messages
 from facewatch.alerts.household_settings import ChannelName, Recipients, load_household_settings, resolve
 from facewatch.alerts.links import Links, alert_links
@@ -65,7 +66,7 @@ def _send_email(out: Outgoing) -> Callable[[], str]:
         out.alert,
         out.storage.get(out.alert.frame_key).body,
         mail_from=out.settings.mail_from,
-        mail_to=out.recipients.mail_to,
+        mail_to=_mail_to(out.recipients.mail_to),
         timezone=out.recipients.timezone,
         links=out.links,
     )
@@ -77,6 +78,15 @@ def _send_webhook(out: Outgoing) -> Callable[[], str]:
         raise AlertError("webhook channel chosen but no webhook_url set for the household")
     policy = policy_from_settings(out.settings)
     return partial(webhook.post_webhook, out.recipients.webhook_url, out.alert, out.links, policy=policy)
+
+
+def _mail_to(addresses: list[str]) -> list[str]:
+    """The recipients, checked again as the email is built (a list stored before they were
+    checked when saved): an AlertError, so the channel's claim is let go and the alert kept."""
+    try:
+        return check_recipients(addresses)
+    except BadInput as exc:
+        raise AlertError(f"not mailed: {exc}") from None
 
 
 def _send_mqtt(out: Outgoing) -> Callable[[], str]:
@@ -148,7 +158,7 @@ def _sender(
 ) -> Callable[[], str]:
     """A ready-to-call send of the alert on one channel, built once so retries resend it."""
     if alert.kind == "operator":
-        to = settings.operator_mail_to or recipients.mail_to
+        to = _mail_to(settings.operator_mail_to or recipients.mail_to)
         return partial(mail.send, build_operator_email(alert, mail_from=settings.mail_from, mail_to=to))
     links = alert_links(alert, storage, settings, now)
     return SENDERS[name].build(Outgoing(alert, storage, mail, settings, recipients, links))
@@ -281,6 +291,9 @@ def deliver(
             )
             storage.delete(claim)  # a later retry may try again at once
             continue
+        except BaseException:
+            storage.delete(claim)  # a bug or a stop: held, it would block every redelivery
+            raise
         storage.put_json(
             sent_key,
             {"alert_id": alert.alert_id, "channel": name, "delivery_id": delivery_id, "sent_at": now},

@@ -16,10 +16,12 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_serializer,
     field_validator,
 )
 
+from facewatch.alerts.addresses import check_recipients
 from facewatch.alerts.rules import QuietHours
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput, ObjectMissing
@@ -57,6 +59,20 @@ class HouseholdSettings(BaseModel):
     """This household's visit window (default: FACEWATCH_VISIT_WINDOW_SECONDS)."""
     alert_cooldown_seconds: float | None = Field(None, ge=0, le=7 * 24 * 3600)
     """This household's alert cooldown (default: FACEWATCH_ALERT_COOLDOWN_SECONDS)."""
+
+    @field_validator("mail_to")
+    @classmethod
+    def _recipients(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        # Refused when saved (the CLI's and the console's edits validate here). A list
+        # stored before addresses were checked still loads, so the household's other
+        # channels and rules keep working; delivery checks the addresses again and dead-
+        # letters an email it may not send.
+        if value is None or (info.context or {}).get("stored"):
+            return value
+        try:
+            return check_recipients(value)
+        except BadInput as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("quiet_hours")
     @classmethod
@@ -167,7 +183,7 @@ def save_household_settings(storage: Storage, household: str, value: HouseholdSe
 
 def _parsed(household: str, body: bytes) -> HouseholdSettings:
     try:
-        return HouseholdSettings.model_validate_json(body)
+        return HouseholdSettings.model_validate_json(body, context={"stored": True})
     except ValidationError as exc:
         raise BadInput(f"household {household}: settings.json is invalid: {exc.errors()[0]['msg']}") from exc
 

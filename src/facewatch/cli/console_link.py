@@ -18,7 +18,7 @@ MAX_TTL = timedelta(days=7)
 
 
 def parse_ttl(value: str) -> timedelta:
-    match = _TTL.match(value.strip())
+    match = _TTL.fullmatch(value.strip())
     if not match or int(match.group(1)) == 0:
         raise BadInput(f"--ttl {value!r}: use e.g. 15m, 2h or 1d")
     ttl = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})

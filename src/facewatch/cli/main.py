@@ -14,7 +14,7 @@ import click
 
 from facewatch.cli.errors import fail
 from facewatch.config import Settings, get_settings
-from facewatch.exceptions import FacewatchError
+from facewatch.exceptions import BadSettings, FacewatchError
 
 
 def _settings() -> Settings:
@@ -27,6 +27,12 @@ def main(verbose: int) -> None:
     """facewatch: a stranger-at-the-door alarm for any camera."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        get_settings()  # every command refuses a weak secret the same way, before it does anything
+    except BadSettings as exc:
+        for problem in str(exc).splitlines():
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(2)
 
 
 @main.command()
@@ -245,9 +251,11 @@ def alerts_retry(household: str | None) -> None:
 
 @main.command("detect-token")
 @click.option("--household", required=True)
-def detect_token_command(household: str) -> None:
+@click.option("--camera", default=None, help="The one camera's token (FACEWATCH_DETECT_TOKEN_SCOPE=camera).")
+def detect_token_command(household: str, camera: str | None) -> None:
     """The bearer token HOUSEHOLD's cameras present to detect when
-    FACEWATCH_DETECT_TOKEN_SCOPE=household (derived from FACEWATCH_DETECT_TOKEN)."""
+    FACEWATCH_DETECT_TOKEN_SCOPE=household (the default), or CAMERA's when it is camera
+    (derived from FACEWATCH_DETECT_TOKEN)."""
     from facewatch.exceptions import BadInput
     from facewatch.tokens import household_detect_token
 
@@ -255,7 +263,9 @@ def detect_token_command(household: str) -> None:
     try:
         if settings.detect_token is None:
             raise BadInput("FACEWATCH_DETECT_TOKEN is not set: there is nothing to derive a token from")
-        click.echo(household_detect_token(settings.detect_token.get_secret_value(), household))
+        if settings.detect_token_scope == "camera" and camera is None:
+            raise BadInput("FACEWATCH_DETECT_TOKEN_SCOPE is camera: give --camera, each camera has its own")
+        click.echo(household_detect_token(settings.detect_token.get_secret_value(), household, camera))
     except FacewatchError as exc:
         fail(exc)
 

@@ -96,7 +96,7 @@ def _camera_index(source: str) -> int | None:
     /dev/v4l/by-id/… link to it): OpenCV's V4L2 backend opens devices by index only."""
     if source.isdigit():
         return int(source)
-    match = _VIDEO_DEVICE.match(os.path.realpath(source))
+    match = _VIDEO_DEVICE.fullmatch(os.path.realpath(source))
     return int(match.group(1)) if match else None
 
 

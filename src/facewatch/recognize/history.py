@@ -20,7 +20,7 @@ def parse_since(value: str | None, now: datetime) -> datetime | None:
     """'90m', '2h', '7d' back from now, or an ISO 8601 date/time (UTC if no zone)."""
     if not value:
         return None
-    match = _RELATIVE.match(value.strip())
+    match = _RELATIVE.fullmatch(value.strip())
     if match:
         return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
     try:

@@ -187,7 +187,7 @@ def _cert_url(url: str) -> str:
     parts = _url(url, "SigningCertURL")
     if parts.scheme != "https":
         raise SnsRefused(f"SNS SigningCertURL {url!r} is not https")
-    if not SNS_HOST.match(parts.host) or parts.has_user:
+    if not SNS_HOST.fullmatch(parts.host) or parts.has_user:
         raise SnsRefused(
             f"SNS SigningCertURL host {parts.host!r} is not an SNS host (sns.<region>.amazonaws.com)"
         )
@@ -200,7 +200,7 @@ def _subscribe_url(url: str) -> str:
     parts = _url(url, "SubscribeURL")
     if parts.scheme != "https":
         raise SnsRefused(f"SNS SubscribeURL {url!r} is not https: not visited")
-    on_sns = parts.host.endswith(".amazonaws.com") and SNS_HOST.match(parts.host)
+    on_sns = parts.host.endswith(".amazonaws.com") and SNS_HOST.fullmatch(parts.host)
     if not on_sns or parts.has_user or parts.port not in (None, 443):
         raise SnsRefused(
             f"SNS SubscribeURL host {parts.host!r} is not an SNS host on amazonaws.com: not visited"

@@ -44,10 +44,10 @@ def detect(
 
     settings = services.settings
     household = check_id(_param(params, headers, "household") or "", "household")
-    require_bearer(headers, _detect_token(settings, household))
+    camera = check_id(_param(params, headers, "camera") or "", "camera")
+    require_bearer(headers, _detect_token(settings, household, camera))
     if len(body) > settings.max_upload_bytes:
         raise TooLarge(f"frame of {len(body)} bytes is over the limit of {settings.max_upload_bytes}")
-    camera = check_id(_param(params, headers, "camera") or "", "camera")
     captured_at = _captured_at(_param(params, headers, "captured_at"))
     stored = store_posted_frame(
         services.storage,
@@ -64,14 +64,17 @@ def detect(
     return Reply(201, {"stored": stored.key, "faces": [b.as_list() for b in stored.boxes]})
 
 
-def _detect_token(settings: Settings, household: str) -> SecretStr | None:
-    """The token this household's cameras must present (Settings.detect_token_scope)."""
+def _detect_token(settings: Settings, household: str, camera: str) -> SecretStr | None:
+    """The token this camera must present (Settings.detect_token_scope): the household's
+    own by default, so a token taken from one household's camera files nothing under
+    another's."""
     from facewatch.tokens import household_detect_token
 
     token = settings.detect_token
     if token is None or settings.detect_token_scope == "deployment":
         return token
-    return SecretStr(household_detect_token(token.get_secret_value(), household))
+    per_camera = camera if settings.detect_token_scope == "camera" else None
+    return SecretStr(household_detect_token(token.get_secret_value(), household, per_camera))
 
 
 CLOCK_SKEW = timedelta(minutes=5)

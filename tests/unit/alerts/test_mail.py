@@ -22,7 +22,7 @@ from facewatch.records import Alert, FaceVerdict
 from facewatch.tokens import verify_face, verify_sign_in
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
-SECRET = "link-secret-for-tests"
+SECRET = "link-secret-for-tests-0123456789abcdef"
 BOX = Box(200, 120, 80, 80)
 EVIL = "<script>alert(1)</script>"
 

@@ -12,7 +12,13 @@ from facewatch.local.stack import StackError
 from facewatch.local.up.config import parse_config
 from facewatch.local.up.home import HomeStack, check_data_dir, check_port_free
 
-KEYS = {"webhook_token": "t" * 32, "link_secret": "s" * 48, "notify_token": "n" * 32}
+KEYS = {
+    "webhook_token": "t" * 32,
+    "link_secret": "s" * 48,
+    "notify_token": "n" * 32,
+    "s3_access_key": "fwkey",
+    "s3_secret_key": "k" * 64,
+}
 
 
 def test_the_functions_mail_through_the_configured_server(tmp_path: Path):
@@ -88,3 +94,37 @@ def test_preflight_refusals_are_one_clear_line(tmp_path: Path):
     (tmp_path / "file").write_text("")
     with pytest.raises(StackError, match="is not writable"):
         check_data_dir(tmp_path / "file" / "data")
+
+
+def test_the_data_folder_is_owner_only_and_keeps_keys_of_its_own(tmp_path: Path):
+    import json
+    import stat
+
+    from facewatch.local.stack import LOCAL_CREDENTIALS
+    from facewatch.local.up.home import load_secrets
+
+    older = tmp_path / "older"
+    older.mkdir()
+    older.chmod(0o755)
+    (older / "secrets.json").write_text(json.dumps({"webhook_token": "t" * 32, "link_secret": "s" * 48}))
+    (older / "secrets.json").chmod(0o600)
+    for data in (tmp_path / "fresh", older):
+        check_data_dir(data)
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        keys = load_secrets(data)
+        assert stat.S_IMODE((data / "secrets.json").stat().st_mode) == 0o600
+        assert keys["s3_secret_key"] != LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+        assert load_secrets(data) == keys  # the same every start
+    assert load_secrets(older)["link_secret"] == "s" * 48  # earlier emails' links keep working
+    assert load_secrets(older)["s3_secret_key"] != load_secrets(tmp_path / "fresh")["s3_secret_key"]
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620])
+def test_a_secrets_file_others_may_read_is_refused(tmp_path: Path, mode: int):
+    from facewatch.local.up.home import load_secrets
+
+    path = tmp_path / "secrets.json"
+    path.write_text('{"webhook_token": "x"}')
+    path.chmod(mode)
+    with pytest.raises(StackError, match=rf"{path} may be read by others .*chmod 600 {path}"):
+        load_secrets(tmp_path)

@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
+from facewatch.alerts.addresses import check_recipients
 from facewatch.exceptions import BadInput
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
@@ -68,6 +69,14 @@ class HouseholdConfig(_Strict):
     """Empty: keep what the household has (`facewatch household --mail-to`)."""
     timezone: str | None = None
     """None: keep what the household has (`facewatch household --timezone`), else UTC."""
+
+    @field_validator("recipients")
+    @classmethod
+    def _mail_addresses(cls, value: list[str]) -> list[str]:
+        try:
+            return check_recipients(value)
+        except BadInput as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("timezone")
     @classmethod

