@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     ] = Field(default_factory=list)
     """SNS topics (comma-separated ARNs) that may deliver to recognize over HTTP(S): their
     messages are authenticated by SNS's signature instead of the bearer token, which SNS
-    cannot send, and their subscriptions are confirmed (recognize/sns.py)."""
+    cannot send, and their subscriptions are confirmed (web/sns.py)."""
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(40_000_000, ge=1)
     """Checked from the image header before any pixel is decoded: a decompression bomb

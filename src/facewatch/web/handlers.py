@@ -104,8 +104,8 @@ def _captured_at(value: str | None, now: datetime | None = None) -> datetime:
 def recognize(services: Services, *, headers: Mapping[str, str], body: bytes | Mapping[str, Any]) -> Reply:
     """A storage notification (S3 event, CloudEvent, MinIO or seaweedfs webhook, SNS) about
     uploads, or SNS confirming its subscription."""
-    from facewatch.recognize.sns import SnsRefused
     from facewatch.recognize.triggers import parse_event
+    from facewatch.web.sns import SnsRefused
 
     if isinstance(body, (bytes, bytearray)):
         # Lambda's S3 trigger arrives as a dict through the Lambda API and needs no check.
@@ -122,9 +122,9 @@ def recognize(services: Services, *, headers: Mapping[str, str], body: bytes | M
 
 def _authenticate_notification(services: Services, headers: Mapping[str, str], body: bytes) -> Reply | None:
     """Storage servers' webhooks carry the bearer token. SNS cannot send one: its messages
-    are taken on their signature, from a topic in FACEWATCH_SNS_TOPIC_ARNS (recognize/sns.py),
+    are taken on their signature, from a topic in FACEWATCH_SNS_TOPIC_ARNS (web/sns.py),
     and its messages about the subscription itself are answered here (the Reply)."""
-    from facewatch.recognize.sns import sns_message
+    from facewatch.web.sns import sns_message
 
     sns = sns_message(body, headers)
     if sns is None or (sns.type == "Notification" and not services.settings.sns_topic_arns):
