@@ -13,9 +13,9 @@ import pytest
 
 from facewatch.alerts.channels import SmtpChannel
 from facewatch.alerts.delivery import deliver
-from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
 from facewatch.config import Settings
 from facewatch.frames import Box
+from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.layout import sent_alert_key
 from facewatch.records import FaceVerdict
 from tests.conftest import run_cli, stranger_alert

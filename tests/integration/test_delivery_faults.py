@@ -21,9 +21,9 @@ from facewatch.alerts.channels import DeliveryError, SesChannel, SmtpChannel
 from facewatch.alerts.dead_letters import retry_dead_letters
 from facewatch.alerts.delivery import DELIVERY_BUDGET_SECONDS, deliver
 from facewatch.alerts.handover import NOTIFY_WAIT_SECONDS, HttpNotifier
-from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
 from facewatch.config import Settings
 from facewatch.exceptions import AlertError
+from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.layout import alert_claim_key, dead_alert_key, dead_alerts_prefix, sent_alert_key
 from facewatch.local.stack import free_port
 from facewatch.records import Alert

@@ -25,11 +25,11 @@ from typing import Any, TypeVar
 import boto3
 import pytest
 
-from facewatch.alerts.household_settings import load_household_settings
 from facewatch.edge.spool import Spool
 from facewatch.edge.uploads import frame_object
 from facewatch.faces.detection import HaarDetector
 from facewatch.frames import FrameMeta
+from facewatch.household.settings import load_household_settings
 from facewatch.layout import FrameKey, frames_prefix
 from facewatch.local.seaweed import find_weed
 from facewatch.local.stack import free_port

@@ -12,8 +12,8 @@ import cv2
 import pytest
 import requests
 
-from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
 from facewatch.frames import Box
+from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.layout import encodings_key
 from facewatch.tokens import sign_face
 from tests.conftest import TESTDATA, clip_frame

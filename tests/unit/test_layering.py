@@ -5,6 +5,9 @@ at import time; this sees exactly what a function instance or the edge agent pay
 
 The rules:
 - the edge tier never loads recognize, alerts, the local stack or the CLI;
+- recognize reaches alerts only through the hand-over (`alerts/handover.py`): a household's
+  settings and rules are `household/`'s, records both read are the kernel's;
+- a household's settings and rules load neither recognize nor alerts;
 - the pure decision modules never load storage, boto3, OpenCV, dlib, HTTP or click;
 - nothing outside `cli/` loads click, and nothing that deploys loads `local/` or `cli/`;
 - the top of the package is a small kernel: at most 10 modules besides `__init__.py`."""
@@ -53,6 +56,8 @@ print(json.dumps(out))
 """
 
 EDGE_MUST_NOT_LOAD = ("facewatch.recognize", "facewatch.alerts", "facewatch.local", "facewatch.cli")
+RECOGNIZE_MAY_LOAD_OF_ALERTS = ("facewatch.alerts", "facewatch.alerts.handover")
+HOUSEHOLD_MUST_NOT_LOAD = ("facewatch.recognize", "facewatch.alerts")
 PURE = (
     "facewatch.recognize.decisions",
     "facewatch.recognize.visits",
@@ -61,7 +66,7 @@ PURE = (
     "facewatch.edge.tracking",
     "facewatch.faces.gallery",
     "facewatch.alerts.retries",
-    "facewatch.alerts.rules",
+    "facewatch.household.rules",
     "facewatch.alerts.home_assistant",
     "facewatch.templates",  # a page is text: pictures come in as bytes
 )
@@ -103,6 +108,16 @@ def violations(module: str, loaded: set[str], pure: Iterable[str] = PURE) -> lis
     found = []
     if _within(module, ["facewatch.edge"]):
         found += [f"{module} (edge) loads {m}" for m in sorted(loaded) if _within(m, EDGE_MUST_NOT_LOAD)]
+    if _within(module, ["facewatch.recognize"]):
+        found += [
+            f"{module} (recognize) loads {m}: only the hand-over of alerts"
+            for m in sorted(loaded)
+            if _within(m, ["facewatch.alerts"]) and m not in RECOGNIZE_MAY_LOAD_OF_ALERTS
+        ]
+    if _within(module, ["facewatch.household"]):
+        found += [
+            f"{module} (household) loads {m}" for m in sorted(loaded) if _within(m, HOUSEHOLD_MUST_NOT_LOAD)
+        ]
     if module in pure:
         found += [f"{module} (pure) loads {m}" for m in sorted(loaded) if _within(m, PURE_MUST_NOT_LOAD)]
     if not _within(module, ["facewatch.cli"]) and "click" in loaded:
@@ -132,14 +147,22 @@ def test_the_probe_sees_what_a_module_really_loads(loaded):
 
 
 def test_a_wrong_import_is_caught(tmp_path):
-    """A throwaway edge module that reaches into recognize, and a throwaway decision module
-    that talks to storage, both fail the rules."""
+    """A throwaway edge module that reaches into recognize, a throwaway decision module that
+    talks to storage, and a throwaway recognize module that reaches past the hand-over into
+    delivery all fail the rules; one that hands over does not."""
     (tmp_path / "edge").mkdir()
     (tmp_path / "edge" / "leaky.py").write_text("import facewatch.recognize.visit_store\n")
     (tmp_path / "recognize").mkdir()
     (tmp_path / "recognize" / "impure.py").write_text("from facewatch.store.storage import Storage\n")
+    (tmp_path / "recognize" / "sends.py").write_text("from facewatch.alerts.delivery import deliver\n")
+    (tmp_path / "recognize" / "hands_over.py").write_text("from facewatch.alerts.handover import Notifier\n")
     found = loaded_by(
-        ["facewatch.edge.leaky", "facewatch.recognize.impure"],
+        [
+            "facewatch.edge.leaky",
+            "facewatch.recognize.impure",
+            "facewatch.recognize.sends",
+            "facewatch.recognize.hands_over",
+        ],
         {"facewatch.edge": str(tmp_path / "edge"), "facewatch.recognize": str(tmp_path / "recognize")},
     )
     edge = violations("facewatch.edge.leaky", found["facewatch.edge.leaky"])
@@ -148,6 +171,12 @@ def test_a_wrong_import_is_caught(tmp_path):
         "facewatch.recognize.impure", found["facewatch.recognize.impure"], pure=["facewatch.recognize.impure"]
     )
     assert "facewatch.recognize.impure (pure) loads boto3" in impure
+    sends = violations("facewatch.recognize.sends", found["facewatch.recognize.sends"])
+    assert (
+        "facewatch.recognize.sends (recognize) loads facewatch.alerts.delivery: only the hand-over of alerts"
+        in sends
+    )
+    assert violations("facewatch.recognize.hands_over", found["facewatch.recognize.hands_over"]) == []
 
 
 def test_only_cli_modules_import_click_in_their_source():

@@ -17,11 +17,9 @@ from facewatch.alerts import mqtt, webhook
 from facewatch.alerts.channels import Channel, DeliveryError
 from facewatch.alerts.dead_letters import keep_dead_letter
 from facewatch.alerts.home_assistant import Topics, alert_messages
-from facewatch.alerts.household_settings import Recipients, load_household_settings, resolve
 from facewatch.alerts.links import Links, alert_links
 from facewatch.alerts.mail import build_alert_email, build_operator_email
 from facewatch.alerts.retries import RetryPolicy, send_with_retries
-from facewatch.alerts.rules import quiet_reason
 from facewatch.config import Settings
 from facewatch.exceptions import (
     AlertError,
@@ -31,6 +29,8 @@ from facewatch.exceptions import (
     WriteConflict,
 )
 from facewatch.faces.crops import crop_face
+from facewatch.household.rules import quiet_reason
+from facewatch.household.settings import Recipients, load_household_settings, resolve
 from facewatch.images import decode_bgr
 from facewatch.layout import alert_claim_key, alert_face_key, sent_alert_key
 from facewatch.records import Alert

@@ -57,7 +57,7 @@ def household_command(
 ) -> None:
     """Show or change a household's own alert settings (kept in the bucket)."""
     from facewatch.alerts.announce import announce_cameras
-    from facewatch.alerts.household_settings import HouseholdSettings, change_household_settings
+    from facewatch.household.settings import HouseholdSettings, change_household_settings
     from facewatch.layout import check_id
     from facewatch.store.storage import Storage
 

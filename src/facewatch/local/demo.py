@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from facewatch.alerts.household_settings import HouseholdSettings, redacted_url, save_household_settings
 from facewatch.config import Settings
 from facewatch.edge.agent import run_agent
 from facewatch.edge.pipeline import AgentSummary
 from facewatch.exceptions import BadInput
+from facewatch.household.settings import HouseholdSettings, redacted_url, save_household_settings
 from facewatch.layout import IMAGE_SUFFIXES, check_person, household_prefix, results_prefix, strangers_key
 from facewatch.local.stack import LOCAL_CREDENTIALS, LocalStack
 from facewatch.recognize.known import enroll

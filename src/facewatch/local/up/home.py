@@ -30,7 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from facewatch.alerts.household_settings import HouseholdSettings, change_household_settings
+from facewatch.household.settings import HouseholdSettings, change_household_settings
 from facewatch.local.outbox import OutboxServer
 from facewatch.local.seaweed import SeaweedServer, find_weed
 from facewatch.local.stack import (

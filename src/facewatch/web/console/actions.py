@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from facewatch.alerts.household_settings import HouseholdSettings, change_household_settings, rename_in_rules
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput
+from facewatch.household.settings import HouseholdSettings, change_household_settings, rename_in_rules
 from facewatch.layout import check_id, check_person, known_prefix
 from facewatch.store.storage import Storage
 from facewatch.web.console.request import Upload

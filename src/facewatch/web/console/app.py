@@ -134,7 +134,7 @@ def _route(services: Services, request: ConsoleRequest) -> Reply:
 
 
 def _context(services: Services, request: ConsoleRequest, current: Session, active: str) -> Page:
-    from facewatch.alerts.household_settings import load_household_settings, resolve
+    from facewatch.household.settings import load_household_settings, resolve
 
     zone = resolve(load_household_settings(services.storage, current.household), services.settings).timezone
     return Page(

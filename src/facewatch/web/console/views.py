@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from facewatch.alerts.household_settings import HouseholdSettings, load_household_settings
 from facewatch.alerts.mail import local_time
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput, StorageError
 from facewatch.frames import Box
+from facewatch.household.settings import HouseholdSettings, load_household_settings
 from facewatch.layout import FrameKey, frames_prefix, results_prefix
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import Stranger

@@ -20,9 +20,9 @@ from pydantic import (
     field_validator,
 )
 
-from facewatch.alerts.rules import QuietHours
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput, ObjectMissing
+from facewatch.household.rules import QuietHours
 from facewatch.layout import household_settings_key
 from facewatch.store.storage import Storage, StoredObject
 
