@@ -50,7 +50,8 @@ from facewatch.edge.agent import ChosenFrame, run_agent  # noqa: E402
 from facewatch.faces.centerface import backend_available  # noqa: E402
 from facewatch.faces.detection import confirm_face  # noqa: E402
 from facewatch.frames import Box  # noqa: E402
-from facewatch.local.stack import LOCAL_CREDENTIALS, MotoServer  # noqa: E402
+from facewatch.local.processes import LOCAL_CREDENTIALS  # noqa: E402
+from facewatch.local.stack import MotoServer  # noqa: E402
 from facewatch.store.storage import Storage, make_s3_client  # noqa: E402
 
 CLIP = ROOT / "testdata" / "video" / "short_hamilton_clip.mp4"

@@ -25,7 +25,7 @@ from facewatch.config import Settings
 from facewatch.exceptions import AlertError
 from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.layout import alert_claim_key, dead_alert_key, dead_alerts_prefix, sent_alert_key
-from facewatch.local.stack import free_port
+from facewatch.local.processes import free_port
 from facewatch.records import Alert
 from facewatch.store.storage import Storage
 from tests.conftest import run_cli, stranger_alert

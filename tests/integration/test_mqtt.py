@@ -25,7 +25,7 @@ from facewatch.frames import Box, FrameMeta
 from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.images import decode_bgr
 from facewatch.layout import alert_face_key, dead_alert_key, sent_alert_key
-from facewatch.local.stack import free_port
+from facewatch.local.processes import free_port
 from facewatch.records import FaceVerdict
 from facewatch.store.storage import Storage
 from tests.conftest import clip_frame, run_cli, stranger_alert

@@ -17,7 +17,7 @@ import pytest
 from functions_framework import create_app
 
 from facewatch import config
-from facewatch.local.stack import free_port, functions_dir
+from facewatch.local.processes import free_port, functions_dir
 from facewatch.store.storage import Storage
 from facewatch.web import services as services_module
 from facewatch.web import sns as sns_module

@@ -31,8 +31,8 @@ from facewatch.faces.detection import HaarDetector
 from facewatch.frames import FrameMeta
 from facewatch.household.settings import load_household_settings
 from facewatch.layout import FrameKey, frames_prefix
+from facewatch.local.processes import free_port
 from facewatch.local.seaweed import find_weed
-from facewatch.local.stack import free_port
 from facewatch.recognize.recognizer import alert_id_for
 from facewatch.recognize.triggers import StorageEvent
 from facewatch.store.storage import Storage

@@ -132,7 +132,7 @@ def test_presigned_links_expire(storage, s3_endpoint):
 
 
 def test_no_secret_in_logs_or_errors(start_function, storage, figures, outbox):
-    from facewatch.local.stack import free_port
+    from facewatch.local.processes import free_port
 
     notify = start_function(
         "notify",

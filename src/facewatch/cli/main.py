@@ -107,7 +107,7 @@ def demo(
 ) -> None:
     """Clip → edge agent → S3 → recognize → notify → email, all on this machine."""
     from facewatch.local.demo import print_json_line, repo_testdata, run_demo
-    from facewatch.local.stack import StackError
+    from facewatch.local.processes import StackError
 
     def report(summary: dict[str, Any]) -> None:
         click.echo(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from facewatch.local.stack import StackError
+from facewatch.local.processes import StackError
 from facewatch.local.up.config import parse_config
 from facewatch.local.up.home import HomeStack, check_data_dir, check_port_free
 
