@@ -7,8 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, StringConstraints, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, StringConstraints, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from facewatch.faces.detectors import check_detector
 
 
 class Settings(BaseSettings):
@@ -24,7 +26,7 @@ class Settings(BaseSettings):
     s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
 
     # --- detection (edge agent and the detect function) -------------------------------
-    detector: Literal["haar", "hog", "yunet", "centerface"] = "centerface"
+    detector: Annotated[str, AfterValidator(check_detector)] = "centerface"
     """The edge's detector (agent and detect function). CenterFace wins every edge
     benchmark (bench/RESULTS.md, "Edge detectors"): it finds every labelled face with
     almost no false ones, and on busy 1080p scenes costs less than Haar."""

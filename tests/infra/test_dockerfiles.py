@@ -362,6 +362,6 @@ def test_function_images_carry_the_model_cache(dockerfile: Path) -> None:
     stages = build_stages(dockerfile)
     cache = env_of(stages, "recognize").get("FACEWATCH_MODEL_CACHE")
     assert cache and cache.startswith("/")
-    assert 'facewatch.faces.model_cache build "$FACEWATCH_MODEL_CACHE"' in run_text(dockerfile)
+    assert 'facewatch.faces.models build "$FACEWATCH_MODEL_CACHE"' in run_text(dockerfile)
     if dockerfile == DOCKERFILE_LAMBDA:  # a read-only file system: never build at a cold start
         assert env_of(stages, "recognize").get("FACEWATCH_MODEL_CACHE_BUILD") == "0"

@@ -65,7 +65,7 @@ class Frames:
         import threading
 
         from facewatch.config import Settings
-        from facewatch.faces.detection import make_detector
+        from facewatch.faces.detectors import make_detector
 
         self.storage = storage
         self.detector = make_detector(Settings())

@@ -19,6 +19,7 @@ from facewatch.edge.pipeline import EdgeOptions
 from facewatch.edge.spool import DEFAULT_MAX_BYTES
 from facewatch.edge.tracking import UploadPolicy
 from facewatch.exceptions import FacewatchError
+from facewatch.faces.detectors import DETECTOR_NAMES
 from facewatch.store.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def _install_stop_handlers(stop: threading.Event) -> None:
 @click.option("--no-motion-gate", is_flag=True, help="Search the whole frame at every tick.")
 @click.option(
     "--detector",
-    type=click.Choice(["haar", "hog", "yunet", "centerface"]),
+    type=click.Choice(DETECTOR_NAMES),
     default=None,
     help="Face detector [default: FACEWATCH_DETECTOR or centerface].",
 )

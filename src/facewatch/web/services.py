@@ -39,7 +39,7 @@ class Services:
 
     @cached_property
     def detector(self) -> FaceDetector:
-        from facewatch.faces.detection import make_detector
+        from facewatch.faces.detectors import make_detector
 
         return make_detector(self.settings)
 
