@@ -12,6 +12,7 @@ from types import FrameType
 import click
 
 from facewatch.cli.errors import fail
+from facewatch.config import get_settings
 from facewatch.edge.agent import run_agent
 from facewatch.edge.capture import CaptureOptions
 from facewatch.edge.motion import MotionParams
@@ -163,7 +164,6 @@ def agent_command(
     Prints a status line while it runs, and a summary (the last line: JSON) when the source
     ends or on SIGINT/SIGTERM."""
     from facewatch.cli.agent_display import StatusLine, summary_table
-    from facewatch.config import get_settings
 
     overrides = {
         "detector": detector,

@@ -14,7 +14,9 @@ import click
 
 from facewatch.cli.errors import fail
 from facewatch.config import Settings, get_settings
-from facewatch.exceptions import FacewatchError
+from facewatch.exceptions import BadInput, FacewatchError
+from facewatch.layout import check_id, check_person
+from facewatch.tokens import household_detect_token
 
 
 def _settings() -> Settings:
@@ -37,7 +39,6 @@ def main(verbose: int) -> None:
 )
 def enroll(household: str, name: str, photos: tuple[Path, ...]) -> None:
     """Upload PHOTOS of a known person and update the household's known encodings."""
-    from facewatch.layout import check_id, check_person
     from facewatch.recognize.known import enroll as do_enroll
     from facewatch.store.storage import Storage
 
@@ -177,7 +178,6 @@ def events(household: str, since: str | None, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from facewatch.layout import check_id
     from facewatch.recognize.history import parse_since, verdict_rows
     from facewatch.store.storage import Storage
 
@@ -247,8 +247,6 @@ def alerts_retry(household: str | None) -> None:
 def detect_token_command(household: str) -> None:
     """The bearer token HOUSEHOLD's cameras present to detect when
     FACEWATCH_DETECT_TOKEN_SCOPE=household (derived from FACEWATCH_DETECT_TOKEN)."""
-    from facewatch.exceptions import BadInput
-    from facewatch.tokens import household_detect_token
 
     settings = _settings()
     try:

@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from facewatch.exceptions import BadInput
+from facewatch.frames import EARLIEST_CAPTURE
+from facewatch.layout import check_id
+from facewatch.records import Alert
+from facewatch.tokens import household_detect_token
 from facewatch.web.services import Services
 from facewatch.web.transport import Reply, TooLarge, Unauthorized, require_bearer
 
@@ -39,7 +43,6 @@ def detect(
     `captured_at` (optional, ISO 8601) is when the frame was taken; a time without a zone
     is taken as UTC, and one before 2000 or over 5 minutes ahead of this clock is refused."""
     from facewatch.edge.posted import store_posted_frame
-    from facewatch.layout import check_id
 
     settings = services.settings
     household = check_id(_param(params, headers, "household") or "", "household")
@@ -65,7 +68,6 @@ def detect(
 
 def _detect_token(settings: Settings, household: str) -> SecretStr | None:
     """The token this household's cameras must present (Settings.detect_token_scope)."""
-    from facewatch.tokens import household_detect_token
 
     token = settings.detect_token
     if token is None or settings.detect_token_scope == "deployment":
@@ -79,7 +81,6 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 def _captured_at(value: str | None, now: datetime | None = None) -> datetime:
     """The frame's capture time: ISO 8601, a naive time taken as UTC; now when absent."""
-    from facewatch.frames import EARLIEST_CAPTURE
 
     now = now or datetime.now(UTC)
     if not value:
@@ -140,7 +141,6 @@ def _authenticate_notification(services: Services, headers: Mapping[str, str], b
 
 def notify(services: Services, *, body: bytes | Mapping[str, Any]) -> Reply:
     from facewatch.alerts.delivery import deliver
-    from facewatch.records import Alert
 
     alert = Alert.parse(body)
     delivery_id = deliver(

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput
 from facewatch.household.settings import HouseholdSettings, change_household_settings, rename_in_rules
-from facewatch.layout import check_id, check_person, known_prefix
+from facewatch.layout import FrameKey, check_id, check_person, known_prefix
 from facewatch.store.storage import Storage
 from facewatch.web.console.request import Upload
 
@@ -57,7 +57,6 @@ def _field(form: Mapping[str, str], name: str) -> str:
 
 
 def _own_verdict(ctx: Context, verdict_id: str) -> str:
-    from facewatch.layout import FrameKey
     from facewatch.web.transport import Forbidden
 
     if FrameKey.from_verdict_id(verdict_id)[0].household != ctx.household:

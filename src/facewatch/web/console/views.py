@@ -14,7 +14,7 @@ from facewatch.config import Settings
 from facewatch.exceptions import BadInput, StorageError
 from facewatch.frames import Box
 from facewatch.household.settings import HouseholdSettings, load_household_settings
-from facewatch.layout import FrameKey, frames_prefix, results_prefix
+from facewatch.layout import FrameKey, check_id, frames_prefix, results_prefix
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import Stranger
 from facewatch.store.storage import Storage
@@ -36,7 +36,6 @@ class FaceFilter:
 
     @classmethod
     def parse(cls, params: dict[str, str]) -> FaceFilter:
-        from facewatch.layout import check_id
 
         camera = params.get("camera", "").strip()
         verdict = params.get("verdict", "").strip()
