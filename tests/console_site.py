@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from facewatch.local.stack import Process, free_port, function_process, functions_dir
+from facewatch.local.processes import Process, free_port, function_process, functions_dir
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import Stranger
 from facewatch.store.storage import Storage

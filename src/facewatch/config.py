@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     Field,
     SecretStr,
@@ -18,6 +19,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from facewatch.exceptions import BadSettings
+from facewatch.faces.detectors import DETECTOR_NAMES, check_detector
 
 MIN_SECRET_BYTES = 32
 """The shortest link secret, webhook token or detect token facewatch starts with: 32 bytes
@@ -68,7 +70,9 @@ class Settings(BaseSettings):
     """How S3 URLs name the bucket: path (moto, MinIO, seaweedfs) or virtual (AWS S3)."""
 
     # --- detection (edge agent and the detect function) -------------------------------
-    detector: Literal["haar", "hog", "yunet", "centerface"] = "centerface"
+    detector: Annotated[str, AfterValidator(check_detector)] = Field(
+        "centerface", json_schema_extra={"enum": list(DETECTOR_NAMES)}
+    )
     """The edge's detector (agent and detect function). CenterFace wins every edge
     benchmark (bench/RESULTS.md, "Edge detectors"): it finds every labelled face with
     almost no false ones, and on busy 1080p scenes costs less than Haar."""
@@ -223,7 +227,7 @@ class Settings(BaseSettings):
     ] = Field(default_factory=list)
     """SNS topics (comma-separated ARNs) that may deliver to recognize over HTTP(S): their
     messages are authenticated by SNS's signature instead of the bearer token, which SNS
-    cannot send, and recognize confirms their subscriptions."""
+    cannot send, and recognize confirms their subscriptions (web/sns.py)."""
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     """Largest frame detect accepts, and largest photo the console takes."""
     max_image_pixels: int = Field(40_000_000, ge=1)

@@ -193,7 +193,7 @@ HTTP_ANSWERS = {"feedback": _feedback_answers_its_link, "console": _console_answ
 def test_lambda_http_entry_point_serves_its_pages_from_the_task_root(tmp_path, function):
     """The image's ENTRYPOINT, run the way the image runs it: from LAMBDA_TASK_ROOT holding
     only main.py. Two things differ: python3 is this venv's, the port a free one."""
-    from facewatch.local.stack import free_port
+    from facewatch.local.processes import free_port
 
     assert function in HTTP_ANSWERS, f"say in HTTP_ANSWERS what {function} answers"
     entrypoint = exec_form(resolved(build_stages(DOCKERFILE_LAMBDA), function, "ENTRYPOINT"))
@@ -362,6 +362,6 @@ def test_function_images_carry_the_model_cache(dockerfile: Path) -> None:
     stages = build_stages(dockerfile)
     cache = env_of(stages, "recognize").get("FACEWATCH_MODEL_CACHE")
     assert cache and cache.startswith("/")
-    assert 'facewatch.faces.model_cache build "$FACEWATCH_MODEL_CACHE"' in run_text(dockerfile)
+    assert 'facewatch.faces.models build "$FACEWATCH_MODEL_CACHE"' in run_text(dockerfile)
     if dockerfile == DOCKERFILE_LAMBDA:  # a read-only file system: never build at a cold start
         assert env_of(stages, "recognize").get("FACEWATCH_MODEL_CACHE_BUILD") == "0"

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from facewatch.alerts.delivery import deliver
-from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
 from facewatch.alerts.mail_transport import SmtpTransport
 from facewatch.config import Settings
 from facewatch.frames import Box
+from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.layout import sent_alert_key
 from facewatch.records import AlertOutcome, DeliveryStatus, FaceVerdict
 from tests.conftest import run_cli, stranger_alert

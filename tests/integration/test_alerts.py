@@ -19,7 +19,7 @@ from facewatch.edge.uploads import store_face_frame
 from facewatch.faces.detection import HaarDetector
 from facewatch.frames import FrameMeta
 from facewatch.layout import FrameKey, dead_alerts_prefix
-from facewatch.local.stack import free_port
+from facewatch.local.processes import free_port
 from facewatch.recognize.known import enroll, load_gallery
 from facewatch.records import AlertOutcome, DeliveryStatus
 from tests.conftest import TESTDATA, clip_frame, s3_event

@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 
 from facewatch.alerts.mail_transport import SesTransport, SmtpTransport
 from facewatch.exceptions import AlertError
-from facewatch.local.stack import free_port
+from facewatch.local.processes import free_port
 
 pytestmark = pytest.mark.integration
 USER, PASSWORD = "alice", "s3cret-smtp-password"

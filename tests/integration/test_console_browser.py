@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from facewatch.alerts.household_settings import change_household_settings, load_household_settings
+from facewatch.household.settings import change_household_settings, load_household_settings
 from facewatch.recognize.known import load_gallery
 from tests.conftest import TESTDATA
 from tests.console_site import Site

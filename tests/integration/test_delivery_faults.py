@@ -20,12 +20,12 @@ from facewatch.alerts import delivery, webhook
 from facewatch.alerts.dead_letters import retry_dead_letters
 from facewatch.alerts.delivery import DELIVERY_BUDGET_SECONDS, deliver
 from facewatch.alerts.handover import NOTIFY_WAIT_SECONDS, HttpNotifier
-from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
 from facewatch.alerts.mail_transport import SesTransport, SmtpTransport
 from facewatch.config import Settings
 from facewatch.exceptions import AlertError, DeliveryError
+from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.layout import alert_claim_key, dead_alert_key, dead_alerts_prefix, sent_alert_key
-from facewatch.local.stack import free_port
+from facewatch.local.processes import free_port
 from facewatch.records import Alert, DeliveryStatus
 from facewatch.store.storage import Storage
 from tests.conftest import run_cli, stranger_alert

@@ -257,7 +257,7 @@ def test_recognize_requires_the_webhook_token(pipeline, storage):
 
 
 def test_notify_says_so_when_the_smtp_server_is_down_and_keeps_the_alert(start_function, storage):
-    from facewatch.local.stack import free_port
+    from facewatch.local.processes import free_port
     from facewatch.records import Alert, FaceVerdict
 
     notify = start_function(

@@ -7,13 +7,13 @@ import threading
 
 import pytest
 
-from facewatch.alerts.household_settings import (
+from facewatch.exceptions import BadInput
+from facewatch.household.settings import (
     HouseholdSettings,
     change_household_settings,
     load_household_settings,
     save_household_settings,
 )
-from facewatch.exceptions import BadInput
 from facewatch.layout import household_settings_key
 from facewatch.store.storage import Storage
 

@@ -15,7 +15,7 @@ import pytest
 from facewatch import config
 from facewatch.frames import FrameMeta
 from facewatch.layout import FrameKey
-from facewatch.local.stack import functions_dir
+from facewatch.local.processes import functions_dir
 from facewatch.recognize.known import enroll
 from facewatch.web import services as runtime
 from tests.conftest import TESTDATA, clip_frame, s3_event

@@ -17,15 +17,15 @@ import pytest
 from facewatch.alerts.dead_letters import retry_dead_letters
 from facewatch.alerts.delivery import deliver
 from facewatch.alerts.home_assistant import Topics, device_id
-from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
 from facewatch.alerts.mail_transport import SmtpTransport
 from facewatch.alerts.retries import RetryPolicy
 from facewatch.config import Settings
 from facewatch.edge.uploads import store_face_frame
 from facewatch.frames import Box, FrameMeta
+from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.images import decode_bgr
 from facewatch.layout import alert_face_key, dead_alert_key, sent_alert_key
-from facewatch.local.stack import free_port
+from facewatch.local.processes import free_port
 from facewatch.records import DeliveryStatus, FaceVerdict
 from facewatch.store.storage import Storage
 from tests.conftest import clip_frame, run_cli, stranger_alert

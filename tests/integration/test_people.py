@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facewatch.alerts.household_settings import (
+from facewatch.exceptions import BadImage, BadInput, BadKey
+from facewatch.faces.gallery import Gallery
+from facewatch.household.settings import (
     HouseholdSettings,
     load_household_settings,
     save_household_settings,
 )
-from facewatch.exceptions import BadImage, BadInput, BadKey
-from facewatch.faces.gallery import Gallery
 from facewatch.images import encode_jpeg
 from facewatch.layout import encodings_key, known_prefix, negatives_key
 from facewatch.recognize.known import load_gallery

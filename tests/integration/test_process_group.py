@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from facewatch.local.stack import Process, free_port, is_running
+from facewatch.local.processes import Process, free_port, is_running
 
 HELLO = """
 import os

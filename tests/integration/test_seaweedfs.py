@@ -33,9 +33,9 @@ from facewatch.faces.detection import HaarDetector
 from facewatch.frames import FrameMeta
 from facewatch.layout import FrameKey, known_photo_key
 from facewatch.local.outbox import OutboxServer
+from facewatch.local.processes import LOCAL_CREDENTIALS, Process, free_port, functions_dir
+from facewatch.local.processes import function_process as stack_function_process
 from facewatch.local.seaweed import SeaweedServer, find_weed
-from facewatch.local.stack import LOCAL_CREDENTIALS, Process, free_port, functions_dir
-from facewatch.local.stack import function_process as stack_function_process
 from facewatch.recognize.known import enroll, load_gallery
 from facewatch.recognize.visit_store import VisitStore
 from facewatch.recognize.visits import Sighting, VisitPolicy

@@ -1,6 +1,6 @@
 """SNS delivering straight to recognize over HTTP, end to end in process: functions/recognize
 through functions-framework's test client, the real settings (FACEWATCH_SNS_TOPIC_ARNS),
-services and storage (moto). Only SNS itself is faked: `recognize.sns.https_get` serves a
+services and storage (moto). Only SNS itself is faked: `web.sns.https_get` serves a
 test certificate and records the GET that confirms a subscription. The real GET is
 checked against a local HTTP server at the end."""
 
@@ -19,12 +19,12 @@ import pytest
 from functions_framework import create_app
 
 from facewatch import config
-from facewatch.local.stack import free_port, functions_dir
-from facewatch.recognize import sns as sns_module
+from facewatch.local.processes import free_port, functions_dir
 from facewatch.store.storage import Storage
 from facewatch.web import services as services_module
+from facewatch.web import sns as sns_module
 from tests.conftest import EVENTS, s3_event
-from tests.unit.recognize.test_sns import CERT_URL, TOPIC, FakeSns
+from tests.unit.web.test_sns import CERT_URL, TOPIC, FakeSns
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,7 @@ class Recognize:
 def start(monkeypatch: pytest.MonkeyPatch, storage: Storage, **env: str) -> Recognize:
     fake = FakeSns()
 
-    def https_get(url: str) -> bytes:  # the one I/O edge of recognize/sns.py
+    def https_get(url: str) -> bytes:  # the one I/O edge of web/sns.py
         return fake.fetch_cert(url) if url == CERT_URL else fake.http_get(url)
 
     monkeypatch.setattr(sns_module, "https_get", https_get)

@@ -25,14 +25,14 @@ from typing import Any, TypeVar
 import boto3
 import pytest
 
-from facewatch.alerts.household_settings import load_household_settings
 from facewatch.edge.spool import Spool
 from facewatch.edge.uploads import frame_object
 from facewatch.faces.detection import HaarDetector
 from facewatch.frames import FrameMeta
+from facewatch.household.settings import load_household_settings
 from facewatch.layout import FrameKey, frames_prefix
+from facewatch.local.processes import free_port
 from facewatch.local.seaweed import find_weed
-from facewatch.local.stack import free_port
 from facewatch.recognize.recognizer import alert_id_for
 from facewatch.recognize.triggers import StorageEvent
 from facewatch.records import AlertOutcome, DeliveryStatus

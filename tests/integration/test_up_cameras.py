@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from facewatch.local.processes import free_port
 from facewatch.local.seaweed import find_weed
-from facewatch.local.stack import free_port
 from tests.integration.test_up import (
     PORT_NAMES,
     Up,

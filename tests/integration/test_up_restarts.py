@@ -58,7 +58,7 @@ def kill_and_wait_back(data: Path, name: str, up: Up) -> None:
 
 
 def test_kill_9_of_recognize_and_seaweedfs_loses_nothing(tmp_path, running):
-    from facewatch.local.stack import free_port
+    from facewatch.local.processes import free_port
 
     ports = {name: free_port() for name in PORT_NAMES}
     data, outbox = tmp_path / "data", tmp_path / "outbox"

@@ -13,8 +13,8 @@ import pytest
 from facewatch.edge.uploads import store_face_frame
 from facewatch.faces.detection import HaarDetector
 from facewatch.frames import FrameMeta
+from facewatch.local.processes import free_port
 from facewatch.local.seaweed import SeaweedServer, find_weed
-from facewatch.local.stack import free_port
 from facewatch.local.up.home import BUCKET
 from facewatch.store.storage import Storage
 from tests.conftest import clip_frame

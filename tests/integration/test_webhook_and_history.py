@@ -10,12 +10,12 @@ from click.testing import CliRunner
 
 from facewatch import config
 from facewatch.alerts.delivery import deliver
-from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
 from facewatch.alerts.mail_transport import SmtpTransport
 from facewatch.alerts.retries import RetryPolicy
 from facewatch.config import Settings
 from facewatch.edge.uploads import store_face_frame
 from facewatch.frames import Box, FrameMeta
+from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.records import Alert, FaceVerdict
 from tests.conftest import clip_frame
 

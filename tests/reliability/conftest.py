@@ -67,7 +67,7 @@ class Frames:
         import threading
 
         from facewatch.config import Settings
-        from facewatch.faces.detection import make_detector
+        from facewatch.faces.detectors import make_detector
 
         self.storage = storage
         self.detector = make_detector(Settings())
@@ -136,8 +136,8 @@ class WeedStack:
 
     def __init__(self, root: Path) -> None:
         from facewatch.local.outbox import OutboxServer
+        from facewatch.local.processes import LOCAL_CREDENTIALS, free_port, function_process, functions_dir
         from facewatch.local.seaweed import SeaweedServer
-        from facewatch.local.stack import LOCAL_CREDENTIALS, free_port, function_process, functions_dir
 
         self.bucket = "facewatch-load"
         token = os.urandom(16).hex()
@@ -171,7 +171,7 @@ class WeedStack:
         )
 
     def start(self) -> WeedStack:
-        from facewatch.local.stack import start_together
+        from facewatch.local.processes import start_together
 
         self.outbox_server.start()
         for process in self.functions.values():

@@ -28,14 +28,14 @@ import requests
 from functions_framework import create_app
 
 from facewatch import config
-from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
 from facewatch.frames import Box
+from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.layout import FrameKey, household_settings_key
-from facewatch.local.stack import functions_dir
-from facewatch.recognize import sns as sns_module
+from facewatch.local.processes import functions_dir
 from facewatch.records import Alert, FaceVerdict
 from facewatch.store.storage import Storage
 from facewatch.web import services as services_module
+from facewatch.web import sns as sns_module
 from tests.conftest import EVENTS, clip_frame, run_cli, s3_event
 from tests.unit.recognize.test_sns import CERT_URL, TOPIC, FakeSns
 

@@ -30,8 +30,8 @@ import yaml
 
 from facewatch.config import Settings
 from facewatch.layout import alert_claim_key, household_settings_key
+from facewatch.local.processes import LOCAL_CREDENTIALS, StackError, free_port
 from facewatch.local.seaweed import find_weed
-from facewatch.local.stack import LOCAL_CREDENTIALS, StackError, free_port
 from facewatch.tokens import household_detect_token, sign_in_link
 from tests.conftest import REPO, TESTDATA, clip_frame, run_cli, s3_event
 from tests.reliability.conftest import Frames

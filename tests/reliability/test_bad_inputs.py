@@ -173,7 +173,7 @@ def detect_process(tmp_path_factory, s3_endpoint):
 
     import boto3
 
-    from facewatch.local.stack import LOCAL_CREDENTIALS, Process, free_port, functions_dir
+    from facewatch.local.processes import LOCAL_CREDENTIALS, Process, free_port, functions_dir
 
     os.environ.update({k: os.environ.get(k, v) for k, v in LOCAL_CREDENTIALS.items()})
     bucket = "fw-reliability-detect"

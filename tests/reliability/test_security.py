@@ -12,8 +12,8 @@ import cv2
 import pytest
 import requests
 
-from facewatch.alerts.household_settings import HouseholdSettings, save_household_settings
 from facewatch.frames import Box
+from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.layout import encodings_key
 from facewatch.tokens import household_detect_token, sign_face
 from tests.conftest import TESTDATA, clip_frame
@@ -135,7 +135,7 @@ def test_presigned_links_expire(storage, s3_endpoint):
 
 
 def test_no_secret_in_logs_or_errors(start_function, storage, figures, outbox):
-    from facewatch.local.stack import free_port
+    from facewatch.local.processes import free_port
 
     notify = start_function(
         "notify",

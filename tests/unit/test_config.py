@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from facewatch.config import Settings
 
@@ -24,7 +25,7 @@ def test_a_given_mqtt_url_is_kept_secret(monkeypatch: pytest.MonkeyPatch):
 STRONG = "0123456789abcdef0123456789abcdef"
 
 
-@pytest.mark.parametrize("field", ["link_secret", "webhook_token", "detect_token"])
+@pytest.mark.parametrize("field", ["link_secret", "webhook_token", "detect_token", "notify_token"])
 @pytest.mark.parametrize(
     ("value", "why"),
     [
@@ -51,7 +52,7 @@ def test_a_weak_or_template_secret_is_refused_without_being_printed(
     assert value not in str(refused.value)
 
 
-@pytest.mark.parametrize("field", ["link_secret", "webhook_token", "detect_token"])
+@pytest.mark.parametrize("field", ["link_secret", "webhook_token", "detect_token", "notify_token"])
 def test_a_strong_secret_is_kept_and_an_empty_one_is_none(field: str):
     assert getattr(Settings(_env_file=None, **{field: STRONG}), field).get_secret_value() == STRONG  # type: ignore[arg-type]
     assert getattr(Settings(_env_file=None, **{field: ""}), field) is None  # type: ignore[arg-type]
@@ -59,3 +60,12 @@ def test_a_strong_secret_is_kept_and_an_empty_one_is_none(field: str):
 
 def test_detect_tokens_are_per_household_by_default():
     assert Settings(_env_file=None).detect_token_scope == "household"  # type: ignore[call-arg]
+
+
+def test_a_detector_no_registry_holds_is_refused_with_every_name(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("FACEWATCH_DETECTOR", "mtcnn")
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    assert "unknown detector 'mtcnn': one of haar, hog, yunet, centerface" in str(refused.value)
+    monkeypatch.setenv("FACEWATCH_DETECTOR", "haar")
+    assert Settings(_env_file=None).detector == "haar"  # type: ignore[call-arg]

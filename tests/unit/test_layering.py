@@ -5,12 +5,18 @@ at import time; this sees exactly what a function instance or the edge agent pay
 
 The rules:
 - the edge tier never loads recognize, alerts, the local stack or the CLI;
+- recognize reaches alerts only through the hand-over (`alerts/handover.py`): a household's
+  settings and rules are `household/`'s, records both read are the kernel's;
+- a household's settings and rules load neither recognize nor alerts;
 - the pure decision modules never load storage, boto3, OpenCV, dlib, HTTP or click;
 - nothing outside `cli/` loads click, and nothing that deploys loads `local/` or `cli/`;
-- the top of the package is a small kernel: at most 10 modules besides `__init__.py`."""
+- the top of the package is a small kernel: at most 10 modules besides `__init__.py`;
+- no circle of imports among the package's modules, read from the source with the imports
+  inside functions, which the probe never runs and which would otherwise hide one."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -53,6 +59,8 @@ print(json.dumps(out))
 """
 
 EDGE_MUST_NOT_LOAD = ("facewatch.recognize", "facewatch.alerts", "facewatch.local", "facewatch.cli")
+RECOGNIZE_MAY_LOAD_OF_ALERTS = ("facewatch.alerts", "facewatch.alerts.handover")
+HOUSEHOLD_MUST_NOT_LOAD = ("facewatch.recognize", "facewatch.alerts")
 PURE = (
     "facewatch.recognize.decisions",
     "facewatch.recognize.visits",
@@ -61,7 +69,7 @@ PURE = (
     "facewatch.edge.tracking",
     "facewatch.faces.gallery",
     "facewatch.alerts.retries",
-    "facewatch.alerts.rules",
+    "facewatch.household.rules",
     "facewatch.alerts.home_assistant",
     "facewatch.templates",  # a page is text: pictures come in as bytes
 )
@@ -103,6 +111,16 @@ def violations(module: str, loaded: set[str], pure: Iterable[str] = PURE) -> lis
     found = []
     if _within(module, ["facewatch.edge"]):
         found += [f"{module} (edge) loads {m}" for m in sorted(loaded) if _within(m, EDGE_MUST_NOT_LOAD)]
+    if _within(module, ["facewatch.recognize"]):
+        found += [
+            f"{module} (recognize) loads {m}: only the hand-over of alerts"
+            for m in sorted(loaded)
+            if _within(m, ["facewatch.alerts"]) and m not in RECOGNIZE_MAY_LOAD_OF_ALERTS
+        ]
+    if _within(module, ["facewatch.household"]):
+        found += [
+            f"{module} (household) loads {m}" for m in sorted(loaded) if _within(m, HOUSEHOLD_MUST_NOT_LOAD)
+        ]
     if module in pure:
         found += [f"{module} (pure) loads {m}" for m in sorted(loaded) if _within(m, PURE_MUST_NOT_LOAD)]
     if not _within(module, ["facewatch.cli"]) and "click" in loaded:
@@ -132,14 +150,22 @@ def test_the_probe_sees_what_a_module_really_loads(loaded):
 
 
 def test_a_wrong_import_is_caught(tmp_path):
-    """A throwaway edge module that reaches into recognize, and a throwaway decision module
-    that talks to storage, both fail the rules."""
+    """A throwaway edge module that reaches into recognize, a throwaway decision module that
+    talks to storage, and a throwaway recognize module that reaches past the hand-over into
+    delivery all fail the rules; one that hands over does not."""
     (tmp_path / "edge").mkdir()
     (tmp_path / "edge" / "leaky.py").write_text("import facewatch.recognize.visit_store\n")
     (tmp_path / "recognize").mkdir()
     (tmp_path / "recognize" / "impure.py").write_text("from facewatch.store.storage import Storage\n")
+    (tmp_path / "recognize" / "sends.py").write_text("from facewatch.alerts.delivery import deliver\n")
+    (tmp_path / "recognize" / "hands_over.py").write_text("from facewatch.alerts.handover import Notifier\n")
     found = loaded_by(
-        ["facewatch.edge.leaky", "facewatch.recognize.impure"],
+        [
+            "facewatch.edge.leaky",
+            "facewatch.recognize.impure",
+            "facewatch.recognize.sends",
+            "facewatch.recognize.hands_over",
+        ],
         {"facewatch.edge": str(tmp_path / "edge"), "facewatch.recognize": str(tmp_path / "recognize")},
     )
     edge = violations("facewatch.edge.leaky", found["facewatch.edge.leaky"])
@@ -148,6 +174,12 @@ def test_a_wrong_import_is_caught(tmp_path):
         "facewatch.recognize.impure", found["facewatch.recognize.impure"], pure=["facewatch.recognize.impure"]
     )
     assert "facewatch.recognize.impure (pure) loads boto3" in impure
+    sends = violations("facewatch.recognize.sends", found["facewatch.recognize.sends"])
+    assert (
+        "facewatch.recognize.sends (recognize) loads facewatch.alerts.delivery: only the hand-over of alerts"
+        in sends
+    )
+    assert violations("facewatch.recognize.hands_over", found["facewatch.recognize.hands_over"]) == []
 
 
 def test_only_cli_modules_import_click_in_their_source():
@@ -167,3 +199,124 @@ def test_only_cli_modules_import_click_in_their_source():
 def test_the_top_of_the_package_is_a_small_kernel():
     top = sorted(p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py")
     assert len(top) <= 10, f"{len(top)} modules at the top of the package: {top}"
+
+
+def _type_checking_only(tree: ast.Module) -> set[int]:
+    """The nodes under `if TYPE_CHECKING:`: imports that never run, read by mypy alone."""
+    return {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for statement in node.body
+        for inner in ast.walk(statement)
+    }
+
+
+def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
+    """Each module of the package and the package's modules it imports, at any depth of its
+    source (module level, class bodies, functions). `from facewatch.a import b` imports the
+    module facewatch.a.b where there is one, else facewatch.a."""
+    files = {
+        ".".join(parts[:-1] if parts[-1] == "__init__" else parts): path
+        for path in sorted(package.rglob("*.py"))
+        for parts in [path.relative_to(package.parent).with_suffix("").parts]
+    }
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        skip = _type_checking_only(tree)
+        named: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.module:
+                named |= {
+                    f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in files else node.module
+                    for a in node.names
+                }
+            elif isinstance(node, ast.Import):
+                named |= {a.name for a in node.names}
+        graph[module] = {m for m in named if m in files and m != module}
+    return graph
+
+
+def import_circles(graph: Mapping[str, set[str]]) -> list[list[str]]:
+    """Each group of modules that import one another round a circle (the strongly connected
+    components of more than one module, Tarjan's), as one circle through its first module."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in sorted(graph[module]):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            group = []
+            while (top := stack.pop()) != module:
+                group.append(top)
+            if group:
+                groups.append(sorted([*group, module]))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return [_circle_through(group[0], set(group), graph) for group in groups]
+
+
+def _circle_through(start: str, group: set[str], graph: Mapping[str, set[str]]) -> list[str]:
+    """A shortest path from `start` back to itself inside `group` (breadth first)."""
+    paths = {start: [start]}
+    queue = [start]
+    while queue:
+        module = queue.pop(0)
+        for other in sorted(graph[module] & group):
+            if other == start:
+                return [*paths[module], start]
+            if other not in paths:
+                paths[other] = [*paths[module], other]
+                queue.append(other)
+    raise AssertionError(f"{start} is in no circle of {sorted(group)}")
+
+
+def test_no_circle_of_imports_even_through_a_function():
+    circles = import_circles(import_graph())
+    assert not circles, "modules importing each other round a circle:\n" + "\n".join(
+        " -> ".join(circle) for circle in circles
+    )
+
+
+def test_recognize_reaches_alerts_only_through_the_handover_even_in_a_function():
+    """The probe's rule read from the source, which also covers imports inside functions."""
+    reaching = [
+        f"{module} imports {other}"
+        for module, imported in import_graph().items()
+        if _within(module, ["facewatch.recognize"])
+        for other in sorted(imported)
+        if _within(other, ["facewatch.alerts"]) and other not in RECOGNIZE_MAY_LOAD_OF_ALERTS
+    ]
+    assert not reaching, "\n".join(reaching)
+
+
+def test_a_circle_hidden_in_a_function_is_found(tmp_path):
+    """A control: two throwaway modules, one importing the other at its top and the other
+    importing it back inside a function, are a circle; a type-only import back is not."""
+    package = tmp_path / "facewatch"
+    (package / "faces").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "faces" / "__init__.py").write_text("")
+    (package / "faces" / "a.py").write_text("from facewatch.faces import b\n")
+    (package / "faces" / "b.py").write_text("def f():\n    from facewatch.faces.a import g\n")
+    (package / "faces" / "c.py").write_text("from facewatch.faces.d import x\n")
+    (package / "faces" / "d.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from facewatch.faces import c\n"
+    )
+    graph = import_graph(package)
+    assert graph["facewatch.faces.b"] == {"facewatch.faces.a"}
+    assert import_circles(graph) == [["facewatch.faces.a", "facewatch.faces.b", "facewatch.faces.a"]]

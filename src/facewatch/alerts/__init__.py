@@ -1,2 +1,2 @@
 """From a verdict to an inbox: handing alerts to notify, delivering each exactly once over
-its channels, mail, and a household's alert settings."""
+its channels, and mail. A household's settings and rules are `facewatch.household`'s."""

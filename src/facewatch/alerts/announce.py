@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from facewatch.alerts import mqtt
 from facewatch.alerts.home_assistant import Topics, discovery_messages
-from facewatch.alerts.household_settings import HouseholdSettings, resolve
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput
+from facewatch.household.settings import HouseholdSettings, resolve
 from facewatch.layout import frames_prefix
 from facewatch.outbound import policy_from_settings
 from facewatch.store.storage import Storage

@@ -16,14 +16,11 @@ from datetime import UTC, datetime
 from functools import partial
 
 from facewatch.alerts import mqtt, webhook
-from facewatch.alerts.addresses import check_recipients
 from facewatch.alerts.home_assistant import Topics, alert_messages
-from facewatch.alerts.household_settings import ChannelName, Recipients, load_household_settings, resolve
 from facewatch.alerts.links import Links, alert_links
 from facewatch.alerts.mail import build_alert_email, build_operator_email
 from facewatch.alerts.mail_transport import MailTransport
 from facewatch.alerts.retries import RetryPolicy, send_with_retries
-from facewatch.alerts.rules import quiet_reason
 from facewatch.config import Settings
 from facewatch.exceptions import (
     AlertError,
@@ -34,6 +31,9 @@ from facewatch.exceptions import (
     WriteConflict,
 )
 from facewatch.faces.crops import crop_face
+from facewatch.household.addresses import check_recipients
+from facewatch.household.rules import quiet_reason
+from facewatch.household.settings import ChannelName, Recipients, load_household_settings, resolve
 from facewatch.images import decode_bgr
 from facewatch.layout import alert_claim_key, alert_face_key, dead_alert_key, sent_alert_key
 from facewatch.outbound import policy_from_settings

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from facewatch.config import Settings
 from facewatch.records import Alert
 from facewatch.store.storage import Storage
+from facewatch.tokens import sign_face, sign_in_link
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +26,6 @@ class Links:
 
 
 def alert_links(alert: Alert, storage: Storage, settings: Settings, now: datetime) -> Links:
-    from facewatch.tokens import sign_face, sign_in_link
 
     frame_url = storage.presigned_url(alert.frame_key, settings.presign_seconds)
     if settings.link_secret is None or not alert.faces or alert.kind != "stranger":

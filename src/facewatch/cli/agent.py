@@ -12,6 +12,7 @@ from types import FrameType
 import click
 
 from facewatch.cli.errors import fail
+from facewatch.config import get_settings
 from facewatch.edge.agent import run_agent
 from facewatch.edge.capture import CaptureOptions
 from facewatch.edge.motion import MotionParams
@@ -19,6 +20,7 @@ from facewatch.edge.pipeline import EdgeOptions
 from facewatch.edge.spool import DEFAULT_MAX_BYTES
 from facewatch.edge.tracking import UploadPolicy
 from facewatch.exceptions import FacewatchError
+from facewatch.faces.detectors import DETECTOR_NAMES
 from facewatch.store.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,7 @@ def _install_stop_handlers(stop: threading.Event) -> None:
 @click.option("--no-motion-gate", is_flag=True, help="Search the whole frame at every tick.")
 @click.option(
     "--detector",
-    type=click.Choice(["haar", "hog", "yunet", "centerface"]),
+    type=click.Choice(DETECTOR_NAMES),
     default=None,
     help="Face detector [default: FACEWATCH_DETECTOR or centerface].",
 )
@@ -162,7 +164,6 @@ def agent_command(
     Prints a status line while it runs, and a summary (the last line: JSON) when the source
     ends or on SIGINT/SIGTERM."""
     from facewatch.cli.agent_display import StatusLine, summary_table
-    from facewatch.config import get_settings
 
     overrides = {
         "detector": detector,

@@ -10,7 +10,9 @@ from datetime import timedelta
 import click
 
 from facewatch.cli.errors import fail
+from facewatch.config import get_settings
 from facewatch.exceptions import BadInput, FacewatchError
+from facewatch.layout import check_id
 
 _TTL = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -32,8 +34,6 @@ def parse_ttl(value: str) -> timedelta:
 @click.option("--ttl", default="15m", show_default=True, help="How long the link works: 15m, 2h, 1d (≤ 7d).")
 def console_link_command(household: str, ttl: str) -> None:
     """Print a one-time sign-in URL for a household's console."""
-    from facewatch.config import get_settings
-    from facewatch.layout import check_id
     from facewatch.web.console.session import console_link
 
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from facewatch.cli.errors import fail
+from facewatch.config import get_settings
 from facewatch.exceptions import FacewatchError
 from facewatch.recognize.negatives import not_this_person
 from facewatch.store.storage import Storage
@@ -16,7 +17,6 @@ from facewatch.store.storage import Storage
 def not_command(verdict_id: str, name: str) -> None:
     """Say a face was wrongly taken for NAME: faces closer to it than to NAME's photos are
     no longer NAME (a stranger, if nobody else)."""
-    from facewatch.config import get_settings
 
     settings = get_settings()
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from facewatch.cli.errors import fail
+from facewatch.config import get_settings
 from facewatch.exceptions import FacewatchError
 from facewatch.local.evaluation import evaluate
 
@@ -18,8 +19,6 @@ from facewatch.local.evaluation import evaluate
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON object (the last line).")
 def eval_command(gallery_dir: Path, probes_dir: Path, as_json: bool) -> None:
     """Measure the decision rule on labelled photos: GALLERY/<name>/*, PROBES/<name>/*."""
-
-    from facewatch.config import get_settings
 
     try:
         report = evaluate(gallery_dir, probes_dir, get_settings())

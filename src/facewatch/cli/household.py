@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from facewatch.cli.errors import fail
 from facewatch.config import get_settings
 from facewatch.exceptions import BadInput, FacewatchError
+from facewatch.layout import check_id
 
 
 def _names(value: str) -> list[str]:
@@ -57,8 +58,7 @@ def household_command(
 ) -> None:
     """Show or change a household's own alert settings (kept in the bucket)."""
     from facewatch.alerts.announce import announce_cameras
-    from facewatch.alerts.household_settings import HouseholdSettings, change_household_settings
-    from facewatch.layout import check_id
+    from facewatch.household.settings import HouseholdSettings, change_household_settings
     from facewatch.outbound import check_household_urls, policy_from_settings
     from facewatch.store.storage import Storage
 

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from facewatch.cli.errors import fail
-from facewatch.config import Settings
+from facewatch.config import Settings, get_settings
 from facewatch.exceptions import FacewatchError
+from facewatch.layout import check_id
 from facewatch.store.storage import Storage
 
 DEFAULT_SINCE = "7d"
@@ -51,8 +52,6 @@ def after_learning(storage: Storage, settings: Settings, household: str) -> None
 def look_again_command(household: str, since: str) -> None:
     """Judge recent stranger and unsure faces again against today's known people: those
     now known are shown as known in the history (no alert is sent)."""
-    from facewatch.config import get_settings
-    from facewatch.layout import check_id
 
     settings = get_settings()
     try:

@@ -14,7 +14,9 @@ import click
 
 from facewatch.cli.errors import fail
 from facewatch.config import Settings, get_settings
-from facewatch.exceptions import BadSettings, FacewatchError
+from facewatch.exceptions import BadInput, BadSettings, FacewatchError
+from facewatch.layout import check_id, check_person
+from facewatch.tokens import household_detect_token
 
 
 def _settings() -> Settings:
@@ -43,7 +45,6 @@ def main(verbose: int) -> None:
 )
 def enroll(household: str, name: str, photos: tuple[Path, ...]) -> None:
     """Upload PHOTOS of a known person and update the household's known encodings."""
-    from facewatch.layout import check_id, check_person
     from facewatch.recognize.known import enroll as do_enroll
     from facewatch.store.storage import Storage
 
@@ -113,7 +114,7 @@ def demo(
 ) -> None:
     """Clip → edge agent → S3 → recognize → notify → email, all on this machine."""
     from facewatch.local.demo import print_json_line, repo_testdata, run_demo
-    from facewatch.local.stack import StackError
+    from facewatch.local.processes import StackError
 
     def report(summary: dict[str, Any]) -> None:
         click.echo(
@@ -183,7 +184,6 @@ def events(household: str, since: str | None, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from facewatch.layout import check_id
     from facewatch.recognize.history import parse_since, verdict_rows
     from facewatch.store.storage import Storage
 
@@ -256,8 +256,6 @@ def detect_token_command(household: str, camera: str | None) -> None:
     """The bearer token HOUSEHOLD's cameras present to detect when
     FACEWATCH_DETECT_TOKEN_SCOPE=household (the default), or CAMERA's when it is camera
     (derived from FACEWATCH_DETECT_TOKEN)."""
-    from facewatch.exceptions import BadInput
-    from facewatch.tokens import household_detect_token
 
     settings = _settings()
     try:

@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from facewatch.cli.errors import fail
+from facewatch.config import get_settings
 from facewatch.exceptions import FacewatchError
+from facewatch.layout import check_id
 from facewatch.store.storage import Storage
 from facewatch.web.report import build_report, upload_report, write_report
 
@@ -27,8 +29,6 @@ from facewatch.web.report import build_report, upload_report, write_report
 @click.option("--upload", is_flag=True, help="Also store it in the bucket and print a presigned link.")
 def report_command(household: str, out_dir: Path, since: str, upload: bool) -> None:
     """Write a self-contained HTML page: recent faces, known people, strangers."""
-    from facewatch.config import get_settings
-    from facewatch.layout import check_id
     from facewatch.recognize.history import parse_since
 
     settings = get_settings()

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from facewatch.cli.errors import fail
+from facewatch.config import get_settings
 from facewatch.exceptions import FacewatchError
+from facewatch.layout import check_id
 from facewatch.recognize.naming import name_stranger
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.store.storage import Storage
@@ -22,9 +24,6 @@ def strangers_command(household: str, as_json: bool) -> None:
     """List the strangers a household remembers: first and last seen, visits, sightings."""
     from rich.console import Console
     from rich.table import Table
-
-    from facewatch.config import get_settings
-    from facewatch.layout import check_id
 
     settings = get_settings()
     try:
@@ -58,8 +57,6 @@ def strangers_command(household: str, as_json: bool) -> None:
 @click.option("--name", required=True, help="Who they are, as alerts should show it.")
 def name_stranger_command(household: str, stranger_id: str, name: str) -> None:
     """Make a remembered stranger a known person: all their face crops are enrolled at once."""
-    from facewatch.config import get_settings
-    from facewatch.layout import check_id
 
     settings = get_settings()
     try:

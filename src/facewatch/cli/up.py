@@ -43,7 +43,7 @@ def up_command(
     if status:
         _print_status(data)
         return
-    from facewatch.local.stack import StackError
+    from facewatch.local.processes import StackError
     from facewatch.local.up.config import ConfigError, load_config
 
     password = get_settings().smtp_password

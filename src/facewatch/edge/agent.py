@@ -21,7 +21,8 @@ from facewatch.edge.pipeline import AgentSummary, EdgeOptions, EdgePipeline, Out
 from facewatch.edge.spool import DEFAULT_MAX_BYTES, Forwarder, Spool
 from facewatch.edge.tracking import UploadPolicy
 from facewatch.edge.uploads import frame_object, put_frame
-from facewatch.faces.detection import FaceDetector, make_detector
+from facewatch.faces.detection import FaceDetector
+from facewatch.faces.detectors import make_detector
 from facewatch.frames import FrameMeta
 from facewatch.layout import check_id
 from facewatch.store.storage import Storage

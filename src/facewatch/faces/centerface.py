@@ -55,8 +55,8 @@ import cv2
 import numpy as np
 
 from facewatch.exceptions import ModelsUnavailable
-from facewatch.faces.detection import downscale, resized
 from facewatch.faces.onnx_dims import free_image_dims
+from facewatch.faces.scaling import downscale, resized
 from facewatch.frames import Box
 
 Backend = Literal["auto", "onnxruntime", "opencv"]

@@ -22,9 +22,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from facewatch.config import Settings
 from facewatch.exceptions import ModelsUnavailable
 from facewatch.faces.models import DLIB_LOCK, hog_detector
+from facewatch.faces.scaling import downscale, resized, search_scale
 from facewatch.frames import Box
 
 _CASCADE_LOCK = threading.Lock()
@@ -52,35 +52,6 @@ class FaceDetector(Protocol):
     ) -> list[Box]: ...
 
     def search_scale(self, frame_width: int) -> float: ...
-
-
-def downscale(image: np.ndarray, max_width: int) -> tuple[np.ndarray, float]:
-    """The image at most max_width wide, and the factor that maps its coordinates back."""
-    height, width = image.shape[:2]
-    if width <= max_width:
-        return image, 1.0
-    factor = max_width / width
-    small = cv2.resize(image, (max_width, max(1, round(height * factor))), interpolation=cv2.INTER_AREA)
-    return small, 1.0 / factor
-
-
-def resized(image: np.ndarray, scale: float) -> np.ndarray:
-    if abs(scale - 1.0) < 1e-6:
-        return image
-    height, width = image.shape[:2]
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    # Above half size bilinear samples every pixel at least once and costs a quarter of
-    # area averaging; further down only averaging keeps fine detail from aliasing.
-    interpolation = cv2.INTER_LINEAR if scale >= 0.5 else cv2.INTER_AREA
-    return cv2.resize(image, size, interpolation=interpolation)
-
-
-def search_scale(frame_width: int, max_width: int, min_face_px: int, window_px: int) -> float:
-    """The factor to shrink a frame by before searching it: down to `max_width` if the
-    smallest face to find still fills the detector's window there, else only that far."""
-    if frame_width <= 0:
-        return 1.0
-    return min(1.0, max(max_width / frame_width, window_px / max(1, min_face_px)))
 
 
 def near_region(box: Box, width: int, height: int, margin: float = NEAR_MARGIN) -> Box:
@@ -271,34 +242,6 @@ class YuNetDetector(_ColourSearch):
             self._net.setInputSize((small_bgr.shape[1], small_bgr.shape[0]))
             _, faces = self._net.detect(np.ascontiguousarray(small_bgr))
         return [] if faces is None else [Box(*(int(v) for v in f[:4])) for f in faces]
-
-
-def make_detector(settings: Settings, kind: str | None = None) -> FaceDetector:
-    kind = kind or settings.detector
-    if kind == "haar":
-        return HaarDetector(
-            max_width=settings.detect_width,
-            scale_factor=settings.haar_scale_factor,
-            min_neighbors=settings.haar_min_neighbors,
-            min_face_px=settings.min_face_px,
-        )
-    if kind == "hog":
-        return HogDetector(max_width=settings.detect_width, min_face_px=settings.min_face_px)
-    if kind == "yunet":
-        if not settings.yunet_model:
-            raise ModelsUnavailable("detector 'yunet' needs FACEWATCH_YUNET_MODEL (an ONNX file path)")
-        return YuNetDetector(
-            settings.yunet_model, max_width=settings.detect_width, min_face_px=settings.min_face_px
-        )
-    if kind == "centerface":
-        from facewatch.faces.centerface import CenterFaceDetector
-
-        return CenterFaceDetector(
-            max_width=settings.detect_width,
-            min_face_px=settings.min_face_px,
-            backend=settings.centerface_backend,
-        )
-    raise ValueError(f"unknown detector {kind!r}")
 
 
 def confirm_face(image_bgr: np.ndarray, box: Box, *, face_px: tuple[int, ...] = (110, 150)) -> Box | None:

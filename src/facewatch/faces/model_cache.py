@@ -14,7 +14,7 @@ with it (a stat, no hashing: hashing 100 MB costs 0.08-0.16 s); if they differ, 
 is rebuilt (or, when the source's hash is unchanged, only the index is rewritten).
 
 The cache is built on first use, once per machine (~3 s for the landmarks), unless
-FACEWATCH_MODEL_CACHE_BUILD=0; `python -m facewatch.faces.model_cache build` builds it
+FACEWATCH_MODEL_CACHE_BUILD=0; `python -m facewatch.faces.models build` builds it
 ahead, for a container image (at image build time, with FACEWATCH_MODEL_CACHE set to a
 directory inside the image, the same at run time). Where it is neither found nor can be
 built, callers load dlib's file as before: same results, slower."""
@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Collection
@@ -154,22 +153,3 @@ def arrays_for(
         except (OSError, ValueError, KeyError) as exc:
             log.warning("model cache %s unreadable (%s): reading %s", folder, exc, source.name)
             return None
-
-
-def main(argv: list[str]) -> int:
-    """python -m facewatch.faces.model_cache build [CACHE_DIR]: build every entry (the
-    landmark model and the encoder) from the installed model files; prints the folders."""
-    if not argv or argv[0] != "build" or len(argv) > 2:
-        print(main.__doc__, file=sys.stderr)
-        return 2
-    if len(argv) == 2:
-        os.environ["FACEWATCH_MODEL_CACHE"] = str(Path(argv[1]).resolve())
-    from facewatch.faces import models
-
-    for folder in models.build_caches():
-        print(folder)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

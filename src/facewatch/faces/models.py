@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
+import sys
 import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from facewatch.exceptions import ModelsUnavailable
-from facewatch.faces.facenet import FaceNet
+from facewatch.faces import landmarks, model_cache
+from facewatch.faces.facenet import Conv, FaceNet
 
 log = logging.getLogger(__name__)
 
@@ -74,23 +79,17 @@ def shape_predictor() -> Any:
     (~5 ms; built from the installed file on first use, ~3 s once), evaluated in numpy
     exactly as dlib does (landmarks.py). Where the cache can be neither read nor built,
     dlib reads its file (~0.5 s). Both give the same points and are called the same way."""
-    from facewatch.faces.landmarks import LandmarkModel
-
     arrays = _landmark_arrays()
     if arrays is not None:
-        return LandmarkModel(arrays)
+        return landmarks.LandmarkModel(arrays)
     return _dlib().shape_predictor(str(model_path(SHAPE_68)))
 
 
 def _parse_landmarks(raw: bytes) -> dict[str, Any]:
-    from facewatch.faces import landmarks
-
     return landmarks.parse(raw).as_dict()
 
 
 def _landmark_arrays() -> Any:
-    from facewatch.faces import landmarks, model_cache
-
     found = model_cache.arrays_for(model_path(SHAPE_68), LANDMARKS_KIND, _parse_landmarks, big=("leaves",))
     try:
         return None if found is None else landmarks.Arrays.from_dict(found)
@@ -100,8 +99,6 @@ def _landmark_arrays() -> Any:
 
 
 def _encoder_arrays(net: FaceNet) -> dict[str, Any]:
-    import numpy as np
-
     convs = net.convs
     out = {"mean_rgb": net.mean_rgb, "projection": net.projection}
     out["geometry"] = np.array([(c.size, c.stride, c.padding) for c in convs], np.int64)
@@ -119,8 +116,6 @@ def _parse_encoder(raw: bytes) -> dict[str, Any]:
 
 
 def _encoder_from_arrays(arrays: dict[str, Any]) -> FaceNet:
-    from facewatch.faces.facenet import Conv
-
     convs = [
         Conv(arrays[f"w{i}"], arrays[f"b{i}"], int(size), int(stride), int(padding))
         for i, (size, stride, padding) in enumerate(arrays["geometry"].tolist())
@@ -135,8 +130,6 @@ def _encoder_from_arrays(arrays: dict[str, Any]) -> FaceNet:
 def face_encoder() -> FaceNet:
     """dlib's encoder network in numpy (facenet.py), its weights from model_cache.py
     (~3 ms), else parsed from dlib's file (~60 ms): the same float32 arrays either way."""
-    from facewatch.faces import model_cache
-
     path = model_path(ENCODER)
     found = model_cache.arrays_for(path, ENCODER_KIND, _parse_encoder, big=_ENCODER_BIG)
     if found is not None:
@@ -149,8 +142,6 @@ def face_encoder() -> FaceNet:
 
 def build_caches() -> list[Path]:
     """Build (or find) the model cache's entries for the installed model files."""
-    from facewatch.faces import model_cache
-
     cache = model_cache.cache_dir()
     return [
         model_cache.build(model_path(SHAPE_68), LANDMARKS_KIND, cache, _parse_landmarks, ("leaves",)),
@@ -177,3 +168,21 @@ def loaded() -> list[str]:
     """Which models this process has loaded so far (for tests and cold-start reports)."""
     names = {shape_predictor: "shape_predictor_68", face_encoder: "encoder", hog_detector: "hog"}
     return [name for fn, name in names.items() if fn.cache_info().currsize]
+
+
+def main(argv: list[str]) -> int:
+    """python -m facewatch.faces.models build [CACHE_DIR]: build every entry of the model
+    cache (the landmark model and the encoder) from the installed model files; prints the
+    folders."""
+    if not argv or argv[0] != "build" or len(argv) > 2:
+        print(main.__doc__, file=sys.stderr)
+        return 2
+    if len(argv) == 2:
+        os.environ["FACEWATCH_MODEL_CACHE"] = str(Path(argv[1]).resolve())
+    for folder in build_caches():
+        print(folder)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

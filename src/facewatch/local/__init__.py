@@ -1,2 +1,2 @@
-"""What never deploys: the embedded local stack, the demo, the outbox mail server, a
-seaweedfs server for tests, and the evaluation."""
+"""What never deploys: supervised local processes, the embedded local stack, the demo, the
+outbox mail server, a seaweedfs server for tests, and the evaluation."""

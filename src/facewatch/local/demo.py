@@ -11,13 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from facewatch.alerts.household_settings import HouseholdSettings, redacted_url, save_household_settings
 from facewatch.config import Settings
 from facewatch.edge.agent import run_agent
 from facewatch.edge.pipeline import AgentSummary
 from facewatch.exceptions import BadInput
+from facewatch.household.settings import HouseholdSettings, redacted_url, save_household_settings
 from facewatch.layout import IMAGE_SUFFIXES, check_person, household_prefix, results_prefix, strangers_key
-from facewatch.local.stack import LOCAL_CREDENTIALS, LocalStack
+from facewatch.local.processes import LOCAL_CREDENTIALS
+from facewatch.local.stack import LocalStack
 from facewatch.recognize.known import enroll
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.store.storage import Storage

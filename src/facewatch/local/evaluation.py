@@ -89,7 +89,7 @@ def enroll_gallery(gallery_dir: Path, settings: Settings) -> Gallery:
         try:
             import boto3
 
-            from facewatch.local.stack import LOCAL_CREDENTIALS
+            from facewatch.local.processes import LOCAL_CREDENTIALS
             from facewatch.store.storage import Storage
 
             client = boto3.client(

@@ -33,7 +33,7 @@ from typing import Any
 
 import requests
 
-from facewatch.local.stack import LOCAL_CREDENTIALS, Process, StackError, free_port
+from facewatch.local.processes import LOCAL_CREDENTIALS, Process, StackError, free_port
 
 WEED_ENV = "FACEWATCH_WEED"
 DEFAULT_EVENT_TYPES = ("create", "update", "delete", "rename")

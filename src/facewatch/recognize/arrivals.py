@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from facewatch.alerts.rules import arrival_due
+from facewatch.household.rules import arrival_due
 from facewatch.layout import arrivals_key
 from facewatch.store.json_state import BookStore
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from facewatch.config import Settings
+from facewatch.config import Settings, get_settings
 from facewatch.exceptions import BadImage, BadInput, ObjectMissing, StorageError
 from facewatch.faces.encodings import encode_faces
 from facewatch.faces.gallery import GALLERY_FORMAT, Gallery
@@ -159,8 +159,6 @@ def look_again(
     is sent. `policy`: the deployment's rule (default: MatchPolicy from this process's
     settings, as recognize uses)."""
     if policy is None:
-        from facewatch.config import get_settings
-
         policy = MatchPolicy.from_settings(get_settings())
     known = _known_set(storage, household, max_pixels)
     if known is None or len(known[0]) == 0:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from facewatch.exceptions import BadInput, ObjectMissing, StorageError
 from facewatch.frames import Box
-from facewatch.layout import FrameKey, check_id, known_prefix
+from facewatch.images import decode_bgr
+from facewatch.layout import FrameKey, check_id, check_person, known_photo_key, known_prefix
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import (
     Stranger,
@@ -41,7 +42,6 @@ def name_stranger(
     """Enroll every face crop kept of a stranger as photos of `name` (one gallery rebuild),
     then forget the stranger. If no crop yields a face, nothing changes. Running it again
     after a crash between the two steps is harmless: the same photos are written again."""
-    from facewatch.layout import check_person
     from facewatch.recognize.known import enroll
 
     check_person(name)
@@ -89,7 +89,6 @@ def _crop_of(storage: Storage, frame_key: str, box: Box, max_pixels: int) -> byt
     """The face with a generous margin (the detector that enrolls it needs the context), at
     the quality feedback's link uses."""
     from facewatch.faces.crops import crop_face
-    from facewatch.images import decode_bgr
 
     try:
         frame = storage.get(frame_key).body
@@ -130,7 +129,6 @@ def name_seen_face(
     with this face's crop among them; otherwise the crop alone is enrolled, and only if it
     shows a face (nothing is written otherwise). `photo_name`: the known photo's file name
     (default: one derived from the frame, so naming the same face twice writes it once)."""
-    from facewatch.layout import check_person, known_photo_key
     from facewatch.recognize.known import enroll
     from facewatch.recognize.photo_checks import check_upload, safe_photo_name
 

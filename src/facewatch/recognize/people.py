@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facewatch.alerts.household_settings import rename_in_rules
 from facewatch.exceptions import BadInput, StorageError
 from facewatch.faces.gallery import Gallery
+from facewatch.household.settings import rename_in_rules
 from facewatch.images import ACCEPTED_FORMATS
 from facewatch.layout import (
     KnownPhotoKey,

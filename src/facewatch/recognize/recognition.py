@@ -14,6 +14,7 @@ import numpy as np
 from facewatch.config import Settings
 from facewatch.exceptions import ModelsUnavailable
 from facewatch.faces.detection import HogDetector, confirm_face
+from facewatch.faces.detectors import CNN_DETECTORS
 from facewatch.faces.encodings import QUICK_DISTANCE_ERROR, describe_chips, describe_views, face_crops
 from facewatch.faces.gallery import Gallery
 from facewatch.faces.quality import sharpness
@@ -24,16 +25,6 @@ from facewatch.records import FaceVerdict
 
 log = logging.getLogger(__name__)
 
-
-CNN_DETECTORS = frozenset({"centerface", "yunet"})
-"""Edge detectors whose boxes are faces already: a CNN trained on faces in every pose,
-with almost no false faces (bench/RESULTS.md, Edge detectors: CenterFace 0 false faces on
-the labelled clip, Haar 16). HOG still fits their boxes where it finds the face (the
-geometry the landmark model and the known set were made with: a CNN box moved to HOG's
-by a fixed transform was 12% too wide and 15 px off on a known person's video, who was
-then judged a stranger); where HOG does not find it (31 of 83 CenterFace faces of the clip
-and test photos, most near-frontal but blurred) the CNN's word is taken, in HOG's
-geometry, and the face may be named but not called a stranger (`KNOWN_ONLY`)."""
 
 PENDING = "pending"
 KNOWN_ONLY = "pending: known only"

@@ -18,13 +18,13 @@ from typing import Any, Literal
 import numpy as np
 
 from facewatch.alerts.handover import Notifier
-from facewatch.alerts.household_settings import HouseholdSettings, load_household_settings
 from facewatch.config import Settings
 from facewatch.exceptions import BadEvent, BadImage, BadInput, BadKey, StorageError
 from facewatch.faces.crops import crop_face
 from facewatch.faces.gallery import Gallery
 from facewatch.faces.quality import sharpness
 from facewatch.frames import Box, FrameMeta
+from facewatch.household.settings import HouseholdSettings, load_household_settings
 from facewatch.images import decode_bgr
 from facewatch.layout import FrameKey, KnownPhotoKey, classify_key, negatives_key
 from facewatch.recognize.arrivals import ArrivalStore

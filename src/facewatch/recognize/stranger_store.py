@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from facewatch.alerts.rules import stranger_suppressed
 from facewatch.exceptions import BadImage, BadInput, ObjectMissing
 from facewatch.faces.gallery import GALLERY_FORMAT
 from facewatch.frames import Box
+from facewatch.household.rules import stranger_suppressed
 from facewatch.images import decode_bgr, to_rgb
 from facewatch.layout import FrameKey, check_id, stranger_crop_key, stranger_crops_prefix, strangers_key
 from facewatch.recognize.decisions import MatchPolicy

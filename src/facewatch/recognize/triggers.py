@@ -6,7 +6,7 @@ Shapes (envelopes are unwrapped first, then the payload is parsed):
   also inside SQS (`Records[].body`) and SNS (`Records[].Sns.Message`) envelopes, and in
   the JSON an SNS HTTP(S) subscription receives (`Type: Notification`); the S3 test event
   (`"Event": "s3:TestEvent"`) and SNS's own subscription messages
-  (`SubscriptionConfirmation`, `UnsubscribeConfirmation`: `recognize/sns.py` handles them)
+  (`SubscriptionConfirmation`, `UnsubscribeConfirmation`: `web/sns.py` handles them)
   yield nothing.
 - EventBridge "Object Created"/"Object Deleted" events from S3 (`detail-type`, `detail`).
 - Storage CloudEvents (`google.cloud.storage.object.v1.finalized` / `.deleted`), as a
@@ -345,7 +345,7 @@ def _parse_payload(payload: Any, depth: int = 0) -> list[StorageEvent]:
         # SNS as an HTTP subscription or an SQS queue receives it (raw delivery off)
         return _sns_notification(data, depth)
     if data.get("Type") in _SNS_SUBSCRIPTION_TYPES and "TopicArn" in data:
-        return []  # SNS about the subscription itself: recognize/sns.py confirms it
+        return []  # SNS about the subscription itself: web/sns.py confirms it
     if "detail-type" in data and data.get("source") == "aws.s3":
         return _eventbridge(data)
     if "specversion" in data and "type" in data:

@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from facewatch.config import Settings
 from facewatch.exceptions import BucketMissing, ObjectMissing, StorageError, WriteConflict
+from facewatch.layout import ROOT
 
 T = TypeVar("T")
 
@@ -278,7 +279,6 @@ class Storage:
 
     def list_households(self) -> list[str]:
         """Household ids that have anything in the bucket (one listing level, not every key)."""
-        from facewatch.layout import ROOT
 
         return self.list_folders(f"{ROOT}/")
 

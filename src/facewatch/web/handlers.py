@@ -12,12 +12,16 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from facewatch.exceptions import BadInput
+from facewatch.frames import EARLIEST_CAPTURE
+from facewatch.layout import check_id
+from facewatch.records import Alert, DeliveryStatus
+from facewatch.tokens import household_detect_token
 from facewatch.web.services import Services
 from facewatch.web.transport import Reply, TooLarge, Unauthorized, require_bearer
 
 if TYPE_CHECKING:
     from facewatch.config import Settings
-    from facewatch.recognize.sns import SnsMessage
+    from facewatch.web.sns import SnsMessage
 
 __all__ = ["Reply", "detect", "lambda_http_parts", "lambda_http_reply", "notify", "recognize"]
 
@@ -40,7 +44,6 @@ def detect(
     `captured_at` (optional, ISO 8601) is when the frame was taken; a time without a zone
     is taken as UTC, and one before 2000 or over 5 minutes ahead of this clock is refused."""
     from facewatch.edge.posted import store_posted_frame
-    from facewatch.layout import check_id
 
     settings = services.settings
     household = check_id(_param(params, headers, "household") or "", "household")
@@ -68,8 +71,6 @@ def _detect_token(settings: Settings, household: str, camera: str) -> SecretStr 
     """The token this camera must present (Settings.detect_token_scope): the household's
     own by default, so a token taken from one household's camera files nothing under
     another's."""
-    from facewatch.tokens import household_detect_token
-
     token = settings.detect_token
     if token is None or settings.detect_token_scope == "deployment":
         return token
@@ -83,7 +84,6 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 def _captured_at(value: str | None, now: datetime | None = None) -> datetime:
     """The frame's capture time: ISO 8601, a naive time taken as UTC; now when absent."""
-    from facewatch.frames import EARLIEST_CAPTURE
 
     now = now or datetime.now(UTC)
     if not value:
@@ -108,8 +108,8 @@ def _captured_at(value: str | None, now: datetime | None = None) -> datetime:
 def recognize(services: Services, *, headers: Mapping[str, str], body: bytes | Mapping[str, Any]) -> Reply:
     """A storage notification (S3 event, CloudEvent, MinIO or seaweedfs webhook, SNS) about
     uploads, or SNS confirming its subscription."""
-    from facewatch.recognize.sns import SnsRefused
     from facewatch.recognize.triggers import parse_event
+    from facewatch.web.sns import SnsRefused
 
     if isinstance(body, (bytes, bytearray)):
         # Lambda's S3 trigger arrives as a dict through the Lambda API and needs no check.
@@ -131,10 +131,10 @@ def _authenticate_notification(
 ) -> Reply | tuple[SnsMessage, datetime] | None:
     """Storage servers' webhooks carry the bearer token (None: go on with the request). SNS
     cannot send one: its messages are taken on their signature, from a topic in
-    FACEWATCH_SNS_TOPIC_ARNS (recognize/sns.py), and only as SNS sends them, fresh
+    FACEWATCH_SNS_TOPIC_ARNS (web/sns.py), and only as SNS sends them, fresh
     (web/sns_replays.py); a notification comes back with its signed Timestamp, and its
     messages about the subscription itself are answered here (the Reply)."""
-    from facewatch.recognize.sns import sns_message
+    from facewatch.web.sns import sns_message
     from facewatch.web.sns_replays import check_envelope
 
     sns = sns_message(body, headers)
@@ -178,7 +178,6 @@ def notify(
     alert may show only its own household's frame, in this deployment's bucket."""
     from facewatch.alerts.alert_scope import check_alert_scope
     from facewatch.alerts.delivery import deliver
-    from facewatch.records import Alert, DeliveryStatus
 
     if isinstance(body, (bytes, bytearray)):
         require_bearer(headers or {}, services.settings.notify_token)

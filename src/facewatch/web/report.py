@@ -172,7 +172,7 @@ def _stranger_card(s: Stranger, images: _Images) -> StrangerCard:
 def build_report(
     storage: Storage, household: str, settings: Settings, *, now: datetime, since: timedelta
 ) -> str:
-    from facewatch.alerts.household_settings import load_household_settings
+    from facewatch.household.settings import load_household_settings
 
     timezone = load_household_settings(storage, household).timezone or settings.timezone
     images = _Images(storage, settings.max_image_pixels)

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from facewatch.faces.detection import FaceDetector
     from facewatch.recognize.known import GalleryCache
     from facewatch.recognize.recognizer import Recognizer
-    from facewatch.recognize.sns import SnsVerifier
     from facewatch.store.storage import Storage
+    from facewatch.web.sns import SnsVerifier
     from facewatch.web.sns_replays import SeenMessages
 
 # One BLAS thread per call, set before anything imports numpy (this module is imported by
@@ -40,7 +40,7 @@ class Services:
 
     @cached_property
     def detector(self) -> FaceDetector:
-        from facewatch.faces.detection import make_detector
+        from facewatch.faces.detectors import make_detector
 
         return make_detector(self.settings)
 
@@ -77,7 +77,7 @@ class Services:
     @cached_property
     def sns(self) -> SnsVerifier:
         """Checks SNS HTTP(S) messages for the subscribed topics; caches SNS's certificates."""
-        from facewatch.recognize.sns import SnsVerifier, https_get
+        from facewatch.web.sns import SnsVerifier, https_get
 
         return SnsVerifier(self.settings.sns_topic_arns, fetch_cert=https_get, http_get=https_get)
 

@@ -1,4 +1,4 @@
-"""What recognize checks of an SNS message once its signature holds (recognize/sns.py), and
+"""What recognize checks of an SNS message once its signature holds (web/sns.py), and
 what it acts on: only the signed `Message`.
 
 A signature covers some fields of the JSON SNS POSTs, not the request around them. So:
@@ -27,8 +27,8 @@ from typing import Any
 
 from facewatch.exceptions import ObjectMissing, WriteConflict
 from facewatch.layout import SNS_SEEN_PREFIX, sns_seen_key
-from facewatch.recognize.sns import SnsMessage, SnsRefused
 from facewatch.store.storage import Storage
+from facewatch.web.sns import SnsMessage, SnsRefused
 
 __all__ = ["ENVELOPE_FIELDS", "MAX_AGE", "MAX_AHEAD", "SeenMessages", "check_envelope", "signed_message"]
 

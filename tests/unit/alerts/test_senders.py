@@ -4,7 +4,7 @@ settings accept has a sender, and no sender waits for a name the settings refuse
 from typing import get_args
 
 from facewatch.alerts.delivery import SENDERS
-from facewatch.alerts.household_settings import ChannelName
+from facewatch.household.settings import ChannelName
 
 
 def test_every_channel_a_household_may_choose_has_one_sender():

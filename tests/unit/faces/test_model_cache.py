@@ -138,8 +138,8 @@ def test_a_new_process_maps_the_cache_and_encodes_as_with_dlibs_file(tmp_path: P
     cache = str(tmp_path / "cache")
     without = _cold({"FACEWATCH_MODEL_CACHE": cache, "FACEWATCH_MODEL_CACHE_BUILD": "0"})
     assert without["kind"] == "shape_predictor"  # dlib's own, from its file
-    model_cache_main = [sys.executable, "-m", "facewatch.faces.model_cache", "build", cache]
-    subprocess.run(model_cache_main, check=True, cwd=REPO, capture_output=True)
+    build_the_cache = [sys.executable, "-m", "facewatch.faces.models", "build", cache]
+    subprocess.run(build_the_cache, check=True, cwd=REPO, capture_output=True)
     cached = _cold({"FACEWATCH_MODEL_CACHE": cache, "FACEWATCH_MODEL_CACHE_BUILD": "0"})
     assert cached["kind"] == "LandmarkModel"
     assert cached["row"] == without["row"]  # the same float64 encoding, bit for bit

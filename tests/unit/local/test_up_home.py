@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from facewatch.local.stack import StackError
+from facewatch.local.processes import StackError
 from facewatch.local.up.config import parse_config
 from facewatch.local.up.home import HomeStack, check_data_dir, check_port_free
 
@@ -100,7 +100,7 @@ def test_the_data_folder_is_owner_only_and_keeps_keys_of_its_own(tmp_path: Path)
     import json
     import stat
 
-    from facewatch.local.stack import LOCAL_CREDENTIALS
+    from facewatch.local.processes import LOCAL_CREDENTIALS
     from facewatch.local.up.home import load_secrets
 
     older = tmp_path / "older"

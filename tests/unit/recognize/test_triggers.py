@@ -64,7 +64,7 @@ EXPECTED = {
         ),
     ],
     "seaweedfs_webhook_rename_directory_captured": [],  # each file in it comes as its own rename
-    "sns_subscription_confirmation": [],  # SNS about the subscription: recognize/sns.py answers it
+    "sns_subscription_confirmation": [],  # SNS about the subscription: web/sns.py answers it
 }
 FILES = sorted(EVENTS.glob("*.json"))
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from facewatch.config import get_settings
 from facewatch.edge.pipeline import AgentSummary
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     problem = LastProblem()
     logging.getLogger().addHandler(problem)
 
-    from facewatch.config import get_settings
     from facewatch.edge.agent import run_agent
     from facewatch.store.storage import Storage
 

@@ -38,8 +38,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from facewatch.alerts.addresses import check_recipients
 from facewatch.exceptions import BadInput
+from facewatch.household.addresses import check_recipients
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 Port = Annotated[int, Field(ge=1, le=65535)]

@@ -31,10 +31,9 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
-from facewatch.alerts.household_settings import HouseholdSettings, change_household_settings
+from facewatch.household.settings import HouseholdSettings, change_household_settings
 from facewatch.local.outbox import OutboxServer
-from facewatch.local.seaweed import SeaweedServer, find_weed
-from facewatch.local.stack import (
+from facewatch.local.processes import (
     FUNCTIONS,
     LOCAL_CREDENTIALS,
     Process,
@@ -44,6 +43,7 @@ from facewatch.local.stack import (
     functions_dir,
     start_together,
 )
+from facewatch.local.seaweed import SeaweedServer, find_weed
 from facewatch.local.up.camera import read_stats
 from facewatch.local.up.config import HomeConfig, LoadedConfig
 from facewatch.local.up.supervisor import Child, Supervisor

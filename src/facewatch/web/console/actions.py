@@ -10,15 +10,15 @@ from typing import get_args
 
 from pydantic import ValidationError
 
-from facewatch.alerts.household_settings import (
+from facewatch.config import Settings
+from facewatch.exceptions import BadInput
+from facewatch.household.settings import (
     ChannelName,
     HouseholdSettings,
     change_household_settings,
     rename_in_rules,
 )
-from facewatch.config import Settings
-from facewatch.exceptions import BadInput
-from facewatch.layout import check_id, check_person, known_prefix
+from facewatch.layout import FrameKey, check_id, check_person, known_prefix
 from facewatch.outbound import check_household_urls, policy_from_settings
 from facewatch.store.storage import Storage
 from facewatch.web.console.request import Upload
@@ -64,7 +64,6 @@ def _field(form: Mapping[str, str], name: str) -> str:
 
 
 def _own_verdict(ctx: Context, verdict_id: str) -> str:
-    from facewatch.layout import FrameKey
     from facewatch.web.transport import Forbidden
 
     if FrameKey.from_verdict_id(verdict_id)[0].household != ctx.household:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any, get_args
 from urllib.parse import quote, unquote
 
-from facewatch.alerts.household_settings import ChannelName
 from facewatch.exceptions import FacewatchError
+from facewatch.household.settings import ChannelName
 from facewatch.templates import render
 from facewatch.tokens import BadToken, Session
 from facewatch.web.console import actions, session, views
@@ -135,7 +135,7 @@ def _route(services: Services, request: ConsoleRequest) -> Reply:
 
 
 def _context(services: Services, request: ConsoleRequest, current: Session, active: str) -> Page:
-    from facewatch.alerts.household_settings import load_household_settings, resolve
+    from facewatch.household.settings import load_household_settings, resolve
 
     zone = resolve(load_household_settings(services.storage, current.household), services.settings).timezone
     return Page(

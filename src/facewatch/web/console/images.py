@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput
+from facewatch.images import decode_bgr
 from facewatch.layout import known_prefix, strangers_prefix
 from facewatch.store.storage import Storage
 from facewatch.web.console.views import one_face
@@ -27,7 +28,6 @@ def picture(
     storage: Storage, settings: Settings, household: str, kind: str, params: Mapping[str, str]
 ) -> Reply:
     from facewatch.faces.crops import crop_face
-    from facewatch.images import decode_bgr
 
     if kind == "face":
         face = one_face(storage, household, params.get("id", ""))

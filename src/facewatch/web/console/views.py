@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from facewatch.alerts.household_settings import HouseholdSettings, load_household_settings
 from facewatch.alerts.mail import local_time
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput, StorageError
 from facewatch.frames import Box
-from facewatch.layout import FrameKey, frames_prefix, results_prefix
+from facewatch.household.settings import HouseholdSettings, load_household_settings
+from facewatch.layout import FrameKey, check_id, frames_prefix, results_prefix
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import Stranger
 from facewatch.records import AlertOutcome
@@ -37,7 +37,6 @@ class FaceFilter:
 
     @classmethod
     def parse(cls, params: dict[str, str]) -> FaceFilter:
-        from facewatch.layout import check_id
 
         camera = params.get("camera", "").strip()
         verdict = params.get("verdict", "").strip()

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from facewatch.alerts.household_settings import HouseholdSettings
-from facewatch.alerts.rules import QuietHours, arrival_due, quiet_reason, stranger_suppressed
 from facewatch.exceptions import BadInput
+from facewatch.household.rules import QuietHours, arrival_due, quiet_reason, stranger_suppressed
+from facewatch.household.settings import HouseholdSettings
 
 BERLIN = "Europe/Berlin"
 NIGHT = "22:00-07:00"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from facewatch.alerts.addresses import MAX_RECIPIENTS, BadAddress, check_recipients
+from facewatch.household.addresses import MAX_RECIPIENTS, BadAddress, check_recipients
 
 
 @pytest.mark.parametrize(

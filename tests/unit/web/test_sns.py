@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from facewatch.recognize.sns import (
+from facewatch.recognize.triggers import parse_event
+from facewatch.web.sns import (
     SnsMessage,
     SnsRefused,
     SnsUnavailable,
@@ -25,7 +26,6 @@ from facewatch.recognize.sns import (
     sns_message,
     string_to_sign,
 )
-from facewatch.recognize.triggers import parse_event
 from tests.conftest import EVENTS
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:facewatch-frames"

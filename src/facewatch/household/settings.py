@@ -21,10 +21,10 @@ from pydantic import (
     field_validator,
 )
 
-from facewatch.alerts.addresses import check_recipients
-from facewatch.alerts.rules import QuietHours
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput, ObjectMissing
+from facewatch.household.addresses import check_recipients
+from facewatch.household.rules import QuietHours
 from facewatch.layout import household_settings_key
 from facewatch.store.storage import Storage, StoredObject
 
