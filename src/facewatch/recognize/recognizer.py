@@ -37,7 +37,7 @@ from facewatch.recognize.strangers import NewSighting, Recall, StrangerSighting
 from facewatch.recognize.triggers import StorageEvent
 from facewatch.recognize.visit_store import VisitStore
 from facewatch.recognize.visits import Sighting, VisitPolicy, Vote, track_key
-from facewatch.records import Alert, FaceVerdict, FrameResult
+from facewatch.records import Alert, FaceState, FaceVerdict, FrameResult
 from facewatch.store.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -260,7 +260,7 @@ class Recognizer:
             self.visits.record(
                 key.household, [], now=result.captured_at, policy=self.visit_policy(rules), votes=votes
             )
-        elif gallery is None and any(f.reason.startswith("cannot decide") for f in result.faces):
+        elif gallery is None and any(f.state is FaceState.CANNOT_DECIDE for f in result.faces):
             result.alert = self._alert_operator(result, why_not)
         self.storage.put_json(key.result_key, result.model_dump(mode="json"))
         log.info(
