@@ -47,6 +47,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from facewatch.config import Settings  # noqa: E402
 from facewatch.edge.agent import ChosenFrame, run_agent  # noqa: E402
+from facewatch.edge.pipeline import EdgeOptions  # noqa: E402
+from facewatch.edge.spool import SpoolOptions  # noqa: E402
 from facewatch.faces.centerface import backend_available  # noqa: E402
 from facewatch.faces.detection import confirm_face  # noqa: E402
 from facewatch.faces.detectors import DETECTOR_NAMES  # noqa: E402
@@ -146,8 +148,7 @@ def agent(path: Path, workdir: Path, detector: str) -> tuple[Sent, dict[str, int
             settings=settings,
             storage=storage,
             on_upload=chosen,
-            spool_dir=workdir / "spool",
-            drain_timeout=60,
+            options=EdgeOptions(spool=SpoolOptions(directory=workdir / "spool", drain_timeout=60)),
         )
         out.seconds = time.perf_counter() - started
         out.frames_read = summary.frames_read

@@ -52,6 +52,7 @@ from facewatch.images import to_rgb  # noqa: E402
 from facewatch.recognize.decisions import MatchPolicy  # noqa: E402
 from facewatch.recognize.known import encode_known_photo  # noqa: E402
 from facewatch.recognize.recognition import find_faces, judge_faces  # noqa: E402
+from facewatch.records import FaceState  # noqa: E402
 
 KNOWN = sorted((ROOT / "testdata" / "known").glob("*/*.jpg"))
 CLIP = ROOT / "testdata" / "video" / "short_hamilton_clip.mp4"
@@ -109,7 +110,7 @@ def ours_pass(frames: list, gallery: Gallery, detector: str) -> list[list]:
         faces, _ = find_faces(frame, meta, settings)
         judged, encodings = judge_faces(frame, faces, gallery, policy)
         # every face found, including those too blurred or small to judge (no encoding)
-        found = [i for i, f in enumerate(judged) if not f.reason.startswith("edge box")]
+        found = [i for i, f in enumerate(judged) if f.state is not FaceState.NOT_A_FACE]
         out.append([(judged[i], encodings.get(i)) for i in found])
     return out
 

@@ -16,10 +16,9 @@ from facewatch.config import Settings
 from facewatch.edge.uploads import store_face_frame
 from facewatch.faces.detection import HaarDetector, HogDetector
 from facewatch.frames import FrameMeta
-from facewatch.recognize.known import GalleryCache, enroll
+from facewatch.recognize.known import enroll
 from facewatch.recognize.recognizer import Recognizer
 from facewatch.recognize.triggers import StorageEvent
-from facewatch.recognize.visit_store import VisitStore
 from facewatch.records import Alert, AlertOutcome, DeliveryStatus, FrameResult
 from facewatch.store.storage import Storage
 from tests.conftest import TESTDATA
@@ -114,7 +113,7 @@ class Collected:
 
 def recognizer(storage: Storage, notifier: Collected) -> Recognizer:
     settings = Settings(bucket=storage.bucket, encodings_check_seconds=0)
-    return Recognizer(storage, settings, GalleryCache(storage, 0), notifier, VisitStore(storage))
+    return Recognizer.from_settings(storage, settings, notifier)
 
 
 def walk_by(

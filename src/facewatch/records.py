@@ -5,6 +5,7 @@ malformed payload from the wire is a clear BadInput rather than a KeyError deep 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -143,11 +144,32 @@ class AlertOutcome(BaseModel):
         raise ValueError(f"not an alert outcome: {data!r}")
 
 
+class FaceState(StrEnum):
+    """Where a face stands in recognize's judgement: what code branches on. The verdict's
+    `reason` says the same for people, and rewording it changes nothing."""
+
+    PENDING = "pending"
+    """Found (an edge box HOG fitted, or a search of the frame): to be judged."""
+    KNOWN_ONLY = "known-only"
+    """Found by a CNN only, where HOG does not find it: to be judged, and it may be named
+    but not called a stranger (recognition.KNOWN_ONLY)."""
+    NOT_A_FACE = "not-a-face"
+    """An edge box HOG did not confirm as a face: nothing there to encode or judge again."""
+    CANNOT_DECIDE = "cannot-decide"
+    """The household's known set could not be read: neither known nor a stranger, and
+    somebody must fix the cause (an operator alert)."""
+    JUDGED = "judged"
+    """Judged (known, a stranger, or unsure: too small or blurred, or not called a
+    stranger): `verdict` says how."""
+
+
 class FaceVerdict(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     box: Box
     verdict: Verdict
+    state: FaceState
+    """What code branches on; `reason` is for people."""
     name: str | None = None
     distance: float | None = None
     reason: str = ""
@@ -164,6 +186,33 @@ class FaceVerdict(BaseModel):
     """Set when look_again.py judged this face again after an enrollment and changed it:
     `{"at": ..., "was": {"verdict", "stranger_id", "distance"}}`, so history shows what the
     verdict was when the frame was judged (and alerted, or not)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _state_of_older_records(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "state" not in data:
+            return {**data, "state": face_state(data)}
+        return data
+
+
+def face_state(face: Mapping[str, Any]) -> FaceState:
+    """A face's state, as stored: results, alerts in flight and dead letters written before
+    verdicts had a `state` (they are in households' buckets) have only the `reason`, whose
+    wording then said the state. This is the one place that reads it; nothing else may
+    steer by a reason's text."""
+    state = face.get("state")
+    if state is not None:
+        return FaceState(state)
+    reason = str(face.get("reason") or "")
+    if reason == "pending":
+        return FaceState.PENDING
+    if reason == "pending: known only":
+        return FaceState.KNOWN_ONLY
+    if reason.startswith("edge box not confirmed"):
+        return FaceState.NOT_A_FACE
+    if reason.startswith("cannot decide"):
+        return FaceState.CANNOT_DECIDE
+    return FaceState.JUDGED
 
 
 class FrameResult(BaseModel):

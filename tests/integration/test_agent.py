@@ -14,6 +14,8 @@ import pytest
 
 from facewatch.config import Settings
 from facewatch.edge.agent import run_agent
+from facewatch.edge.pipeline import EdgeOptions
+from facewatch.edge.spool import SpoolOptions
 from facewatch.frames import FrameMeta
 from tests.conftest import TESTDATA, make_video
 from tests.integration.test_capture import MjpegCamera
@@ -126,7 +128,7 @@ def test_sigterm_stops_capture_and_keeps_unsent_frames_for_the_next_start(
         camera="door",
         settings=Settings(bucket=storage.bucket, s3_endpoint_url=s3_endpoint),
         storage=storage,
-        spool_dir=spool / "home-door",
+        options=EdgeOptions(spool=SpoolOptions(directory=spool / "home-door")),
     )
     keys = list(storage.list_keys("households/home/frames/door/"))
     assert summary.spooled == 0

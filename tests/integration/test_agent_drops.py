@@ -13,6 +13,8 @@ import facewatch.edge.agent
 from facewatch.config import Settings
 from facewatch.edge.agent import ChosenFrame, run_agent
 from facewatch.edge.capture import CaptureOptions, FrameSource, SourceError
+from facewatch.edge.pipeline import EdgeOptions
+from facewatch.edge.spool import SpoolOptions
 from tests.conftest import TESTDATA
 from tests.fake_webcam import UnpluggedWebcam
 
@@ -54,9 +56,8 @@ def test_the_held_frame_is_sent_when_a_live_source_drops(tmp_path, storage, s3_e
             storage=storage,
             stop=stop,
             on_upload=chose,
-            spool_dir=tmp_path / "spool",
+            options=EdgeOptions(spool=SpoolOptions(directory=tmp_path / "spool", stop_flush_timeout=30)),
             capture=CaptureOptions(first_backoff=0.05, max_backoff=0.2),
-            stop_flush_timeout=30,
         )
 
     agent = threading.Thread(target=run)

@@ -16,11 +16,10 @@ from facewatch.faces.detection import HaarDetector
 from facewatch.faces.gallery import GALLERY_FORMAT, Gallery
 from facewatch.frames import FrameMeta
 from facewatch.layout import negatives_key
-from facewatch.recognize.known import GalleryCache, enroll
+from facewatch.recognize.known import enroll
 from facewatch.recognize.negatives import load_negatives, not_this_person
 from facewatch.recognize.recognizer import Recognizer
 from facewatch.recognize.triggers import StorageEvent
-from facewatch.recognize.visit_store import VisitStore
 from facewatch.records import AlertOutcome, DeliveryStatus
 from tests.conftest import TESTDATA, clip_frame, run_cli
 from tests.street import MAX_PIXELS, Collected
@@ -42,7 +41,7 @@ def obama_household(storage):
 
 def judge(storage, notifier, image, at):
     settings = Settings(bucket=storage.bucket, encodings_check_seconds=0, **LOOSE)
-    recognizer = Recognizer(storage, settings, GalleryCache(storage, 0), notifier, VisitStore(storage))
+    recognizer = Recognizer.from_settings(storage, settings, notifier)
     boxes = tuple(HaarDetector().detect(image))
     key = store_face_frame(
         storage, image, FrameMeta("home", "door", at, image.shape[1], image.shape[0], boxes)

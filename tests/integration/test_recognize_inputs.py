@@ -17,10 +17,9 @@ from facewatch.faces.detection import HaarDetector
 from facewatch.frames import Box, FrameMeta
 from facewatch.images import decode_bgr
 from facewatch.layout import FrameKey, known_photo_key
-from facewatch.recognize.known import GalleryCache, enroll
+from facewatch.recognize.known import enroll
 from facewatch.recognize.recognizer import Recognizer
 from facewatch.recognize.triggers import StorageEvent
-from facewatch.recognize.visit_store import VisitStore
 from tests.conftest import TESTDATA, clip_frame
 from tests.street import Collected
 
@@ -42,9 +41,8 @@ class Clock:
 
 def recognizer(storage, check_seconds: float = 0.0, clock=None) -> tuple[Recognizer, Collected]:
     notifier = Collected()
-    cache = GalleryCache(storage, check_seconds, clock or Clock())
     settings = Settings(bucket=storage.bucket, encodings_check_seconds=check_seconds)
-    return Recognizer(storage, settings, cache, notifier, VisitStore(storage)), notifier
+    return Recognizer.from_settings(storage, settings, notifier, clock=clock or Clock()), notifier
 
 
 def image(path) -> np.ndarray:

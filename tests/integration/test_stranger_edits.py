@@ -22,6 +22,7 @@ from facewatch.recognize.naming import name_face
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import split_stranger_id
 from facewatch.recognize.triggers import StorageEvent
+from facewatch.records import FaceState
 from facewatch.store.storage import Storage
 from tests.conftest import clip_frame
 from tests.integration.test_look_again import copy_bucket
@@ -160,9 +161,8 @@ def test_this_is_x_on_an_unsure_face_enrolls_that_face(storage):
         .result
     )
     assert result is not None and result.faces
-    (unsure,) = [f for f in result.faces if f.verdict == "unsure" and f.reason.startswith("cannot decide")][
-        :1
-    ]
+    (unsure,) = [f for f in result.faces if f.state is FaceState.CANNOT_DECIDE][:1]
+    assert unsure.verdict == "unsure"
 
     named = name_face(storage, "home", unsure.verdict_id, "Lin-Manuel Miranda", MAX_PIXELS)
     again = name_face(storage, "home", unsure.verdict_id, "Lin-Manuel Miranda", MAX_PIXELS)

@@ -11,10 +11,9 @@ import pytest
 from facewatch.config import Settings
 from facewatch.edge.uploads import store_face_frame
 from facewatch.frames import FrameMeta
-from facewatch.recognize.known import GalleryCache, enroll
+from facewatch.recognize.known import enroll
 from facewatch.recognize.recognizer import Recognizer
 from facewatch.recognize.triggers import StorageEvent
-from facewatch.recognize.visit_store import VisitStore
 from tests.conftest import TESTDATA, clip_frame
 from tests.integration.test_recognize_inputs import MAX_PIXELS, T0, Clock, Collected, haar_boxes, image
 
@@ -26,10 +25,9 @@ SAME_PERSON_ELSEWHERE = TESTDATA / "faces" / "obama3.jpg"
 def strict_recognizer(storage) -> tuple[Recognizer, Collected]:
     # A strict threshold makes Obama's other photo "a stranger" (it is ~0.3 from the enrolled
     # one): the bad frame a known person's own track can have.
-    settings = Settings(bucket=storage.bucket, match_threshold=0.2)
+    settings = Settings(bucket=storage.bucket, match_threshold=0.2, encodings_check_seconds=0)
     notifier = Collected()
-    cache = GalleryCache(storage, 0.0, Clock())
-    return Recognizer(storage, settings, cache, notifier, VisitStore(storage)), notifier
+    return Recognizer.from_settings(storage, settings, notifier, clock=Clock()), notifier
 
 
 def upload_on_track(storage, path_or_frame, track: int, second: int) -> StorageEvent:

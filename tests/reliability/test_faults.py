@@ -127,7 +127,9 @@ def test_s3_server_stopped_mid_agent_run_nothing_lost_nothing_twice(tmp_path, fi
 
     from facewatch.config import Settings
     from facewatch.edge.agent import run_agent
-    from facewatch.edge.spool import Forwarder
+    from facewatch.edge.pipeline import EdgeOptions
+    from facewatch.edge.spool import Forwarder, SpoolOptions
+    from facewatch.edge.tracking import UploadPolicy
     from facewatch.local.seaweed import SeaweedServer, find_weed
     from facewatch.store.storage import Storage
     from tests.conftest import make_video
@@ -160,9 +162,10 @@ def test_s3_server_stopped_mid_agent_run_nothing_lost_nothing_twice(tmp_path, fi
                 camera="door",
                 settings=Settings(),
                 storage=storage,
-                upload_interval=0.5,
-                spool_dir=tmp_path / "spool",
-                drain_timeout=120,
+                options=EdgeOptions(
+                    upload=UploadPolicy(interval=0.5),
+                    spool=SpoolOptions(directory=tmp_path / "spool", drain_timeout=120),
+                ),
             )
         finally:
             facewatch.edge.spool.Forwarder.submit = original_submit

@@ -9,10 +9,9 @@ import pytest
 
 from facewatch.config import Settings
 from facewatch.layout import known_photo_key
-from facewatch.recognize.known import GalleryCache, enroll, load_gallery
+from facewatch.recognize.known import enroll, load_gallery
 from facewatch.recognize.recognizer import Recognizer
 from facewatch.recognize.triggers import StorageEvent
-from facewatch.recognize.visit_store import VisitStore
 from tests.conftest import TESTDATA
 from tests.street import Collected
 
@@ -21,9 +20,8 @@ PHOTOS = sorted((TESTDATA / "known" / "obama").iterdir())
 
 
 def test_events_of_an_enrollment_rebuild_nothing_and_changes_still_do(storage):
-    recognizer = Recognizer(
-        storage, Settings(bucket=storage.bucket), GalleryCache(storage, 0), Collected(), VisitStore(storage)
-    )
+    settings = Settings(bucket=storage.bucket, encodings_check_seconds=0)
+    recognizer = Recognizer.from_settings(storage, settings, Collected())
     enroll(storage, "home", "obama", [(p.name, p.read_bytes()) for p in PHOTOS], 40_000_000)
     _, etag = load_gallery(storage, "home")
     keys = [known_photo_key("home", "obama", p.name) for p in PHOTOS]

@@ -17,7 +17,7 @@ from facewatch.edge.agent import run_agent
 from facewatch.edge.capture import CaptureOptions
 from facewatch.edge.motion import MotionParams
 from facewatch.edge.pipeline import EdgeOptions
-from facewatch.edge.spool import DEFAULT_MAX_BYTES
+from facewatch.edge.spool import DEFAULT_MAX_BYTES, SpoolOptions
 from facewatch.edge.tracking import UploadPolicy
 from facewatch.exceptions import FacewatchError
 from facewatch.faces.detectors import DETECTOR_NAMES
@@ -183,8 +183,10 @@ def agent_command(
         idle_scan_interval=idle_scan_interval,
         motion_gate=not no_motion_gate,
         motion_threshold=motion_threshold,
-        prefer_window=prefer_window,
-        min_gap=min_gap,
+        upload=UploadPolicy(interval=upload_interval, prefer_window=prefer_window, min_gap=min_gap),
+        spool=SpoolOptions(
+            directory=spool_dir, max_bytes=spool_max_mb * 1024 * 1024, drain_timeout=drain_timeout
+        ),
     )
     capture = CaptureOptions(max_fps=max_fps, width=width, height=height, reconnect_for=reconnect_for)
     stop = threading.Event()
@@ -198,14 +200,10 @@ def agent_command(
                 camera=camera,
                 settings=settings,
                 storage=Storage.from_settings(settings),
-                upload_interval=upload_interval,
-                stop=stop,
-                on_frame=status.update,
-                spool_dir=spool_dir,
-                spool_max_bytes=spool_max_mb * 1024 * 1024,
-                drain_timeout=drain_timeout,
                 options=options,
                 capture=capture,
+                stop=stop,
+                on_frame=status.update,
             )
             status.update(summary, force=True)
     except FacewatchError as exc:

@@ -18,8 +18,7 @@ from pathlib import Path
 from facewatch.config import Settings
 from facewatch.edge.capture import CaptureOptions, FrameSource, redact
 from facewatch.edge.pipeline import AgentSummary, EdgeOptions, EdgePipeline, Outgoing
-from facewatch.edge.spool import DEFAULT_MAX_BYTES, Forwarder, Spool
-from facewatch.edge.tracking import UploadPolicy
+from facewatch.edge.spool import Forwarder, Spool
 from facewatch.edge.uploads import frame_object, put_frame
 from facewatch.faces.detection import FaceDetector
 from facewatch.faces.detectors import make_detector
@@ -60,29 +59,24 @@ def run_agent(
     camera: str,
     settings: Settings,
     storage: Storage,
-    upload_interval: float = UploadPolicy.interval,
-    stop: threading.Event | None = None,
-    on_frame: Callable[[AgentSummary], None] | None = None,
-    spool_dir: Path | None = None,
-    spool_max_bytes: int = DEFAULT_MAX_BYTES,
-    drain_timeout: float = 120.0,
-    stop_flush_timeout: float = 5.0,
     options: EdgeOptions | None = None,
     capture: CaptureOptions | None = None,
+    stop: threading.Event | None = None,
+    on_frame: Callable[[AgentSummary], None] | None = None,
     on_upload: Callable[[ChosenFrame], None] | None = None,
     detector: FaceDetector | None = None,
     first_track_id: int | None = None,
-    max_backoff: float = 15.0,
 ) -> AgentSummary:
     """Run the agent on a source until it ends or `stop` is set.
 
     A file is read as fast as it decodes, its capture times derived from its position; a
     live source uses the clock and is reopened when it drops (a frame held back for a
     better view is sent when the drop begins). When the source ends (a file's
-    end, a stream given up on), run_agent waits up to `drain_timeout` seconds for the spool
-    to drain before returning: a file's every chosen frame is uploaded by then, unless
-    storage stayed away. When stopped (`stop` set, e.g. by SIGINT), it waits at most
-    `stop_flush_timeout`. What is left stays in the spool and is sent on the next start."""
+    end, a stream given up on), run_agent waits up to `options.spool.drain_timeout` seconds
+    for the spool to drain before returning: a file's every chosen frame is uploaded by
+    then, unless storage stayed away. When stopped (`stop` set, e.g. by SIGINT), it waits
+    at most `options.spool.stop_flush_timeout`. What is left stays in the spool and is sent
+    on the next start."""
     check_id(household, "household")
     check_id(camera, "camera")
     options = options or EdgeOptions()
@@ -92,18 +86,12 @@ def run_agent(
     pipeline = EdgePipeline(
         detector,
         options=options,
-        policy=UploadPolicy(
-            interval=upload_interval,
-            prefer_window=options.prefer_window,
-            min_gap=options.min_gap,
-            min_hits=options.min_hits,
-            lookahead=options.scan_interval,
-        ),
         first_track_id=new_track_base() if first_track_id is None else first_track_id,
     )
-    spool = Spool(spool_dir or default_spool_dir(settings, household, camera), spool_max_bytes)
+    kept = options.spool
+    spool = Spool(kept.directory or default_spool_dir(settings, household, camera), kept.max_bytes)
     forwarder = Forwarder(
-        spool, lambda key, jpeg, meta: put_frame(storage, key, jpeg, meta), max_backoff=max_backoff
+        spool, lambda key, jpeg, meta: put_frame(storage, key, jpeg, meta), max_backoff=kept.max_backoff
     ).start()
     summary, started, ended = pipeline.summary, time.perf_counter(), False
     log.info("agent: %s → bucket %s as %s/%s", redact(source), settings.bucket, household, camera)
@@ -148,7 +136,7 @@ def run_agent(
         ended = not (stop is not None and stop.is_set())
     finally:
         frames.close()
-        if not forwarder.flush(drain_timeout if ended else stop_flush_timeout):
+        if not forwarder.flush(kept.drain_timeout if ended else kept.stop_flush_timeout):
             log.warning(
                 "%d frame(s) left in the spool %s: sent on the next start", forwarder.pending, spool.directory
             )

@@ -18,18 +18,19 @@ once), a one-off false detection dies unsent.
 
 Faces are followed across ticks (tracking.py), and the upload policy (also tracking.py)
 picks the frames: the first frame of each confirmed face, then at most one per face per
-`upload_interval`, the sharpest/largest of those seen within `prefer_window`, with at most
+`interval`, the sharpest/largest of those seen within `prefer_window`, with at most
 one frame per `min_gap` whatever the number of faces."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from facewatch.edge.capture import Frame
 from facewatch.edge.motion import Motion, MotionGate, MotionParams
+from facewatch.edge.spool import SpoolOptions
 from facewatch.edge.tracking import (
     FaceView,
     PolicyState,
@@ -51,7 +52,9 @@ from facewatch.frames import Box
 
 @dataclass(frozen=True, slots=True)
 class EdgeOptions:
-    """How the agent spends its CPU and its uplink (config.Settings holds the detector's own)."""
+    """How the agent spends its CPU and its uplink (config.Settings holds the detector's own):
+    what the pipeline looks at, which frames it sends (`upload`), and how the agent keeps
+    them until they are sent (`spool`, which the pipeline does not read)."""
 
     scan_interval: float = 0.2
     """Seconds between detection ticks."""
@@ -64,10 +67,11 @@ class EdgeOptions:
     motion_gate: bool = True
     """Off: every tick searches the whole frame."""
     motion_threshold: int = MotionParams.threshold
-    prefer_window: float = UploadPolicy.prefer_window
-    min_gap: float = UploadPolicy.min_gap
-    min_hits: int = UploadPolicy.min_hits
     max_age: float = TrackParams.max_age
+    upload: UploadPolicy = field(default_factory=UploadPolicy)
+    """Which frames to send. Its `lookahead` is taken to be `scan_interval`: the next look
+    at a face is one tick away."""
+    spool: SpoolOptions = field(default_factory=SpoolOptions)
 
 
 @dataclass
@@ -123,12 +127,11 @@ class EdgePipeline:
         detector: FaceDetector,
         *,
         options: EdgeOptions = EdgeOptions(),
-        policy: UploadPolicy = UploadPolicy(),  # noqa: B008 (frozen)
         first_track_id: int = 1,
     ) -> None:
         self.detector = detector
         self.options = options
-        self.policy = policy
+        self.policy = replace(options.upload, lookahead=options.scan_interval)
         self.track_params = TrackParams(max_age=options.max_age)
         self.gate = MotionGate(
             MotionParams(min_face_px=detector.min_face_px, threshold=options.motion_threshold)
@@ -191,7 +194,7 @@ class EdgePipeline:
             predicted = track.predicted(now)
             near = near_region(predicted, width, height)
             unchanged = not self.gate.changed(near)
-            if unchanged and track.misses == 0 and track.hits >= self.options.min_hits:
+            if unchanged and track.misses == 0 and track.hits >= self.policy.min_hits:
                 look.vouched.append(track.id)  # found when last looked at, nothing changed since
             elif unchanged and track.misses:
                 searched.append(near)  # not found then, nothing changed since: still gone
@@ -211,7 +214,7 @@ class EdgePipeline:
         look = _Look(searched=[])
         for track in self.tracks:
             near = near_region(track.box, width, height)
-            if track.misses == 0 and track.hits >= self.options.min_hits and not self.gate.changed(near):
+            if track.misses == 0 and track.hits >= self.policy.min_hits and not self.gate.changed(near):
                 look.vouched.append(track.id)
         return look
 
@@ -223,7 +226,7 @@ class EdgePipeline:
         searched: list[Box] = []  # the regions looked at, for step_tracks
         look = _Look(searched=searched)
         for track in self.tracks:
-            if track.hits < self.options.min_hits:
+            if track.hits < self.policy.min_hits:
                 predicted = track.predicted(now)
                 look.detections += detect_near(self.detector, image, predicted)
                 searched.append(near_region(predicted, width, height))

@@ -48,6 +48,22 @@ class SpoolLocked(FacewatchError):
     """Another agent is using this spool directory."""
 
 
+@dataclass(frozen=True, slots=True)
+class SpoolOptions:
+    """Where the agent keeps the frames it has not uploaded yet, how it retries them, and how
+    long it waits for them when it ends."""
+
+    directory: Path | None = None
+    """None: Settings.spool_dir or ~/.cache/facewatch/spool, per household-camera."""
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_backoff: float = 15.0
+    """Longest wait between upload tries while storage is away."""
+    drain_timeout: float = 120.0
+    """When the source ends, seconds to wait for the spool to drain."""
+    stop_flush_timeout: float = 5.0
+    """When stopped (e.g. by SIGINT), seconds to wait at most."""
+
+
 @dataclass
 class SpoolStats:
     spooled: int = 0

@@ -13,7 +13,8 @@ from typing import Any
 
 from facewatch.config import Settings
 from facewatch.edge.agent import run_agent
-from facewatch.edge.pipeline import AgentSummary
+from facewatch.edge.pipeline import AgentSummary, EdgeOptions
+from facewatch.edge.spool import SpoolOptions
 from facewatch.exceptions import BadInput
 from facewatch.household.settings import HouseholdSettings, redacted_url, save_household_settings
 from facewatch.layout import IMAGE_SUFFIXES, check_person, household_prefix, results_prefix, strangers_key
@@ -136,8 +137,8 @@ def run_demo(
                 camera=CAMERA,
                 settings=agent_settings,
                 storage=storage,
+                options=EdgeOptions(spool=SpoolOptions(directory=Path(tmp) / "spool")),
                 on_frame=on_progress,
-                spool_dir=Path(tmp) / "spool",
             )
             say(f"agent done: {summary.frames_uploaded} face frames uploaded; waiting for the pipeline…")
             stack.wait_idle()

@@ -23,8 +23,8 @@ from facewatch.frames import Box
 from facewatch.images import decode_bgr
 from facewatch.layout import IMAGE_SUFFIXES
 from facewatch.recognize.decisions import MatchPolicy, gallery_model
-from facewatch.recognize.recognition import judge_faces
-from facewatch.records import FaceVerdict
+from facewatch.recognize.recognition import PENDING, judge_faces
+from facewatch.records import FaceState, FaceVerdict
 
 HOUSEHOLD = "eval"
 
@@ -139,7 +139,7 @@ def evaluate(gallery_dir: Path, probes_dir: Path, settings: Settings) -> EvalRep
             report.seconds += time.perf_counter() - started
             continue
         box = central_face(boxes, image.shape[1], image.shape[0])
-        pending = [FaceVerdict(box=box, verdict="unsure", reason="pending")]
+        pending = [FaceVerdict(box=box, verdict="unsure", state=FaceState.PENDING, reason=PENDING)]
         verdict = judge_faces(image, pending, gallery, policy)[0][0]
         report.seconds += time.perf_counter() - started
         _score(report, label, is_known, verdict.verdict, verdict.name, verdict.distance, path)

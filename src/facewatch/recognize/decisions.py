@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facewatch.faces.gallery import Gallery
-from facewatch.records import Verdict
+from facewatch.records import FaceState, Verdict
 
 if TYPE_CHECKING:
     from facewatch.config import Settings
@@ -86,6 +86,8 @@ class Judgement:
     name: str | None
     distance: float | None
     reason: str
+    state: FaceState = FaceState.JUDGED
+    """CANNOT_DECIDE when there was no known set to judge against."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +188,9 @@ def judge_face(
     if sharpness < policy.min_sharpness:
         return Judgement("unsure", None, None, f"face too blurred (sharpness {sharpness:.1f})")
     if gallery is None:
-        return Judgement("unsure", None, None, "cannot decide: known encodings unavailable")
+        return Judgement(
+            "unsure", None, None, "cannot decide: known encodings unavailable", FaceState.CANNOT_DECIDE
+        )
     if encoding is None:
         return Judgement("unsure", None, None, "face could not be encoded")
     distances = person_distances(encoding, gallery)

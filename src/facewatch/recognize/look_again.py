@@ -48,6 +48,7 @@ from facewatch.recognize.decisions import MatchPolicy, judge_face
 from facewatch.recognize.known import load_gallery, rebuild_gallery
 from facewatch.recognize.negatives import by_person, load_negatives, refresh_negatives
 from facewatch.recognize.stranger_store import StrangerStore
+from facewatch.records import FaceState, face_state
 from facewatch.store.storage import Storage, StoredObject, encode_json
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,6 @@ MAX_FACES = 2000
 a week of a busy street door is a few thousand faces, which a CLI run or a console request
 may take; more would be minutes."""
 LOOKED_AT = ("stranger", "unsure")
-NOT_A_FACE = "edge box not confirmed"
-"""The reason find_faces gives a box HOG did not confirm: nothing to encode there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +99,12 @@ def _due(face: Mapping[str, Any]) -> bool:
     """A face worth judging again: a stranger, or unsure for a reason other than not being
     a face at all; a face too small or blurred is let through (judge_face says so again,
     without an encoding)."""
-    return (
-        face.get("verdict") in LOOKED_AT
-        and bool(face.get("box"))
-        and not str(face.get("reason") or "").startswith(NOT_A_FACE)
-    )
+    if face.get("verdict") not in LOOKED_AT or not face.get("box"):
+        return False
+    try:
+        return face_state(face) is not FaceState.NOT_A_FACE
+    except ValueError:
+        return False  # a state this facewatch does not know: leave the face as it is
 
 
 def _known_set(storage: Storage, household: str, max_pixels: int) -> tuple[Gallery, str] | None:
@@ -265,6 +265,7 @@ def _rewrite(
                 name=new["name"],
                 distance=new["distance"],
                 reason=f"looked again: {new['reason']}",
+                state=FaceState.JUDGED.value,
                 stranger_id=None,
                 looked_again={
                     "at": now.isoformat(),

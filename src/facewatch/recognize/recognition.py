@@ -21,16 +21,17 @@ from facewatch.faces.quality import sharpness
 from facewatch.frames import Box, FrameMeta
 from facewatch.images import to_rgb
 from facewatch.recognize.decisions import Judgement, MatchPolicy, judge_face, settled
-from facewatch.records import FaceVerdict
+from facewatch.records import FaceState, FaceVerdict
 
 log = logging.getLogger(__name__)
 
 
 PENDING = "pending"
 KNOWN_ONLY = "pending: known only"
-"""A face judged, but whose "stranger" verdict is "unsure": outside the geometry the known
-set was encoded in, a known person's distance grows, and a false alarm costs more than a
-missed one (the track's other frames and the next visit still alert). Judged on its
+"""What people read of a face found and not yet judged (FaceState.PENDING, .KNOWN_ONLY).
+A known-only face, judged, has its "stranger" verdict made "unsure": outside the geometry
+the known set was encoded in, a known person's distance grows, and a false alarm costs more
+than a missed one (the track's other frames and the next visit still alert). Judged on its
 quick encoding alone: the six views that settle close calls cost 3x the network time, for
 a face that can only be named."""
 NOT_CALLED_STRANGER = (
@@ -62,9 +63,14 @@ def fitted(image: np.ndarray, box: Box, cnn: bool) -> FaceVerdict | None:
     # refused, so one try at fitting it is enough.
     hog = confirm_face(image, box, face_px=(110,)) if cnn else confirm_face(image, box)
     if hog is not None:
-        return FaceVerdict(box=hog, verdict="unsure", reason=PENDING)
+        return FaceVerdict(box=hog, verdict="unsure", state=FaceState.PENDING, reason=PENDING)
     if cnn:
-        return FaceVerdict(box=as_hog_box(box, width, height), verdict="unsure", reason=KNOWN_ONLY)
+        return FaceVerdict(
+            box=as_hog_box(box, width, height),
+            verdict="unsure",
+            state=FaceState.KNOWN_ONLY,
+            reason=KNOWN_ONLY,
+        )
     return None
 
 
@@ -78,7 +84,10 @@ def search_frame(image: np.ndarray, settings: Settings) -> list[FaceVerdict]:
     except ModelsUnavailable as exc:
         log.warning("searching with HOG: %s", exc)
         hog = HogDetector(max_width=settings.detect_width, min_face_px=settings.min_face_px)
-        return [FaceVerdict(box=b, verdict="unsure", reason=PENDING) for b in hog.detect(image)]
+        return [
+            FaceVerdict(box=b, verdict="unsure", state=FaceState.PENDING, reason=PENDING)
+            for b in hog.detect(image)
+        ]
     cnn = CenterFaceDetector(max_width=settings.detect_width, min_face_px=settings.min_face_px)
     return [face for b in cnn.detect(image) if (face := fitted(image, b, cnn=True)) is not None]
 
@@ -100,6 +109,7 @@ def find_faces(
     faces = []
     for box, track in zip(meta.boxes, tracks, strict=True):
         sharp = sharpness(image, box)
+        state = FaceState.JUDGED  # unsure at once
         if min(box.w, box.h) < settings.min_judge_face_px:
             reason = f"face {min(box.w, box.h)}px is below {settings.min_judge_face_px}px"
         elif sharp < settings.min_sharpness:
@@ -109,8 +119,8 @@ def find_faces(
             if face is not None:
                 faces.append(face.model_copy(update={"track_id": track}))
                 continue
-            reason = "edge box not confirmed as a face"
-        faces.append(FaceVerdict(box=box, verdict="unsure", reason=reason, track_id=track))
+            state, reason = FaceState.NOT_A_FACE, "edge box not confirmed as a face"
+        faces.append(FaceVerdict(box=box, verdict="unsure", state=state, reason=reason, track_id=track))
     return faces, "edge"
 
 
@@ -130,7 +140,7 @@ def judge_faces(
     if its distances moved by QUICK_DISTANCE_ERROR are judged again on the full one (6
     views, as known photos are encoded): the full encoding's verdicts, at a third of the
     network time for clear faces."""
-    pending = [i for i, f in enumerate(faces) if f.reason in (PENDING, KNOWN_ONLY)]
+    pending = [i for i, f in enumerate(faces) if f.state in (FaceState.PENDING, FaceState.KNOWN_ONLY)]
     crops = face_crops(to_rgb(image), [faces[i].box for i in pending])
     quick = describe_chips(crops.chips)
     encodings = dict(zip(pending, quick, strict=True))
@@ -151,7 +161,7 @@ def judge_faces(
         j
         for j, i in enumerate(pending)
         if judgements[i].verdict != "unsure"
-        and faces[i].reason != KNOWN_ONLY  # its quick encoding decides: close calls are not its
+        and faces[i].state is not FaceState.KNOWN_ONLY  # its quick encoding decides: close calls are not its
         and not settled(
             encodings[i], gallery=gallery, policy=policy, slack=QUICK_DISTANCE_ERROR, negatives=negatives
         )
@@ -164,7 +174,7 @@ def judge_faces(
     for i in pending:
         judgement = judgements[i]
         verdict, reason = judgement.verdict, judgement.reason
-        if verdict == "stranger" and faces[i].reason == KNOWN_ONLY:
+        if verdict == "stranger" and faces[i].state is FaceState.KNOWN_ONLY:
             verdict, reason = "unsure", NOT_CALLED_STRANGER
         if gallery is None and why_not:
             reason = f"{reason} ({why_not})"
@@ -174,6 +184,7 @@ def judge_faces(
                 "name": judgement.name,
                 "distance": judgement.distance,
                 "reason": reason,
+                "state": judgement.state,
             }
         )
     return out, encodings

@@ -37,7 +37,7 @@ from facewatch.recognize.strangers import NewSighting, Recall, StrangerSighting
 from facewatch.recognize.triggers import StorageEvent
 from facewatch.recognize.visit_store import VisitStore
 from facewatch.recognize.visits import Sighting, VisitPolicy, Vote, track_key
-from facewatch.records import Alert, AlertOutcome, DeliveryStatus, FaceVerdict, FrameResult
+from facewatch.records import Alert, AlertOutcome, DeliveryStatus, FaceState, FaceVerdict, FrameResult
 from facewatch.store.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -113,31 +113,48 @@ class Recognizer:
     storage: Storage
     settings: Settings
     galleries: GalleryCache
+    """The households' known sets, cached and ETag-checked."""
+    negatives: GalleryCache
+    """"This is not X" faces per household, cached and ETag-checked like the known set."""
     notifier: Notifier
     visits: VisitStore
+    strangers: StrangerStore
+    arrivals: ArrivalStore
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
-    strangers: StrangerStore | None = None
-    negatives: GalleryCache | None = None
-    """"This is not X" faces per household, cached and ETag-checked like the known set."""
-    arrivals: ArrivalStore | None = None
     _rules: dict[str, tuple[float, HouseholdSettings]] = field(default_factory=dict, repr=False)
     _rebuilding: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _rebuilding_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def __post_init__(self) -> None:
-        if self.strangers is None:
-            self.strangers = StrangerStore(self.storage, keep_bytes=BOOK_KEEP_BYTES)
-        if self.arrivals is None:
-            self.arrivals = ArrivalStore(self.storage, keep_bytes=BOOK_KEEP_BYTES)
-        if self.negatives is None:
-            self.negatives = GalleryCache(
-                self.storage,
-                self.settings.encodings_check_seconds,
+    @classmethod
+    def from_settings(
+        cls,
+        storage: Storage,
+        settings: Settings,
+        notifier: Notifier,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Recognizer:
+        """A recognizer with its stores, as a function instance keeps them while warm: the
+        one place they are built. `clock`: when the caches last checked the bucket."""
+        check = settings.encodings_check_seconds
+        return cls(
+            storage=storage,
+            settings=settings,
+            galleries=GalleryCache(storage, check, clock, max_pixels=settings.max_image_pixels),
+            negatives=GalleryCache(
+                storage,
+                check,
+                clock,
                 key_for=negatives_key,
                 missing_is_empty=True,
-                max_pixels=self.settings.max_image_pixels,
+                max_pixels=settings.max_image_pixels,
                 rebuild=refresh_negatives,
-            )
+            ),
+            notifier=notifier,
+            visits=VisitStore(storage, keep_bytes=BOOK_KEEP_BYTES),
+            strangers=StrangerStore(storage, keep_bytes=BOOK_KEEP_BYTES),
+            arrivals=ArrivalStore(storage, keep_bytes=BOOK_KEEP_BYTES),
+        )
 
     @property
     def policy(self) -> MatchPolicy:
@@ -234,38 +251,24 @@ class Recognizer:
             )
             return Outcome(event.key, "bad-frame", detail=str(exc))
         faces, boxes_from = find_faces(image, meta, self.settings)
-        result = FrameResult(
+        processed_at = self.now()
+        gallery, etag, why_not = self._gallery(key.household)
+        faces, encodings = judge_faces(
+            image, faces, gallery, self.policy, why_not, negatives=self._negatives(key.household)
+        )
+        judged = FrameResult(
             household=key.household,
             camera=key.camera,
             frame_key=event.key,
             captured_at=meta.captured_at,
-            processed_at=self.now(),
+            processed_at=processed_at,
             boxes_from=boxes_from,
-            faces=faces,
+            faces=[f.model_copy(update={"verdict_id": key.verdict_id(i)}) for i, f in enumerate(faces)],
+            encodings_etag=etag,
+            frame_etag=obj.etag,
         )
-        gallery, etag, why_not = self._gallery(key.household)
-        result.encodings_etag = etag
-        result.frame_etag = obj.etag
-        result.faces, encodings = judge_faces(
-            image, faces, gallery, self.policy, why_not, negatives=self._negatives(key.household)
-        )
-        result.faces = [
-            f.model_copy(update={"verdict_id": key.verdict_id(i)}) for i, f in enumerate(result.faces)
-        ]
-        votes = _track_votes(result)
-        rules = self._household_rules(key.household)
-        if rules.arrivals and any(f.verdict == "known" for f in result.faces):
-            result.faces = self._announce_arrivals(event, result, rules)
-        if result.strangers:
-            result.faces, result.alert = self._alert_visits(
-                event, result, encodings, image, votes, gallery, rules
-            )
-        elif votes:  # known people's tracks, so their bad frames later are not strangers
-            self.visits.record(
-                key.household, [], now=result.captured_at, policy=self.visit_policy(rules), votes=votes
-            )
-        elif gallery is None and any(f.reason.startswith("cannot decide") for f in result.faces):
-            result.alert = self._alert_operator(result, why_not)
+        faces, alert = self._follow_up(event, judged, encodings, image, gallery, why_not)
+        result = judged.model_copy(update={"faces": faces, "alert": alert})
         self.storage.put_json(key.result_key, result.model_dump(mode="json"))
         log.info(
             "%s: %s; alert: %s",
@@ -274,6 +277,33 @@ class Recognizer:
             result.alert,
         )
         return Outcome(event.key, "judged", result)
+
+    def _follow_up(
+        self,
+        event: StorageEvent,
+        judged: FrameResult,
+        encodings: dict[int, np.ndarray],
+        image: np.ndarray,
+        gallery: Gallery | None,
+        why_not: str,
+    ) -> tuple[list[FaceVerdict], AlertOutcome | None]:
+        """What the judged faces lead to: arrival notices, strangers placed in visits and
+        alerted, known people's tracks recorded, or an operator alert. Returns the faces with
+        what happened to each, and the frame's alert."""
+        votes = _track_votes(judged)
+        rules = self._household_rules(judged.household)
+        faces = judged.faces
+        if rules.arrivals and any(f.verdict == "known" for f in faces):
+            faces = self._announce_arrivals(event, judged, rules)
+        if judged.strangers:
+            return self._alert_visits(event, judged, faces, encodings, image, votes, gallery, rules)
+        if votes:  # known people's tracks, so their bad frames later are not strangers
+            self.visits.record(
+                judged.household, [], now=judged.captured_at, policy=self.visit_policy(rules), votes=votes
+            )
+        elif gallery is None and any(f.state is FaceState.CANNOT_DECIDE for f in faces):
+            return faces, self._alert_operator(judged, why_not)
+        return faces, None
 
     def _already_judged(self, key: FrameKey, etag: str | None) -> bool:
         """Idempotency on the object and its version: the same upload delivered again is a
@@ -297,7 +327,6 @@ class Recognizer:
             return None, None, str(exc)
 
     def _negatives(self, household: str) -> dict[str, np.ndarray]:
-        assert self.negatives is not None
         try:
             return by_person(self.negatives.get(household)[0])
         except StorageError as exc:
@@ -310,6 +339,7 @@ class Recognizer:
         self,
         event: StorageEvent,
         result: FrameResult,
+        faces: list[FaceVerdict],
         encodings: dict[int, np.ndarray],
         image: np.ndarray,
         votes: list[Vote],
@@ -320,8 +350,9 @@ class Recognizer:
         a stranger face on a known person's edge track is that person and is not placed.
         An AlertError propagates: no result is written, the event fails and is delivered
         again, the replayed sightings alert again with the same ids, and notify, which
-        remembers what it sent, sends each alert once."""
-        faces = list(result.faces)
+        remembers what it sent, sends each alert once. `faces`: the frame's faces as they
+        stand (arrivals announced)."""
+        faces = list(faces)
         indices = [i for i, f in enumerate(faces) if f.verdict == "stranger"]
         sightings = [
             (
@@ -357,7 +388,6 @@ class Recognizer:
             held_back = None
             hours = rules.stranger_alert_hours
             if assignment.alert and (rules.no_alerts or hours):
-                assert self.strangers is not None
                 held_back = self.strangers.claim_alert(
                     result.household,
                     recall.stranger.stranger_id,
@@ -412,7 +442,6 @@ class Recognizer:
         """Named people whose arrival the household asked for: one notice per visit."""
         faces = list(result.faces)
         named = {f.name: i for i, f in reversed(list(enumerate(faces))) if f.verdict == "known" and f.name}
-        assert self.arrivals is not None
         due = self.arrivals.arrive(
             result.household,
             sorted(named),
@@ -456,7 +485,6 @@ class Recognizer:
                     sharpness=sharpness(image, face.box),
                 )
             )
-        assert self.strangers is not None
         return self.strangers.record(
             result.household,
             sightings,

@@ -1,5 +1,5 @@
 """The objects a function instance builds once and reuses while warm (clients, detector,
-known-encodings cache). Built lazily: a cold start pays only for what the first request
+recognizer and its stores). Built lazily: a cold start pays only for what the first request
 needs, and nothing heavy happens at import time."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from facewatch.alerts.handover import Notifier
     from facewatch.alerts.mail_transport import MailTransport
     from facewatch.faces.detection import FaceDetector
-    from facewatch.recognize.known import GalleryCache
     from facewatch.recognize.recognizer import Recognizer
     from facewatch.store.storage import Storage
     from facewatch.web.sns import SnsVerifier
@@ -45,16 +44,6 @@ class Services:
         return make_detector(self.settings)
 
     @cached_property
-    def galleries(self) -> GalleryCache:
-        from facewatch.recognize.known import GalleryCache
-
-        return GalleryCache(
-            self.storage,
-            self.settings.encodings_check_seconds,
-            max_pixels=self.settings.max_image_pixels,
-        )
-
-    @cached_property
     def notifier(self) -> Notifier:
         from facewatch.alerts.handover import notifier_from_settings
 
@@ -68,11 +57,9 @@ class Services:
 
     @cached_property
     def recognizer(self) -> Recognizer:
-        from facewatch.recognize.recognizer import BOOK_KEEP_BYTES, Recognizer
-        from facewatch.recognize.visit_store import VisitStore
+        from facewatch.recognize.recognizer import Recognizer
 
-        visits = VisitStore(self.storage, keep_bytes=BOOK_KEEP_BYTES)
-        return Recognizer(self.storage, self.settings, self.galleries, self.notifier, visits)
+        return Recognizer.from_settings(self.storage, self.settings, self.notifier)
 
     @cached_property
     def sns(self) -> SnsVerifier:

@@ -11,7 +11,8 @@ import pytest
 
 from facewatch.config import Settings
 from facewatch.edge.agent import run_agent
-from facewatch.edge.spool import Spool
+from facewatch.edge.pipeline import EdgeOptions
+from facewatch.edge.spool import Spool, SpoolOptions
 from facewatch.exceptions import StorageError
 from tests.conftest import TESTDATA
 
@@ -100,9 +101,7 @@ def test_the_agent_keeps_capturing_on_a_full_disk_and_starts_again_on_it(tmp_pat
             camera="door",
             settings=Settings(bucket="b"),
             storage=DownStorage(),
-            spool_dir=spool,
-            drain_timeout=0.2,
-            max_backoff=0.1,
+            options=EdgeOptions(spool=SpoolOptions(directory=spool, drain_timeout=0.2, max_backoff=0.1)),
             stop=threading.Event(),
         )
         assert summary.frames_chosen > 0, run

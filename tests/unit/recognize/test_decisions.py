@@ -16,6 +16,7 @@ from facewatch.recognize.decisions import (
     person_distances,
     settled,
 )
+from facewatch.records import FaceState
 
 POLICY = MatchPolicy(threshold=0.6, min_face_px=40, min_sharpness=15.0)
 CENTRE = np.full(128, 0.05)
@@ -178,7 +179,7 @@ def test_small_or_blurred_faces_are_unsure_not_strangers():
 
 def test_without_known_encodings_nobody_is_called_a_stranger():
     result = judge(unit(9), None)
-    assert result.verdict == "unsure"
+    assert (result.verdict, result.state) == ("unsure", FaceState.CANNOT_DECIDE)
     assert "cannot decide" in result.reason
 
 

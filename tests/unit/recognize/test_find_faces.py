@@ -25,7 +25,7 @@ from facewatch.recognize.recognition import (
     find_faces,
     judge_faces,
 )
-from facewatch.records import FaceVerdict
+from facewatch.records import FaceState, FaceVerdict
 from tests.conftest import TESTDATA
 
 SETTINGS = Settings()
@@ -57,35 +57,42 @@ def test_a_haar_box_is_checked_by_hog_and_refused_where_there_is_no_face() -> No
     image, box = texture(), Box(200, 150, 120, 120)
     faces, source = find_faces(image, meta_for(image, (box,), "haar"), SETTINGS)
     assert source == "edge"
-    assert [(f.verdict, f.reason) for f in faces] == [("unsure", "edge box not confirmed as a face")]
+    assert [(f.verdict, f.state, f.reason) for f in faces] == [
+        ("unsure", FaceState.NOT_A_FACE, "edge box not confirmed as a face")
+    ]
 
 
 def test_a_cnn_box_hog_does_not_find_is_judged_in_hogs_geometry_but_known_only() -> None:
     image, box = texture(), Box(200, 150, 120, 120)
     (face,) = find_faces(image, meta_for(image, (box,), "centerface"), SETTINGS)[0]
-    assert face.reason == KNOWN_ONLY
+    assert (face.state, face.reason) == (FaceState.KNOWN_ONLY, KNOWN_ONLY)
     assert face.box == as_hog_box(box, 640, 480) != box
 
 
 def test_a_cnn_box_hog_finds_takes_hogs_own_box(obama3) -> None:
     image, box = obama3
     (face,) = find_faces(image, meta_for(image, (box,), "centerface"), SETTINGS)[0]
-    assert face.reason == "pending"
+    assert (face.state, face.reason) == (FaceState.PENDING, "pending")
     assert face.box == confirm_face(image, box)
 
 
 def test_a_known_only_face_is_named_but_never_called_a_stranger(obama3) -> None:
     image, box = obama3
     faces = [
-        FaceVerdict(box=as_hog_box(box, image.shape[1], image.shape[0]), verdict="unsure", reason=KNOWN_ONLY)
+        FaceVerdict(
+            box=as_hog_box(box, image.shape[1], image.shape[0]),
+            verdict="unsure",
+            state=FaceState.KNOWN_ONLY,
+            reason=KNOWN_ONLY,
+        )
     ]
     known, _ = judge_faces(image, faces, gallery(), MatchPolicy())
     assert (known[0].verdict, known[0].name) == ("known", "obama")
     nobody = Gallery(["biden"], gallery().encodings[gallery().names.index("biden")][None], ["k"], ["e"])
     (unsure,), _ = judge_faces(image, faces, nobody, MatchPolicy())
-    assert (unsure.verdict, unsure.reason) == ("unsure", NOT_CALLED_STRANGER)
+    assert (unsure.verdict, unsure.state, unsure.reason) == ("unsure", FaceState.JUDGED, NOT_CALLED_STRANGER)
     (stranger,), _ = judge_faces(
-        image, [faces[0].model_copy(update={"reason": "pending"})], nobody, MatchPolicy()
+        image, [faces[0].model_copy(update={"state": FaceState.PENDING})], nobody, MatchPolicy()
     )
     assert stranger.verdict == "stranger"
 

@@ -11,7 +11,7 @@ from facewatch.faces.gallery import Gallery
 from facewatch.images import decode_bgr, to_rgb
 from facewatch.recognize.decisions import MatchPolicy
 from facewatch.recognize.recognition import judge_faces
-from facewatch.records import FaceVerdict
+from facewatch.records import FaceState, FaceVerdict
 from tests.conftest import TESTDATA
 
 POLICY = MatchPolicy()
@@ -34,7 +34,7 @@ def one_person_at(full: np.ndarray, distance: float) -> Gallery:
 
 
 def judged(image, box, gallery: Gallery) -> FaceVerdict:
-    pending = [FaceVerdict(box=box, verdict="unsure", reason="pending")]
+    pending = [FaceVerdict(box=box, verdict="unsure", state=FaceState.PENDING)]
     return judge_faces(image, pending, gallery, POLICY)[0][0]
 
 

@@ -7,7 +7,7 @@ last warning or error it logged (a stream that dropped, an upload that failed).
 
 Its settings (bucket, endpoint, spool folder) come from the environment the stack gives it.
 SIGTERM and SIGINT stop the capture; what the spool holds is flushed or kept for the next
-start (run_agent's stop_flush_timeout)."""
+start (SpoolOptions.stop_flush_timeout)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from types import FrameType
 from typing import Any
 
 from facewatch.config import get_settings
-from facewatch.edge.pipeline import AgentSummary
+from facewatch.edge.pipeline import AgentSummary, EdgeOptions
+from facewatch.edge.spool import SpoolOptions
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         camera=args.camera,
         settings=settings,
         storage=Storage.from_settings(settings),
+        options=EdgeOptions(spool=SpoolOptions(stop_flush_timeout=STOP_FLUSH_SECONDS)),
         stop=stop,
         on_frame=stats.write,
-        stop_flush_timeout=STOP_FLUSH_SECONDS,
     )
     stats.write(summary, force=True, state="stopped" if stop.is_set() else "source ended")
     print(json.dumps(summary.as_dict()), flush=True)
