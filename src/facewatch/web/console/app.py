@@ -46,12 +46,14 @@ def _headers(nonce: str, **extra: str) -> dict[str, str]:
         "Content-Type": "text/html; charset=utf-8",
         "Cache-Control": "no-store",
         # No script but ours, no framing (clickjacking), and no Referer that could carry a
-        # sign-in token to another site.
+        # sign-in token to another site. Same-origin rather than no-referrer: under
+        # no-referrer a browser sends `Origin: null` with the console's own forms, and
+        # the Origin is what tells them from another site's.
         "Content-Security-Policy": (
             f"default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; "
             f"script-src 'nonce-{nonce}'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
         ),
-        "Referrer-Policy": "no-referrer",
+        "Referrer-Policy": "same-origin",
         "X-Content-Type-Options": "nosniff",
         **extra,
     }

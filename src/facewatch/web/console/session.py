@@ -194,10 +194,13 @@ def check_form(settings: Settings, session: ConsoleSession, given: str | None) -
 
 def check_same_origin(settings: Settings, request: ConsoleRequest) -> None:
     """A POST must come from a page of the console itself, said by the browser before any
-    body is read: Sec-Fetch-Site same-origin, and an Origin that is the host the browser
-    asked for (or the console's public URL). A program that sends neither header is not a
-    browser another site could steer; its forms still need their CSRF token."""
-    if request.fetch_site is not None and request.fetch_site.strip().lower() != "same-origin":
+    body is read: Sec-Fetch-Site same-origin where the browser sends it (no page can set
+    it), else an Origin that is the host the browser asked for (or the console's public
+    URL). A program that sends neither header is not a browser another site could steer;
+    its forms still need their CSRF token."""
+    if request.fetch_site is not None:
+        if request.fetch_site.strip().lower() == "same-origin":
+            return
         raise Forbidden(
             f"a page of another site ({request.fetch_site}) cannot sign in or change anything here: "
             "open the console itself"
