@@ -19,6 +19,7 @@
     households/<household>/alerts/dead/<alert-id>.json        alerts that could not be delivered
     households/<household>/alerts/faces/<alert-id>.crop       the face an MQTT alert published
     households/<household>/links/used/<signature>.json        "I know this person" links used
+    households/<household>/sessions/<session-id>.json         console sessions (sign-out deletes)
 
 One prefix belongs to no household: the SNS messages recognize has taken, by their
 `MessageId`, so a replayed one is a duplicate (web/sns_replays.py, which also sweeps them):
@@ -120,6 +121,19 @@ def used_link_key(household: str, signature: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_-]{16,128}", signature):
         raise BadKey("not a link signature")
     return f"{household_prefix(household)}links/used/{signature}.json"
+
+
+def sessions_prefix(household: str) -> str:
+    """A household's console sessions, one record each: a cookie works while its record is
+    here, so signing out deletes one and "sign out everywhere" deletes them all."""
+    return f"{household_prefix(household)}sessions/"
+
+
+def session_key(household: str, session_id: str) -> str:
+    """One console session's record, named by its (signed) id."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,96}", session_id):
+        raise BadKey("not a session id")
+    return f"{sessions_prefix(household)}{session_id}.json"
 
 
 def negatives_key(household: str) -> str:

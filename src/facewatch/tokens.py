@@ -3,9 +3,11 @@ its own purpose string so that no token of one kind is ever taken for another:
 
 - a face link ("I know this person" in an alert email) names one face of one frame of one
   household and can do nothing but enroll that face;
-- a sign-in link (`facewatch console-link`, the console link in an alert email) lets one
-  browser into one household's console, once, until it expires;
-- a session (the console's cookie) names the household it was signed in to;
+- a sign-in link lets one browser into one household's console, once, until it expires:
+  the whole console (`facewatch console-link`), or one face and its naming (the console
+  link in an alert email);
+- a session (the console's cookie) names the household it was signed in to and the
+  session record (kept by the console) that must still exist for it to work;
 - a CSRF token is bound to one session."""
 
 from __future__ import annotations
@@ -109,6 +111,16 @@ class SignIn:
     """Where the console goes once signed in (a path of the console, never another site)."""
     signature: str
     """Names this one link, for recording its single use."""
+    face: str | None = None
+    """The one face (a verdict id of the household) the session it opens may see and name:
+    an alert's link. None: the whole console."""
+
+
+def face_path(verdict_id: str) -> str:
+    """The console's page of one face (where an alert's link leads)."""
+    from urllib.parse import quote
+
+    return "/face?id=" + quote(verdict_id, safe="")
 
 
 def _local_path(path: str) -> str:
@@ -123,32 +135,67 @@ def _local_path(path: str) -> str:
     return path
 
 
-def sign_in_link(secret: str, household: str, *, now: datetime, ttl: timedelta, next_path: str = "/") -> str:
+def sign_in_link(
+    secret: str,
+    household: str,
+    *,
+    now: datetime,
+    ttl: timedelta,
+    next_path: str = "/",
+    face: str | None = None,
+) -> str:
     """A one-time sign-in token for `household`'s console (its single use is recorded by
-    the console, under layout.used_link_key, when the link is spent)."""
-    payload = {
+    the console, under layout.used_link_key, when the link is spent). With `face` (a verdict
+    id of that household), the session it opens shows that face and its naming only, and
+    the link leads there."""
+    payload: dict[str, object] = {
         "h": check_id(household, "household"),
         "n": _b64(secrets.token_bytes(12)),
         "e": int((now + ttl).timestamp()),
         "p": _local_path(next_path),
     }
+    if face is not None:
+        face = face.strip()
+        if FrameKey.from_verdict_id(face)[0].household != household:
+            raise BadInput(f"face {face!r} is not of household {household}")
+        payload.update(f=face, p=face_path(face))
     return _signed(secret, _SIGN_IN, payload)
 
 
 def verify_sign_in(secret: str, token: str, *, now: datetime) -> SignIn:
     payload = _opened(secret, _SIGN_IN, token, "sign-in link")
     try:
+        household = check_id(str(payload["h"]), "household")
+        next_path = _local_path(str(payload.get("p", "/")))
+        face = _face_of(household, payload.get("f"), next_path)
         claim = SignIn(
-            household=check_id(str(payload["h"]), "household"),
+            household=household,
             expires=datetime.fromtimestamp(int(str(payload["e"])), tz=now.tzinfo),
-            next_path=_local_path(str(payload.get("p", "/"))),
+            next_path=face_path(face) if face else next_path,
             signature=token.strip().partition(".")[2],
+            face=face,
         )
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, BadInput) as exc:
         raise BadToken("invalid sign-in link: malformed") from exc
     if now >= claim.expires:
         raise BadToken("this sign-in link has expired")
     return claim
+
+
+def _face_of(household: str, given: object, next_path: str) -> str | None:
+    """The face a sign-in link is limited to. Alert emails sent before links carried one
+    signed in to the whole console and opened the face's page (next path /face?id=…): such
+    a link, still unexpired in a mailbox, now opens that face only, like the new ones."""
+    if given is None and next_path.startswith("/face?id="):
+        from urllib.parse import parse_qs, urlsplit
+
+        given = (parse_qs(urlsplit(next_path).query).get("id") or [""])[0]
+    if given is None:
+        return None
+    face = str(given).strip()
+    if FrameKey.from_verdict_id(face)[0].household != household:
+        raise ValueError("the face is of another household")
+    return face
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +206,11 @@ class Session:
 
 
 def sign_session(secret: str, household: str, *, now: datetime, ttl: timedelta) -> tuple[str, Session]:
-    """A new session's cookie value, and the session it carries."""
-    session = Session(check_id(household, "household"), _b64(secrets.token_bytes(16)), now + ttl)
+    """A new session's cookie value, and the session it carries. Its id starts with its
+    expiry (epoch seconds), so expired records can be found by name and removed."""
+    expires = now + ttl
+    session_id = f"{int(expires.timestamp())}-{_b64(secrets.token_bytes(16))}"
+    session = Session(check_id(household, "household"), session_id, expires)
     payload = {"h": session.household, "s": session.session_id, "e": int(session.expires.timestamp())}
     return _signed(secret, _SESSION, payload), session
 

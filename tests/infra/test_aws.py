@@ -431,10 +431,16 @@ def test_console_reads_and_writes_its_households_folder_and_nothing_else(transfo
         prefix + "settings.json",
         prefix + "negatives.npz",  # "this is not X"
         prefix + "links/used/*",  # each sign-in link is spent once
+        prefix + "sessions/*",  # a session's record: made at sign-in, read on every request
     }
     assert set(allowed["s3:GetObject"]) == rewritten | {prefix + "frames/*"}  # frames: to crop faces
     assert set(allowed["s3:PutObject"]) == rewritten
-    assert set(allowed["s3:DeleteObject"]) == {prefix + "known/*", prefix + "strangers/*"}
+    # sessions: signing out (one, or everywhere) deletes their records
+    assert set(allowed["s3:DeleteObject"]) == {
+        prefix + "known/*",
+        prefix + "strangers/*",
+        prefix + "sessions/*",
+    }
     for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
         assert len(allowed[action]) == len(set(allowed[action])), f"{action} granted twice"
         assert not any(r.startswith((prefix + "alerts", prefix + "report")) for r in allowed[action])

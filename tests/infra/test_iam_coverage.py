@@ -118,7 +118,8 @@ ACCESS: dict[str, dict[str, set[str]]] = {
     },
     # The household's folder: frames only read (to crop faces), results relabelled ("look
     # again"), known people and their encodings, remembered strangers and their crops
-    # (deleted and moved), settings, negatives, and its sign-in links spent once. Not open
+    # (deleted and moved), settings, negatives, its sign-in links spent once and its
+    # sessions (made at sign-in, read on every request, deleted at sign-out). Not open
     # visits or arrivals: only recognize keeps those.
     "console": {
         GET: {
@@ -135,6 +136,7 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "household_settings_key",
             "negatives_key",
             "used_link_key",
+            "session_key",
         },
         PUT: {
             "FrameKey.result_key",
@@ -145,17 +147,23 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "household_settings_key",
             "negatives_key",
             "used_link_key",
+            "session_key",
         },
-        DELETE: {"known_photo_key", "stranger_crop_key", "stranger_crops_prefix"},
-        LIST: {"known_prefix", "stranger_crops_prefix", "frames_prefix", "results_prefix"},
+        # sessions_prefix: "sign out everywhere" and expired sessions, deleted as listed
+        DELETE: {
+            "known_photo_key",
+            "stranger_crop_key",
+            "stranger_crops_prefix",
+            "session_key",
+            "sessions_prefix",
+        },
+        LIST: {"known_prefix", "stranger_crops_prefix", "frames_prefix", "results_prefix", "sessions_prefix"},
     },
 }
 
 # Builders a function's modules import for a path the function itself never takes, and who
 # takes it instead.
-NOT_THIS_FUNCTION: dict[str, dict[str, str]] = {
-    "notify": {"dead_alerts_prefix": "`facewatch alerts retry` lists dead letters (HouseholdAdminPolicy)"},
-}
+NOT_THIS_FUNCTION: dict[str, dict[str, str]] = {}
 
 # Builders a function's modules use only to check that a key a request names lies inside a
 # household's folder, never to name an object of their own; what is then read is granted
@@ -199,6 +207,7 @@ SAMPLE_ARGS = {
     "stranger_id": "stranger-0a1b2c",
     "verdict_id": "door/20260102/030405000000-0a1b2c3d4e5f#0",
     "signature": "q1w2e3r4t5y6u7i8o9p0-_a1s2d3f4g5h6j7k8l9z0x1c",
+    "session_id": "1767323045-q1w2e3r4t5y6u7i8o9p0-_",
 }
 FRAME = layout.FrameKey.new("home", "door", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
 KNOWN_PHOTO = layout.known_photo_key("home", "Alice Smith", "alice-1.jpg")
@@ -592,6 +601,9 @@ LOCAL_ONLY_CLI = {
 CLI_NEVER_READS = {
     "used_link_key": "`facewatch console-link` only signs a sign-in link (web.console.session); the console "
     "records its one use and reads it (ConsoleFunction)",
+    "session_key": "`facewatch console-link` only signs a sign-in link; the console keeps the sessions "
+    "spending it makes (ConsoleFunction)",
+    "sessions_prefix": "the same: sign-out and expiry are the console's (ConsoleFunction)",
 }
 
 

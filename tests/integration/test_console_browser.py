@@ -17,16 +17,18 @@ import pytest
 from facewatch.household.settings import change_household_settings, load_household_settings
 from facewatch.recognize.known import load_gallery
 from tests.conftest import TESTDATA
-from tests.console_site import Site
+from tests.console_site import SECRET, Site
 from tests.street import FIRST_WALK, Collected, walk_by
 
 pytestmark = pytest.mark.integration
 
 
 def signed_in(page, site: Site, next_path: str = "/"):
-    """Open a sign-in link as a person would: the page signs in by itself (a POST)."""
+    """Open a sign-in link as a person would and press its button (a POST); opening it
+    alone spends nothing (tests/reliability/test_attacks_console.py)."""
     page.set_default_timeout(90_000)  # naming someone looks again at a week of faces
     page.goto(site.link(next_path=next_path))
+    page.click("#signin button")
     page.wait_for_url(re.compile(r"/(faces|face|strangers|stranger|people|cameras|settings)\b"))
     return page
 
@@ -119,7 +121,9 @@ def test_naming_a_stranger_relabels_their_past_faces_and_silences_their_next_vis
 def test_a_face_judged_a_stranger_can_be_named_from_its_page_and_a_known_face_corrected(page, site):
     row = next(s for s in site.strangers())
     verdict_id = row.recent[-1].verdict_id
-    signed_in(page, site, f"/face?id={quote(verdict_id, safe='')}")
+    # a console link (a link to a face alone is an alert's: it reaches that face only)
+    signed_in(page, site)
+    page.goto(f"{site.url}face?id={quote(verdict_id, safe='')}")
     images_ok(page)
     page.fill("#is-form input[name=name]", "rose")
     page.click("#is-form button")
@@ -260,6 +264,66 @@ def test_signing_out_ends_the_session(page, site):
     page.expect_status(401)
     page.goto(f"{site.url}faces")
     assert "not signed in" in page.locator("#message").inner_text()
+    assert list(site.storage.list_keys("households/home/sessions/")) == []
+
+
+def test_signing_out_everywhere_ends_every_session_of_the_household(new_page, site):
+    here, there, next_door = new_page(), new_page(), new_page()
+    signed_in(here, site, "/settings")
+    signed_in(there, site)
+    next_door.set_default_timeout(90_000)
+    next_door.goto(site.link("next-door"))
+    next_door.click("#signin button")
+    next_door.wait_for_url(re.compile("/faces$"))
+    here.click("#signout-everywhere-form button")
+    here.wait_for_url(re.compile("/signedout$"))
+    for page, said in ((here, "not signed in"), (there, "was signed out")):
+        page.expect_status(401)
+        page.goto(f"{site.url}faces")
+        assert said in page.locator("#message").inner_text()
+    next_door.reload()  # another household's sessions go on
+    assert "next-door" in next_door.locator("nav").inner_text()
+
+
+def test_an_alerts_link_opens_that_face_and_names_it_but_nothing_else(page, site):
+    from datetime import UTC, datetime
+
+    from facewatch.alerts.links import alert_links
+    from facewatch.config import Settings
+    from facewatch.records import Alert, FaceVerdict
+    from facewatch.web.console.views import one_face
+
+    face = site.strangers()[0].recent[-1]
+    row = one_face(site.storage, "home", face.verdict_id)
+    alert = Alert.model_validate(
+        {
+            "alert_id": "a1",
+            "household": "home",
+            "camera": "street",
+            "bucket": site.storage.bucket,
+            "frame_key": row.frame_key,
+            "captured_at": datetime.now(UTC),
+            "faces_in_frame": 1,
+            "strangers": [FaceVerdict(box=row.box, verdict="stranger", verdict_id=face.verdict_id)],
+        }
+    )
+    settings = Settings(_env_file=None, bucket=site.storage.bucket, link_secret=SECRET, console_url=site.url)  # type: ignore[call-arg]
+    link = alert_links(alert, site.storage, settings, datetime.now(UTC)).console_url
+    assert link is not None
+    page.set_default_timeout(90_000)
+    page.goto(link)
+    page.click("#signin button")
+    page.wait_for_url(re.compile(r"/face\?id="))
+    images_ok(page)
+    assert "this face only" in page.locator("#face-only").inner_text()
+    assert page.locator("nav a").count() == 0  # no way to the rest of the console
+    page.fill("#is-form input[name=name]", "rose")
+    page.click("#is-form button")
+    page.wait_for_selector(".flash")
+    assert "rose is now known" in note(page)
+    page.expect_status(403)
+    page.goto(f"{site.url}faces")
+    assert "console link" in page.locator("#message").inner_text()
 
 
 def test_look_again_relabels_the_past_faces_of_someone_enrolled_elsewhere(page, site):

@@ -66,6 +66,7 @@ def test_the_demos_console_line_opens_the_demo_household(demo, page):
     page.set_default_timeout(90_000)
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/signin\?token=[\w.-]+", demo["console"])
     page.goto(demo["console"])
+    page.click("#signin button")
     page.wait_for_url(re.compile(r"/faces$"))
     assert page.locator("#faces figure").count() >= 10
     assert page.locator("#faces figure.stranger").count() >= 1
@@ -114,5 +115,6 @@ def test_console_link_signs_in_against_the_stack_the_cli_is_pointed_at(demo, pag
     link = made.stdout.strip()
     assert link.startswith(demo["FACEWATCH_CONSOLE_URL"].rstrip("/") + "/signin?token=")
     page.goto(link)
+    page.click("#signin button")
     page.wait_for_url(re.compile(r"/faces$"))
     assert "home" in page.locator("nav").inner_text()

@@ -27,7 +27,7 @@ def token_of(link: str) -> str:
 
 
 def sign_in(site: Site, household: str = "home") -> requests.Session:
-    """A signed-in browser, without a browser: the POST the sign-in page's script makes."""
+    """A signed-in browser, without a browser: the POST the sign-in page's button makes."""
     http = requests.Session()
     reply = http.post(
         f"{site.url}signin", data={"token": token_of(site.link(household))}, allow_redirects=False
@@ -59,8 +59,10 @@ def test_the_sign_in_page_spends_nothing_and_the_post_spends_the_link_once(site)
     cookie = first.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Max-Age=" in cookie
     assert "Secure" not in cookie  # plain http here; behind https it is marked Secure
-    spent = set(site.objects()) - set(before)
-    assert len(spent) == 1 and spent.pop().startswith("households/home/links/used/")
+    spent = sorted(set(site.objects()) - set(before))
+    assert len(spent) == 2  # the link's used-mark, and the session's record
+    assert spent[0].startswith("households/home/links/used/")
+    assert spent[1].startswith("households/home/sessions/")
     again = requests.post(f"{site.url}signin", data={"token": token_of(link)}, allow_redirects=False)
     refused(again, 409, "already used")
     refused(requests.get(link), 409, "already used")

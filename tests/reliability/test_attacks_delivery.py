@@ -165,7 +165,7 @@ def alert_for(storage: Storage, household: str, key: str, **changes: Any) -> dic
         bucket=storage.bucket,
         frame_key=key,
         captured_at=datetime.now(UTC),
-        strangers=[FaceVerdict(box=Box(10, 10, 50, 50), verdict="stranger", verdict_id=f"{household}/x#0")],
+        faces=[FaceVerdict(box=Box(10, 10, 50, 50), verdict="stranger", verdict_id=f"{household}/x#0")],
         faces_in_frame=1,
     )
     return {**alert.model_dump(mode="json"), **changes}

@@ -90,8 +90,8 @@ def test_a_sign_in_link_goes_to_a_path_of_the_console_only(next_path):
 def test_a_plain_console_path_is_kept():
     from facewatch.tokens import sign_in_link, verify_sign_in
 
-    token = sign_in_link(SECRET, "home", now=NOW, ttl=timedelta(hours=1), next_path="/face?id=a%20b")
-    assert verify_sign_in(SECRET, token, now=NOW).next_path == "/face?id=a%20b"
+    token = sign_in_link(SECRET, "home", now=NOW, ttl=timedelta(hours=1), next_path="/faces?camera=a%20b")
+    assert verify_sign_in(SECRET, token, now=NOW).next_path == "/faces?camera=a%20b"
 
 
 def test_detect_tokens_differ_per_household_and_camera():
@@ -103,3 +103,56 @@ def test_detect_tokens_differ_per_household_and_camera():
     assert len({home, household_detect_token(SECRET, "shop"), door}) == 3
     with pytest.raises(BadKey):
         household_detect_token(SECRET, "home", "door\n")
+
+
+# --- sign-in links and sessions ------------------------------------------------------------
+
+FACE = "home/door/20261125/120000000000-abcdef123456#0"
+
+
+def test_an_alerts_sign_in_link_names_its_face_and_leads_to_it():
+    from facewatch.tokens import sign_in_link, verify_sign_in
+
+    claim = verify_sign_in(
+        SECRET, sign_in_link(SECRET, "home", now=NOW, ttl=timedelta(days=7), face=FACE), now=NOW
+    )
+    assert claim.face == FACE
+    assert claim.next_path == "/face?id=home%2Fdoor%2F20261125%2F120000000000-abcdef123456%230"
+    whole = verify_sign_in(SECRET, sign_in_link(SECRET, "home", now=NOW, ttl=timedelta(hours=1)), now=NOW)
+    assert whole.face is None and whole.next_path == "/"
+
+
+def test_a_sign_in_link_for_a_face_of_another_household_is_not_made():
+    from facewatch.exceptions import BadInput
+    from facewatch.tokens import sign_in_link
+
+    with pytest.raises(BadInput, match="not of household"):
+        sign_in_link(SECRET, "next-door", now=NOW, ttl=timedelta(days=7), face=FACE)
+
+
+def test_an_alert_link_of_before_is_limited_to_the_face_it_opens():
+    """Alert emails already sent carry whole-console links that open a face's page."""
+    from urllib.parse import quote
+
+    from facewatch.tokens import sign_in_link, verify_sign_in
+
+    old = sign_in_link(
+        SECRET, "home", now=NOW, ttl=timedelta(days=7), next_path=f"/face?id={quote(FACE, safe='')}"
+    )
+    assert verify_sign_in(SECRET, old, now=NOW).face == FACE
+    theirs = FACE.replace("home/", "next-door/", 1)
+    forged = sign_in_link(
+        SECRET, "home", now=NOW, ttl=timedelta(days=7), next_path=f"/face?id={quote(theirs, safe='')}"
+    )
+    with pytest.raises(BadToken, match="malformed"):
+        verify_sign_in(SECRET, forged, now=NOW)
+
+
+def test_a_sessions_id_starts_with_its_expiry_and_names_its_record():
+    from facewatch.layout import session_key
+    from facewatch.tokens import sign_session, verify_session
+
+    cookie, session = sign_session(SECRET, "home", now=NOW, ttl=timedelta(hours=12))
+    assert session.session_id.split("-", 1)[0] == str(int((NOW + timedelta(hours=12)).timestamp()))
+    assert verify_session(SECRET, cookie, now=NOW).session_id == session.session_id
+    assert session_key("home", session.session_id) == f"households/home/sessions/{session.session_id}.json"

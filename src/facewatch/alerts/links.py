@@ -1,10 +1,10 @@
 """The links an alert carries: a presigned link to the frame; the signed "I know this
 person" link when the deployment has a link secret and a feedback URL; and a one-time
-sign-in link to the console page of that face when it has a link secret and a console URL."""
+sign-in link to the console page of that face (a session that reaches that face and its
+naming only) when it has a link secret and a console URL."""
 
 from __future__ import annotations
 
-import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,8 +21,8 @@ class Links:
     known_url: str | None
     """The signed "I know this person" link, when the deployment has a link secret."""
     console_url: str | None = None
-    """A one-time sign-in link that opens the console on this alert's face, when the
-    deployment has a link secret and a console."""
+    """A one-time sign-in link that opens this alert's face in the console, and nothing
+    else of it, when the deployment has a link secret and a console."""
 
 
 def alert_links(alert: Alert, storage: Storage, settings: Settings, now: datetime) -> Links:
@@ -39,12 +39,7 @@ def alert_links(alert: Alert, storage: Storage, settings: Settings, now: datetim
     console_url = None
     verdict_id = alert.faces[0].verdict_id
     if settings.console_url and verdict_id:
-        token = sign_in_link(
-            secret,
-            alert.household,
-            now=now,
-            ttl=ttl,
-            next_path="/face?id=" + urllib.parse.quote(verdict_id, safe=""),
-        )
+        # That face and its naming only: a forwarded or leaked alert email opens no more.
+        token = sign_in_link(secret, alert.household, now=now, ttl=ttl, face=verdict_id)
         console_url = f"{settings.console_url.rstrip('/')}/signin?token={token}"
     return Links(frame_url, known_url, console_url)

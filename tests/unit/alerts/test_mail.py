@@ -25,6 +25,7 @@ NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 SECRET = "link-secret-for-tests-0123456789abcdef"
 BOX = Box(200, 120, 80, 80)
 EVIL = "<script>alert(1)</script>"
+VERDICT = "home/door/20261125/140000000000-abcdef123456#0"
 
 
 def frame() -> bytes:
@@ -42,7 +43,7 @@ def alert(**kw: object) -> Alert:
         "frame_key": "households/home/frames/door/20261125/140000000000-abcdef123456.jpg",
         "captured_at": NOW,
         "faces_in_frame": 1,
-        "faces": [FaceVerdict(box=BOX, verdict="stranger", verdict_id="door/20261125/x#0")],
+        "faces": [FaceVerdict(box=BOX, verdict="stranger", verdict_id=VERDICT)],
         "stranger_id": "stranger-0123456789",
     }
     return Alert.model_validate({**fields, **kw})
@@ -160,7 +161,7 @@ def settings(**kw: object) -> Settings:
     return Settings(_env_file=None, bucket="b", **kw)  # type: ignore[call-arg]
 
 
-def test_the_console_link_signs_in_to_the_household_and_opens_that_face():
+def test_the_console_link_signs_in_to_that_face_of_the_household_only():
     configured = settings(
         link_secret=SECRET, feedback_url="https://fb.example/", console_url="https://console.example/"
     )
@@ -171,7 +172,8 @@ def test_the_console_link_signs_in_to_the_household_and_opens_that_face():
     [token] = parse_qs(url.query)["token"]
     claim = verify_sign_in(SECRET, token, now=NOW + timedelta(minutes=1))
     assert claim.household == "home"
-    assert claim.next_path == "/face?id=door%2F20261125%2Fx%230"
+    assert claim.face == VERDICT  # the session it opens reaches this face and its naming only
+    assert claim.next_path == "/face?id=home%2Fdoor%2F20261125%2F140000000000-abcdef123456%230"
     assert claim.expires == NOW + timedelta(seconds=configured.link_ttl_seconds)
     assert links.known_url is not None
     assert verify_face(SECRET, links.known_url.split("token=")[1], now=NOW).box == BOX

@@ -21,6 +21,7 @@ from facewatch.household.settings import (
 from facewatch.layout import FrameKey, check_id, check_person, known_prefix
 from facewatch.outbound import check_household_urls, policy_from_settings
 from facewatch.store.storage import Storage
+from facewatch.tokens import face_path
 from facewatch.web.console.request import Upload
 
 
@@ -75,12 +76,6 @@ def _stranger_id(form: Mapping[str, str], name: str = "stranger_id") -> str:
     return check_id(_field(form, name), "stranger id")
 
 
-def _face_path(verdict_id: str) -> str:
-    from urllib.parse import quote
-
-    return f"/face?id={quote(verdict_id, safe='')}"
-
-
 # --- faces ------------------------------------------------------------------------------
 
 
@@ -91,7 +86,7 @@ def not_this_person(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upl
     fixed = correct(ctx.storage, verdict_id, check_person(_field(form, "name")), ctx.max_pixels)
     return Done(
         f"Noted: that face is not {fixed.name} ({fixed.negatives_for_name} correction(s) for {fixed.name}).",
-        _face_path(verdict_id),
+        face_path(verdict_id),
     )
 
 
@@ -101,7 +96,7 @@ def this_is(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) ->
     verdict_id = _own_verdict(ctx, _field(form, "verdict_id"))
     name = check_person(_field(form, "name"))
     name_face(ctx.storage, ctx.household, verdict_id, name, ctx.max_pixels)
-    return Done(f"{name} is now known. {_look_again(ctx)}", _face_path(verdict_id))
+    return Done(f"{name} is now known. {_look_again(ctx)}", face_path(verdict_id))
 
 
 # --- strangers ---------------------------------------------------------------------------
@@ -252,6 +247,9 @@ def save_settings(ctx: Context, form: Mapping[str, str], uploads: Sequence[Uploa
     change_household_settings(ctx.storage, ctx.household, change)
     return Done("Settings saved.", "/settings")
 
+
+UPLOADS = frozenset({"/people/add"})
+"""The one form that takes photos; every other takes a few small fields, and no files."""
 
 ACTIONS: dict[str, Callable[[Context, Mapping[str, str], Sequence[Upload]], Done]] = {
     "/faces/look-again": look_again,

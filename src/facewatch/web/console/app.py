@@ -1,6 +1,7 @@
 """The console's routes: GET shows a page or a picture, POST runs one action and redirects
-(so a reload never repeats it). Every page but sign-in needs a session; every POST needs its
-CSRF token; every failure becomes a clear page with a 4xx (or a 5xx for a fault of ours)."""
+(so a reload never repeats it). Every page but sign-in needs a session; every POST is
+checked before its body is read (session, origin, what the session may reach) and needs
+its CSRF token; every failure becomes a clear page with a 4xx (or a 5xx for a fault of ours)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from dataclasses import dataclass
 from typing import Any, get_args
 from urllib.parse import quote, unquote
 
+from facewatch.config import Settings
 from facewatch.exceptions import FacewatchError
 from facewatch.household.settings import ChannelName
 from facewatch.templates import render
-from facewatch.tokens import BadToken, Session
+from facewatch.tokens import BadToken, face_path
 from facewatch.web.console import actions, session, views
-from facewatch.web.console.request import ConsoleRequest
+from facewatch.web.console.request import MAX_FILES, BodyLimit, ConsoleRequest, Form
 from facewatch.web.services import Services
 from facewatch.web.transport import Reply, status_for
 
@@ -36,6 +38,8 @@ class Page:
     zone: str
     active: str
     note: str = ""
+    face_only: bool = False
+    """The session shows one face (an alert's link): no way to the rest of the console."""
 
 
 def _headers(nonce: str, **extra: str) -> dict[str, str]:
@@ -43,12 +47,14 @@ def _headers(nonce: str, **extra: str) -> dict[str, str]:
         "Content-Type": "text/html; charset=utf-8",
         "Cache-Control": "no-store",
         # No script but ours, no framing (clickjacking), and no Referer that could carry a
-        # sign-in token to another site.
+        # sign-in token to another site. Same-origin rather than no-referrer: under
+        # no-referrer a browser sends `Origin: null` with the console's own forms, and
+        # the Origin is what tells them from another site's.
         "Content-Security-Policy": (
             f"default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; "
             f"script-src 'nonce-{nonce}'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
         ),
-        "Referrer-Policy": "no-referrer",
+        "Referrer-Policy": "same-origin",
         "X-Content-Type-Options": "nosniff",
         **extra,
     }
@@ -75,12 +81,21 @@ def _redirect(to: str, cookie: str | None = None) -> Reply:
 
 
 def handle_http(services: Services, http_request: Any) -> Reply:
-    """A Flask request (functions-framework's): read, then handled like any other."""
-    try:
-        request = ConsoleRequest.from_flask(http_request, services.settings.max_upload_bytes)
-    except FacewatchError as exc:
-        return _error(status_for(exc), str(exc))
-    return handle(services, request)
+    """A Flask request (functions-framework's): its head read, then handled like any other;
+    the body is read only once the checks before it pass."""
+    return handle(services, ConsoleRequest.from_flask(http_request))
+
+
+def streamed(reply: Reply) -> Any:
+    """The reply as a Flask response that functions-framework sends as it is. Its
+    after-request hook reads a request's whole body into memory before answering, unless
+    the response is streamed: so a refusal of an upload that was never read would read it
+    anyway, all of it. Streamed (with its length, so the connection stays reusable), the
+    refusal goes out at once and the server drops the unread body as it arrives."""
+    from flask import Response
+
+    body = reply.body if isinstance(reply.body, bytes) else str(reply.body).encode()
+    return Response(iter([body]), reply.status, {**reply.headers, "Content-Length": str(len(body))})
 
 
 def handle(services: Services, request: ConsoleRequest) -> Reply:
@@ -113,19 +128,21 @@ def _route(services: Services, request: ConsoleRequest) -> Reply:
         return _sign_in(services, request) if method == "POST" else _sign_in_page(services, request)
     if path == "/signedout":
         return _error(200, "You are signed out.")
-    current = session.current_session(settings, dict(request.cookies))
+    # Nothing of the body is read before these: a stranger's upload is answered, not read.
+    current = session.current_session(settings, storage, dict(request.cookies))
     if method == "POST":
-        session.check_form(settings, current, request.form.get("csrf"))
-        if path == "/signout":
-            return _redirect("/signedout", session.signed_out_cookie(https=request.https))
-        action = actions.ACTIONS.get(path)
-        if action is None:
-            return _error(404, f"no action {path}", signed_in=True)
-        done = action(actions.Context(storage, settings, current.household), request.form, request.uploads)
-        log.info("console: household %s: %s", current.household, done.note)
-        return _redirect(done.to, f"{NOTE}={quote(done.note)}; Max-Age=60; Path=/; HttpOnly; SameSite=Lax")
+        session.check_same_origin(settings, request)
+        session.check_reach(current, method, path)
+        form = request.read_body(_limit(settings, path))
+        session.check_form(settings, current, form.fields.get("csrf"))
+        return _post(services, request, current, path, form)
     if method != "GET":
         return _error(405, "use GET or POST", signed_in=True)
+    session.check_reach(current, method, path)
+    if current.face is not None:
+        if path == "/":
+            return _redirect(face_path(current.face))
+        session.check_face(current, request.params.get("id", ""))
     if path.startswith("/image/"):
         from facewatch.web.console.images import picture
 
@@ -134,7 +151,37 @@ def _route(services: Services, request: ConsoleRequest) -> Reply:
     return _get(services, request, page, path)
 
 
-def _context(services: Services, request: ConsoleRequest, current: Session, active: str) -> Page:
+def _limit(settings: Settings, path: str) -> BodyLimit:
+    """Photos only where a form takes them; every other form is a few small fields."""
+    if path in actions.UPLOADS:
+        return BodyLimit(files=MAX_FILES, file_bytes=settings.max_upload_bytes)
+    return BodyLimit()
+
+
+def _post(
+    services: Services, request: ConsoleRequest, current: session.ConsoleSession, path: str, form: Form
+) -> Reply:
+    settings, storage = services.settings, services.storage
+    if path == "/signout":
+        session.sign_out(storage, current)
+        return _redirect("/signedout", session.signed_out_cookie(https=request.https))
+    if path == "/signout-everywhere":
+        ended = session.sign_out_everywhere(storage, current.household)
+        log.info("console: household %s signed out everywhere (%d session(s))", current.household, ended)
+        return _redirect("/signedout", session.signed_out_cookie(https=request.https))
+    action = actions.ACTIONS.get(path)
+    if action is None:
+        return _error(404, f"no action {path}", signed_in=True)
+    if path in session.FACE_ACTIONS:
+        session.check_face(current, form.fields.get("verdict_id", ""))
+    done = action(actions.Context(storage, settings, current.household), form.fields, form.uploads)
+    log.info("console: household %s: %s", current.household, done.note)
+    return _redirect(done.to, f"{NOTE}={quote(done.note)}; Max-Age=60; Path=/; HttpOnly; SameSite=Lax")
+
+
+def _context(
+    services: Services, request: ConsoleRequest, current: session.ConsoleSession, active: str
+) -> Page:
     from facewatch.household.settings import load_household_settings, resolve
 
     zone = resolve(load_household_settings(services.storage, current.household), services.settings).timezone
@@ -145,6 +192,7 @@ def _context(services: Services, request: ConsoleRequest, current: Session, acti
         zone=zone,
         active=active,
         note=unquote(request.cookies.get(NOTE, ""))[:500],
+        face_only=current.face is not None,
     )
 
 
@@ -186,23 +234,33 @@ def _people(services: Services, household: str) -> list[Any]:
 
 
 def _sign_in_page(services: Services, request: ConsoleRequest) -> Reply:
-    """What opening a sign-in link shows: a button that signs in by POST, pressed by a
-    script on load. A mail scanner's GET spends nothing."""
+    """What opening a sign-in link shows: a button the person presses, which signs in by
+    POST. No script presses it: a mail scanner's GET, even one that runs the page's
+    scripts, spends nothing."""
     token = request.params.get("token", "")
     claim = session.check_link(services.settings, token)
     if session.link_used(services.storage, claim):
         return _error(409, "This sign-in link was already used. Ask for a new one (facewatch console-link).")
     nonce = secrets.token_urlsafe(12)
     body = render(
-        "console/signin.html", token=token, household=claim.household, nonce=nonce, expires=claim.expires
+        "console/signin.html",
+        token=token,
+        household=claim.household,
+        nonce=nonce,
+        expires=claim.expires,
+        face_only=claim.face is not None,
     )
     return Reply(200, body, _headers(nonce))
 
 
 def _sign_in(services: Services, request: ConsoleRequest) -> Reply:
+    # Login CSRF: another site's page must not sign this browser in (to a household of
+    # its choosing), so the origin is checked before the small form is read.
+    session.check_same_origin(services.settings, request)
+    form = request.read_body(BodyLimit())
     try:
         done = session.spend_link(
-            services.settings, services.storage, request.form.get("token", ""), https=request.https
+            services.settings, services.storage, form.fields.get("token", ""), https=request.https
         )
     except session.LinkSpent as exc:
         return _error(409, str(exc))
