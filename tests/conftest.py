@@ -19,9 +19,10 @@ import cv2
 import numpy as np
 import pytest
 
+from facewatch.alerts.channels import SmtpChannel
 from facewatch.edge.uploads import store_face_frame
 from facewatch.frames import Box, FrameMeta
-from facewatch.local.stack import LOCAL_CREDENTIALS, MotoServer
+from facewatch.local.stack import LOCAL_CREDENTIALS, MotoServer, free_port
 from facewatch.records import Alert, FaceVerdict
 from facewatch.store.storage import Storage
 
@@ -224,6 +225,10 @@ def hook() -> Iterator[tuple[str, list[dict]]]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
     server.shutdown()
+
+
+NO_EMAIL = SmtpChannel("127.0.0.1", free_port())
+"""The deployment's email channel, for households that do not use it: nothing listens there."""
 
 
 def stranger_alert(storage: Storage, alert_id: str = "a1", household: str = "home", **kw: object) -> Alert:

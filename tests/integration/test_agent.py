@@ -16,7 +16,7 @@ from facewatch.config import Settings
 from facewatch.edge.agent import run_agent
 from facewatch.frames import FrameMeta
 from tests.conftest import TESTDATA, make_video
-from tests.integration.test_capture import MjpegCamera
+from tests.mjpeg_camera import MjpegCamera
 
 FACEWATCH = str(Path(sys.executable).with_name("facewatch"))
 

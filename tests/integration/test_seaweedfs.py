@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
-import inspect
 import os
 import threading
 import time
@@ -41,7 +40,7 @@ from facewatch.recognize.visit_store import VisitStore
 from facewatch.recognize.visits import Sighting, VisitPolicy
 from facewatch.store.storage import Storage, StoredObject
 from tests.conftest import TESTDATA, clip_frame
-from tests.integration import test_storage as storage_contract
+from tests.integration.storage_contract import contract_tests
 
 pytestmark = [
     pytest.mark.integration,
@@ -159,7 +158,7 @@ def upload_as_the_agent_does(storage: Storage, household: str, image: np.ndarray
 
 
 # --- 1. the storage layer's contract, on seaweedfs -----------------------------------------
-# test_storage.py's tests, collected here too: in this module `storage` and `s3_client` are
+# storage_contract.py's tests, collected here too: in this module `storage` and `s3_client` are
 # seaweedfs's (a fresh bucket per test), so the very same assertions run on both servers.
 
 
@@ -175,9 +174,7 @@ def storage(s3_client: object) -> Storage:
     return store
 
 
-for _name, _test in vars(storage_contract).items():
-    if _name.startswith("test_") and {"storage", "s3_client"} & set(inspect.signature(_test).parameters):
-        globals()[_name] = _test
+globals().update(contract_tests())
 
 
 def test_conditional_writes_answer_412_precondition_failed(s3_client, storage):

@@ -18,13 +18,13 @@ import pytest
 
 from facewatch.local.seaweed import find_weed
 from tests.conftest import TESTDATA
-from tests.integration.test_up import (
+from tests.integration.up_harness import (
+    CLIP,
     PORT_NAMES,
     Up,
     check_each_alert_sent_once,
-    clean_env,
     facewatch,
-    running,
+    status,
     wait_every_frame_judged,
     wait_for,
     write_config,
@@ -34,15 +34,6 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(find_weed() is None, reason="the seaweedfs `weed` binary was not found"),
 ]
-__all__ = ["running"]  # the fixture, shared with test_up.py
-
-CLIP = TESTDATA / "video" / "short_hamilton_clip.mp4"
-
-
-def status(data: Path) -> dict[str, Any]:
-    result = facewatch("up", "--status", "--data", str(data), env=clean_env(), timeout=30)
-    assert result.returncode == 0, result.stderr
-    return dict(json.loads(result.stdout))
 
 
 def kill_and_wait_back(data: Path, name: str, up: Up) -> None:

@@ -18,14 +18,12 @@ from facewatch.local.stack import free_port
 from facewatch.local.up.home import BUCKET
 from facewatch.store.storage import Storage
 from tests.conftest import clip_frame
-from tests.integration.test_up import PORT_NAMES, Up, facewatch, json_lines, running, write_config
-from tests.integration.test_up_restarts import status
+from tests.integration.up_harness import PORT_NAMES, Up, facewatch, json_lines, status, write_config
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(find_weed() is None, reason="the seaweedfs `weed` binary was not found"),
 ]
-__all__ = ["running"]  # the fixture, shared with test_up.py
 
 
 def test_a_frame_nobody_was_told_of_is_judged_by_the_sweep(tmp_path, running):
