@@ -34,6 +34,37 @@ EVENTS = Path(__file__).resolve().parent / "events"
 # Fixtures of real servers kept in their own modules.
 pytest_plugins = ["tests.mqtt_broker", "tests.browser", "tests.console_site"]
 
+# The fixtures that start a server (a process, or aiosmtpd), here or in a module of tests/;
+# the fixtures built on them (storage, s3_client, page, site, subscriber...) start them too.
+SERVER_FIXTURES = frozenset(
+    {
+        "s3_endpoint",
+        "start_function",
+        "outbox",
+        "browser",
+        "mosquitto",
+        "rtsp_camera",
+        "running",
+        "stack",
+        "weed_stack",
+        "moto_stack",
+    }
+)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test that starts a server is an integration test: `make unit` (-m "not integration")
+    stays the fast tier only while each such test says so."""
+    if item.get_closest_marker("integration") is not None:
+        return
+    servers = sorted(SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+    if servers:
+        pytest.fail(
+            f"{item.nodeid} starts a server ({', '.join(servers)}) but is not marked integration: "
+            "add pytest.mark.integration (pytestmark for a whole module)",
+            pytrace=False,
+        )
+
 
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -13,6 +13,17 @@ import pytest
 T = TypeVar("T")
 
 
+def poll(check: Callable[[], T], timeout: float, *, every: float = 0.2) -> T:
+    """`check()`'s first true value, asked every `every` seconds; its last (false) value
+    once `timeout` seconds passed, for a caller whose own check says what is missing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(every)
+
+
 def wait_until(
     what: str,
     check: Callable[[], T | None],
@@ -23,11 +34,7 @@ def wait_until(
 ) -> T:
     """`check()`'s first true value, asked every `every` seconds; the test fails when none
     came within `timeout` seconds, naming `what` and adding `context()` (a log's tail)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout:.0f}s\n{context()}")
-        time.sleep(every)
+    value = poll(check, timeout, every=every)
+    if not value:
+        pytest.fail(f"{what}: not within {timeout:.0f}s\n{context()}")
+    return value

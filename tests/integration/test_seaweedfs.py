@@ -41,6 +41,7 @@ from facewatch.recognize.visits import Sighting, VisitPolicy
 from facewatch.store.storage import Storage, StoredObject
 from tests.conftest import TESTDATA, clip_frame
 from tests.integration.storage_contract import contract_tests
+from tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -136,14 +137,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeedStack]:
 
 
 def wait_for(stack: WeedStack, what: str, check: Callable[[], T | None], timeout: float = WAIT_SECONDS) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value is not None:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout:.0f}s\n{stack.logs()}")
-        time.sleep(0.2)
+    return wait_until(what, check, timeout, context=stack.logs)
 
 
 def photos(person: str) -> list[tuple[str, bytes]]:

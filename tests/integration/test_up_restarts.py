@@ -10,12 +10,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from facewatch.layout import frames_prefix
 from facewatch.local.seaweed import find_weed
 from tests.conftest import TESTDATA
 from tests.integration.up_harness import (
@@ -25,6 +25,7 @@ from tests.integration.up_harness import (
     check_each_alert_sent_once,
     facewatch,
     status,
+    storage_of,
     wait_every_frame_judged,
     wait_for,
     write_config,
@@ -80,7 +81,9 @@ def test_kill_9_of_recognize_and_seaweedfs_loses_nothing(tmp_path, running):
         text=True,
     )
     try:
-        time.sleep(3)
+        wait_for(
+            "the agent's frames flowing", lambda: any(storage_of(up).list_keys(frames_prefix("home"))), up
+        )
         kill_and_wait_back(data, "recognize", up)
         kill_and_wait_back(data, "seaweedfs", up)
         out, _ = agent.communicate(timeout=240)
