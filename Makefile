@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test-servers demo test typecheck reliability console-screenshots docs lint format constraints clean
+.PHONY: install test-servers demo test unit typecheck reliability console-screenshots docs lint format constraints clean
 
 install: $(STAMP)
 
@@ -49,6 +49,11 @@ test-servers:
 
 test: install test-servers typecheck
 	$(BIN)/python -m pytest -q
+
+# The fast tier alone: no test that starts a server or a process (those are marked
+# `integration`, and tests/conftest.py fails one that is not); under a minute.
+unit: install
+	$(BIN)/python -m pytest -q -m "not integration"
 
 # mypy with the pydantic plugin over src/ and functions/ (settings in pyproject.toml).
 typecheck: install

@@ -19,9 +19,10 @@ import cv2
 import numpy as np
 import pytest
 
+from facewatch.alerts.mail_transport import SmtpTransport
 from facewatch.edge.uploads import store_face_frame
 from facewatch.frames import Box, FrameMeta
-from facewatch.local.processes import LOCAL_CREDENTIALS
+from facewatch.local.processes import LOCAL_CREDENTIALS, free_port
 from facewatch.local.stack import MotoServer
 from facewatch.records import Alert, FaceVerdict
 from facewatch.store.storage import Storage
@@ -39,6 +40,37 @@ os.environ.setdefault("FACEWATCH_OUTBOUND_ALLOW_LOOPBACK", "true")
 
 # Fixtures of real servers kept in their own modules.
 pytest_plugins = ["tests.mqtt_broker", "tests.browser", "tests.console_site"]
+
+# The fixtures that start a server (a process, or aiosmtpd), here or in a module of tests/;
+# the fixtures built on them (storage, s3_client, page, site, subscriber...) start them too.
+SERVER_FIXTURES = frozenset(
+    {
+        "s3_endpoint",
+        "start_function",
+        "outbox",
+        "browser",
+        "mosquitto",
+        "rtsp_camera",
+        "running",
+        "stack",
+        "weed_stack",
+        "moto_stack",
+    }
+)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test that starts a server is an integration test: `make unit` (-m "not integration")
+    stays the fast tier only while each such test says so."""
+    if item.get_closest_marker("integration") is not None:
+        return
+    servers = sorted(SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+    if servers:
+        pytest.fail(
+            f"{item.nodeid} starts a server ({', '.join(servers)}) but is not marked integration: "
+            "add pytest.mark.integration (pytestmark for a whole module)",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -231,6 +263,10 @@ def hook() -> Iterator[tuple[str, list[dict]]]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
     server.shutdown()
+
+
+NO_EMAIL = SmtpTransport("127.0.0.1", free_port())
+"""The deployment's email channel, for households that do not use it: nothing listens there."""
 
 
 def stranger_alert(storage: Storage, alert_id: str = "a1", household: str = "home", **kw: object) -> Alert:

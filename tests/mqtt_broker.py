@@ -25,12 +25,10 @@ import ipaddress
 import os
 import secrets
 import shutil
-import signal
 import socket
 import ssl
 import struct
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,13 +41,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from facewatch.local.processes import free_port
+from tests.server_process import ServerProcess, ServerStartError
 
 MOSQUITTO = os.environ.get("MOSQUITTO_BIN", "/usr/sbin/mosquitto")
 SETPRIV = "/usr/bin/setpriv"  # util-linux
 HOST = "127.0.0.1"
 
 
-class MosquittoError(RuntimeError):
+class MosquittoError(ServerStartError):
     """The broker did not come up."""
 
 
@@ -173,8 +172,11 @@ def mqtt_connect_rc(sock: socket.socket, username: str, password: str) -> int:
 
 
 # -- the broker -------------------------------------------------------------
-class Mosquitto:
+class Mosquitto(ServerProcess):
     """A private mosquitto broker with a password listener and a TLS listener."""
+
+    name = "mosquitto"
+    error = MosquittoError
 
     def __init__(
         self,
@@ -185,16 +187,13 @@ class Mosquitto:
         tls_port: int | None = None,
         startup_timeout: float = 10.0,
     ) -> None:
+        super().__init__(startup_timeout=startup_timeout, prefix="mosquitto-")
         self.username = username
         self.password = password or secrets.token_urlsafe(12)
         self.port = port
         self.tls_port = tls_port
-        self.startup_timeout = startup_timeout
-        self.startup_seconds: float | None = None
-        self._tmp = tempfile.TemporaryDirectory(prefix="mosquitto-")
-        self.dir = Path(self._tmp.name)
         self.log_path = self.dir / "mosquitto.log"
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._pick_ports = False
         ca_path, ca_cert, ca_key = make_ca(self.dir, "ca")
         self.ca_file = ca_path
         self.certfile, self.keyfile = make_server_cert(self.dir, ca_cert, ca_key)
@@ -217,84 +216,16 @@ class Mosquitto:
             self._wrong_ca = make_ca(self.dir, "wrong-ca")[0]
         return self._wrong_ca
 
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
     def ssl_context(self, ca_file: str | os.PathLike[str] | None = None) -> ssl.SSLContext:
         """Client context trusting ``ca_file`` (default: the broker's CA)."""
         return ssl.create_default_context(cafile=str(ca_file or self.ca_file))
 
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> Mosquitto:
-        if self.running:
-            raise RuntimeError("broker already running")
-        t0 = time.monotonic()
-        deadline = t0 + self.startup_timeout
-        pick_ports = self.port is None or self.tls_port is None
-        while True:
-            if pick_ports:
-                self.port, self.tls_port = free_port(), free_port()
-            self._write_config()
-            log_offset = len(self.log_text())
-            self._proc = self._spawn()
-            error = self._wait_ready(deadline)
-            if error is None:
-                break
-            self.kill()
-            in_use = "Address already in use" in self.log_text()[log_offset:]
-            if not (in_use and time.monotonic() < deadline):
-                raise MosquittoError(f"mosquitto did not start ({error}):\n{self.log_text()[-3000:]}")
-            if not pick_ports:
-                time.sleep(0.05)  # our own ports: wait for them to free up
-        self.startup_seconds = time.monotonic() - t0
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """SIGTERM, then SIGKILL after ``timeout`` seconds."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-    def kill(self) -> None:
-        """SIGKILL: the broker dies abruptly."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-
-    def restart(self) -> Mosquitto:
-        self.stop()
-        return self.start()
-
-    def close(self) -> None:
-        self.stop()
-        self._tmp.cleanup()
-
-    def __enter__(self) -> Mosquitto:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+        # Ports of our own choosing are picked afresh for each try; given ones are kept
+        # (a restart after kill() comes back on the same ports).
+        self._pick_ports = self.port is None or self.tls_port is None
+        return super().start()
 
     # -- internals ----------------------------------------------------------
     def _url(self, scheme: str, port: int) -> str:
@@ -334,6 +265,9 @@ class Mosquitto:
         (self.dir / "mosquitto.conf").write_text("\n".join(lines))
 
     def _spawn(self) -> subprocess.Popen[bytes]:
+        if self._pick_ports:
+            self.port, self.tls_port = free_port(), free_port()
+        self._write_config()
         if not (shutil.which(MOSQUITTO) or Path(MOSQUITTO).exists()):
             raise MosquittoError(f"{MOSQUITTO} not found: apt-get install mosquitto")
         cmd = [MOSQUITTO, "-c", str(self.dir / "mosquitto.conf")]
@@ -350,7 +284,7 @@ class Mosquitto:
                 start_new_session=True,
             )
 
-    def _wait_ready(self, deadline: float) -> str | None:
+    def _wait_ready(self, proc: subprocess.Popen[bytes], deadline: float) -> str | None:
         """None once both listeners accept our credentials, else an error text."""
         assert self.port is not None and self.tls_port is not None
         tls = self.ssl_context()
@@ -373,6 +307,9 @@ class Mosquitto:
                 last = repr(exc)
             time.sleep(0.01)
         return f"timeout: {last}"
+
+    def _worth_retrying(self, log: str) -> bool:
+        return "Address already in use" in log
 
 
 @pytest.fixture

@@ -24,15 +24,15 @@ from __future__ import annotations
 import functools
 import os
 import selectors
-import signal
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+
+from tests.server_process import ServerProcess, ServerStartError
 
 HERE = Path(__file__).resolve().parent
 SERVER_SCRIPT = HERE / "rtsp_server.py"
@@ -43,7 +43,7 @@ DEFAULT_VIDEO = HERE.parent / "testdata" / "video" / "short_hamilton_clip.mp4"
 FFMPEG_ENV = {"OPENCV_FFMPEG_CAPTURE_OPTIONS": "rtsp_transport;tcp"}
 
 
-class RtspCameraError(RuntimeError):
+class RtspCameraError(ServerStartError):
     """The RTSP server did not come up."""
 
 
@@ -77,8 +77,11 @@ def rtsp_request(host: str, port: int, method: str, url: str, timeout: float = 2
         return int(parts[1]), body.decode("utf-8", "replace")
 
 
-class RtspCamera:
+class RtspCamera(ServerProcess):
     """A looping, live H.264 RTSP camera on 127.0.0.1 serving ``file``."""
+
+    name = "rtsp_server.py"
+    error = RtspCameraError
 
     def __init__(
         self,
@@ -89,101 +92,17 @@ class RtspCamera:
         startup_timeout: float = 20.0,
         extra_args: Sequence[str] = (),
     ) -> None:
+        super().__init__(startup_timeout=startup_timeout, prefix="rtsp-camera-")
         self.file = Path(file)
         self.port = port  # None: the first start() lets the server pick a free one
         self.path = path if path.startswith("/") else "/" + path
-        self.startup_timeout = startup_timeout
         self.extra_args = list(extra_args)
-        self.startup_seconds: float | None = None  # of the last start()
-        self._proc: subprocess.Popen[str] | None = None
-        self._log_dir = tempfile.TemporaryDirectory(prefix="rtsp-camera-")
-        self._log_path = Path(self._log_dir.name) / "server.log"
 
-    # -- properties ---------------------------------------------------------
     @property
     def url(self) -> str:
         if self.port is None:
             raise RuntimeError("camera has no port yet: call start() first")
         return f"rtsp://{HOST}:{self.port}{self.path}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def log_text(self) -> str:
-        """The server's stderr so far (all starts)."""
-        try:
-            return self._log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    # -- lifecycle ----------------------------------------------------------
-    def start(self) -> RtspCamera:
-        if self.running:
-            raise RuntimeError("camera already running")
-        t0 = time.monotonic()
-        deadline = t0 + self.startup_timeout
-        while True:  # retry only for "port still busy" right after a kill
-            log_offset = len(self.log_text())
-            proc = self._spawn()
-            ready = self._wait_ready_line(proc, deadline)
-            if ready is not None:
-                break
-            self._reap(proc)
-            busy = "cannot listen" in self.log_text()[log_offset:]
-            if self.port is None or not busy or time.monotonic() >= deadline:
-                raise RtspCameraError(f"rtsp_server.py failed to start:\n{self.log_text()[-3000:]}")
-            time.sleep(0.05)
-        self._proc = proc
-        self.port = int(ready.rsplit(":", 1)[1].split("/", 1)[0])
-        try:
-            self._wait_describe(deadline)
-        except BaseException:
-            self.kill()
-            raise
-        self.startup_seconds = time.monotonic() - t0
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """SIGTERM, then SIGKILL after ``timeout`` seconds."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self._reap(proc)
-
-    def kill(self) -> None:
-        """SIGKILL: the camera dies abruptly (clients see the TCP link drop)."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.kill()
-        self._reap(proc)
-
-    def restart(self) -> RtspCamera:
-        """stop() then start() on the same port."""
-        self.stop()
-        return self.start()
-
-    def close(self) -> None:
-        self.stop()
-        self._log_dir.cleanup()
-
-    def __enter__(self) -> RtspCamera:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     # -- internals ----------------------------------------------------------
     def _spawn(self) -> subprocess.Popen[str]:
@@ -199,7 +118,7 @@ class RtspCamera:
             "--exit-on-stdin-eof",  # we hold the pipe; if this process dies, so does the server
             *self.extra_args,
         ]
-        with open(self._log_path, "a") as log:
+        with open(self.log_path, "a") as log:
             return subprocess.Popen(
                 cmd,
                 stdin=subprocess.PIPE,
@@ -208,6 +127,20 @@ class RtspCamera:
                 text=True,
                 start_new_session=True,  # no SIGINT from the test's terminal
             )
+
+    def _wait_ready(self, proc: subprocess.Popen[str], deadline: float) -> str | None:
+        """None once the server said READY (its port, when it picked one) and a DESCRIBE
+        answers with a video track, i.e. the media pipeline (decoder, x264enc, payloader)
+        really works."""
+        ready = self._wait_ready_line(proc, deadline)
+        if ready is None:
+            return "no READY line"
+        self.port = int(ready.rsplit(":", 1)[1].split("/", 1)[0])
+        return self._wait_describe(deadline)
+
+    def _worth_retrying(self, log: str) -> bool:
+        # Only a port of its own that is still busy right after a kill.
+        return self.port is not None and "cannot listen" in log
 
     @staticmethod
     def _wait_ready_line(proc: subprocess.Popen[str], deadline: float) -> str | None:
@@ -224,31 +157,20 @@ class RtspCamera:
                     return line.split(None, 1)[1].strip()
         return None
 
-    def _wait_describe(self, deadline: float) -> None:
+    def _wait_describe(self, deadline: float) -> str | None:
         last = "no answer"
         while time.monotonic() < deadline:
             if not self.running:
-                raise RtspCameraError(f"rtsp_server.py died:\n{self.log_text()[-3000:]}")
+                return "died"
             try:
                 status, sdp = rtsp_request(HOST, self.port or 0, "DESCRIBE", self.url)
                 if status == 200 and "m=video" in sdp:
-                    return
+                    return None
                 last = f"DESCRIBE -> {status}"
             except OSError as exc:
                 last = repr(exc)
             time.sleep(0.02)
-        raise RtspCameraError(f"{self.url} not ready ({last}):\n{self.log_text()[-3000:]}")
-
-    @staticmethod
-    def _reap(proc: subprocess.Popen[str]) -> None:
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        for pipe in (proc.stdin, proc.stdout):
-            if pipe:
-                pipe.close()
+        return f"{self.url} not ready ({last})"
 
 
 @functools.cache

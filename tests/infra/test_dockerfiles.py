@@ -189,6 +189,7 @@ def _console_answers_its_pages(url: str, secret: str) -> None:
 HTTP_ANSWERS = {"feedback": _feedback_answers_its_link, "console": _console_answers_its_pages}
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("function", LAMBDA_HTTP_FUNCTIONS)
 def test_lambda_http_entry_point_serves_its_pages_from_the_task_root(tmp_path, function):
     """The image's ENTRYPOINT, run the way the image runs it: from LAMBDA_TASK_ROOT holding

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -18,8 +17,10 @@ from facewatch.edge.pipeline import EdgeOptions
 from facewatch.edge.spool import SpoolOptions
 from facewatch.frames import FrameMeta
 from tests.conftest import TESTDATA, make_video
-from tests.integration.test_capture import MjpegCamera
+from tests.mjpeg_camera import MjpegCamera
+from tests.waiting import poll
 
+pytestmark = pytest.mark.integration
 FACEWATCH = str(Path(sys.executable).with_name("facewatch"))
 
 
@@ -110,9 +111,7 @@ def test_sigterm_stops_capture_and_keeps_unsent_frames_for_the_next_start(
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(spool.rglob("*.json"))) < 3:
-        time.sleep(0.2)
+    poll(lambda: len(list(spool.rglob("*.json"))) >= 3, 60)
     agent.send_signal(signal.SIGTERM)
     out, err = agent.communicate(timeout=30)
     assert agent.returncode == 0, err

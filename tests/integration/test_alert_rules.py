@@ -18,8 +18,7 @@ from facewatch.frames import Box
 from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.layout import sent_alert_key
 from facewatch.records import AlertOutcome, DeliveryStatus, FaceVerdict
-from tests.conftest import run_cli, stranger_alert
-from tests.integration.test_mqtt import NO_EMAIL
+from tests.conftest import NO_EMAIL, run_cli, stranger_alert
 from tests.mqtt_broker import Subscriber
 from tests.street import FIRST_WALK, Collected, enroll_household, walk_by
 

@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import cv2
@@ -23,6 +22,7 @@ from facewatch.local.processes import free_port
 from facewatch.recognize.known import enroll, load_gallery
 from facewatch.records import AlertOutcome, DeliveryStatus
 from tests.conftest import TESTDATA, clip_frame, s3_event
+from tests.waiting import poll
 
 pytestmark = pytest.mark.integration
 TOKEN = "webhook-token-for-tests-0123456789abcdef"
@@ -89,12 +89,7 @@ def deliver(recognize, storage, key, etag=None):
 
 
 def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
+    return poll(predicate, timeout)
 
 
 def test_the_same_upload_delivered_three_times_sends_one_email(alarm, storage, outbox):

@@ -17,7 +17,6 @@ import pytest
 from facewatch.alerts.dead_letters import retry_dead_letters
 from facewatch.alerts.delivery import deliver
 from facewatch.alerts.home_assistant import Topics, device_id
-from facewatch.alerts.mail_transport import SmtpTransport
 from facewatch.alerts.retries import RetryPolicy
 from facewatch.config import Settings
 from facewatch.edge.uploads import store_face_frame
@@ -28,7 +27,7 @@ from facewatch.layout import alert_face_key, dead_alert_key, sent_alert_key
 from facewatch.local.processes import free_port
 from facewatch.records import DeliveryStatus, FaceVerdict
 from facewatch.store.storage import Storage
-from tests.conftest import clip_frame, run_cli, stranger_alert
+from tests.conftest import NO_EMAIL, clip_frame, run_cli, stranger_alert
 from tests.mqtt_broker import Mosquitto, Subscriber
 
 pytestmark = pytest.mark.integration
@@ -48,9 +47,6 @@ DETAILS = {
     "stranger_id": "stranger-0a1b2c",
     "visit_id": "visit-1",
 }
-
-NO_EMAIL = SmtpTransport("127.0.0.1", free_port())
-"""The deployment's email channel, which these households do not use."""
 
 
 def mqtt_only(storage: Storage) -> None:

@@ -15,9 +15,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import requests
 
 from facewatch.local.processes import Process, free_port, is_running
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.integration
 
 HELLO = """
 import os
@@ -90,7 +94,4 @@ def _get_quietly(url: str) -> None:
 
 
 def _until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what}"
-        time.sleep(0.05)
+    wait_until(what, check, timeout, every=0.05)

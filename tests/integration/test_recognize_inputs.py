@@ -4,8 +4,8 @@ faces, and greyscale and 16-bit PNG frames."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import cv2
 import numpy as np
@@ -15,44 +15,24 @@ from facewatch.config import Settings
 from facewatch.edge.uploads import put_frame, store_face_frame
 from facewatch.faces.detection import HaarDetector
 from facewatch.frames import Box, FrameMeta
-from facewatch.images import decode_bgr
 from facewatch.layout import FrameKey, known_photo_key
 from facewatch.recognize.known import enroll
 from facewatch.recognize.recognizer import Recognizer
 from facewatch.recognize.triggers import StorageEvent
 from tests.conftest import TESTDATA, clip_frame
+from tests.integration.recognize_harness import MAX_PIXELS, T0, Clock, haar_boxes, image
 from tests.street import Collected
 
 pytestmark = pytest.mark.integration
-MAX_PIXELS = 40_000_000
-T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 OBAMA_PHOTOS = sorted((TESTDATA / "known" / "obama").iterdir())
 OBAMA_VISITING = TESTDATA / "faces" / "obama3.jpg"  # not one of the enrolled photos
 TWO_PEOPLE = TESTDATA / "faces" / "two_people.jpg"  # Obama and Biden
-
-
-@dataclass
-class Clock:
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def recognizer(storage, check_seconds: float = 0.0, clock=None) -> tuple[Recognizer, Collected]:
     notifier = Collected()
     settings = Settings(bucket=storage.bucket, encodings_check_seconds=check_seconds)
     return Recognizer.from_settings(storage, settings, notifier, clock=clock or Clock()), notifier
-
-
-def image(path) -> np.ndarray:
-    return decode_bgr(path.read_bytes(), MAX_PIXELS)
-
-
-def haar_boxes(frame: np.ndarray) -> tuple[Box, ...]:
-    boxes = tuple(HaarDetector().detect(frame))
-    assert boxes
-    return boxes
 
 
 def upload(storage, frame: np.ndarray, boxes: tuple[Box, ...], at: datetime = T0) -> StorageEvent:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
-import inspect
 import os
 import threading
 import time
@@ -42,7 +41,8 @@ from facewatch.recognize.visits import Sighting, VisitPolicy
 from facewatch.records import AlertOutcome, DeliveryStatus
 from facewatch.store.storage import Storage, StoredObject
 from tests.conftest import TESTDATA, clip_frame
-from tests.integration import test_storage as storage_contract
+from tests.integration.storage_contract import contract_tests
+from tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -138,14 +138,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeedStack]:
 
 
 def wait_for(stack: WeedStack, what: str, check: Callable[[], T | None], timeout: float = WAIT_SECONDS) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value is not None:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout:.0f}s\n{stack.logs()}")
-        time.sleep(0.2)
+    return wait_until(what, check, timeout, context=stack.logs)
 
 
 def photos(person: str) -> list[tuple[str, bytes]]:
@@ -160,7 +153,7 @@ def upload_as_the_agent_does(storage: Storage, household: str, image: np.ndarray
 
 
 # --- 1. the storage layer's contract, on seaweedfs -----------------------------------------
-# test_storage.py's tests, collected here too: in this module `storage` and `s3_client` are
+# storage_contract.py's tests, collected here too: in this module `storage` and `s3_client` are
 # seaweedfs's (a fresh bucket per test), so the very same assertions run on both servers.
 
 
@@ -176,9 +169,7 @@ def storage(s3_client: object) -> Storage:
     return store
 
 
-for _name, _test in vars(storage_contract).items():
-    if _name.startswith("test_") and {"storage", "s3_client"} & set(inspect.signature(_test).parameters):
-        globals()[_name] = _test
+globals().update(contract_tests())
 
 
 def test_conditional_writes_answer_412_precondition_failed(s3_client, storage):

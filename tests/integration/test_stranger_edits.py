@@ -24,8 +24,7 @@ from facewatch.recognize.strangers import split_stranger_id
 from facewatch.recognize.triggers import StorageEvent
 from facewatch.records import FaceState
 from facewatch.store.storage import Storage
-from tests.conftest import clip_frame
-from tests.integration.test_look_again import copy_bucket
+from tests.conftest import clip_frame, copy_bucket
 from tests.street import MAX_PIXELS, Collected, Walker, enroll_household, recognizer, walk_by
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,8 @@ from facewatch.recognize.known import enroll
 from facewatch.recognize.recognizer import Recognizer
 from facewatch.recognize.triggers import StorageEvent
 from tests.conftest import TESTDATA, clip_frame
-from tests.integration.test_recognize_inputs import MAX_PIXELS, T0, Clock, Collected, haar_boxes, image
+from tests.integration.recognize_harness import MAX_PIXELS, T0, Clock, haar_boxes, image
+from tests.street import Collected
 
 pytestmark = pytest.mark.integration
 ENROLLED = TESTDATA / "known" / "obama" / "obama.jpg"

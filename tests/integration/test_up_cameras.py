@@ -15,23 +15,21 @@ import pytest
 
 from facewatch.local.processes import free_port
 from facewatch.local.seaweed import find_weed
-from tests.integration.test_up import (
+from tests.integration.up_harness import (
     PORT_NAMES,
     Up,
     check_each_alert_sent_once,
-    running,
+    status,
     wait_every_frame_judged,
     wait_for,
     write_config,
 )
-from tests.integration.test_up_restarts import status
 from tests.rtsp_camera import FFMPEG_ENV, RtspCamera, require_gst_rtsp
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(find_weed() is None, reason="the seaweedfs `weed` binary was not found"),
 ]
-__all__ = ["running"]  # the fixture, shared with test_up.py
 
 
 def test_an_rtsp_camera_that_drops_is_reconnected(tmp_path, running):

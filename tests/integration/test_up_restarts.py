@@ -10,21 +10,22 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from facewatch.layout import frames_prefix
 from facewatch.local.seaweed import find_weed
 from tests.conftest import TESTDATA
-from tests.integration.test_up import (
+from tests.integration.up_harness import (
+    CLIP,
     PORT_NAMES,
     Up,
     check_each_alert_sent_once,
-    clean_env,
     facewatch,
-    running,
+    status,
+    storage_of,
     wait_every_frame_judged,
     wait_for,
     write_config,
@@ -34,15 +35,6 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(find_weed() is None, reason="the seaweedfs `weed` binary was not found"),
 ]
-__all__ = ["running"]  # the fixture, shared with test_up.py
-
-CLIP = TESTDATA / "video" / "short_hamilton_clip.mp4"
-
-
-def status(data: Path) -> dict[str, Any]:
-    result = facewatch("up", "--status", "--data", str(data), env=clean_env(), timeout=30)
-    assert result.returncode == 0, result.stderr
-    return dict(json.loads(result.stdout))
 
 
 def kill_and_wait_back(data: Path, name: str, up: Up) -> None:
@@ -89,7 +81,9 @@ def test_kill_9_of_recognize_and_seaweedfs_loses_nothing(tmp_path, running):
         text=True,
     )
     try:
-        time.sleep(3)
+        wait_for(
+            "the agent's frames flowing", lambda: any(storage_of(up).list_keys(frames_prefix("home"))), up
+        )
         kill_and_wait_back(data, "recognize", up)
         kill_and_wait_back(data, "seaweedfs", up)
         out, _ = agent.communicate(timeout=240)

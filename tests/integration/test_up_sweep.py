@@ -18,14 +18,12 @@ from facewatch.local.seaweed import SeaweedServer, find_weed
 from facewatch.local.up.home import BUCKET
 from facewatch.store.storage import Storage
 from tests.conftest import clip_frame
-from tests.integration.test_up import PORT_NAMES, Up, facewatch, json_lines, running, write_config
-from tests.integration.test_up_restarts import status
+from tests.integration.up_harness import PORT_NAMES, Up, facewatch, json_lines, status, wait_for, write_config
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(find_weed() is None, reason="the seaweedfs `weed` binary was not found"),
 ]
-__all__ = ["running"]  # the fixture, shared with test_up.py
 
 
 def test_a_frame_nobody_was_told_of_is_judged_by_the_sweep(tmp_path, running):
@@ -44,13 +42,11 @@ def test_a_frame_nobody_was_told_of_is_judged_by_the_sweep(tmp_path, running):
     up = Up(data, write_config(tmp_path / "home.toml", ports), tmp_path / "outbox", tmp_path / "up.log")
     running.append(up)
     env = up.env()
-    deadline = time.monotonic() + 120
-    rows: list[dict[str, object]] = []
-    while time.monotonic() < deadline:
-        rows = json_lines(facewatch("events", "--household", "home", "--json", env=env))
-        if rows:
-            break
-        time.sleep(1)
+    rows = wait_for(
+        "the swept frame's event",
+        lambda: json_lines(facewatch("events", "--household", "home", "--json", env=env)),
+        up,
+    )
     assert {r["frame_key"] for r in rows} == {key}, up.stderr()
     assert status(data)["sweep"]["judged"] == 1
     time.sleep(2)

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import requests
 
-from facewatch.local.stack import Process, free_port, function_process, functions_dir
+from facewatch.local.processes import Process, free_port, function_process, functions_dir
 from facewatch.tokens import sign_in_link
 from tests.conftest import TESTDATA
 from tests.console_site import SECRET, Site

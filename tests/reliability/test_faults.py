@@ -13,6 +13,7 @@ from facewatch.layout import dead_alerts_prefix, encodings_key
 from facewatch.records import DeliveryStatus
 from tests.conftest import TESTDATA, clip_frame
 from tests.reliability.conftest import Frames, known_gallery_bytes, wait_for_results
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -59,8 +60,14 @@ def test_smtp_down_for_a_while_the_alert_arrives_later(stack, gallery, figures):
     server = stack.outbox_server
     server.stop()
     figures["faults_injected"] += 1
+    notify_log = stack.functions["notify"].log_path
+    logged_before = len(notify_log.read_bytes())
     key = Frames(storage).upload(STRANGER[0], "smtp-blip", "door", T0)
-    time.sleep(1.0)
+    wait_until(
+        "notify refused by the stopped SMTP server",
+        lambda: b"retrying" in notify_log.read_bytes()[logged_before:],
+        120,
+    )
     server.start()  # notify is still inside its backoff
     stack.wait_idle(timeout=120)
     assert wait_for_results(storage, [key], timeout=30)

@@ -26,6 +26,7 @@ import pytest
 from facewatch.layout import FrameKey, encodings_key
 from tests.conftest import REPO, TESTDATA, clip_frame
 from tests.reliability.conftest import FULL, Frames, known_gallery_bytes, scale
+from tests.waiting import poll
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 T0 = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
@@ -77,9 +78,7 @@ def warm_up(storage: object, frames: Frames) -> None:
         frames.upload(image, "warm-up", "cam", at + timedelta(seconds=i))
         for i, image in enumerate([*STRANGER, KNOWN])
     ]
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not all(storage.exists(FrameKey.parse(k).result_key) for k in keys):
-        time.sleep(0.2)
+    poll(lambda: all(storage.exists(FrameKey.parse(k).result_key) for k in keys), 120)
 
 
 class ResultWatch:
@@ -157,6 +156,12 @@ def emails_by_household(outbox: object, households: list[str]) -> dict[str, list
     return out
 
 
+def wait_for_emails(outbox: object, households: list[str], timeout: float = 60) -> None:
+    """Until each household's alert email arrived (or `timeout` passed: check_once_each then
+    says which is missing, and counts it)."""
+    poll(lambda: all(emails_by_household(outbox, households).values()), timeout)
+
+
 def check_once_each(
     storage: object, outbox: object, households: list[str], keys: list[str], results: int, figures
 ) -> dict[str, list[float]]:
@@ -192,7 +197,7 @@ def burst(stack: object, prefix: str, households: int, total: int, figures) -> d
         list(pool.map(upload, prepared))
     watch.wait(total, timeout=scale(300, 1200))
     finished = max(watch.judged.values(), default=time.time())
-    time.sleep(1)  # the last alert's email
+    wait_for_emails(stack.outbox_server, names)
     check_once_each(storage, stack.outbox_server, names, [p[0] for p in prepared], len(watch.judged), figures)
     latencies = watch.latencies()
     return {
@@ -224,7 +229,7 @@ def steady(stack: object, prefix: str, households: int, per_household: int, rate
                 time.sleep(delay)
             pool.submit(upload, item)
     watch.wait(len(prepared), timeout=scale(120, 600))
-    time.sleep(2)  # the last alerts' emails
+    wait_for_emails(stack.outbox_server, names)
     keys = [p[0] for p in prepared]
     emails = check_once_each(storage, stack.outbox_server, names, keys, len(watch.judged), figures)
     # The frame each household's email is about: its first, a stranger's.

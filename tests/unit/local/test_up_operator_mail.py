@@ -7,9 +7,14 @@ import email
 import email.policy
 from pathlib import Path
 
+import pytest
+
 from facewatch.local.outbox import OutboxServer
 from facewatch.local.up.config import load_config
 from facewatch.local.up.home import HomeStack
+
+# A real SMTP server (aiosmtpd), as the operator's mail goes out.
+pytestmark = pytest.mark.integration
 
 
 def test_the_operator_hears_that_a_process_keeps_dying(tmp_path: Path):

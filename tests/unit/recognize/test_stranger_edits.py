@@ -22,7 +22,7 @@ from facewatch.recognize.strangers import (
     split_stranger_id,
 )
 from tests.unit.recognize.fake_faces import near, person
-from tests.unit.recognize.test_strangers import Memory
+from tests.unit.recognize.stranger_memory import Memory
 
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 
