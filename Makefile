@@ -51,9 +51,10 @@ test: install test-servers typecheck
 	$(BIN)/python -m pytest -q
 
 # The fast tier alone: no test that starts a server or a process (those are marked
-# `integration`, and tests/conftest.py fails one that is not); under a minute.
+# `integration`, and tests/conftest.py fails one that is not), nor one that runs dlib's models
+# (`slow`); under a minute. `make test` runs every tier.
 unit: install
-	$(BIN)/python -m pytest -q -m "not integration"
+	$(BIN)/python -m pytest -q -m "not integration and not slow"
 
 # mypy with the pydantic plugin over src/ and functions/ (settings in pyproject.toml).
 typecheck: install

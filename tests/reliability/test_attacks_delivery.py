@@ -37,7 +37,7 @@ from facewatch.store.storage import Storage
 from facewatch.web import services as services_module
 from facewatch.web import sns as sns_module
 from tests.conftest import EVENTS, clip_frame, run_cli, s3_event
-from tests.unit.recognize.test_sns import CERT_URL, TOPIC, FakeSns
+from tests.fake_sns import CERT_URL, TOPIC, FakeSns
 
 pytestmark = pytest.mark.integration
 

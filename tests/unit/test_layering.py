@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
@@ -89,14 +90,23 @@ def package_modules() -> list[str]:
 
 
 def loaded_by(modules: Iterable[str], extra: Mapping[str, str] | None = None) -> dict[str, set[str]]:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(list(modules)), json.dumps(dict(extra or {}))],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    found = json.loads(result.stdout.splitlines()[-1])
+    """What each module loads, probed by one interpreter per core (each forks per module)."""
+    names = list(modules)
+    shares = [names[i :: os.cpu_count() or 1] for i in range(min(len(names), os.cpu_count() or 1))]
+    probes = [
+        subprocess.Popen(
+            [sys.executable, "-c", PROBE, json.dumps(share), json.dumps(dict(extra or {}))],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for share in shares
+    ]
+    found: dict[str, list[str]] = {}
+    for probe in probes:
+        out, err = probe.communicate(timeout=300)
+        assert probe.returncode == 0, err
+        found.update(json.loads(out.splitlines()[-1]))
     errors = {m: v[0] for m, v in found.items() if v and v[0].startswith("!error")}
     assert not errors, f"modules that do not import alone: {errors}"
     return {m: set(v) for m, v in found.items()}

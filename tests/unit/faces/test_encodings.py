@@ -17,6 +17,9 @@ from facewatch.faces.gallery import GALLERY_FORMAT, Gallery
 from facewatch.images import decode_bgr, to_rgb
 from tests.conftest import TESTDATA
 
+# dlib's models and the network run for real: seconds each, so outside `make unit`.
+pytestmark = pytest.mark.slow
+
 OBAMA = TESTDATA / "known" / "obama" / "obama.jpg"
 
 

@@ -12,6 +12,9 @@ from facewatch.faces.models import ENCODER, SHAPE_68, face_encoder, model_path, 
 from facewatch.images import decode_bgr, to_rgb
 from tests.conftest import TESTDATA, clip_frame
 
+# dlib's models and the network run for real: seconds each, so outside `make unit`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def chips() -> np.ndarray:

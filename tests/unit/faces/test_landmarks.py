@@ -13,6 +13,9 @@ from facewatch.frames import Box
 from facewatch.images import decode_bgr, to_rgb
 from tests.conftest import TESTDATA, clip_frame
 
+# dlib's models and the network run for real: seconds each, so outside `make unit`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:

@@ -15,6 +15,9 @@ from facewatch.faces import model_cache, models
 from facewatch.faces.facenet import FaceNet
 from tests.conftest import REPO, TESTDATA
 
+# dlib's models and the network run for real: seconds each, so outside `make unit`.
+pytestmark = pytest.mark.slow
+
 
 def _parse_small(raw: bytes) -> dict[str, np.ndarray]:
     data = np.frombuffer(raw, np.uint8)

@@ -28,6 +28,9 @@ from facewatch.recognize.recognition import (
 from facewatch.records import FaceState, FaceVerdict
 from tests.conftest import TESTDATA
 
+# dlib's models and the network run for real: seconds each, so outside `make unit`.
+pytestmark = pytest.mark.slow
+
 SETTINGS = Settings()
 
 
