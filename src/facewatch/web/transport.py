@@ -164,19 +164,22 @@ empty fields is cut off too)."""
 
 
 def read_form(request: Any, limit: int) -> dict[str, str]:
-    """A Flask request's small form (urlencoded or multipart, no files kept), within `limit`
-    bytes: a declared length over it is refused unread, a chunked one cut off past it."""
-    from werkzeug.exceptions import RequestEntityTooLarge
+    """A Flask request's small form (urlencoded or multipart; files are not kept), read as
+    any body is (UnreadBody: at most `limit` bytes) and parsed from what was read. Not by
+    werkzeug from the request's stream: it stops reading an urlencoded body at its limit
+    and parses the part it read, as if that were all."""
+    import io
 
-    if request.content_length is not None and request.content_length > limit:
-        raise TooLarge(f"body of {request.content_length} bytes is over the limit of {limit}")
-    request.max_content_length = limit
-    request.max_form_memory_size = limit
-    request.max_form_parts = FORM_FIELDS
+    from werkzeug.exceptions import RequestEntityTooLarge
+    from werkzeug.formparser import FormDataParser
+
+    body = UnreadBody.from_flask(request).read(limit)
+    parser = FormDataParser(max_form_memory_size=limit, max_content_length=limit, max_form_parts=FORM_FIELDS)
     try:
-        return {k: v for k, v in request.form.items()}
+        _, form, _ = parser.parse(io.BytesIO(body), request.mimetype, len(body), request.mimetype_params)
     except RequestEntityTooLarge:
-        raise TooLarge(f"the form is over the limit of {limit} bytes or {FORM_FIELDS} fields") from None
+        raise TooLarge(f"the form has more than {FORM_FIELDS} fields") from None
+    return {k: v for k, v in form.items()}
 
 
 def lambda_result(reply: Reply) -> dict[str, Any]:
