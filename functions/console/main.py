@@ -7,8 +7,9 @@ signed in to by a one-time link (`facewatch console-link`).
 import functions_framework
 from flask import Request, Response
 
-from facewatch.web.console.app import handle_http, streamed
+from facewatch.web.console.app import handle_http
 from facewatch.web.services import services
+from facewatch.web.transport import flask_response
 
 # The settings are read and checked as the instance starts: a weak or template secret
 # stops it here, naming the variable, rather than at its first request.
@@ -19,4 +20,4 @@ services()
 def console(request: Request) -> Response:
     # Every failure becomes a page inside handle_http: a browser, not a program, reads it.
     # Streamed: so that functions-framework does not read a refused upload's body.
-    return streamed(handle_http(services(), request))
+    return flask_response(handle_http(services(), request))

@@ -7,11 +7,11 @@ Lambda (Function URL / API Gateway): main.handler
 from typing import Any
 
 import functions_framework
-from flask import Request
+from flask import Request, Response
 
 from facewatch.web import handlers
 from facewatch.web.services import services
-from facewatch.web.transport import FlaskReply, flask_response, guarded, read_body
+from facewatch.web.transport import UnreadBody, flask_response, guarded
 
 # The settings are read and checked as the instance starts: a weak or template secret
 # stops it here, naming the variable, rather than at its first request.
@@ -19,9 +19,10 @@ services()
 
 
 @functions_framework.http
-def detect(request: Request) -> FlaskReply:
+def detect(request: Request) -> Response:
     def work() -> handlers.Reply:
-        body = read_body(request, services().settings.max_upload_bytes)
+        # The frame is read once the camera's token is checked, within max_upload_bytes.
+        body = UnreadBody.from_flask(request)
         return handlers.detect(
             services(), headers=dict(request.headers), params=dict(request.args), body=body
         )

@@ -5,11 +5,11 @@ enrolls the face the signed link names).
 """
 
 import functions_framework
-from flask import Request
+from flask import Request, Response
 
 from facewatch.web import feedback as core
 from facewatch.web.services import services
-from facewatch.web.transport import FlaskReply, flask_response, guarded
+from facewatch.web.transport import flask_response, guarded, read_form
 
 # The settings are read and checked as the instance starts: a weak or template secret
 # stops it here, naming the variable, rather than at its first request.
@@ -17,11 +17,11 @@ services()
 
 
 @functions_framework.http
-def feedback(request: Request) -> FlaskReply:
+def feedback(request: Request) -> Response:
     def work() -> core.Reply:
         s = services()
-        return core.handle(
-            s.settings, s.storage, method=request.method, params=dict(request.args), form=dict(request.form)
-        )
+        # Its token is inside the form: the form is read, but no more of it than a form holds.
+        form = read_form(request, core.FORM_BYTES) if request.method == "POST" else {}
+        return core.handle(s.settings, s.storage, method=request.method, params=dict(request.args), form=form)
 
     return flask_response(guarded("feedback", work))

@@ -7,14 +7,11 @@ Lambda, invoked asynchronously by recognize: main.handler
 from typing import Any
 
 import functions_framework
-from flask import Request
+from flask import Request, Response
 
 from facewatch.web import handlers
 from facewatch.web.services import services
-from facewatch.web.transport import FlaskReply, flask_response, guarded, lambda_result, read_body
-
-MAX_ALERT_BYTES = 256 * 1024
-
+from facewatch.web.transport import UnreadBody, flask_response, guarded, lambda_result
 
 # The settings are read and checked as the instance starts: a weak or template secret
 # stops it here, naming the variable, rather than at its first request.
@@ -22,9 +19,10 @@ services()
 
 
 @functions_framework.http
-def notify(request: Request) -> FlaskReply:
+def notify(request: Request) -> Response:
     def work() -> handlers.Reply:
-        body = read_body(request, MAX_ALERT_BYTES)
+        # The alert is read once the token is checked, within handlers.ALERT_BYTES.
+        body = UnreadBody.from_flask(request)
         return handlers.notify(services(), body=body, headers=dict(request.headers))
 
     return flask_response(guarded("notify", work))

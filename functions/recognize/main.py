@@ -9,14 +9,11 @@ Triggered by the bucket's notification, never called by the agent:
 from typing import Any
 
 import functions_framework
-from flask import Request
+from flask import Request, Response
 
 from facewatch.web import handlers
 from facewatch.web.services import services
-from facewatch.web.transport import FlaskReply, flask_response, guarded, lambda_result, read_body
-
-MAX_EVENT_BYTES = 1024 * 1024
-
+from facewatch.web.transport import UnreadBody, flask_response, guarded, lambda_result
 
 # The settings are read and checked as the instance starts: a weak or template secret
 # stops it here, naming the variable, rather than at its first request.
@@ -24,9 +21,10 @@ services()
 
 
 @functions_framework.http
-def recognize(request: Request) -> FlaskReply:
+def recognize(request: Request) -> Response:
     def work() -> handlers.Reply:
-        body = read_body(request, MAX_EVENT_BYTES)
+        # Read once the webhook's token is checked (or, SNS's, within the largest message).
+        body = UnreadBody.from_flask(request)
         return handlers.recognize(services(), headers=dict(request.headers), body=body)
 
     return flask_response(guarded("recognize", work))

@@ -65,6 +65,22 @@ def test_detect_handler_takes_a_function_url_request(env, storage):
     assert refused["statusCode"] == 401
 
 
+def test_detect_handler_applies_the_upload_limit_to_the_decoded_body(env, storage, monkeypatch):
+    monkeypatch.setenv("FACEWATCH_MAX_UPLOAD_BYTES", str(len(PHOTO) - 1))
+    config.get_settings.cache_clear()
+    runtime.services.cache_clear()
+    event = {
+        "headers": {"authorization": "Bearer t0ken-0123456789abcdef0123456789"},
+        "queryStringParameters": {"household": "home", "camera": "door"},
+        "body": base64.b64encode(PHOTO).decode(),
+        "isBase64Encoded": True,
+    }
+    reply = load("detect").handler(event, None)
+    assert reply["statusCode"] == 413, reply
+    assert f"over the limit of {len(PHOTO) - 1}" in reply["body"]
+    assert list(storage.list_keys("households/")) == []
+
+
 def test_recognize_handler_takes_an_s3_notification(env, storage):
     from facewatch.edge.uploads import store_face_frame
     from facewatch.faces.detection import HaarDetector

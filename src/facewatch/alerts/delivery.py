@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from facewatch.alerts import mqtt, webhook
-from facewatch.alerts.home_assistant import Topics, alert_messages
+from facewatch.alerts.home_assistant import Message, Topics, alert_messages
 from facewatch.alerts.links import Links, alert_links
 from facewatch.alerts.mail import build_alert_email, build_operator_email
 from facewatch.alerts.mail_transport import MailTransport
@@ -90,9 +90,12 @@ def _mail_to(addresses: list[str]) -> list[str]:
 
 
 def _send_mqtt(out: Outgoing) -> Callable[[], str]:
-    """The alert's MQTT messages, built once: its face is cut from the frame and kept in the
-    bucket (for the presigned face_url), then published with the visit."""
-    alert, storage, settings = out.alert, out.storage, out.settings
+    """The alert's MQTT messages. A household's own broker is checked against the outbound
+    policy first, at each attempt: one the deployment does not connect to gets nothing, not
+    even its face cut and kept in the bucket for it. Then, once (retries resend them), the
+    face is cut from the frame and kept (for the presigned face_url), and the messages are
+    published with the visit."""
+    settings = out.settings
     if out.recipients.mqtt_url is None:
         raise DeliveryError(
             "mqtt channel chosen but no broker: set FACEWATCH_MQTT_URL or the household's mqtt_url",
@@ -106,6 +109,23 @@ def _send_mqtt(out: Outgoing) -> Callable[[], str]:
         )
     except BadInput as exc:
         raise DeliveryError(str(exc), retryable=False) from None
+    # The household's own broker is checked like its webhook; the deployment's is its operator's.
+    policy = None if out.recipients.mqtt_url == settings.mqtt_url else policy_from_settings(settings)
+    messages: list[Message] = []
+
+    def send() -> str:
+        if policy is not None:
+            mqtt.check_broker(broker, policy)
+        if not messages:
+            messages.extend(_mqtt_messages(out))
+        return mqtt.publish(broker, messages, timeout=settings.mqtt_timeout, policy=policy)
+
+    return send
+
+
+def _mqtt_messages(out: Outgoing) -> list[Message]:
+    """The alert's face cut from its frame and kept in the bucket, and its messages."""
+    alert, storage, settings = out.alert, out.storage, out.settings
     face_jpeg = face_url = None
     if alert.faces:
         frame = decode_bgr(storage.get(alert.frame_key).body, settings.max_image_pixels)
@@ -113,16 +133,13 @@ def _send_mqtt(out: Outgoing) -> Callable[[], str]:
         face_key = alert_face_key(alert.household, alert.alert_id)
         storage.put(face_key, face_jpeg, content_type="image/jpeg")
         face_url = storage.presigned_url(face_key, settings.presign_seconds)
-    messages = alert_messages(
+    return alert_messages(
         Topics(settings.mqtt_prefix, settings.mqtt_discovery_prefix),
         alert,
         face_jpeg=face_jpeg,
         frame_url=out.links.frame_url,
         face_url=face_url,
     )
-    # The household's own broker is checked like its webhook; the deployment's is its operator's.
-    policy = None if out.recipients.mqtt_url == settings.mqtt_url else policy_from_settings(settings)
-    return partial(mqtt.publish, broker, messages, timeout=settings.mqtt_timeout, policy=policy)
 
 
 @dataclass(frozen=True, slots=True)

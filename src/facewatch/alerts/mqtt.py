@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from facewatch.alerts.home_assistant import Message
 from facewatch.exceptions import BadInput, DeliveryError
-from facewatch.outbound import OutboundPolicy, OutboundRefused, Unresolvable
+from facewatch.outbound import MQTT_SCHEMES, OutboundPolicy, OutboundRefused, Unresolvable, resolve_target
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,20 @@ def parse_broker(
     )
 
 
+def _refused(exc: OutboundRefused) -> DeliveryError:
+    # A name that does not resolve may resolve in a moment; a refused address will not.
+    return DeliveryError(f"MQTT broker {exc}", retryable=isinstance(exc, Unresolvable))
+
+
+def check_broker(broker: Broker, policy: OutboundPolicy) -> None:
+    """A household's broker against the outbound policy (its name resolved, every address
+    checked), before anything is made for it; `publish` checks it again as it connects."""
+    try:
+        resolve_target(broker.where, policy, MQTT_SCHEMES)
+    except OutboundRefused as exc:
+        raise _refused(exc) from None
+
+
 def publish(
     broker: Broker, messages: Sequence[Message], *, timeout: float, policy: OutboundPolicy | None = None
 ) -> str:
@@ -92,7 +106,7 @@ def publish(
         try:
             client = checked_broker_client(broker.where, policy, protocol=protocol)
         except OutboundRefused as exc:
-            raise DeliveryError(f"MQTT broker {exc}", retryable=isinstance(exc, Unresolvable)) from None
+            raise _refused(exc) from None
     client.enable_logger(log)
     if broker.username is not None:
         client.username_pw_set(

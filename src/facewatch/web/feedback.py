@@ -17,6 +17,8 @@ from facewatch.tokens import FaceClaim, verify_face
 from facewatch.web.transport import Reply
 
 HTML = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+FORM_BYTES = 16 * 1024
+"""The largest form read: a signed link's token and a name (a few hundred bytes)."""
 
 
 def _page(template: str, status: int = 200, **context: object) -> Reply:

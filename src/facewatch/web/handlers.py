@@ -17,7 +17,7 @@ from facewatch.layout import check_id
 from facewatch.records import Alert, DeliveryStatus
 from facewatch.tokens import household_detect_token
 from facewatch.web.services import Services
-from facewatch.web.transport import Reply, TooLarge, Unauthorized, require_bearer
+from facewatch.web.transport import Reply, Unauthorized, UnreadBody, require_bearer
 
 if TYPE_CHECKING:
     from facewatch.config import Settings
@@ -26,6 +26,16 @@ if TYPE_CHECKING:
 __all__ = ["Reply", "detect", "lambda_http_parts", "lambda_http_reply", "notify", "recognize"]
 
 log = logging.getLogger(__name__)
+
+EVENT_BYTES = 1024 * 1024
+"""The largest storage notification recognize reads (S3 sends one record a message; a
+webhook of a few hundred records still fits)."""
+SNS_BODY_BYTES = 2 * 256 * 1024 + 16 * 1024
+"""The largest body recognize reads before it knows who sent it: an SNS message, whose
+signature inside the body is its only credential. SNS's largest Message (256 KB), room for
+its quotes escaped in the envelope's JSON, and the envelope."""
+ALERT_BYTES = 256 * 1024
+"""The largest alert notify reads (an alert is a few KB; Lambda's async invoke takes 256 KB)."""
 
 
 def _param(params: Mapping[str, str], headers: Mapping[str, str], name: str) -> str | None:
@@ -36,26 +46,27 @@ def _param(params: Mapping[str, str], headers: Mapping[str, str], name: str) -> 
 
 
 def detect(
-    services: Services, *, headers: Mapping[str, str], params: Mapping[str, str], body: bytes
+    services: Services, *, headers: Mapping[str, str], params: Mapping[str, str], body: UnreadBody
 ) -> Reply:
     """A camera POSTs one JPEG/PNG frame; a frame with faces is stored exactly as the edge
     agent stores it (which triggers recognition), a frame without is dropped.
 
     `captured_at` (optional, ISO 8601) is when the frame was taken; a time without a zone
-    is taken as UTC, and one before 2000 or over 5 minutes ahead of this clock is refused."""
+    is taken as UTC, and one before 2000 or over 5 minutes ahead of this clock is refused.
+    The token is checked before the frame is read: it depends on the household and camera
+    only, which the query or the headers name."""
     from facewatch.edge.posted import store_posted_frame
 
     settings = services.settings
     household = check_id(_param(params, headers, "household") or "", "household")
     camera = check_id(_param(params, headers, "camera") or "", "camera")
     require_bearer(headers, _detect_token(settings, household, camera))
-    if len(body) > settings.max_upload_bytes:
-        raise TooLarge(f"frame of {len(body)} bytes is over the limit of {settings.max_upload_bytes}")
     captured_at = _captured_at(_param(params, headers, "captured_at"))
+    frame = body.read(settings.max_upload_bytes)
     stored = store_posted_frame(
         services.storage,
         services.detector,
-        body,
+        frame,
         household=household,
         camera=camera,
         captured_at=captured_at,
@@ -105,25 +116,47 @@ def _captured_at(value: str | None, now: datetime | None = None) -> datetime:
     return parsed
 
 
-def recognize(services: Services, *, headers: Mapping[str, str], body: bytes | Mapping[str, Any]) -> Reply:
+def recognize(
+    services: Services, *, headers: Mapping[str, str], body: UnreadBody | Mapping[str, Any]
+) -> Reply:
     """A storage notification (S3 event, CloudEvent, MinIO or seaweedfs webhook, SNS) about
     uploads, or SNS confirming its subscription."""
     from facewatch.recognize.triggers import parse_event
     from facewatch.web.sns import SnsRefused
 
-    if isinstance(body, (bytes, bytearray)):
-        # Lambda's S3 trigger arrives as a dict through the Lambda API and needs no check.
+    if isinstance(body, UnreadBody):
+        raw = body.read(_notification_limit(services.settings, headers))
         try:
-            reply = _authenticate_notification(services, headers, bytes(body))
+            reply = _authenticate_notification(services, headers, raw)
         except SnsRefused as exc:
             raise Unauthorized(str(exc)) from exc
         if isinstance(reply, Reply):
             return reply
         if reply is not None:  # SNS-signed: its signed Message is all that is read
             return _recognize_sns(services, *reply)
-    events = parse_event(body, headers)
+        events = parse_event(raw, headers)
+    else:  # Lambda's S3 trigger arrives decoded, through the Lambda API: no check needed
+        events = parse_event(body, headers)
     outcomes = [services.recognizer.handle(event).summary() for event in events]
     return Reply(200, {"outcomes": outcomes})
+
+
+def _notification_limit(settings: Settings, headers: Mapping[str, str]) -> int:
+    """How much of a notification's body may be read, once what needs no body is checked.
+    A storage server's webhook carries the bearer token: checked here, before its body is
+    read. SNS cannot send one, and its signature is inside the body: so a request without
+    a bearer token that may be SNS's (topics are configured, or it says it is SNS's) is
+    read, but no further than the largest SNS message."""
+    from facewatch.web.sns import SNS_TYPE_HEADER
+
+    if settings.webhook_token is None:
+        return EVENT_BYTES
+    given = {k.lower(): v for k, v in headers.items()}
+    bearer = given.get("authorization", "").lower().startswith("bearer ")
+    if not bearer and (settings.sns_topic_arns or SNS_TYPE_HEADER in given):
+        return SNS_BODY_BYTES
+    require_bearer(headers, settings.webhook_token)
+    return EVENT_BYTES
 
 
 def _authenticate_notification(
@@ -171,17 +204,21 @@ def _recognize_sns(services: Services, sns: SnsMessage, stamp: datetime) -> Repl
 
 
 def notify(
-    services: Services, *, body: bytes | Mapping[str, Any], headers: Mapping[str, str] | None = None
+    services: Services, *, body: UnreadBody | Mapping[str, Any], headers: Mapping[str, str] | None = None
 ) -> Reply:
-    """An alert from recognize. Over HTTP (a raw body) it must carry notify's bearer token;
-    Lambda's asynchronous invoke (a decoded event) is authorized by IAM. Either way the
-    alert may show only its own household's frame, in this deployment's bucket."""
+    """An alert from recognize. Over HTTP (a body not read yet) it must carry notify's
+    bearer token, checked before the body is read; Lambda's asynchronous invoke (a decoded
+    event) is authorized by IAM. Either way the alert may show only its own household's
+    frame, in this deployment's bucket."""
     from facewatch.alerts.alert_scope import check_alert_scope
     from facewatch.alerts.delivery import deliver
 
-    if isinstance(body, (bytes, bytearray)):
+    if isinstance(body, UnreadBody):
         require_bearer(headers or {}, services.settings.notify_token)
-    alert = check_alert_scope(Alert.parse(body), services.storage.bucket)
+        alert = Alert.parse(body.read(ALERT_BYTES))
+    else:
+        alert = Alert.parse(body)
+    alert = check_alert_scope(alert, services.storage.bucket)
     delivery = deliver(alert, storage=services.storage, mail=services.mail, settings=services.settings)
     # 202: not delivered yet, but kept safe as a dead letter; the sender need not retry.
     status = 202 if delivery.status is DeliveryStatus.DEAD_LETTERED else 200
@@ -190,8 +227,9 @@ def notify(
     return Reply(status, body_out)
 
 
-def lambda_http_parts(event: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str], bytes]:
-    """Headers, query parameters and raw body of a Lambda Function URL / API Gateway event."""
+def lambda_http_parts(event: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str], UnreadBody]:
+    """Headers, query parameters and body of a Lambda Function URL / API Gateway event (its
+    size capped by them; the function's own limit applies as it is read)."""
     headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
     params = {str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()}
     raw = event.get("body") or ""
@@ -202,7 +240,7 @@ def lambda_http_parts(event: Mapping[str, Any]) -> tuple[dict[str, str], dict[st
             raise BadInput("body is not valid base64") from exc
     else:
         body = raw.encode() if isinstance(raw, str) else bytes(raw)
-    return headers, params, body
+    return headers, params, UnreadBody.of(body)
 
 
 def lambda_http_reply(reply: Reply) -> dict[str, Any]:

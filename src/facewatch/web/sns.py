@@ -106,6 +106,10 @@ def _field(fields: Mapping[str, Any], name: str) -> str:
     return value
 
 
+SNS_TYPE_HEADER = "x-amz-sns-message-type"
+"""The header SNS sends with every message it POSTs (lower case, as headers are compared)."""
+
+
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == name), None)
 
@@ -113,7 +117,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 def sns_message(body: bytes, headers: Mapping[str, str]) -> SnsMessage | None:
     """The SNS message in an HTTP request, or None when the request is not one: SNS sends
     `x-amz-sns-message-type`, and its JSON has `Type` and `SigningCertURL`."""
-    declared = _header(headers, "x-amz-sns-message-type")
+    declared = _header(headers, SNS_TYPE_HEADER)
     if declared is None and b"SigningCertURL" not in body:
         return None
     if (_header(headers, "x-amz-sns-rawdelivery") or "").lower() == "true":

@@ -86,18 +86,6 @@ def handle_http(services: Services, http_request: Any) -> Reply:
     return handle(services, ConsoleRequest.from_flask(http_request))
 
 
-def streamed(reply: Reply) -> Any:
-    """The reply as a Flask response that functions-framework sends as it is. Its
-    after-request hook reads a request's whole body into memory before answering, unless
-    the response is streamed: so a refusal of an upload that was never read would read it
-    anyway, all of it. Streamed (with its length, so the connection stays reusable), the
-    refusal goes out at once and the server drops the unread body as it arrives."""
-    from flask import Response
-
-    body = reply.body if isinstance(reply.body, bytes) else str(reply.body).encode()
-    return Response(iter([body]), reply.status, {**reply.headers, "Content-Length": str(len(body))})
-
-
 def handle(services: Services, request: ConsoleRequest) -> Reply:
     try:
         return _route(services, request)
