@@ -7,8 +7,9 @@ AWS docs ("Verifying the signatures of Amazon SNS messages") describe, a message
 as SNS's only when:
 - `SignatureVersion` is 1 (SHA1withRSA) or 2 (SHA256withRSA);
 - `SigningCertURL` is https, on an SNS host (`sns.<region>.amazonaws.com`, `SNS_HOST`),
-  the path `/SimpleNotificationService-<hex>.pem`, with no user, port or query; the certificate is fetched over https (no
-  redirects), cached, and must be in its validity period;
+  the path `/SimpleNotificationService-<hex>.pem`, with no user, port or query; the
+  certificate is fetched over https (no redirects), cached, and must be in its validity
+  period;
 - its RSA key verifies the base64 `Signature` over the string to sign: `name\\nvalue\\n` for
   each documented field of the message's type, in the documented (byte-sorted) order;
 - its `TopicArn` is one this deployment subscribed (FACEWATCH_SNS_TOPIC_ARNS).
@@ -197,7 +198,8 @@ def _cert_url(url: str) -> str:
         raise SnsRefused(
             f"SNS SigningCertURL host {parts.host!r} is not an SNS host (sns.<region>.amazonaws.com)"
         )
-    if parts.port not in (None, 443) or parts.query or parts.fragment or not SNS_CERT_PATH.fullmatch(parts.path):
+    plain = parts.port in (None, 443) and not parts.query and not parts.fragment
+    if not plain or not SNS_CERT_PATH.fullmatch(parts.path):
         raise SnsRefused(f"SNS SigningCertURL {url!r} is not a certificate file on an SNS host")
     return url
 

@@ -24,6 +24,8 @@ from facewatch.web.sns import (
 from tests.conftest import EVENTS
 from tests.fake_sns import CERT_URL, TOPIC, FakeSns
 
+SNS_ORIGIN = "https://sns.us-east-1.amazonaws.com"
+
 
 def notification() -> dict[str, Any]:
     return json.loads((EVENTS / "s3_sns_http_notification.json").read_text())
@@ -208,8 +210,8 @@ def test_a_certificate_on_any_host_but_sns_is_never_fetched(sns, url):
         ("https://sns.us-east-1.amazonaws.com:https/SimpleNotification.pem", "is not a URL"),
         ("https://[sns.us-east-1.amazonaws.com/SimpleNotification.pem", "is not a URL"),
         ("https://sns.us-east-1.amazonaws.com/x.pem", "not a certificate file"),
-        ("https://sns.us-east-1.amazonaws.com/bucket/SimpleNotificationService-1.pem", "not a certificate file"),
-        ("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-1.pem/x.pem", "not a certificate file"),
+        (f"{SNS_ORIGIN}/bucket/SimpleNotificationService-1.pem", "not a certificate file"),
+        (f"{SNS_ORIGIN}/SimpleNotificationService-1.pem/x.pem", "not a certificate file"),
         ("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-xyz.pem", "not a certificate file"),
     ],
     ids=["http", "port", "query", "bad-port", "bad-ipv6", "other-file", "in-a-folder", "nested", "not-hex"],
