@@ -38,6 +38,11 @@ EVENTS = Path(__file__).resolve().parent / "events"
 # outbound policy (tests/reliability/test_attacks_delivery.py) turn it off.
 os.environ.setdefault("FACEWATCH_OUTBOUND_ALLOW_LOOPBACK", "true")
 
+NOTIFY_TOKEN = "test-suite-notify-token-0123456789abcdef"
+"""notify's bearer token in every function start_function starts, unless the test gives its
+own: notify takes no alert over HTTP without one, and recognize sends it."""
+NOTIFY_AUTH = {"Authorization": f"Bearer {NOTIFY_TOKEN}"}
+
 # Fixtures of real servers kept in their own modules.
 pytest_plugins = ["tests.mqtt_broker", "tests.browser", "tests.console_site"]
 
@@ -166,7 +171,8 @@ def make_video(photo: Path, out: Path, *, seconds: float = 3.0, fps: int = 10, w
 
 @pytest.fixture
 def start_function(tmp_path: Path, s3_endpoint: str, aws_env: None) -> Iterator[object]:
-    """Start functions as real functions-framework processes over HTTP; stopped after the test."""
+    """Start functions as real functions-framework processes over HTTP; stopped after the test.
+    Each has notify's token (NOTIFY_TOKEN) unless the test sets FACEWATCH_NOTIFY_TOKEN."""
     import sys
 
     from facewatch.local.processes import Process, free_port, functions_dir
@@ -186,7 +192,13 @@ def start_function(tmp_path: Path, s3_endpoint: str, aws_env: None) -> Iterator[
                 "--host=127.0.0.1",
                 f"--port={port}",
             ],
-            {**os.environ, "FACEWATCH_S3_ENDPOINT_URL": s3_endpoint, "PYTHONUNBUFFERED": "1", **env},
+            {
+                **os.environ,
+                "FACEWATCH_S3_ENDPOINT_URL": s3_endpoint,
+                "FACEWATCH_NOTIFY_TOKEN": NOTIFY_TOKEN,
+                "PYTHONUNBUFFERED": "1",
+                **env,
+            },
             tmp_path / f"{name}-{port}.log",
             f"http://127.0.0.1:{port}/",
         )

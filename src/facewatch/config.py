@@ -130,8 +130,9 @@ class Settings(BaseSettings):
     notify_function: str | None = None
     """Or invokes this Lambda function asynchronously (AWS)."""
     notify_token: SecretStr | None = None
-    """When set, alerts POSTed to notify must carry `Authorization: Bearer <token>`, and
-    recognize sends it (Lambda's asynchronous invoke is checked by IAM instead)."""
+    """Alerts POSTed to notify must carry `Authorization: Bearer <token>`, and recognize
+    sends it; without it notify takes no alert over HTTP (503). Lambda's asynchronous
+    invoke is checked by IAM instead and needs none."""
 
     # --- alerts -------------------------------------------------------------------
     alert_channel: Literal["smtp", "ses"] = "smtp"

@@ -230,7 +230,8 @@ class FrameKey:
         key's result_key, and the frame key recorded in that result."""
         frame_id, hash_, index = verdict_id.strip().partition("#")
         parts = frame_id.split("/")
-        if not hash_ or not index.isdigit() or len(parts) != 4:
+        # isdigit() alone takes other scripts' digits ("٣"), which int() reads as 3.
+        if not hash_ or not (index.isascii() and index.isdigit()) or len(parts) != 4:
             raise BadKey(f"not a verdict id: {verdict_id!r} (expected household/camera/YYYYMMDD/name#face)")
         household, rest = parts[0], "/".join(parts[1:])
         key = cls.parse(f"{frames_prefix(household)}{rest}.jpg")

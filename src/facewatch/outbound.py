@@ -12,7 +12,10 @@ The policy, for every address a name resolves to (all of them, not the first):
   them (FACEWATCH_OUTBOUND_ALLOW_PRIVATE: on for `facewatch up`, whose households' Home
   Assistant is on the LAN; off for the cloud templates);
 - loopback only for tests and development (FACEWATCH_OUTBOUND_ALLOW_LOOPBACK, never set by
-  a template).
+  a template);
+- never the deployment's own services (its bucket, notify, mail server, console, feedback;
+  in a container, the host's gateway), by name or by address, even where private
+  ranges are allowed: under compose they are private addresses on the compose network.
 
 The connection is then made to the address that was checked (`Target.addresses`), never by
 resolving the name again; the name stays the Host header and the TLS server name.
@@ -28,6 +31,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -43,6 +47,7 @@ __all__ = [
     "Unresolvable",
     "check_household_urls",
     "check_saved_url",
+    "container_hosts",
     "policy_from_settings",
     "redact_url",
     "resolve_target",
@@ -103,8 +108,26 @@ class OutboundPolicy:
     allow_private: bool = False
     allow_loopback: bool = False
     """For tests and development only: a receiver on this machine."""
+    deployment_hosts: frozenset[str] = frozenset()
+    """This deployment's own endpoints (the hosts of its bucket, notify, mail server, console
+    and feedback; in a container, its gateway to the host): never
+    a household's target, by name or by any address they resolve to, whatever
+    allow_private says. Those on loopback are left to the loopback rule."""
     resolve: Resolver = field(default=_system_resolver, compare=False)
     """Name to addresses; tests stand a name that rebinds in for DNS."""
+
+    def deployment_addresses(self) -> frozenset[IPAddress]:
+        """Where the deployment's own hosts resolve now (with this policy's resolver, as the
+        target is): a name that does not resolve here names nothing to protect."""
+        found: set[IPAddress] = set()
+        for host in self.deployment_hosts:
+            literal = _literal(host)
+            try:
+                texts = [host] if literal is not None else self.resolve(host, 0)
+            except Unresolvable:
+                continue
+            found.update(ipaddress.ip_address(text.split("%", 1)[0]) for text in texts)
+        return frozenset(a for a in found if not a.is_loopback)
 
     def refusal(self, address: IPAddress) -> str | None:
         """Why the deployment does not connect to this address, or None when it may."""
@@ -113,6 +136,8 @@ class OutboundPolicy:
             return self.refusal(embedded)
         if address in METADATA_ADDRESSES:
             return "a cloud metadata address"
+        if address in LOCAL_NAT64:
+            return "a local-use NAT64 address"
         if address.is_loopback:
             return None if self.allow_loopback else "a loopback address"
         if address.is_link_local:
@@ -130,23 +155,88 @@ class OutboundPolicy:
         return None
 
 
+_IPV4_IN_LAST_32_BITS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "64:ff9b::/96",  # NAT64's well-known prefix
+        "::ffff:0:0:0/96",  # SIIT's IPv4-translated addresses
+        "::/96",  # IPv4-compatible (deprecated; :: and ::1 are themselves)
+    )
+)
+LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+"""Local-use NAT64 (RFC 8215): where the IPv4 address sits depends on the prefix length the
+network chose, so the whole range is refused."""
+
+
 def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 one stands for (mapped, 6to4, NAT64's well-known prefix)."""
+    """The IPv4 address an IPv6 one stands for (mapped, 6to4, NAT64's well-known prefix,
+    SIIT, IPv4-compatible)."""
     if not isinstance(address, ipaddress.IPv6Address):
         return None
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
     if address.sixtofour is not None:
         return address.sixtofour
-    if address in ipaddress.ip_network("64:ff9b::/96"):
+    if int(address) > 1 and any(address in net for net in _IPV4_IN_LAST_32_BITS):
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
 
 def policy_from_settings(settings: Settings) -> OutboundPolicy:
+    """The deployment's policy; its own endpoints are the hosts its settings name (not the
+    MQTT broker of FACEWATCH_MQTT_URL: the operator's, for households to share)."""
+    urls = (settings.s3_endpoint_url, settings.notify_url, settings.console_url, settings.feedback_url)
+    hosts = {_host_of(url) for url in urls if url} | {settings.smtp_host.rstrip(".").lower()}
     return OutboundPolicy(
-        allow_private=settings.outbound_allow_private, allow_loopback=settings.outbound_allow_loopback
+        allow_private=settings.outbound_allow_private,
+        allow_loopback=settings.outbound_allow_loopback,
+        deployment_hosts=frozenset(h for h in hosts | set(container_hosts()) if h and not _on_loopback(h)),
     )
+
+
+def _on_loopback(host: str) -> bool:
+    """Left to the loopback rule, which refuses it everywhere but in tests and development
+    (where the test's own receivers are on loopback beside the deployment)."""
+    literal = _literal(host)
+    return host == "localhost" or host.endswith(".localhost") or bool(literal and literal.is_loopback)
+
+
+def _host_of(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return ""
+
+
+CONTAINER_MARKERS = (Path("/.dockerenv"), Path("/run/.containerenv"))
+"""Files Docker and Podman put in every container."""
+DOCKER_HOST_NAMES = ("host.docker.internal", "gateway.docker.internal")
+
+
+def container_hosts(
+    markers: Sequence[Path] = CONTAINER_MARKERS, routes: Path = Path("/proc/net/route")
+) -> tuple[str, ...]:
+    """In a container (compose): the host gateway's names and the default gateway's address,
+    where the host's published ports (detect, console, feedback) answer. Nothing elsewhere,
+    where the default gateway is the LAN's router."""
+    if not any(marker.exists() for marker in markers):
+        return ()
+    return (*DOCKER_HOST_NAMES, *_default_gateways(routes))
+
+
+def _default_gateways(routes: Path) -> tuple[str, ...]:
+    """The IPv4 default gateways of /proc/net/route (little-endian hex)."""
+    try:
+        lines = routes.read_text().splitlines()[1:]
+    except OSError:
+        return ()
+    found: list[str] = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 2 and fields[1] == "00000000":
+            with contextlib.suppress(ValueError):
+                found.append(str(ipaddress.IPv4Address(int(fields[2], 16).to_bytes(4, "little"))))
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,12 +295,17 @@ def resolve_target(url: str, policy: OutboundPolicy, schemes: Collection[str] = 
     if why is not None:
         raise _refuse(url, why)
     literal = _literal(host)
+    if host in policy.deployment_hosts:
+        raise _refuse(url, f"{host} is one of this deployment's own services")
     found = [str(literal)] if literal is not None else list(policy.resolve(host, port))
     if not found:
         raise Unresolvable(f"{redact_url(url)}: {host} resolves to no address")
+    own = policy.deployment_addresses() if policy.deployment_hosts else frozenset()
     for text in found:
         address = ipaddress.ip_address(text.split("%", 1)[0])
         why = policy.refusal(address)
+        if why is None and (address in own or _embedded_ipv4(address) in own):
+            why = "an address of this deployment's own services"
         if why is not None:
             raise _refuse(url, f"{address} is {why}" if literal else f"{host} resolves to {address}, {why}")
     return Target(scheme, host, port, tuple(found))

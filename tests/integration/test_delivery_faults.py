@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
+from pydantic import SecretStr
 
 from facewatch.alerts import delivery, webhook
 from facewatch.alerts.dead_letters import retry_dead_letters
@@ -28,7 +29,7 @@ from facewatch.layout import alert_claim_key, dead_alert_key, dead_alerts_prefix
 from facewatch.local.processes import free_port
 from facewatch.records import Alert, DeliveryStatus
 from facewatch.store.storage import Storage
-from tests.conftest import run_cli, stranger_alert
+from tests.conftest import NOTIFY_TOKEN, run_cli, stranger_alert
 
 pytestmark = pytest.mark.integration
 
@@ -387,7 +388,8 @@ def test_http_notifier_reads_notifys_202_as_dead_lettered(start_function, storag
         FACEWATCH_MAIL_TO="family@example.test",
     )
     alert = stranger_alert(storage)
-    assert HttpNotifier(notify.url).send(alert).status is DeliveryStatus.DEAD_LETTERED
+    notifier = HttpNotifier(notify.url, token=SecretStr(NOTIFY_TOKEN))
+    assert notifier.send(alert).status is DeliveryStatus.DEAD_LETTERED
     assert storage.exists(dead_alert_key("home", "a1"))
 
 

@@ -16,7 +16,7 @@ from facewatch.frames import FrameMeta
 from facewatch.layout import FrameKey
 from facewatch.recognize.known import enroll
 from facewatch.records import AlertOutcome, DeliveryStatus
-from tests.conftest import TESTDATA, clip_frame, s3_event
+from tests.conftest import NOTIFY_AUTH, TESTDATA, clip_frame, s3_event
 
 pytestmark = pytest.mark.integration
 TOKEN = "detect-token-for-tests-0123456789abcdef"
@@ -282,7 +282,7 @@ def test_notify_says_so_when_the_smtp_server_is_down_and_keeps_the_alert(start_f
         ],
         faces_in_frame=1,
     )
-    response = requests.post(notify.url, data=alert.model_dump_json(), timeout=30)
+    response = requests.post(notify.url, data=alert.model_dump_json(), headers=NOTIFY_AUTH, timeout=30)
     assert response.status_code == 202
     assert "dead-lettered" in response.json()["delivered"]
     assert "refused the connection" in response.json()["delivered"]

@@ -40,7 +40,7 @@ from facewatch.recognize.visit_store import VisitStore
 from facewatch.recognize.visits import Sighting, VisitPolicy
 from facewatch.records import AlertOutcome, DeliveryStatus
 from facewatch.store.storage import Storage, StoredObject
-from tests.conftest import TESTDATA, clip_frame
+from tests.conftest import NOTIFY_TOKEN, TESTDATA, clip_frame
 from tests.integration.storage_contract import contract_tests
 from tests.waiting import wait_until
 
@@ -94,6 +94,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeedStack]:
             **LOCAL_CREDENTIALS,
             "FACEWATCH_BUCKET": BUCKET,
             "FACEWATCH_REGION": "us-east-1",
+            "FACEWATCH_NOTIFY_TOKEN": NOTIFY_TOKEN,  # notify checks it, recognize sends it
             "PYTHONUNBUFFERED": "1",
         }
         notify = function_process(

@@ -150,6 +150,7 @@ class WeedStack:
             "FACEWATCH_REGION": "us-east-1",
             "FACEWATCH_NOTIFY_URL": f"http://127.0.0.1:{ports['notify']}/",
             "FACEWATCH_WEBHOOK_TOKEN": token,
+            "FACEWATCH_NOTIFY_TOKEN": os.urandom(16).hex(),  # notify checks it, recognize sends it
             "FACEWATCH_LINK_SECRET": os.urandom(24).hex(),
             "FACEWATCH_ALERT_CHANNEL": "smtp",
             "FACEWATCH_SMTP_HOST": "127.0.0.1",

@@ -33,7 +33,7 @@ from facewatch.layout import alert_claim_key, household_settings_key
 from facewatch.local.processes import LOCAL_CREDENTIALS, StackError, free_port
 from facewatch.local.seaweed import find_weed
 from facewatch.tokens import household_detect_token, sign_in_link
-from tests.conftest import REPO, TESTDATA, clip_frame, run_cli, s3_event
+from tests.conftest import NOTIFY_AUTH, REPO, TESTDATA, clip_frame, run_cli, s3_event
 from tests.reliability.conftest import Frames
 
 pytestmark = pytest.mark.integration
@@ -460,7 +460,7 @@ def test_a_stored_crlf_recipient_is_not_mailed_and_leaves_no_claim(start_functio
         "faces_in_frame": 1,
         "strangers": [{"box": {"x": 150, "y": 80, "w": 100, "h": 100}, "verdict": "stranger"}],
     }
-    response = requests.post(notify.url, json=alert, timeout=60)
+    response = requests.post(notify.url, json=alert, headers=NOTIFY_AUTH, timeout=60)
     held = storage.exists(alert_claim_key("home", "crlf1", "email"))
     mailed = bool(outbox.messages)
     assert not attempt(figures, held or mailed or response.status_code >= 500), (response.status_code, held)

@@ -16,7 +16,7 @@ from facewatch.frames import Box
 from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.layout import encodings_key
 from facewatch.tokens import household_detect_token, sign_face
-from tests.conftest import TESTDATA, clip_frame
+from tests.conftest import NOTIFY_AUTH, TESTDATA, clip_frame
 from tests.reliability.conftest import Frames, known_gallery_bytes, wait_for_results
 
 pytestmark = pytest.mark.integration
@@ -158,7 +158,7 @@ def test_no_secret_in_logs_or_errors(start_function, storage, figures, outbox):
         "faces_in_frame": 1,
         "strangers": [{"box": {"x": 150, "y": 80, "w": 100, "h": 100}, "verdict": "stranger"}],
     }
-    response = requests.post(notify.url, json=alert, timeout=60)
+    response = requests.post(notify.url, json=alert, headers=NOTIFY_AUTH, timeout=60)
     assert response.status_code == 202  # kept as a dead letter
     dead = storage.get("households/home/alerts/dead/sec1.json").body.decode()
     import os

@@ -63,3 +63,11 @@ def test_classify_key_tells_frames_from_known_photos():
     assert isinstance(classify_key("households/home/frames/d/20261125/140312000005-abcdef12.png"), FrameKey)
     with pytest.raises(BadKey):
         classify_key(encodings_key("home"))
+
+
+@pytest.mark.parametrize("index", ["٣", "３", "³", "-1", "", "1x"])
+def test_a_verdict_ids_face_index_is_ascii_digits(index):
+    """isdigit() alone takes other scripts' digits (int() reads "٣" as 3, "³" not at all)."""
+    with pytest.raises(BadKey):
+        FrameKey.from_verdict_id(f"home/door/20261125/140312000005-1b6c52bf41e0#{index}")
+    assert FrameKey.from_verdict_id("home/door/20261125/140312000005-1b6c52bf41e0#12")[1] == 12

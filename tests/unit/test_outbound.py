@@ -7,11 +7,14 @@ import pytest
 
 from facewatch.config import Settings
 from facewatch.outbound import (
+    DOCKER_HOST_NAMES,
     MQTT_SCHEMES,
     OutboundPolicy,
     OutboundRefused,
     Unresolvable,
     check_saved_url,
+    container_hosts,
+    policy_from_settings,
     redact_url,
     resolve_target,
 )
@@ -45,6 +48,12 @@ def resolver(table: dict[str, list[str]]):
         "http://[::ffff:169.254.169.254]/",
         "http://[2002:7f00:1::]/",  # 6to4 of 127.0.0.1
         "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 of 169.254.169.254
+        "http://[::127.0.0.1]/",  # IPv4-compatible
+        "http://[::a9fe:a9fe]/",  # IPv4-compatible 169.254.169.254
+        "http://[::ffff:0:7f00:1]/",  # SIIT of 127.0.0.1
+        "http://[::ffff:0:a9fe:a9fe]/",  # SIIT of 169.254.169.254
+        "http://[64:ff9b:1::a9fe:a9fe]/",  # local-use NAT64
+        "http://[64:ff9b:1:ffff::808:808]/",  # local-use NAT64, whatever it carries
         "http://[fe80::1]/",
         "http://192.0.2.10/",  # documentation
         "http://240.0.0.1/",  # reserved
@@ -163,3 +172,108 @@ def test_the_deployment_default_refuses_private_and_loopback(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     settings = Settings(_env_file=None)
     assert not settings.outbound_allow_private and not settings.outbound_allow_loopback
+
+
+@pytest.mark.parametrize(
+    ("url", "private"),
+    [
+        ("http://[::a01:203]/", "10.1.2.3"),  # IPv4-compatible
+        ("http://[::ffff:0:a01:203]/", "10.1.2.3"),  # SIIT
+    ],
+)
+def test_ipv6_forms_of_an_ipv4_address_are_checked_as_that_address(url, private):
+    with pytest.raises(OutboundRefused, match="FACEWATCH_OUTBOUND_ALLOW_PRIVATE"):
+        resolve_target(url, CLOUD)
+    assert resolve_target(url, LAN).addresses
+    assert resolve_target("http://[::808:808]/", CLOUD).addresses  # a public one passes
+
+
+# --- the deployment's own services -------------------------------------------------------------
+
+COMPOSE = resolver(
+    {
+        "minio": ["172.18.0.2"],
+        "notify": ["172.18.0.5"],
+        "outbox": ["172.18.0.6"],
+        "ha.lan": ["192.168.1.20"],
+        "alias.example": ["172.18.0.2"],
+        "both.example": ["192.168.1.20", "172.18.0.6"],
+    }
+)
+
+
+def compose_policy(**changes: object) -> OutboundPolicy:
+    fields: dict[str, object] = {
+        "allow_private": True,
+        "deployment_hosts": frozenset({"minio", "notify", "outbox", "172.17.0.1"}),
+        "resolve": COMPOSE,
+        **changes,
+    }
+    return OutboundPolicy(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://notify:8080/",
+        "http://MINIO:9000/bucket/key",
+        "http://outbox:1025/",
+        "http://172.18.0.2:9000/",  # minio by address
+        "http://[::ffff:172.18.0.2]:9000/",  # and as IPv6
+        "http://alias.example:9000/",  # another name for it
+        "http://both.example/",  # one of its addresses is the mail server's
+        "http://172.17.0.1:8082/",  # the Docker host's gateway: its published ports
+    ],
+)
+def test_the_deployments_own_services_are_refused_where_private_addresses_are_allowed(url):
+    policy = compose_policy()
+    with pytest.raises(OutboundRefused, match="this deployment's own services"):
+        resolve_target(url, policy)
+    with pytest.raises(OutboundRefused):
+        check_saved_url(url, policy)
+
+
+def test_a_households_lan_receiver_is_still_allowed_beside_the_deployments_services():
+    assert resolve_target("http://ha.lan:8123/api/webhook/x", compose_policy()).addresses == ("192.168.1.20",)
+    assert resolve_target("mqtt://192.168.1.21:1883", compose_policy(), MQTT_SCHEMES).addresses
+
+
+def test_own_services_are_resolved_at_check_time_with_the_policys_resolver():
+    """minio moves to another address (a restarted container): the new one is refused."""
+    answers = {"minio": ["172.18.0.2"], "ha.lan": ["172.18.0.9"]}
+    policy = compose_policy(deployment_hosts=frozenset({"minio"}), resolve=resolver(answers))
+    assert resolve_target("http://ha.lan/", policy)
+    answers["minio"] = ["172.18.0.9"]
+    with pytest.raises(OutboundRefused, match="own services"):
+        resolve_target("http://ha.lan/", policy)
+
+
+def test_the_deployments_own_hosts_come_from_its_settings(monkeypatch):
+    monkeypatch.setattr("facewatch.outbound.CONTAINER_MARKERS", ())
+    settings = Settings(
+        _env_file=None,
+        s3_endpoint_url="http://minio:9000",
+        notify_url="http://notify:8080/",
+        smtp_host="Outbox.",
+        console_url="https://console.example:8443/",
+        feedback_url="http://127.0.0.1:8081/",
+        mqtt_url="mqtt://broker.lan:1883",
+    )
+    policy = policy_from_settings(settings)
+    # feedback on loopback is the loopback rule's; the operator's broker is for households.
+    assert "broker.lan" not in policy.deployment_hosts
+    assert policy.deployment_hosts >= {"minio", "notify", "outbox", "console.example"}
+    assert "127.0.0.1" not in policy.deployment_hosts
+
+
+def test_in_a_container_the_host_gateway_is_the_deployments_own(tmp_path):
+    routes = tmp_path / "route"
+    routes.write_text(
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\n"
+        "eth0\t00000000\t010012AC\t0003\t0\t0\t0\t00000000\n"
+        "eth0\t000012AC\t00000000\t0001\t0\t0\t0\t0000FFFF\n"
+    )
+    marker = tmp_path / ".dockerenv"
+    assert container_hosts([marker], routes) == ()  # not in a container: the LAN's router is not ours
+    marker.touch()
+    assert container_hosts([marker], routes) == (*DOCKER_HOST_NAMES, "172.18.0.1")

@@ -41,7 +41,7 @@ class HttpNotifier:
     ) -> None:
         self.url = url
         self.timeout = timeout
-        self.session = session or requests.Session()
+        self.session = session or _session_without_environment()
         self.token = token
         """notify's bearer token (FACEWATCH_NOTIFY_TOKEN), sent with every alert."""
 
@@ -65,6 +65,14 @@ class HttpNotifier:
             # Not sent, but kept by notify as a dead letter: no reason to hand it over again.
             return AlertOutcome(status=DeliveryStatus.DEAD_LETTERED, kind=alert.kind)
         return handed_over(response, alert.kind)
+
+
+def _session_without_environment() -> requests.Session:
+    """A session that takes no proxy (HTTP(S)_PROXY) or .netrc from the environment: the
+    bearer token goes to notify and nowhere else."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
 
 
 def handed_over(response: requests.Response, kind: AlertKind) -> AlertOutcome:

@@ -7,6 +7,7 @@ import base64
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -150,7 +151,8 @@ def _notification_limit(settings: Settings, headers: Mapping[str, str]) -> int:
     from facewatch.web.sns import SNS_TYPE_HEADER
 
     if settings.webhook_token is None:
-        return EVENT_BYTES
+        # With topics and no token only a signed SNS message is taken: no more than one.
+        return SNS_BODY_BYTES if settings.sns_topic_arns else EVENT_BYTES
     given = {k.lower(): v for k, v in headers.items()}
     bearer = given.get("authorization", "").lower().startswith("bearer ")
     if not bearer and (settings.sns_topic_arns or SNS_TYPE_HEADER in given):
@@ -165,14 +167,25 @@ def _authenticate_notification(
     """Storage servers' webhooks carry the bearer token (None: go on with the request). SNS
     cannot send one: its messages are taken on their signature, from a topic in
     FACEWATCH_SNS_TOPIC_ARNS (web/sns.py), and only as SNS sends them, fresh
-    (web/sns_replays.py); a notification comes back with its signed Timestamp, and its
-    messages about the subscription itself are answered here (the Reply)."""
+    (web/sns_replays.py); with topics and no token, nothing else is taken. A notification
+    comes back with its signed Timestamp, and its messages about the subscription itself
+    are answered here (the Reply)."""
     from facewatch.web.sns import sns_message
     from facewatch.web.sns_replays import check_envelope
 
+    settings = services.settings
     sns = sns_message(body, headers)
-    if sns is None or (sns.type == "Notification" and not services.settings.sns_topic_arns):
-        require_bearer(headers, services.settings.webhook_token)
+    if sns is None or (sns.type == "Notification" and not settings.sns_topic_arns):
+        if settings.webhook_token is None:
+            if settings.sns_topic_arns:
+                # require_bearer passes without a token: SNS's signature is then the only
+                # proof this deployment has, and this request does not carry it.
+                raise Unauthorized(
+                    "recognize takes only SNS-signed messages here (FACEWATCH_SNS_TOPIC_ARNS is "
+                    "set, FACEWATCH_WEBHOOK_TOKEN is not): this is not one"
+                )
+            _warn_tokenless_recognize()
+        require_bearer(headers, settings.webhook_token)
         return None
     if sns.type == "SubscriptionConfirmation":
         check_envelope(sns, headers, datetime.now(UTC))
@@ -184,15 +197,35 @@ def _authenticate_notification(
     return sns, stamp
 
 
+@cache
+def _warn_tokenless_recognize() -> None:
+    """Once per instance: a storage server's webhook without a token is anyone's to call."""
+    log.warning(
+        "recognize takes storage events over HTTP from whoever reaches it: FACEWATCH_WEBHOOK_TOKEN "
+        "is not set (set it, and give the storage server's webhook the same token)"
+    )
+
+
 def _recognize_sns(services: Services, sns: SnsMessage, stamp: datetime) -> Reply:
-    """A signed notification, once: a MessageId taken before is a duplicate, answered 200."""
+    """A signed notification, once: a MessageId handled before is a duplicate, answered
+    200; one still being handled is answered 503, so SNS sends it again later and a
+    handling that dies or outlasts SNS's wait does not lose it."""
     from facewatch.recognize.triggers import parse_event
-    from facewatch.web.sns_replays import signed_message
+    from facewatch.web.sns_replays import Seen, signed_message
 
     claim = services.sns_seen.take(sns, stamp)
-    if claim is None:
-        log.info("SNS message %s was taken before: a duplicate, nothing done", sns.message_id)
+    if claim is Seen.DONE:
+        log.info("SNS message %s was handled before: a duplicate, nothing done", sns.message_id)
         return Reply(200, {"duplicate": sns.message_id, "outcomes": []})
+    if claim is Seen.IN_PROGRESS:
+        log.info("SNS message %s is being handled: SNS is asked to send it again later", sns.message_id)
+        return Reply(
+            503,
+            {
+                "error": "InProgress",
+                "message": f"SNS message {sns.message_id} is being handled; send it again later",
+            },
+        )
     try:
         events = parse_event(signed_message(sns))
         outcomes = [services.recognizer.handle(event).summary() for event in events]
@@ -203,17 +236,33 @@ def _recognize_sns(services: Services, sns: SnsMessage, stamp: datetime) -> Repl
     return Reply(200, {"outcomes": outcomes})
 
 
+NO_NOTIFY_TOKEN = (
+    "notify takes no alert over HTTP until FACEWATCH_NOTIFY_TOKEN is set "
+    "(and recognize is given the same token)"
+)
+
+
+@cache
+def _say_notify_token_missing() -> None:
+    """Once per instance: every alert is refused until the operator sets the token."""
+    log.error("%s", NO_NOTIFY_TOKEN)
+
+
 def notify(
     services: Services, *, body: UnreadBody | Mapping[str, Any], headers: Mapping[str, str] | None = None
 ) -> Reply:
     """An alert from recognize. Over HTTP (a body not read yet) it must carry notify's
-    bearer token, checked before the body is read; Lambda's asynchronous invoke (a decoded
-    event) is authorized by IAM. Either way the alert may show only its own household's
-    frame, in this deployment's bucket."""
+    bearer token, checked before the body is read, and without one configured none is
+    taken (503: an open notify would send any alert); Lambda's asynchronous invoke (a
+    decoded event) is authorized by IAM. Either way the alert may show only its own
+    household's frame, in this deployment's bucket."""
     from facewatch.alerts.alert_scope import check_alert_scope
     from facewatch.alerts.delivery import deliver
 
     if isinstance(body, UnreadBody):
+        if services.settings.notify_token is None:
+            _say_notify_token_missing()
+            return Reply(503, {"error": "NotConfigured", "message": NO_NOTIFY_TOKEN})
         require_bearer(headers or {}, services.settings.notify_token)
         alert = Alert.parse(body.read(ALERT_BYTES))
     else:

@@ -6,9 +6,10 @@ UnsubscribeConfirmation) with the key of a certificate it names in `SigningCertU
 AWS docs ("Verifying the signatures of Amazon SNS messages") describe, a message is taken
 as SNS's only when:
 - `SignatureVersion` is 1 (SHA1withRSA) or 2 (SHA256withRSA);
-- `SigningCertURL` is https, on a host matching `^sns\\.[a-zA-Z0-9\\-]{3,}\\.amazonaws\\.com(\\.cn)?$`,
-  a `.pem` path, with no user, port or query; the certificate is fetched over https (no
-  redirects), cached, and must be in its validity period;
+- `SigningCertURL` is https, on an SNS host (`sns.<region>.amazonaws.com`, `SNS_HOST`),
+  the path `/SimpleNotificationService-<hex>.pem`, with no user, port or query; the
+  certificate is fetched over https (no redirects), cached, and must be in its validity
+  period;
 - its RSA key verifies the base64 `Signature` over the string to sign: `name\\nvalue\\n` for
   each documented field of the message's type, in the documented (byte-sorted) order;
 - its `TopicArn` is one this deployment subscribed (FACEWATCH_SNS_TOPIC_ARNS).
@@ -49,8 +50,14 @@ __all__ = [
 
 SnsType = Literal["Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"]
 SNS_TYPES: tuple[SnsType, ...] = ("Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation")
-SNS_HOST = re.compile(r"^sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com(\.cn)?$")
-"""The hosts SNS serves signing certificates and subscription links from (AWS SDKs' pattern)."""
+SNS_HOST = re.compile(r"sns\.[a-z]{2}(-[a-z]+)+-[0-9]+\.amazonaws\.com(\.cn)?")
+"""The hosts SNS serves signing certificates and subscription links from:
+`sns.<region>.amazonaws.com` (`.com.cn` in China), the region as AWS names them
+(`us-east-1`, `us-gov-west-1`, `cn-north-1`). The AWS SDKs' looser `[a-zA-Z0-9-]{3,}`
+also admits S3's dash-region endpoints, where anyone may own the bucket `sns`
+(`sns.s3-us-west-2.amazonaws.com`)."""
+SNS_CERT_PATH = re.compile(r"/SimpleNotificationService-[0-9a-f]+\.pem")
+"""The path of every signing certificate SNS names (`SimpleNotificationService-<hex>.pem`)."""
 
 # The string to sign, per message type: these fields, in this order (AWS SNS docs).
 _SIGNED_FIELDS: dict[str, tuple[str, ...]] = {
@@ -195,7 +202,8 @@ def _cert_url(url: str) -> str:
         raise SnsRefused(
             f"SNS SigningCertURL host {parts.host!r} is not an SNS host (sns.<region>.amazonaws.com)"
         )
-    if parts.port not in (None, 443) or parts.query or parts.fragment or not parts.path.endswith(".pem"):
+    plain = parts.port in (None, 443) and not parts.query and not parts.fragment
+    if not plain or not SNS_CERT_PATH.fullmatch(parts.path):
         raise SnsRefused(f"SNS SigningCertURL {url!r} is not a certificate file on an SNS host")
     return url
 

@@ -8,8 +8,10 @@ A signature covers some fields of the JSON SNS POSTs, not the request around the
 - its signed `Timestamp` must be within the last hour (and not more than a few minutes
   ahead): a message captured once is not good for ever;
 - its `MessageId` is taken once (`SeenMessages`): a replay within the hour is answered 200
-  as a duplicate, and nothing is done. The ids are kept in the bucket under the hour of
-  their Timestamp (layout.sns_seen_key) and swept once no message of that hour is fresh.
+  as a duplicate, and nothing is done; while the first delivery is still being handled,
+  another is answered 503 (SNS retries it later: should the first die, it is not lost).
+  The ids are kept in the bucket under the hour of their Timestamp (layout.sns_seen_key)
+  and swept once no message of that hour is fresh.
 
 With the signed Message the only thing parsed, a replay cannot vary what it carries (an
 S3 record's eTag, which would make a new alert id), and with the MessageId kept it cannot
@@ -22,7 +24,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from facewatch.exceptions import ObjectMissing, WriteConflict
@@ -30,7 +34,15 @@ from facewatch.layout import SNS_SEEN_PREFIX, sns_seen_key
 from facewatch.store.storage import Storage
 from facewatch.web.sns import SnsMessage, SnsRefused
 
-__all__ = ["ENVELOPE_FIELDS", "MAX_AGE", "MAX_AHEAD", "SeenMessages", "check_envelope", "signed_message"]
+__all__ = [
+    "ENVELOPE_FIELDS",
+    "MAX_AGE",
+    "MAX_AHEAD",
+    "Seen",
+    "SeenMessages",
+    "check_envelope",
+    "signed_message",
+]
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +116,29 @@ KEEP = MAX_AGE + MAX_AHEAD + timedelta(hours=1)
 """Ids of hours older than this are swept: a message of theirs is refused as stale anyway."""
 
 
+class Seen(Enum):
+    """Why a message was not claimed: what recognize answers SNS for it."""
+
+    DONE = "done"
+    """Handled before: a duplicate (200, nothing done)."""
+    IN_PROGRESS = "in progress"
+    """Another delivery holds a live claim (503: SNS sends it again, and once that claim
+    is done it is a duplicate, once it is released or expired it is taken)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Expired:
+    """A claim older than CLAIM_SECONDS and not done: its handler died; taken over if
+    the record is still this version."""
+
+    etag: str
+
+
 class SeenMessages:
     """The SNS MessageIds recognize has taken, in the bucket, so every instance knows them.
 
-    `take` claims an id (a conditional create: of two deliveries at once, one wins);
+    `take` claims an id (a conditional create: of two deliveries at once, one wins; the
+    other learns whether the id is done or still being handled, `Seen`);
     `done` marks it handled for good; `release` lets SNS's retry of a failed one through."""
 
     def __init__(
@@ -126,36 +157,49 @@ class SeenMessages:
     def key(self, message: SnsMessage, stamp: datetime) -> str:
         return sns_seen_key(stamp.strftime("%Y%m%d%H"), message.message_id)
 
-    def take(self, message: SnsMessage, stamp: datetime) -> str | None:
-        """The claim's key when this message is new (or its earlier handler died), None
-        when it was taken before: a duplicate."""
-        key = self.key(message, stamp)
+    def take(self, message: SnsMessage, stamp: datetime) -> str | Seen:
+        """The claim's key when this message is new (or its earlier handler died: its
+        claim expired); else whether it was handled (DONE: a duplicate) or is being
+        handled (IN_PROGRESS: SNS should send it again later)."""
+        now = self.now()
+        body = {"message_id": message.message_id, "claimed_at": now.isoformat(), "done": False}
         # SNS sends one MessageId with one Timestamp; should a copy carry another, the hours
         # beside it are where the first would be (fresh stamps lie within 65 minutes).
         for hour in (stamp - timedelta(hours=1), stamp + timedelta(hours=1)):
-            if self.storage.exists(self.key(message, hour)):
-                return None
-        now = self.now()
-        body = {"message_id": message.message_id, "claimed_at": now.isoformat(), "done": False}
+            beside = self.key(message, hour)
+            held = self._held(beside, now)
+            if held is not None:
+                return held if isinstance(held, Seen) else self._take_over(beside, body, held)
+        key = self.key(message, stamp)
         try:
             self.storage.put_json(key, body, if_none_match=True)
             return key
         except WriteConflict:
             pass
+        held = self._held(key, now)
+        if held is None:
+            return self.take(message, stamp)  # released meanwhile
+        return held if isinstance(held, Seen) else self._take_over(key, body, held)
+
+    def _held(self, key: str, now: datetime) -> Seen | _Expired | None:
+        """What the record at `key` says: handled, claimed now, a claim expired, or none."""
         try:
             held = self.storage.get(key)
         except ObjectMissing:
-            return self.take(message, stamp)  # released meanwhile
+            return None
         record: dict[str, Any] = json.loads(held.body)
         if record.get("done"):
-            return None
+            return Seen.DONE
         claimed_at = datetime.fromisoformat(str(record["claimed_at"]))
         if (now - claimed_at).total_seconds() < CLAIM_SECONDS:
-            return None
+            return Seen.IN_PROGRESS
+        return _Expired(held.etag)
+
+    def _take_over(self, key: str, body: dict[str, Any], expired: _Expired) -> str | Seen:
         try:
-            self.storage.put_json(key, body, if_match=held.etag)
+            self.storage.put_json(key, body, if_match=expired.etag)
         except WriteConflict:
-            return None  # another retry took it over first
+            return Seen.IN_PROGRESS  # another retry took it over first
         return key
 
     def done(self, key: str, message: SnsMessage) -> None:

@@ -24,6 +24,8 @@ from facewatch.web.sns import (
 from tests.conftest import EVENTS
 from tests.fake_sns import CERT_URL, TOPIC, FakeSns
 
+SNS_ORIGIN = "https://sns.us-east-1.amazonaws.com"
+
 
 def notification() -> dict[str, Any]:
     return json.loads((EVENTS / "s3_sns_http_notification.json").read_text())
@@ -175,8 +177,22 @@ def test_a_signature_by_another_key_or_of_the_other_version_is_refused(sns):
         "https://sns.amazonaws.com/SimpleNotificationService-1.pem",
         "https://sns.us-east-1.amazonaws.com@evil.example/SimpleNotificationService-1.pem",
         "https://evil.example#@sns.us-east-1.amazonaws.com/SimpleNotificationService-1.pem",
+        # S3's dash-region endpoints, where anyone may create the bucket `sns`:
+        "https://sns.s3-us-west-2.amazonaws.com/SimpleNotificationService-1.pem",
+        "https://sns.s3-website-us-east-1.amazonaws.com/SimpleNotificationService-1.pem",
+        "https://sns.s3-external-1.amazonaws.com/SimpleNotificationService-1.pem",
     ],
-    ids=["suffix", "other-host", "s3-host", "no-region", "userinfo", "fragment"],
+    ids=[
+        "suffix",
+        "other-host",
+        "s3-host",
+        "no-region",
+        "userinfo",
+        "fragment",
+        "s3-dash-region",
+        "s3-website",
+        "s3-external",
+    ],
 )
 def test_a_certificate_on_any_host_but_sns_is_never_fetched(sns, url):
     signed = {**sns.sign(notification()), "SigningCertURL": url}
@@ -193,14 +209,34 @@ def test_a_certificate_on_any_host_but_sns_is_never_fetched(sns, url):
         ("https://sns.us-east-1.amazonaws.com/?Action=Get&cert=x.pem", "not a certificate file"),
         ("https://sns.us-east-1.amazonaws.com:https/SimpleNotification.pem", "is not a URL"),
         ("https://[sns.us-east-1.amazonaws.com/SimpleNotification.pem", "is not a URL"),
+        ("https://sns.us-east-1.amazonaws.com/x.pem", "not a certificate file"),
+        (f"{SNS_ORIGIN}/bucket/SimpleNotificationService-1.pem", "not a certificate file"),
+        (f"{SNS_ORIGIN}/SimpleNotificationService-1.pem/x.pem", "not a certificate file"),
+        ("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-xyz.pem", "not a certificate file"),
     ],
-    ids=["http", "port", "query", "bad-port", "bad-ipv6"],
+    ids=["http", "port", "query", "bad-port", "bad-ipv6", "other-file", "in-a-folder", "nested", "not-hex"],
 )
 def test_a_certificate_url_that_is_not_https_or_not_a_pem_file_is_refused(sns, url, error):
     signed = {**sns.sign(notification()), "SigningCertURL": url}
     with pytest.raises(SnsRefused, match=error):
         sns.verifier().verify(message(signed))
     assert sns.cert_fetches == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem",
+        "https://sns.eu-central-1.amazonaws.com/SimpleNotificationService-01d088a6f77103d0fe307c0069e40ed6.pem",
+        "https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-0123456789abcdef.pem",
+        "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-3250158c6da6e2b2a5c0d6bd3d5fb5b2.pem",
+    ],
+    ids=["us-west-2", "eu-central-1", "gov", "china"],
+)
+def test_sns_certificates_of_every_partition_are_fetched(sns, url):
+    signed = {**sns.sign(notification()), "SigningCertURL": url}  # the URL is not signed
+    sns.verifier().verify(message(signed))
+    assert sns.cert_fetches == [url]
 
 
 @pytest.mark.parametrize("version", ["3", "0", None, 1], ids=["3", "0", "missing", "number"])
