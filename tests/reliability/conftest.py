@@ -206,3 +206,14 @@ def weed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeedStack]:
         yield stack.start()
     finally:
         stack.stop()
+
+
+@pytest.fixture
+def capture() -> Iterator[object]:
+    """A capture server on 127.0.0.1 (tests/reliability/attacker.py): the webhook receiver
+    and every SSRF target of the attack modules."""
+    from tests.reliability.attacker import Capture
+
+    server = Capture().start()
+    yield server
+    server.stop()

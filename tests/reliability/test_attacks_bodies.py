@@ -34,6 +34,7 @@ from facewatch.records import Alert, FaceVerdict
 from facewatch.store.storage import Storage
 from facewatch.tokens import household_detect_token
 from tests.conftest import clip_frame
+from tests.reliability.attacker import attacked, chunk, snapshot, status_within
 
 pytestmark = pytest.mark.integration
 
@@ -53,20 +54,7 @@ both sides (several MB on loopback) fill before a send waits."""
 TOPIC = "arn:aws:sns:us-east-1:123456789012:facewatch-frames"
 
 
-def attacked(figures: Any, got_through: bool) -> None:
-    figures["attacks_tried"] += 1
-    figures["attack_bypasses"] += 1 if got_through else 0
-
-
-def snapshot(storage: Storage) -> dict[str, str | None]:
-    return {key: storage.etag(key) for key in storage.list_keys("")}
-
-
 # --- the attacker's tools ------------------------------------------------------------------------
-
-
-def chunk(data: bytes) -> bytes:
-    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
 def open_post(url: str, target: str, headers: dict[str, str]) -> socket.socket:
@@ -76,21 +64,6 @@ def open_post(url: str, target: str, headers: dict[str, str]) -> socket.socket:
     lines = [f"POST {target} HTTP/1.1", f"Host: {where.netloc}", *(f"{k}: {v}" for k, v in headers.items())]
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
     return sock
-
-
-def status_of(sock: socket.socket, seconds: float) -> int | None:
-    """The status the server answers with, if it does within `seconds`."""
-    sock.settimeout(seconds)
-    got = b""
-    try:
-        while b"\r\n" not in got:
-            more = sock.recv(4096)
-            if not more:
-                break
-            got += more
-    except OSError:  # a timeout, or a server that hung up without a word
-        return None
-    return int(got.split()[1]) if got.startswith(b"HTTP/") else None
 
 
 def answered(sock: socket.socket) -> bool:
@@ -115,18 +88,18 @@ def push_chunked(sock: socket.socket, total: int, first: int = 64 * KB) -> Sent:
         sock.sendall(chunk(b"x" * first))
         sent = first
         if select.select([sock], [], [], 5)[0]:
-            status, before = status_of(sock, 5), sent
+            status, before = status_within(sock, 5), sent
         block = chunk(b"x" * MB)
         while sent < total:
             sock.sendall(block)
             sent += MB
             if status is None and answered(sock):
-                status, before = status_of(sock, 5), sent
+                status, before = status_within(sock, 5), sent
         sock.sendall(b"0\r\n\r\n")
     except OSError:  # reset or broken pipe: the server stopped taking it
         pass
     if status is None:
-        status, before = status_of(sock, 30), sent
+        status, before = status_within(sock, 30), sent
     return Sent(status, before)
 
 
@@ -270,7 +243,7 @@ def test_a_declared_length_over_the_limit_is_refused_unread(start_function, stor
     for length in (door.limit + 1, 300 * MB):
         headers = headers_for(door, door.signed_in, **{"Content-Length": str(length)})
         with contextlib.closing(open_post(process.url, door.target, headers)) as sock:
-            status = status_of(sock, 10)
+            status = status_within(sock, 10)
         attacked(figures, status != 413)
         assert status == 413, (length, status)
     assert snapshot(storage) == before

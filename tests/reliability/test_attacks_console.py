@@ -26,6 +26,7 @@ from facewatch.local.processes import Process, free_port, function_process, func
 from facewatch.tokens import sign_in_link
 from tests.conftest import TESTDATA
 from tests.console_site import SECRET, Site
+from tests.reliability.attacker import attacked, chunk, status_within
 
 pytestmark = pytest.mark.integration
 PHOTO = (TESTDATA / "known" / "biden" / "biden.jpg").read_bytes()
@@ -33,11 +34,6 @@ MB = 1024 * 1024
 
 
 # --- the attacker's tools ------------------------------------------------------------------
-
-
-def attacked(figures, got_through: bool) -> None:
-    figures["attacks_tried"] += 1
-    figures["attack_bypasses"] += 1 if got_through else 0
 
 
 def token_of(link: str) -> str:
@@ -79,10 +75,6 @@ def part(name: str, data: bytes, filename: str | None = None, boundary: str = "a
     )
 
 
-def chunk(data: bytes) -> bytes:
-    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
-
-
 def open_chunked_post(url: str, path: str, cookie: str = "", boundary: str = "attack") -> socket.socket:
     """A multipart POST whose length nobody knows (chunked): the head only, so far."""
     where = urlsplit(url)
@@ -95,21 +87,6 @@ def open_chunked_post(url: str, path: str, cookie: str = "", boundary: str = "at
     )
     sock.sendall(head.encode())
     return sock
-
-
-def status_within(sock: socket.socket, seconds: float) -> int | None:
-    """The status the server answers with, if it does within `seconds`."""
-    sock.settimeout(seconds)
-    got = b""
-    try:
-        while b"\r\n" not in got:
-            more = sock.recv(4096)
-            if not more:
-                break
-            got += more
-    except TimeoutError:
-        return None
-    return int(got.split()[1]) if got.startswith(b"HTTP/") else None
 
 
 def stream_parts(sock: socket.socket, parts: int, size: int) -> int:

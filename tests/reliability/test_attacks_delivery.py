@@ -12,32 +12,32 @@ Each attempt adds to `attacks_tried`; one that got through adds to `attack_bypas
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
-import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import cv2
 import pytest
 import requests
-from functions_framework import create_app
 
-from facewatch import config
 from facewatch.frames import Box
 from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.layout import FrameKey, household_settings_key
-from facewatch.local.processes import functions_dir
 from facewatch.records import Alert, FaceVerdict
 from facewatch.store.storage import Storage
-from facewatch.web import services as services_module
-from facewatch.web import sns as sns_module
-from tests.conftest import EVENTS, clip_frame, run_cli, s3_event
-from tests.fake_sns import CERT_URL, TOPIC, FakeSns
+from tests.conftest import clip_frame, run_cli, s3_event
+from tests.reliability.attacker import (
+    FRAME,
+    Capture,
+    SnsRecognize,
+    attacked,
+    dead_letters,
+    snapshot,
+    sns_notification,
+    sns_recognize,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -45,72 +45,7 @@ NOTIFY_TOKEN = "notify-token-5e6f7a8b9c0d-1f2e3d4c5b6a7988"
 SECRET_PATH = "api/webhook/SECRET-HA-WEBHOOK-ID-77c1"
 
 
-# --- a capture server: the webhook receiver and every SSRF target -----------------------------
-
-
-@dataclass
-class Capture:
-    """HTTP server recording every request; `/redirect` answers 302 to `location`, `/fail`
-    500, anything else 200. Also counts raw TCP connections (for MQTT) in `connections`."""
-
-    host: str = "127.0.0.1"
-    location: str = ""
-    requests: list[tuple[str, str, bytes]] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def port(self) -> int:
-        assert self.server is not None
-        return int(self.server.server_address[1])
-
-    def url(self, path: str = "hook", host: str | None = None) -> str:
-        name = host or self.host
-        name = f"[{name}]" if ":" in name else name
-        return f"http://{name}:{self.port}/{path}"
-
-    def start(self) -> Capture:
-        capture = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                capture.requests.append(("POST", self.path, body))
-                if self.path.startswith("/redirect"):
-                    self.send_response(302)
-                    self.send_header("Location", capture.location)
-                elif self.path.startswith("/fail"):
-                    self.send_response(500)
-                else:
-                    self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def do_GET(self) -> None:
-                capture.requests.append(("GET", self.path, b""))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        server_class = type("Server", (ThreadingHTTPServer,), {"address_family": family})
-        self.server = server_class((self.host, 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-
-@pytest.fixture
-def capture() -> Iterator[Capture]:
-    server = Capture().start()
-    yield server
-    server.stop()
+# --- where a server may stand: this machine's other addresses ----------------------------------
 
 
 def lan_address() -> str | None:
@@ -138,15 +73,6 @@ def ipv6_loopback() -> bool:
         return True
     except OSError:
         return False
-
-
-def snapshot(storage: Storage) -> dict[str, str | None]:
-    return {key: storage.etag(key) for key in storage.list_keys("")}
-
-
-def count(figures: Any, got_through: bool) -> None:
-    figures["attacks_tried"] += 1
-    figures["attack_bypasses"] += int(got_through)
 
 
 # --- notify: forged alerts ------------------------------------------------------------------------
@@ -229,7 +155,7 @@ def test_forged_alerts_are_refused_by_notify(start_function, storage, capture, f
     ]
     for what, alert, headers, status in attacks:
         response = requests.post(notify.url, json=alert, headers=headers, timeout=60)
-        count(figures, response.status_code < 400 or bool(capture.requests))
+        attacked(figures, response.status_code < 400 or bool(capture.requests))
         assert response.status_code == status, (what, response.status_code, response.text)
         assert capture.requests == [], what
         assert NOTIFY_TOKEN not in response.text
@@ -241,77 +167,26 @@ def test_forged_alerts_are_refused_by_notify(start_function, storage, capture, f
         notify.url, json=alert_for(storage, "eve", frame_key("eve")), headers=auth, timeout=60
     )
     assert own.status_code == 200, own.text
-    assert len(capture.requests) == 1 and b"home" not in capture.requests[0][2]
+    assert len(capture.requests) == 1 and b"home" not in capture.requests[0].body
     assert NOTIFY_TOKEN not in notify.log_path.read_text()
 
 
 # --- SNS: a genuine message dressed up or replayed ------------------------------------------------
 
 
-FRAME = "households/home/frames/door/20261125/140312000005-1b6c52bf41e0.jpg"
 SMUGGLED = "households/home/known/Eve/eve.jpg"
-
-
-def sns_stamp(at: datetime) -> str:
-    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def notification(
-    bucket: str, *, at: datetime | None = None, message_id: str | None = None, etag: str = "9dd4e461"
-) -> dict[str, Any]:
-    payload = json.loads((EVENTS / "s3_sns_http_notification.json").read_text())
-    event = s3_event(bucket, FRAME, name="ObjectRemoved:Delete")
-    event["Records"][0]["s3"]["object"]["eTag"] = etag
-    payload["Message"] = json.dumps(event)
-    payload["Timestamp"] = sns_stamp(at or datetime.now(UTC))
-    payload["MessageId"] = message_id or str(uuid.uuid4())
-    return payload
-
-
-@dataclass
-class Recognize:
-    client: Any
-    sns: FakeSns
-
-    def post(self, payload: dict[str, Any], **headers: str) -> Any:
-        sent = {
-            "x-amz-sns-message-type": payload["Type"],
-            "x-amz-sns-message-id": payload["MessageId"],
-            "x-amz-sns-topic-arn": payload["TopicArn"],
-            "Content-Type": "text/plain; charset=UTF-8",
-            **headers,
-        }
-        return self.client.post("/", data=json.dumps(payload).encode(), headers=sent)
-
-
-@pytest.fixture
-def recognize(monkeypatch: pytest.MonkeyPatch, storage: Storage) -> Iterator[Recognize]:
-    fake = FakeSns()
-    monkeypatch.setattr(
-        sns_module, "https_get", lambda url: fake.fetch_cert(url) if url == CERT_URL else fake.http_get(url)
-    )
-    monkeypatch.setenv("FACEWATCH_BUCKET", storage.bucket)
-    monkeypatch.setenv("FACEWATCH_S3_ENDPOINT_URL", storage.client.meta.endpoint_url)
-    monkeypatch.setenv("FACEWATCH_WEBHOOK_TOKEN", "sns-attack-webhook-token-0123456789abcdef")
-    monkeypatch.setenv("FACEWATCH_SNS_TOPIC_ARNS", TOPIC)
-    config.get_settings.cache_clear()
-    services_module.services.cache_clear()
-    app = create_app("recognize", str(functions_dir() / "recognize" / "main.py"), "http")
-    yield Recognize(app.test_client(), fake)
-    config.get_settings.cache_clear()
-    services_module.services.cache_clear()
 
 
 def test_sns_messages_dressed_up_or_replayed_are_refused(recognize, storage, figures):
     """A genuine signed notification, captured once: with `Records` of its own beside the
     signed Message, with CloudEvent headers, an hour and more later, sent again, and sent
     again with another eTag under the same MessageId: none is acted on again."""
-    genuine = recognize.sns.sign(notification(storage.bucket))
+    genuine = recognize.sns.sign(sns_notification(storage.bucket))
     first = recognize.post(genuine)
     assert first.status_code == 200 and first.get_json()["outcomes"][0]["key"] == FRAME, first.get_json()
     before = snapshot(storage)
     smuggled_records = s3_event(storage.bucket, SMUGGLED, name="ObjectRemoved:Delete")["Records"]
-    fresh = recognize.sns.sign(notification(storage.bucket))
+    fresh = recognize.sns.sign(sns_notification(storage.bucket))
     attacks = [
         ("extra Records", {**fresh, "Records": smuggled_records}, {}, 401),
         ("extra field", {**fresh, "Subject2": "x"}, {}, 401),
@@ -328,13 +203,13 @@ def test_sns_messages_dressed_up_or_replayed_are_refused(recognize, storage, fig
         ),
         (
             "stale Timestamp",
-            recognize.sns.sign(notification(storage.bucket, at=datetime.now(UTC) - timedelta(hours=2))),
+            recognize.sns.sign(sns_notification(storage.bucket, at=datetime.now(UTC) - timedelta(hours=2))),
             {},
             401,
         ),
         (
             "future Timestamp",
-            recognize.sns.sign(notification(storage.bucket, at=datetime.now(UTC) + timedelta(hours=1))),
+            recognize.sns.sign(sns_notification(storage.bucket, at=datetime.now(UTC) + timedelta(hours=1))),
             {},
             401,
         ),
@@ -342,7 +217,7 @@ def test_sns_messages_dressed_up_or_replayed_are_refused(recognize, storage, fig
         (
             "same MessageId, another eTag",
             recognize.sns.sign(
-                notification(storage.bucket, message_id=genuine["MessageId"], etag="ffff0000")
+                sns_notification(storage.bucket, message_id=genuine["MessageId"], etag="ffff0000")
             ),
             {},
             200,
@@ -352,7 +227,9 @@ def test_sns_messages_dressed_up_or_replayed_are_refused(recognize, storage, fig
         response = recognize.post(payload, **headers)
         body = response.get_json()
         acted = bool(body.get("outcomes")) if response.status_code == 200 else False
-        count(figures, acted or response.status_code < 200 or (status == 401 and response.status_code != 401))
+        attacked(
+            figures, acted or response.status_code < 200 or (status == 401 and response.status_code != 401)
+        )
         assert response.status_code == status, (what, response.status_code, body)
         assert not acted, (what, body)
         if status == 200:
@@ -363,12 +240,6 @@ def test_sns_messages_dressed_up_or_replayed_are_refused(recognize, storage, fig
 
 
 # --- SSRF: a household's webhook and broker aimed inside ---------------------------------------------
-
-
-def dead_letters(storage: Storage, household: str) -> str:
-    return "".join(
-        storage.get(k).body.decode() for k in storage.list_keys(f"households/{household}/alerts/dead/")
-    )
 
 
 def post_alert(notify: Any, storage: Storage, household: str) -> requests.Response:
@@ -469,14 +340,14 @@ def test_a_households_webhook_and_broker_cannot_reach_the_deployments_insides(
             save_household_settings(storage, household, own)
             response = post_alert(notify, storage, household)
             reached = any(server.requests for server in watched)
-            count(figures, reached or response.status_code == 200)
+            attacked(figures, reached or response.status_code == 200)
             assert not reached, what
             assert response.status_code == 202, (what, response.status_code, response.text)
             letter = dead_letters(storage, household)
             assert "refused" in letter or "redirect, not followed" in letter, (what, letter)
             assert "SECRET-HA" not in letter and "pw@" not in letter, (what, letter)
         if outside is not None:  # the allowed-looking server was asked, and said "go elsewhere"
-            assert [p for _, p, _ in outside.requests] == [f"/redirect/{SECRET_PATH}"]
+            assert [r.path for r in outside.requests] == [f"/redirect/{SECRET_PATH}"]
         log = notify.log_path.read_text()
         assert "SECRET-HA" not in log and ":pw@" not in log
     finally:
@@ -498,12 +369,12 @@ def test_a_failing_webhook_keeps_its_secret_path_out_of_the_dead_letter_and_the_
     )
     response = post_alert(notify, storage, "home")
     assert response.status_code == 202, response.text
-    assert capture.requests and all(p.startswith("/fail/") for _, p, _ in capture.requests)
+    assert capture.requests and all(r.path.startswith("/fail/") for r in capture.requests)
     letter, log = dead_letters(storage, "home"), notify.log_path.read_text()
     leaked = any(
         secret in text for secret in ("SECRET-HA", "SECRET-Q") for text in (letter, log, response.text)
     )
-    count(figures, leaked)
+    attacked(figures, leaked)
     assert not leaked
     assert f"127.0.0.1:{capture.port}/***" in letter
 
@@ -523,7 +394,12 @@ def test_a_household_cannot_save_a_url_that_points_inside(storage, capture, figu
     ]:
         result = run_cli(storage, "household", "--household", "home", option, url, env=env)
         saved = storage.exists(household_settings_key("home"))
-        count(figures, result.returncode == 0 or saved)
+        attacked(figures, result.returncode == 0 or saved)
         assert result.returncode != 0 and not saved, (url, result.stdout, result.stderr)
         assert "refused" in result.stderr and "SECRET-HA" not in result.stderr and "pw@" not in result.stderr
     assert capture.requests == []
+
+
+@pytest.fixture
+def recognize(monkeypatch: pytest.MonkeyPatch, storage: Storage) -> Iterator[SnsRecognize]:
+    yield from sns_recognize(monkeypatch, storage, "sns-attack-webhook-token-0123456789abcdef")

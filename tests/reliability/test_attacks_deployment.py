@@ -19,7 +19,6 @@ import socket
 import stat
 import subprocess
 import sys
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,6 +33,7 @@ from facewatch.local.processes import LOCAL_CREDENTIALS, StackError, free_port
 from facewatch.local.seaweed import find_weed
 from facewatch.tokens import household_detect_token, sign_in_link
 from tests.conftest import NOTIFY_AUTH, REPO, TESTDATA, clip_frame, run_cli, s3_event
+from tests.reliability.attacker import attacked
 from tests.reliability.conftest import Frames
 
 pytestmark = pytest.mark.integration
@@ -54,12 +54,6 @@ COMPOSE_SECRETS = (
     "MINIO_ROOT_PASSWORD",
 )
 NEWLINE_IDS = ["door\n", "door\r\n", "door\nX-Forged: 1", "\ndoor"]
-
-
-def attempt(figures: Counter[str], got_through: bool) -> bool:
-    figures["attacks_tried"] += 1
-    figures["attack_bypasses"] += int(got_through)
-    return got_through
 
 
 def keys_of(storage: object) -> list[str]:
@@ -106,7 +100,7 @@ def test_a_function_refuses_to_start_with_a_known_or_short_secret(
         started = True
     except StackError:
         started = False
-    assert not attempt(figures, started), f"{function} started with {variable}={value!r}"
+    assert not attacked(figures, started), f"{function} started with {variable}={value!r}"
     (log,) = tmp_path.glob(f"{function}-*.log")
     text = log.read_text()
     assert f"{variable}: " in text and "openssl rand -hex 32" in text, text[-2000:]
@@ -124,7 +118,7 @@ def test_the_cli_signs_no_console_link_with_a_known_secret(figures):
             "home",
             env={"FACEWATCH_LINK_SECRET": value, "FACEWATCH_CONSOLE_URL": "http://127.0.0.1:9/"},
         )
-        assert not attempt(figures, done.returncode == 0 or "signin?token=" in done.stdout), done.stdout
+        assert not attacked(figures, done.returncode == 0 or "signin?token=" in done.stdout), done.stdout
         assert done.returncode == 2
         assert "error: FACEWATCH_LINK_SECRET: " in done.stderr and value not in done.stderr
 
@@ -141,7 +135,7 @@ def test_compose_publishes_only_what_people_open_and_cameras_post_to(figures):
     anything added later. Only console, feedback and detect may be."""
     for name, service in _compose()["services"].items():
         published = bool(service.get("ports")) and name not in PUBLIC_SERVICES
-        assert not attempt(figures, published), f"{name} publishes {service.get('ports')}"
+        assert not attacked(figures, published), f"{name} publishes {service.get('ports')}"
 
 
 def _interpolate(text: str, env: dict[str, str]) -> str:
@@ -170,14 +164,14 @@ def test_compose_does_not_start_without_each_secret(figures, secret):
     except ValueError as exc:
         assert secret in str(exc)
         rendered = None
-    assert not attempt(figures, rendered is not None), f"compose starts without {secret}"
+    assert not attacked(figures, rendered is not None), f"compose starts without {secret}"
 
 
 def test_no_known_secret_is_left_in_the_templates(figures):
     for path in (COMPOSE, K8S / "secrets.yaml", REPO / "infra" / "aws" / "template.yaml"):
         text = path.read_text()
         for known in ("facewatch-link-dev-secret", "dev-token", "minioadmin-dev-secret", "change-me-"):
-            assert not attempt(figures, known in text), f"{path.name} still holds {known}"
+            assert not attacked(figures, known in text), f"{path.name} still holds {known}"
 
 
 def test_k8s_placeholders_start_nothing(figures, tmp_path):
@@ -194,7 +188,7 @@ def test_k8s_placeholders_start_nothing(figures, tmp_path):
                 accepted = True
             except ValueError:  # pydantic's ValidationError
                 accepted = False
-            assert not attempt(figures, accepted), f"Settings take {key}={value!r}"
+            assert not attacked(figures, accepted), f"Settings take {key}={value!r}"
     env = {
         "PATH": f"{tmp_path}:/usr/bin:/bin",  # no `mc`: a script that gets past the check hangs
         "MINIO_ROOT_USER": values["MINIO_ROOT_USER"],
@@ -209,7 +203,7 @@ def test_k8s_placeholders_start_nothing(figures, tmp_path):
         refused = done.returncode != 0 and "refused" in done.stderr
     except subprocess.TimeoutExpired:
         refused = False  # waiting for MinIO: it would have gone on with the placeholders
-    assert not attempt(figures, not refused)
+    assert not attacked(figures, not refused)
 
 
 def test_sam_refuses_a_short_detect_token_and_scopes_tokens_per_household(figures):
@@ -218,9 +212,9 @@ def test_sam_refuses_a_short_detect_token_and_scopes_tokens_per_household(figure
     parameters = decoded_template()["Parameters"]
     pattern = parameters["DetectToken"].get("AllowedPattern")
     for short in ("t0ken", "0123456789abcdef0123456789abcde"):
-        assert not attempt(figures, pattern is None or re.fullmatch(pattern, short) is not None)
+        assert not attacked(figures, pattern is None or re.fullmatch(pattern, short) is not None)
     assert re.fullmatch(pattern, "") and re.fullmatch(pattern, "a" * 64)
-    assert not attempt(figures, parameters["DetectTokenScope"]["Default"] != "household")
+    assert not attacked(figures, parameters["DetectTokenScope"]["Default"] != "household")
 
 
 # --- detect's token scope ---------------------------------------------------------------------
@@ -247,7 +241,7 @@ def test_a_households_camera_token_files_nothing_under_another_household(start_f
         (household_detect_token(DETECT_TOKEN, "shop")[:-2] + "AA", "shop"),
     ):
         response = _post(detect.url, token, household)
-        assert not attempt(figures, response.status_code < 400), (household, response.status_code)
+        assert not attacked(figures, response.status_code < 400), (household, response.status_code)
         assert response.status_code == 401
     assert keys_of(storage) == []
     assert _post(detect.url, home, "home").status_code == 201  # the camera's own household
@@ -267,7 +261,7 @@ def test_with_camera_scope_a_token_files_under_its_own_camera_only(start_functio
         (household_detect_token(DETECT_TOKEN, "home"), "home", "door"),  # the household's
     ):
         response = _post(detect.url, token, household, camera)
-        assert not attempt(figures, response.status_code < 400), (household, camera, response.status_code)
+        assert not attacked(figures, response.status_code < 400), (household, camera, response.status_code)
     assert keys_of(storage) == []
     assert _post(detect.url, door, "home", "door").status_code == 201
     derived = facewatch(
@@ -303,7 +297,7 @@ def test_an_id_with_a_newline_is_refused_by_detect(start_function, storage, figu
     for bad in NEWLINE_IDS:
         for household, camera in (("home", bad), (bad, "door")):
             response = _post(detect.url, DETECT_TOKEN, household, camera)
-            assert not attempt(figures, response.status_code < 400), (household, camera)
+            assert not attacked(figures, response.status_code < 400), (household, camera)
             assert response.status_code == 400 and "invalid" in response.json()["message"]
     assert keys_of(storage) == []
 
@@ -325,7 +319,7 @@ def test_a_frame_key_with_a_newline_is_not_judged_by_recognize(start_function, s
         assert response.status_code < 500, response.text
         (outcome,) = response.json()["outcomes"]
         refused = outcome["action"] == "ignored" and "not a frame key" in outcome["detail"]
-        assert not attempt(figures, not refused), response.text
+        assert not attacked(figures, not refused), response.text
     assert keys_of(storage) == []
 
 
@@ -346,7 +340,7 @@ def test_an_id_with_a_newline_is_refused_by_the_cli(storage, figures, command):
         "FACEWATCH_DETECT_TOKEN": DETECT_TOKEN,
     }
     done = run_cli(storage, *command, "door\n", env=env)
-    assert not attempt(figures, done.returncode == 0), done.stdout
+    assert not attacked(figures, done.returncode == 0), done.stdout
     assert done.returncode == 2 and "invalid" in done.stderr
     assert keys_of(storage) == []
 
@@ -368,7 +362,7 @@ CRLF = "family@example.test\r\nBcc: everyone@evil.example"
 )
 def test_a_household_cannot_save_recipients_that_are_not_a_few_plain_addresses(storage, figures, mail_to):
     done = run_cli(storage, "household", "--household", "home", "--mail-to", mail_to)
-    assert not attempt(figures, done.returncode == 0), done.stdout
+    assert not attacked(figures, done.returncode == 0), done.stdout
     assert done.returncode == 2 and "recipient" in done.stderr
     assert not storage.exists(household_settings_key("home"))
 
@@ -413,7 +407,7 @@ def test_the_console_refuses_crlf_recipients_and_off_site_redirects(start_functi
             "",
             urlsplit(console.url).netloc,
         )
-        assert not attempt(figures, off_site or location != "/"), repr(location)
+        assert not attacked(figures, off_site or location != "/"), repr(location)
     signed = requests.Session()
     signed.cookies.update(_signed_in(console.url).cookies)
     page = signed.get(console.url + "settings", timeout=30)
@@ -429,7 +423,7 @@ def test_the_console_refuses_crlf_recipients_and_off_site_redirects(start_functi
             allow_redirects=False,
             timeout=30,
         )
-        assert not attempt(figures, response.status_code < 400), response.status_code
+        assert not attacked(figures, response.status_code < 400), response.status_code
     assert keys_of(storage) == before
 
 
@@ -463,7 +457,7 @@ def test_a_stored_crlf_recipient_is_not_mailed_and_leaves_no_claim(start_functio
     response = requests.post(notify.url, json=alert, headers=NOTIFY_AUTH, timeout=60)
     held = storage.exists(alert_claim_key("home", "crlf1", "email"))
     mailed = bool(outbox.messages)
-    assert not attempt(figures, held or mailed or response.status_code >= 500), (response.status_code, held)
+    assert not attacked(figures, held or mailed or response.status_code >= 500), (response.status_code, held)
     assert response.status_code == 202, response.text
     assert storage.exists("households/home/alerts/dead/crlf1.json")
 
@@ -504,7 +498,7 @@ def test_up_refuses_a_secrets_file_others_can_read(tmp_path, figures):
         secrets_json.chmod(mode)
         done = _up_until_preflight(data, tmp_path)
         refused = done.returncode == 3 and str(secrets_json) in done.stderr and "chmod 600" in done.stderr
-        assert not attempt(figures, not refused), done.stderr
+        assert not attacked(figures, not refused), done.stderr
         assert "s" * 48 not in done.stderr + done.stdout
 
 
@@ -516,13 +510,13 @@ def test_up_makes_its_data_folder_owner_only_with_keys_of_its_own(tmp_path, figu
     keys = []
     for data in (fresh, older):
         _up_until_preflight(data, tmp_path)
-        assert not attempt(figures, stat.S_IMODE(data.stat().st_mode) != 0o700), oct(data.stat().st_mode)
+        assert not attacked(figures, stat.S_IMODE(data.stat().st_mode) != 0o700), oct(data.stat().st_mode)
         secrets_json = data / "secrets.json"
-        assert not attempt(figures, stat.S_IMODE(secrets_json.stat().st_mode) != 0o600)
+        assert not attacked(figures, stat.S_IMODE(secrets_json.stat().st_mode) != 0o600)
         keys.append(json.loads(secrets_json.read_text()))
     fixed = [k for k in keys if k.get("s3_secret_key") in (None, LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])]
-    assert not attempt(figures, bool(fixed))
-    assert not attempt(figures, keys[0]["s3_secret_key"] == keys[1]["s3_secret_key"])
+    assert not attacked(figures, bool(fixed))
+    assert not attacked(figures, keys[0]["s3_secret_key"] == keys[1]["s3_secret_key"])
 
 
 @needs_weed
@@ -569,7 +563,7 @@ def test_ups_s3_does_not_take_the_credentials_in_the_source(tmp_path, figures):
             read = True
         except ClientError:
             read = False
-        assert not attempt(figures, read)
+        assert not attacked(figures, read)
         own = client(exports["AWS_ACCESS_KEY_ID"], exports["AWS_SECRET_ACCESS_KEY"])
         own.list_objects_v2(Bucket="facewatch")  # type: ignore[attr-defined]
     finally:

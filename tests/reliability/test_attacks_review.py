@@ -15,18 +15,14 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import cv2
 import pytest
 import requests
-from functions_framework import create_app
 from pydantic import SecretStr
 
 from facewatch import config
@@ -37,77 +33,28 @@ from facewatch.exceptions import AlertError, BadKey
 from facewatch.frames import Box
 from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.layout import FrameKey, dead_alert_key, household_settings_key
-from facewatch.local.processes import free_port, functions_dir
+from facewatch.local.processes import free_port
 from facewatch.records import Alert, DeliveryStatus, FaceVerdict
 from facewatch.store.storage import Storage
-from facewatch.web import services as services_module
-from facewatch.web import sns as sns_module
 from facewatch.web.handlers import notify as handle_notify
 from facewatch.web.services import Services
 from facewatch.web.sns import sns_message
 from facewatch.web.sns_replays import CLAIM_SECONDS, SeenMessages
-from tests.conftest import EVENTS, NOTIFY_AUTH, NOTIFY_TOKEN, clip_frame, run_cli, s3_event
-from tests.fake_sns import CERT_URL, TOPIC, FakeSns
+from tests.conftest import NOTIFY_AUTH, NOTIFY_TOKEN, clip_frame, run_cli, s3_event
+from tests.fake_sns import TOPIC
+from tests.reliability.attacker import (
+    FRAME,
+    SnsRecognize,
+    attacked,
+    dead_letters,
+    snapshot,
+    sns_notification,
+    sns_recognize,
+)
 
 pytestmark = pytest.mark.integration
 
-FRAME = "households/home/frames/door/20261125/140312000005-1b6c52bf41e0.jpg"
 SECRET_PATH = "api/webhook/SECRET-HA-WEBHOOK-ID-9a0b"
-
-
-def count(figures: Any, got_through: bool) -> bool:
-    figures["attacks_tried"] += 1
-    figures["attack_bypasses"] += int(got_through)
-    return got_through
-
-
-def snapshot(storage: Storage) -> dict[str, str | None]:
-    return {key: storage.etag(key) for key in storage.list_keys("")}
-
-
-@dataclass
-class Capture:
-    """An HTTP server on 127.0.0.1 recording every request, headers included; answers 200."""
-
-    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def port(self) -> int:
-        assert self.server is not None
-        return int(self.server.server_address[1])
-
-    def start(self) -> Capture:
-        capture = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _record(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                capture.requests.append((self.command, self.path, dict(self.headers)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            do_GET = do_POST = _record
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-
-@pytest.fixture
-def capture() -> Iterator[Capture]:
-    server = Capture().start()
-    yield server
-    server.stop()
 
 
 def frame_key(household: str) -> str:
@@ -127,12 +74,6 @@ def alert_for(storage: Storage, household: str, key: str, **changes: Any) -> dic
         faces_in_frame=1,
     )
     return {**alert.model_dump(mode="json"), **changes}
-
-
-def dead_letters(storage: Storage, household: str) -> str:
-    return "".join(
-        storage.get(k).body.decode() for k in storage.list_keys(f"households/{household}/alerts/dead/")
-    )
 
 
 # --- 1. recognize with SNS topics and no webhook token ---------------------------------------------
@@ -181,48 +122,12 @@ def test_recognize_taking_sns_without_a_webhook_token_takes_nothing_unsigned(
     for what, body, headers in attacks:
         response = requests.post(recognize.url, json=body, headers=headers, timeout=60)
         acted = response.status_code == 200 and bool(response.json().get("outcomes"))
-        count(figures, acted or response.status_code != 401)
+        attacked(figures, acted or response.status_code != 401)
         assert response.status_code == 401, (what, response.status_code, response.text)
     assert snapshot(storage) == before
 
 
 # --- 2. an SNS retry while the first delivery is still being handled -------------------------------
-
-
-def sns_notification(bucket: str) -> dict[str, Any]:
-    payload = json.loads((EVENTS / "s3_sns_http_notification.json").read_text())
-    payload["Message"] = json.dumps(s3_event(bucket, FRAME, name="ObjectRemoved:Delete"))
-    payload["Timestamp"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    payload["MessageId"] = str(uuid.uuid4())
-    return payload
-
-
-@dataclass
-class Recognize:
-    client: Any
-    sns: FakeSns
-
-    def post(self, payload: dict[str, Any]) -> Any:
-        headers = {"x-amz-sns-message-type": payload["Type"], "Content-Type": "text/plain; charset=UTF-8"}
-        return self.client.post("/", data=json.dumps(payload).encode(), headers=headers)
-
-
-@pytest.fixture
-def recognize_app(monkeypatch: pytest.MonkeyPatch, storage: Storage) -> Iterator[Recognize]:
-    fake = FakeSns()
-    monkeypatch.setattr(
-        sns_module, "https_get", lambda url: fake.fetch_cert(url) if url == CERT_URL else fake.http_get(url)
-    )
-    monkeypatch.setenv("FACEWATCH_BUCKET", storage.bucket)
-    monkeypatch.setenv("FACEWATCH_S3_ENDPOINT_URL", storage.client.meta.endpoint_url)
-    monkeypatch.setenv("FACEWATCH_WEBHOOK_TOKEN", "review-attack-webhook-token-0123456789abcdef")
-    monkeypatch.setenv("FACEWATCH_SNS_TOPIC_ARNS", TOPIC)
-    config.get_settings.cache_clear()
-    services_module.services.cache_clear()
-    app = create_app("recognize", str(functions_dir() / "recognize" / "main.py"), "http")
-    yield Recognize(app.test_client(), fake)
-    config.get_settings.cache_clear()
-    services_module.services.cache_clear()
 
 
 def test_an_sns_retry_during_a_slow_or_dead_first_handling_is_not_lost(recognize_app, storage, figures):
@@ -239,7 +144,7 @@ def test_an_sns_retry_during_a_slow_or_dead_first_handling_is_not_lost(recognize
 
     retry = recognize_app.post(payload)
     lost = retry.status_code == 200
-    count(figures, lost)
+    attacked(figures, lost)
     assert retry.status_code == 503, retry.get_json()
     assert storage.get_json(claim)["done"] is False, "the claim is left to its holder"
 
@@ -248,11 +153,11 @@ def test_an_sns_retry_during_a_slow_or_dead_first_handling_is_not_lost(recognize
     old = datetime.now(UTC) - timedelta(seconds=CLAIM_SECONDS + 30)
     storage.put_json(claim, {**record, "claimed_at": old.isoformat()})
     taken = recognize_app.post(payload)
-    count(figures, not (taken.status_code == 200 and taken.get_json().get("outcomes")))
+    attacked(figures, not (taken.status_code == 200 and taken.get_json().get("outcomes")))
     assert taken.status_code == 200 and taken.get_json()["outcomes"][0]["key"] == FRAME, taken.get_json()
 
     again = recognize_app.post(payload)
-    count(figures, bool(again.get_json().get("outcomes")))
+    attacked(figures, bool(again.get_json().get("outcomes")))
     assert again.status_code == 200 and again.get_json()["duplicate"] == payload["MessageId"]
 
 
@@ -281,7 +186,7 @@ def test_notify_without_a_token_takes_no_alert_over_http(start_function, storage
         response = requests.post(
             notify.url, json=alert_for(storage, "eve", frame_key("eve")), headers=headers, timeout=60
         )
-        count(figures, response.status_code < 400 or bool(capture.requests))
+        attacked(figures, response.status_code < 400 or bool(capture.requests))
         assert response.status_code == 503, response.text
         assert "FACEWATCH_NOTIFY_TOKEN" in response.json()["message"]
     assert capture.requests == [] and snapshot(storage) == before
@@ -376,7 +281,7 @@ def test_a_households_url_cannot_name_the_deployments_own_services(start_functio
         )
         letter = dead_letters(storage, household)
         refused = "refused" in letter
-        count(figures, bool(capture.requests) or not refused)
+        attacked(figures, bool(capture.requests) or not refused)
         assert not capture.requests, what
         assert response.status_code == 202, (what, response.status_code, response.text)
         assert refused, (what, letter)
@@ -402,7 +307,7 @@ def test_a_household_cannot_save_a_url_naming_the_deployments_own_services(stora
         env["FACEWATCH_OUTBOUND_ALLOW_LOOPBACK"] = "false" if "::127" in url else "true"
         result = run_cli(storage, "household", "--household", "home", option, url, env=env)
         saved = storage.exists(household_settings_key("home"))
-        count(figures, result.returncode == 0 or saved)
+        attacked(figures, result.returncode == 0 or saved)
         assert result.returncode != 0 and not saved, (url, result.stdout, result.stderr)
         assert "refused" in result.stderr and "SECRET-HA" not in result.stderr and "pw@" not in result.stderr
 
@@ -421,7 +326,7 @@ def test_a_certificate_on_s3s_dash_region_endpoint_is_never_fetched(recognize_ap
         payload = {**recognize_app.sns.sign(sns_notification(storage.bucket)), "SigningCertURL": url}
         response = recognize_app.post(payload)
         fetched = url in recognize_app.sns.gets or url in recognize_app.sns.cert_fetches
-        count(figures, fetched or response.status_code != 401)
+        attacked(figures, fetched or response.status_code != 401)
         assert response.status_code == 401 and not fetched, (url, response.get_json())
 
 
@@ -457,8 +362,8 @@ def test_a_dead_letter_is_sent_only_within_the_household_whose_folder_holds_it(s
     outcomes = retry_dead_letters(
         storage=storage, mail=SmtpTransport("127.0.0.1", free_port()), settings=settings, household="eve"
     )
-    count(figures, bool(capture.requests))
-    count(figures, any(o.status is not DeliveryStatus.DEAD_LETTERED for o in outcomes.values()))
+    attacked(figures, bool(capture.requests))
+    attacked(figures, any(o.status is not DeliveryStatus.DEAD_LETTERED for o in outcomes.values()))
     assert capture.requests == []
     assert set(outcomes) == set(planted)
     assert all(o.status is DeliveryStatus.DEAD_LETTERED for o in outcomes.values()), outcomes
@@ -491,8 +396,8 @@ def test_recognizes_hand_over_gives_no_proxy_notifys_token(capture, monkeypatch,
     )
     with pytest.raises(AlertError):  # nothing listens where notify is said to be
         notifier.send(alert)
-    leaked = any(NOTIFY_TOKEN in " ".join(h.values()) for _, _, h in capture.requests)
-    count(figures, leaked or bool(capture.requests))
+    leaked = any(NOTIFY_TOKEN in " ".join(r.headers.values()) for r in capture.requests)
+    attacked(figures, leaked or bool(capture.requests))
     assert capture.requests == []
 
 
@@ -506,6 +411,11 @@ def test_a_verdict_id_takes_only_ascii_digits_for_the_face(index, figures):
         through = True
     except BadKey:
         through = False
-    count(figures, through)
+    attacked(figures, through)
     assert not through
     assert FrameKey.from_verdict_id("home/door/20261125/140312000005-1b6c52bf41e0#3")[1] == 3
+
+
+@pytest.fixture
+def recognize_app(monkeypatch: pytest.MonkeyPatch, storage: Storage) -> Iterator[SnsRecognize]:
+    yield from sns_recognize(monkeypatch, storage, "review-attack-webhook-token-0123456789abcdef")
