@@ -19,7 +19,10 @@ import pytest
 from functions_framework import create_app
 
 from facewatch import config
+from facewatch.frames import Box
+from facewatch.layout import FrameKey
 from facewatch.local.processes import functions_dir
+from facewatch.records import Alert, FaceVerdict
 from facewatch.store.storage import Storage
 from facewatch.web import services as services_module
 from facewatch.web import sns as sns_module
@@ -46,6 +49,28 @@ def dead_letters(storage: Storage, household: str) -> str:
     return "".join(
         storage.get(k).body.decode() for k in storage.list_keys(f"households/{household}/alerts/dead/")
     )
+
+
+def frame_key(household: str, camera: str = "door") -> str:
+    """A new frame key of the household's camera, as the agent names frames."""
+    return str(FrameKey.new(household, camera, datetime.now(UTC)))
+
+
+def alert_for(storage: Storage, household: str, key: str, **changes: Any) -> dict[str, Any]:
+    """An alert as recognize hands it over, about `key`, with `changes` made as an attacker
+    would make them."""
+    frame = FrameKey.parse(key)
+    alert = Alert(
+        alert_id=uuid.uuid4().hex[:20],
+        household=household,
+        camera=frame.camera,
+        bucket=storage.bucket,
+        frame_key=key,
+        captured_at=datetime.now(UTC),
+        faces=[FaceVerdict(box=Box(10, 10, 50, 50), verdict="stranger", verdict_id=f"{household}/x#0")],
+        faces_in_frame=1,
+    )
+    return {**alert.model_dump(mode="json"), **changes}
 
 
 # --- a capture server: the webhook receiver and every SSRF target ------------------------------------

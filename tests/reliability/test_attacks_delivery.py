@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,18 +21,18 @@ import cv2
 import pytest
 import requests
 
-from facewatch.frames import Box
 from facewatch.household.settings import HouseholdSettings, save_household_settings
-from facewatch.layout import FrameKey, household_settings_key
-from facewatch.records import Alert, FaceVerdict
+from facewatch.layout import household_settings_key
 from facewatch.store.storage import Storage
 from tests.conftest import clip_frame, run_cli, s3_event
 from tests.reliability.attacker import (
     FRAME,
     Capture,
     SnsRecognize,
+    alert_for,
     attacked,
     dead_letters,
+    frame_key,
     snapshot,
     sns_notification,
     sns_recognize,
@@ -76,25 +75,6 @@ def ipv6_loopback() -> bool:
 
 
 # --- notify: forged alerts ------------------------------------------------------------------------
-
-
-def frame_key(household: str, camera: str = "door") -> str:
-    return str(FrameKey.new(household, camera, datetime.now(UTC)))
-
-
-def alert_for(storage: Storage, household: str, key: str, **changes: Any) -> dict[str, Any]:
-    frame = FrameKey.parse(key)
-    alert = Alert(
-        alert_id=uuid.uuid4().hex[:20],
-        household=household,
-        camera=frame.camera,
-        bucket=storage.bucket,
-        frame_key=key,
-        captured_at=datetime.now(UTC),
-        faces=[FaceVerdict(box=Box(10, 10, 50, 50), verdict="stranger", verdict_id=f"{household}/x#0")],
-        faces_in_frame=1,
-    )
-    return {**alert.model_dump(mode="json"), **changes}
 
 
 def start_notify(start_function: Any, storage: Storage, **env: str) -> Any:

@@ -18,7 +18,6 @@ import socket
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import cv2
 import pytest
@@ -30,11 +29,10 @@ from facewatch.alerts.dead_letters import retry_dead_letters
 from facewatch.alerts.handover import HttpNotifier
 from facewatch.alerts.mail_transport import SmtpTransport
 from facewatch.exceptions import AlertError, BadKey
-from facewatch.frames import Box
 from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.layout import FrameKey, dead_alert_key, household_settings_key
 from facewatch.local.processes import free_port
-from facewatch.records import Alert, DeliveryStatus, FaceVerdict
+from facewatch.records import Alert, DeliveryStatus
 from facewatch.store.storage import Storage
 from facewatch.web.handlers import notify as handle_notify
 from facewatch.web.services import Services
@@ -45,8 +43,10 @@ from tests.fake_sns import TOPIC
 from tests.reliability.attacker import (
     FRAME,
     SnsRecognize,
+    alert_for,
     attacked,
     dead_letters,
+    frame_key,
     snapshot,
     sns_notification,
     sns_recognize,
@@ -55,25 +55,6 @@ from tests.reliability.attacker import (
 pytestmark = pytest.mark.integration
 
 SECRET_PATH = "api/webhook/SECRET-HA-WEBHOOK-ID-9a0b"
-
-
-def frame_key(household: str) -> str:
-    return str(FrameKey.new(household, "door", datetime.now(UTC)))
-
-
-def alert_for(storage: Storage, household: str, key: str, **changes: Any) -> dict[str, Any]:
-    frame = FrameKey.parse(key)
-    alert = Alert(
-        alert_id=uuid.uuid4().hex[:20],
-        household=household,
-        camera=frame.camera,
-        bucket=storage.bucket,
-        frame_key=key,
-        captured_at=datetime.now(UTC),
-        faces=[FaceVerdict(box=Box(10, 10, 50, 50), verdict="stranger", verdict_id=f"{household}/x#0")],
-        faces_in_frame=1,
-    )
-    return {**alert.model_dump(mode="json"), **changes}
 
 
 # --- 1. recognize with SNS topics and no webhook token ---------------------------------------------
