@@ -140,7 +140,13 @@ def test_scraped_counts_match_the_frames_sent_and_the_alerts_delivered(pipeline,
 
     # No secret, no face, no address in any line the two processes wrote.
     text = recognize.log_path.read_text() + notify.log_path.read_text()
-    secrets = [WEBHOOK_TOKEN, NOTIFY_TOKEN, LINK_SECRET, METRICS_TOKEN, LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]]
+    secrets = [
+        WEBHOOK_TOKEN,
+        NOTIFY_TOKEN,
+        LINK_SECRET,
+        METRICS_TOKEN,
+        LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    ]
     for secret in secrets:
         assert secret not in text
     assert RECIPIENT not in text

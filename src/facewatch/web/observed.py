@@ -54,7 +54,7 @@ def prometheus() -> PrometheusSink:
 
         found = _sinks["prometheus"] = PrometheusSink(per_household=get_settings().metrics_per_household)
         figures.use(found, per_household=get_settings().metrics_per_household)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def emf(function: str) -> EmfSink:
@@ -64,7 +64,7 @@ def emf(function: str) -> EmfSink:
 
         found = _sinks["emf"] = EmfSink(function)
         figures.use(found, per_household=get_settings().metrics_per_household)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def http(function: str) -> Callable[[F], F]:
