@@ -185,14 +185,18 @@ def recognized(outcome: Outcome, now: datetime | None = None) -> None:
 
 
 def _recognize_alert(alert: AlertOutcome, household: str, *, new_visit: bool) -> None:
-    if alert.status is DeliveryStatus.HELD_BACK:
-        rule = held_back_rule(alert.detail)
-        if rule != "open_visit" and new_visit:
-            record(figures.VISITS, household=household)
-        record(figures.ALERTS, channel="none", outcome="held_back", rule=rule, household=household)
-    else:
-        # Handed to notify: the visit is new; notify counts each channel's outcome.
+    """A stranger face's alert: a face of a visit already open is no alert at all; a new
+    visit is handed to notify (which counts each channel's outcome) or held back by a
+    household's rule (counted here, channel `none`)."""
+    if alert.status is not DeliveryStatus.HELD_BACK:
         record(figures.VISITS, household=household)
+        return
+    rule = held_back_rule(alert.detail)
+    if rule in ("open_visit", "known_track"):
+        return
+    if new_visit:
+        record(figures.VISITS, household=household)
+    record(figures.ALERTS, channel="none", outcome="held_back", rule=rule, household=household)
 
 
 def delivered(alert: Alert, delivery: Delivery) -> None:
