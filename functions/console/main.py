@@ -7,6 +7,7 @@ signed in to by a one-time link (`facewatch console-link`).
 import functions_framework
 from flask import Request, Response
 
+from facewatch.web import observed
 from facewatch.web.console.app import handle_http
 from facewatch.web.services import services
 from facewatch.web.transport import flask_response
@@ -17,6 +18,7 @@ services()
 
 
 @functions_framework.http
+@observed.http("console")
 def console(request: Request) -> Response:
     # Every failure becomes a page inside handle_http: a browser, not a program, reads it.
     # Streamed: so that functions-framework does not read a refused upload's body.

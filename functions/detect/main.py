@@ -9,7 +9,7 @@ from typing import Any
 import functions_framework
 from flask import Request, Response
 
-from facewatch.web import handlers
+from facewatch.web import handlers, observed
 from facewatch.web.services import services
 from facewatch.web.transport import UnreadBody, flask_response, guarded
 
@@ -19,6 +19,7 @@ services()
 
 
 @functions_framework.http
+@observed.http("detect")
 def detect(request: Request) -> Response:
     def work() -> handlers.Reply:
         # The frame is read once the camera's token is checked, within max_upload_bytes.
@@ -30,6 +31,7 @@ def detect(request: Request) -> Response:
     return flask_response(guarded("detect", work))
 
 
+@observed.on_lambda("detect")
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     def work() -> handlers.Reply:
         headers, params, body = handlers.lambda_http_parts(event)

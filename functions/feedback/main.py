@@ -8,6 +8,7 @@ import functions_framework
 from flask import Request, Response
 
 from facewatch.web import feedback as core
+from facewatch.web import observed
 from facewatch.web.services import services
 from facewatch.web.transport import flask_response, guarded, read_form
 
@@ -17,6 +18,7 @@ services()
 
 
 @functions_framework.http
+@observed.http("feedback")
 def feedback(request: Request) -> Response:
     def work() -> core.Reply:
         s = services()

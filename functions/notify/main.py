@@ -9,7 +9,7 @@ from typing import Any
 import functions_framework
 from flask import Request, Response
 
-from facewatch.web import handlers
+from facewatch.web import handlers, observed
 from facewatch.web.services import services
 from facewatch.web.transport import UnreadBody, flask_response, guarded, lambda_result
 
@@ -19,6 +19,7 @@ services()
 
 
 @functions_framework.http
+@observed.http("notify")
 def notify(request: Request) -> Response:
     def work() -> handlers.Reply:
         # The alert is read once the token is checked, within handlers.ALERT_BYTES.
@@ -28,5 +29,6 @@ def notify(request: Request) -> Response:
     return flask_response(guarded("notify", work))
 
 
+@observed.on_lambda("notify")
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     return lambda_result(guarded("notify", lambda: handlers.notify(services(), body=event)))

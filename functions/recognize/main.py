@@ -11,7 +11,7 @@ from typing import Any
 import functions_framework
 from flask import Request, Response
 
-from facewatch.web import handlers
+from facewatch.web import handlers, observed
 from facewatch.web.services import services
 from facewatch.web.transport import UnreadBody, flask_response, guarded, lambda_result
 
@@ -21,6 +21,7 @@ services()
 
 
 @functions_framework.http
+@observed.http("recognize")
 def recognize(request: Request) -> Response:
     def work() -> handlers.Reply:
         # Read once the webhook's token is checked (or, SNS's, within the largest message).
@@ -30,5 +31,6 @@ def recognize(request: Request) -> Response:
     return flask_response(guarded("recognize", work))
 
 
+@observed.on_lambda("recognize")
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     return lambda_result(guarded("recognize", lambda: handlers.recognize(services(), headers={}, body=event)))

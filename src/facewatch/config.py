@@ -235,7 +235,19 @@ class Settings(BaseSettings):
     """Larger images are refused. Checked from the image header before any pixel is
     decoded: a decompression bomb is refused, not decoded."""
 
-    @field_validator("link_secret", "webhook_token", "detect_token", "notify_token")
+    # --- metrics and logs (docs/operators.md) ------------------------------------------
+    metrics_per_household: bool = False
+    """Label the metrics by household too: one time series per household and value of every
+    other label, so leave it off for a deployment of many households."""
+    metrics_token: SecretStr | None = None
+    """The bearer token a long-running function's /metrics asks for (a Prometheus outside
+    the host: compose, Kubernetes). Unset, /metrics answers only requests made to 127.0.0.1
+    directly, never one a proxy passed on."""
+    log_format: Literal["text", "json"] = "text"
+    """json: the functions log JSON lines, each with the request id (the frame's key) that
+    follows a frame from its upload to its alert; text: as before."""
+
+    @field_validator("link_secret", "webhook_token", "detect_token", "notify_token", "metrics_token")
     @classmethod
     def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
         # smtp_password and mqtt_url are not checked: the mail server's and the broker's
@@ -245,7 +257,13 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "mqtt_url", "link_secret", "webhook_token", "detect_token", "notify_token", mode="before"
+        "mqtt_url",
+        "link_secret",
+        "webhook_token",
+        "detect_token",
+        "notify_token",
+        "metrics_token",
+        mode="before",
     )
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:

@@ -33,6 +33,7 @@ from tests.integration.up_harness import (
     facewatch,
     json_lines,
     listening,
+    status,
     storage_of,
     wait_for,
     write_config,
@@ -86,6 +87,11 @@ def test_up_runs_the_pipeline_and_keeps_everything_across_a_restart(tmp_path, po
     events = wait_for("a verdict on every uploaded frame", every_frame_judged, up)
     strangers = json_lines(facewatch("strangers", "--household", "home", "--json", env=env))
     assert strangers
+    # --status adds up the functions' /metrics: every frame judged once, every email counted.
+    counts = status(data)["counts"]
+    assert counts["frames_judged"] == len({r["frame_key"] for r in events}), counts
+    assert counts["alerts"] == {"email sent": len(list(outbox.glob("*.eml")))}, counts
+    assert counts["gallery_rebuilds"] >= 1, counts
 
     assert up.stop() == 0, up.stderr()
     assert not any(listening(port) for port in ports.values()), "a process outlived the stop"

@@ -56,6 +56,8 @@ class Outcome:
     action: Action
     result: FrameResult | None = None
     detail: str = ""
+    judging_seconds: float | None = None
+    """How long encoding and judging the frame's faces took (the operator's metrics)."""
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"key": self.key, "action": self.action}
@@ -253,9 +255,10 @@ class Recognizer:
         faces, boxes_from = find_faces(image, meta, self.settings)
         processed_at = self.now()
         gallery, etag, why_not = self._gallery(key.household)
-        faces, encodings = judge_faces(
-            image, faces, gallery, self.policy, why_not, negatives=self._negatives(key.household)
-        )
+        negatives = self._negatives(key.household)
+        started = time.perf_counter()
+        faces, encodings = judge_faces(image, faces, gallery, self.policy, why_not, negatives=negatives)
+        judging_seconds = time.perf_counter() - started
         judged = FrameResult(
             household=key.household,
             camera=key.camera,
@@ -276,7 +279,7 @@ class Recognizer:
             ", ".join(f.verdict for f in result.faces) or "no face",
             result.alert,
         )
-        return Outcome(event.key, "judged", result)
+        return Outcome(event.key, "judged", result, judging_seconds=judging_seconds)
 
     def _follow_up(
         self,

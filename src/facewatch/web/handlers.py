@@ -16,12 +16,14 @@ from facewatch.exceptions import BadInput
 from facewatch.frames import EARLIEST_CAPTURE
 from facewatch.layout import check_id
 from facewatch.records import Alert, DeliveryStatus
+from facewatch.telemetry.logs import set_request_id
 from facewatch.tokens import household_detect_token
 from facewatch.web.services import Services
 from facewatch.web.transport import Reply, Unauthorized, UnreadBody, require_bearer
 
 if TYPE_CHECKING:
     from facewatch.config import Settings
+    from facewatch.recognize.triggers import StorageEvent
     from facewatch.web.sns import SnsMessage
 
 __all__ = ["Reply", "detect", "lambda_http_parts", "lambda_http_reply", "notify", "recognize"]
@@ -76,6 +78,8 @@ def detect(
     )
     if stored.key is None:
         return Reply(200, {"stored": None, "faces": []})
+    set_request_id(stored.key)
+    log.info("stored a frame of %d face(s) from %s/%s", len(stored.boxes), household, camera)
     return Reply(201, {"stored": stored.key, "faces": [b.as_list() for b in stored.boxes]})
 
 
@@ -138,8 +142,20 @@ def recognize(
         events = parse_event(raw, headers)
     else:  # Lambda's S3 trigger arrives decoded, through the Lambda API: no check needed
         events = parse_event(body, headers)
-    outcomes = [services.recognizer.handle(event).summary() for event in events]
-    return Reply(200, {"outcomes": outcomes})
+    return Reply(200, {"outcomes": _judge(services, events)})
+
+
+def _judge(services: Services, events: list[StorageEvent]) -> list[dict[str, Any]]:
+    """Each event handled, logged under its frame's key as request id, and measured."""
+    from facewatch.web.observed import recognized
+
+    outcomes = []
+    for event in events:
+        set_request_id(event.key)
+        outcome = services.recognizer.handle(event)
+        recognized(outcome)
+        outcomes.append(outcome.summary())
+    return outcomes
 
 
 def _notification_limit(settings: Settings, headers: Mapping[str, str]) -> int:
@@ -228,7 +244,7 @@ def _recognize_sns(services: Services, sns: SnsMessage, stamp: datetime) -> Repl
         )
     try:
         events = parse_event(signed_message(sns))
-        outcomes = [services.recognizer.handle(event).summary() for event in events]
+        outcomes = _judge(services, events)
     except BaseException:
         services.sns_seen.release(claim)  # SNS sends it again: let that through
         raise
@@ -258,6 +274,7 @@ def notify(
     household's frame, in this deployment's bucket."""
     from facewatch.alerts.alert_scope import check_alert_scope
     from facewatch.alerts.delivery import deliver
+    from facewatch.web.observed import delivered
 
     if isinstance(body, UnreadBody):
         if services.settings.notify_token is None:
@@ -268,7 +285,9 @@ def notify(
     else:
         alert = Alert.parse(body)
     alert = check_alert_scope(alert, services.storage.bucket)
+    set_request_id(alert.frame_key)
     delivery = deliver(alert, storage=services.storage, mail=services.mail, settings=services.settings)
+    delivered(alert, delivery)
     # 202: not delivered yet, but kept safe as a dead letter; the sender need not retry.
     status = 202 if delivery.status is DeliveryStatus.DEAD_LETTERED else 200
     # `delivered` is for people and logs; recognize reads `channels` (alerts/handover.py).

@@ -80,6 +80,7 @@ def guarded(name: str, work: Callable[[], Reply]) -> Reply:
         return work()
     except FacewatchError as exc:
         status = status_for(exc)
+        _count_error(name, type(exc).__name__)
         log.log(
             logging.WARNING if status < 500 else logging.ERROR,
             "%s: %d %s: %s",
@@ -90,8 +91,15 @@ def guarded(name: str, work: Callable[[], Reply]) -> Reply:
         )
         return Reply(status, {"error": type(exc).__name__, "message": str(exc)})
     except Exception as exc:  # a bug: keep the process up, say so, and let the sender retry
+        _count_error(name, "InternalError")
         log.exception("%s: unexpected failure", name)
         return Reply(500, {"error": "InternalError", "message": f"{type(exc).__name__}: unexpected failure"})
+
+
+def _count_error(function: str, kind: str) -> None:
+    from facewatch.telemetry.figures import ERRORS, record
+
+    record(ERRORS, function=function, kind=kind)
 
 
 def flask_response(reply: Reply) -> Any:

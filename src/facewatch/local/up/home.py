@@ -365,7 +365,13 @@ class HomeStack:
 
     def _extra_status(self) -> dict[str, Any]:
         cameras = {f"{a.household}/{a.camera}": a.stats() for a in self.agents}
-        return {"cameras": cameras, **(self.sweeper.status() if self.sweeper is not None else {})}
+        # `facewatch up --status` reads each function's /metrics there (on 127.0.0.1).
+        metrics = {name: f"{p.url}metrics" for name, p in self.functions.items() if p.url}
+        return {
+            "cameras": cameras,
+            "metrics": metrics,
+            **(self.sweeper.status() if self.sweeper is not None else {}),
+        }
 
     @property
     def status_path(self) -> Path:
