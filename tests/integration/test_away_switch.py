@@ -30,6 +30,7 @@ pytestmark = pytest.mark.integration
 TOPICS = Topics("facewatch", "homeassistant")
 STATE = TOPICS.armed_state("home")
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+BRIDGE = [sys.executable, "-m", "facewatch.cli", "mqtt-bridge", "--household", "home"]
 PASSER_BY = [Walker("alex-lacamoire.png", 0, frames=3)]  # one stranger's visit, three frames
 
 
@@ -50,7 +51,7 @@ def bridge(storage: Storage, mosquitto: Mosquitto, tmp_path: Path) -> Iterator[P
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "facewatch.cli", "mqtt-bridge", "--household", "home"],
+            [*BRIDGE, "--sync-seconds", "0.5", "--heartbeat-file", str(tmp_path / "alive")],
             cwd=REPO,
             env=env,
             stdout=out,
@@ -58,6 +59,7 @@ def bridge(storage: Storage, mosquitto: Mosquitto, tmp_path: Path) -> Iterator[P
         )
     try:
         yield log
+        wait_until("the heartbeat file touched while connected", (tmp_path / "alive").exists, 10)
     finally:
         process.terminate()
         assert process.wait(timeout=15) == 0, log.read_text()
@@ -149,3 +151,14 @@ def test_a_broker_that_is_down_leaves_the_setting_written_with_a_warning(storage
     assert done.returncode == 0, done.stderr
     assert "warning: away switch state not published" in done.stderr
     assert load_household_settings(storage, "home").armed is False
+
+
+def test_a_change_made_without_a_broker_reaches_home_assistant_through_the_bridge(storage, mosquitto, bridge):
+    states = Subscriber(mosquitto, STATE)
+    try:
+        assert states.on(STATE, timeout=30)[0][0] == b"ON"
+        done = run_cli(storage, "household", "--household", "home", "--disarm")  # no FACEWATCH_MQTT_URL
+        assert done.returncode == 0, done.stderr
+        assert [p for p, _ in states.on(STATE, count=2, timeout=10)][1] == b"OFF"
+    finally:
+        states.close()

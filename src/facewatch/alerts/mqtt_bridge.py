@@ -2,12 +2,13 @@
 listens on Topics.armed_command for the households it serves, writes each household's
 `armed` setting (by compare-and-swap, as every settings edit), and publishes the state,
 retained, on Topics.armed_state. It publishes every served household's state again on each
-(re)connect, so Home Assistant's switch shows the truth after either side restarts.
+(re)connect, so Home Assistant's switch shows the truth after either side restarts, and
+any state changed elsewhere within SYNC_SECONDS.
 
 Functions cannot listen (a Lambda or a scaled-to-zero container is not connected), hence
 a process of its own: under `facewatch up`, compose and Kubernetes. A change made in the
-console or with `facewatch household arm` publishes the state itself
-(`publish_armed_state`), where the household has a broker.
+console or with `facewatch household --arm/--disarm` also publishes the state itself
+(`publish_armed_state`), where that process knows the household's broker.
 
 Anyone who may publish on the command topic can disarm the household: the broker's ACLs
 decide who may (docs/home-assistant.md, SECURITY.md)."""
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from facewatch.alerts import mqtt
 from facewatch.alerts.away_switch import ArmCommand, Refused, armed_state_message, read_command
@@ -35,24 +37,47 @@ from facewatch.store.storage import Storage
 
 log = logging.getLogger(__name__)
 
+SYNC_SECONDS = 10.0
+"""How often the bridge reads the households' settings (a change made in the console or
+the CLI reaches Home Assistant within this), and touches its heartbeat file."""
+
 
 class ArmedBridge:
-    """The bridge's work on one link: subscribe and republish on connect, act on commands."""
+    """The bridge's work on one link: subscribe and publish on connect, act on commands,
+    and publish a change made elsewhere (read from the bucket at each `sync`)."""
 
     def __init__(self, storage: Storage, topics: Topics, households: Sequence[str]) -> None:
         self.storage = storage
         self.topics = topics
         self.households = list(households)
+        self._published: dict[str, bool] = {}
+        self._lock = threading.Lock()
 
     def connected(self, link: Link) -> None:
         for household in self.households:
             link.subscribe(self.topics.armed_command(household))
+        with self._lock:
+            self._published.clear()  # a new session: say every state again
+        self.sync(link)
+
+    def sync(self, link: Link) -> None:
+        """Each household's state as the bucket has it, published where it is not what
+        this bridge published last: a console or CLI change reaches Home Assistant even
+        where those hold no broker URL."""
+        for household in self.households:
             try:
                 armed = load_household_settings(self.storage, household).armed
             except (BadInput, StorageError) as exc:
                 log.error("household %s: armed state not published: %s", household, exc)
                 continue
-            link.publish(armed_state_message(self.topics, household, armed))
+            self._publish(link, household, armed)
+
+    def _publish(self, link: Link, household: str, armed: bool) -> None:
+        with self._lock:
+            if self._published.get(household) is armed:
+                return
+            self._published[household] = armed
+        link.publish(armed_state_message(self.topics, household, armed))
 
     def received(self, link: Link, topic: str, payload: bytes) -> ArmCommand | Refused:
         """One message: the setting written and the new state published, or refused with a
@@ -69,7 +94,9 @@ class ArmedBridge:
             log.error("household %s: away switch not set: %s", command.household, exc)
             return Refused(str(exc))
         log.info("household %s %s over MQTT", command.household, "armed" if written.armed else "disarmed")
-        link.publish(armed_state_message(self.topics, command.household, written.armed))
+        with self._lock:
+            self._published.pop(command.household, None)  # said again: HA waits for it
+        self._publish(link, command.household, written.armed)
         return command
 
 
@@ -79,9 +106,14 @@ def run_bridge(
     broker: mqtt.Broker,
     households: Sequence[str],
     stop: threading.Event,
+    *,
+    heartbeat: Path | None = None,
+    sync_seconds: float = SYNC_SECONDS,
 ) -> None:
     """Serve the households' switches until `stop` is set. The broker is the deployment's
-    (its operator's), so it is not checked against the outbound policy."""
+    (its operator's), so it is not checked against the outbound policy. `heartbeat`: a
+    file touched every `sync_seconds` while connected, for a container's health check
+    (the bridge serves nothing to probe)."""
     bridge = ArmedBridge(storage, Topics(settings.mqtt_prefix, settings.mqtt_discovery_prefix), households)
     link: Link | None = None
 
@@ -92,7 +124,11 @@ def run_bridge(
     link = Link(broker, on_connected=bridge.connected, on_message=received).start()
     log.info("mqtt-bridge: serving the away switch of %s on %s", ", ".join(households), broker.where)
     try:
-        stop.wait()
+        while not stop.wait(sync_seconds):
+            if link.connected.is_set():
+                bridge.sync(link)
+                if heartbeat is not None:
+                    heartbeat.touch()
     finally:
         link.close()
 
