@@ -36,6 +36,14 @@ class DeliveryStatus(StrEnum):
     """No notify to hand it to: logged, not sent."""
 
 
+class HeldBackBy(StrEnum):
+    """Which rule held an alert back, where code must tell one from another (the console's
+    "disarmed" mark, HA's switch); the detail beside it is for people."""
+
+    DISARMED = "disarmed"
+    """The household's away switch is off: no stranger alerts (household/rules.py)."""
+
+
 class ChannelOutcome(BaseModel):
     """What became of an alert on one channel."""
 
@@ -101,6 +109,8 @@ class AlertOutcome(BaseModel):
     detail: str = ""
     """For people: why it was held back, or which channels notify held back."""
     kind: AlertKind = "stranger"
+    held_back_by: HeldBackBy | None = None
+    """The rule that held it back, where one is named (results written before it: None)."""
 
     @property
     def alerted(self) -> bool:

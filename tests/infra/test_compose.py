@@ -152,7 +152,20 @@ def test_recognize_notify_and_mail_catcher_point_at_each_other(compose):
     # settable from .env; left empty, no broker (config reads "" as unset)
     assert notify["FACEWATCH_MQTT_URL"] == "${FACEWATCH_MQTT_URL:-}"
     holders = {n for n, s in services.items() if "FACEWATCH_MQTT_URL" in environment(s)}
-    assert holders == {"notify"}, "the broker URL may hold a password"
+    # The broker URL may hold a password: only what talks to the broker has it (notify's
+    # alerts, the agent's availability, the away switch's bridge).
+    assert holders == {"notify", "agent", "mqtt-bridge"}
+
+
+def test_the_mqtt_bridge_is_opt_in_needs_a_broker_and_checks_its_heartbeat(compose):
+    bridge = compose["services"]["mqtt-bridge"]
+    assert bridge["profiles"] == ["mqtt"]
+    assert environment(bridge)["FACEWATCH_MQTT_URL"].startswith("${FACEWATCH_MQTT_URL:?")
+    command = bridge["command"]
+    assert command[:4] == ["python", "-m", "facewatch.cli", "mqtt-bridge"]
+    assert command[command.index("--household") + 1].startswith("${MQTT_BRIDGE_HOUSEHOLDS")
+    heartbeat = command[command.index("--heartbeat-file") + 1]
+    assert heartbeat in " ".join(bridge["healthcheck"]["test"])
 
 
 def test_notify_takes_alerts_only_with_the_token_recognize_sends_and_it_is_required(compose):

@@ -406,3 +406,19 @@ def test_agent_arguments_come_from_its_environment():
         assert reference in env, f"$({reference}) is not defined"
     assert env["AGENT_SOURCE"]["valueFrom"]["configMapKeyRef"]["name"] == "facewatch-agent"
     assert container["image"] == "facewatch/agent"
+
+
+def test_the_mqtt_bridge_is_one_opt_in_pod_with_the_broker_from_the_secret_and_a_heartbeat():
+    bridge = find("Deployment", "facewatch-mqtt-bridge")
+    assert bridge["spec"]["replicas"] in (0, 1) and bridge["spec"]["strategy"]["type"] == "Recreate"
+    (container,) = pod_spec(bridge)["containers"]
+    assert container["command"][-1] == "mqtt-bridge"
+    env = env_map(container)
+    assert env["FACEWATCH_MQTT_URL"]["valueFrom"]["secretKeyRef"]["name"] == "facewatch-mqtt"
+    args = container["args"]
+    for reference in re.findall(r"\$\((\w+)\)", " ".join(args)):
+        assert reference in env, f"$({reference}) is not defined"
+    heartbeat = args[args.index("--heartbeat-file") + 1]
+    assert heartbeat in " ".join(container["livenessProbe"]["exec"]["command"])
+    agent = env_map(pod_spec(find("DaemonSet", "facewatch-agent"))["containers"][0])
+    assert agent["FACEWATCH_MQTT_URL"]["valueFrom"]["secretKeyRef"]["optional"] is True

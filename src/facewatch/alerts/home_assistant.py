@@ -49,6 +49,18 @@ class Topics:
     def discovery(self, household: str, camera: str) -> str:
         return f"{self.discovery_prefix}/device/{device_id(household, camera)}/config"
 
+    def availability(self, household: str, camera: str) -> str:
+        """`online` / `offline`, retained: the camera's agent (its last will is `offline`)."""
+        return f"{self.prefix}/{household}/{camera}/availability"
+
+    def armed_state(self, household: str) -> str:
+        """`ON` / `OFF`, retained: the household's away switch as it stands."""
+        return f"{self.prefix}/{household}/armed"
+
+    def armed_command(self, household: str) -> str:
+        """`ON` / `OFF`: Home Assistant's switch asks for a change here (mqtt_bridge.py)."""
+        return f"{self.prefix}/{household}/armed/set"
+
 
 def device_id(household: str, camera: str) -> str:
     """`facewatch_<household>_<camera>`, in the characters a discovery topic allows."""

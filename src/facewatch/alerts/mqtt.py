@@ -88,12 +88,10 @@ def check_broker(broker: Broker, policy: OutboundPolicy) -> None:
         raise _refused(exc) from None
 
 
-def publish(
-    broker: Broker, messages: Sequence[Message], *, timeout: float, policy: OutboundPolicy | None = None
-) -> str:
-    """Publish the messages in order at QoS 1; returns once the broker acknowledged each,
-    within `timeout` seconds for the whole session. With a policy (a household's own
-    broker), the broker's addresses are checked first and the connection goes to them."""
+def client_for(broker: Broker, *, policy: OutboundPolicy | None = None) -> Any:
+    """A paho client for the broker, not yet connected: its protocol, login and TLS, and
+    with a policy (a household's own broker) bound to the checked addresses. What a short
+    alert session (`publish`) and a long-lived link (mqtt_link.py) both connect with."""
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -115,6 +113,18 @@ def publish(
     if broker.tls:
         context = ssl.create_default_context(cafile=str(broker.ca_file) if broker.ca_file else None)
         client.tls_set_context(context)
+    return client
+
+
+def publish(
+    broker: Broker, messages: Sequence[Message], *, timeout: float, policy: OutboundPolicy | None = None
+) -> str:
+    """Publish the messages in order at QoS 1; returns once the broker acknowledged each,
+    within `timeout` seconds for the whole session. With a policy (a household's own
+    broker), the broker's addresses are checked first and the connection goes to them."""
+    import paho.mqtt.client as paho
+
+    client = client_for(broker, policy=policy)
     outcome: dict[str, Any] = {}
     deadline = time.monotonic() + timeout  # the whole session's, as smtp_timeout is
 

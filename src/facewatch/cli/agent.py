@@ -131,6 +131,12 @@ def _install_stop_handlers(stop: threading.Event) -> None:
     show_default=True,
     help="When the source ends, seconds to wait for the spool to drain.",
 )
+@click.option(
+    "--mqtt-url",
+    default=None,
+    help="Broker to keep the camera's availability on for Home Assistant, online while this "
+    "runs, offline (a last will) when it dies [default: FACEWATCH_MQTT_URL; none: not published].",
+)
 @click.option("--quiet", is_flag=True, help="No status line.")
 def agent_command(
     source: str,
@@ -157,12 +163,14 @@ def agent_command(
     spool_dir: Path | None,
     spool_max_mb: int,
     drain_timeout: float,
+    mqtt_url: str | None,
     quiet: bool,
 ) -> None:
     """Run the edge agent on SOURCE, uploading face frames to the configured bucket.
 
     Prints a status line while it runs, and a summary (the last line: JSON) when the source
     ends or on SIGINT/SIGTERM."""
+    from facewatch.alerts.availability import camera_availability
     from facewatch.cli.agent_display import StatusLine, summary_table
 
     overrides = {
@@ -193,7 +201,7 @@ def agent_command(
     _install_stop_handlers(stop)
     status = StatusLine(enabled=not quiet)
     try:
-        with status:
+        with camera_availability(settings, household, camera, mqtt_url=mqtt_url), status:
             summary = run_agent(
                 source,
                 household=household,

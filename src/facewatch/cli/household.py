@@ -4,14 +4,18 @@ they include the mqtt channel, its cameras announced to Home Assistant."""
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
 
 from facewatch.cli.errors import fail
-from facewatch.config import get_settings
+from facewatch.config import Settings, get_settings
 from facewatch.exceptions import BadInput, FacewatchError
 from facewatch.layout import check_id
+
+if TYPE_CHECKING:
+    from facewatch.household.settings import HouseholdSettings
 
 
 def _names(value: str) -> list[str]:
@@ -43,6 +47,12 @@ def _names(value: str) -> list[str]:
 @click.option("--no-alerts", "silence", multiple=True, metavar="ID|NAME", help="Never alert for them.")
 @click.option("--alerts", "unsilence", multiple=True, metavar="ID|NAME", help="Undo --no-alerts.")
 @click.option("--arrivals", default=None, help="Comma-separated known people whose arrival is announced.")
+@click.option(
+    "--arm/--disarm",
+    "armed",
+    default=None,
+    help="The away switch: --disarm holds stranger alerts back (we are home), --arm lets them through.",
+)
 def household_command(
     household: str,
     mail_to: str | None,
@@ -55,6 +65,7 @@ def household_command(
     silence: tuple[str, ...],
     unsilence: tuple[str, ...],
     arrivals: str | None,
+    armed: bool | None,
 ) -> None:
     """Show or change a household's own alert settings (kept in the bucket)."""
     from facewatch.alerts.announce import announce_cameras
@@ -92,6 +103,8 @@ def household_command(
             changes["no_alerts"] = kept + [n for n in silence if n not in kept]
         if arrivals is not None:
             changes["arrivals"] = _names(arrivals)
+        if armed is not None:
+            changes["armed"] = armed
         if not changes:
             return current
         if webhook_url or mqtt_url:  # only what is set now: older settings stay readable
@@ -117,7 +130,26 @@ def household_command(
     except FacewatchError as exc:
         fail(exc)
     click.echo(json.dumps(current.shown(), indent=1))
+    if armed is not None:
+        _tell_home_assistant(settings, household, current)
     if announced:
         click.echo(
             f"announced {len(announced)} camera(s) to Home Assistant: {', '.join(announced)}", err=True
         )
+
+
+def _tell_home_assistant(settings: Settings, household: str, current: HouseholdSettings) -> None:
+    """The away switch's new state on the household's broker, if it has one. The setting
+    is written either way: a broker that is down only delays what Home Assistant shows
+    (the bridge publishes it again when it reconnects)."""
+    from facewatch.alerts.mqtt_bridge import publish_armed_state
+
+    state = "armed" if current.armed else "disarmed: stranger alerts are held back"
+    click.echo(f"household {household} {state}", err=True)
+    try:
+        published = publish_armed_state(settings, household, current)
+    except FacewatchError as exc:
+        click.echo(f"warning: away switch state not published to Home Assistant: {exc}", err=True)
+        return
+    if published is not None:
+        click.echo(f"away switch state published ({published})", err=True)

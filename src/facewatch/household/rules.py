@@ -5,7 +5,8 @@
   on the local wall clock, so it keeps its hours across daylight-saving changes;
 - at most one alert per stranger per N hours, across all cameras;
 - "no alerts" for a remembered stranger (a neighbour, the postman) or a named person;
-- "arrived" notices for named people who ask for them (off by default): once per visit.
+- "arrived" notices for named people who ask for them (off by default): once per visit;
+- the away switch: a household disarmed ("we are home") gets no stranger alerts.
 
 Every rule that holds an alert back says why, in words `facewatch events` shows."""
 
@@ -18,6 +19,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from facewatch.exceptions import BadInput
+from facewatch.records import HeldBackBy
 
 _WINDOW = re.compile(r"\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}")
 
@@ -105,3 +107,12 @@ def arrival_due(
     if frame_key == announced_frame:
         return True
     return last_seen is None or now - last_seen > window
+
+
+DISARMED_DETAIL = "the household is disarmed (away switch off)"
+
+
+def away_switch_holds(*, armed: bool) -> HeldBackBy | None:
+    """Whether the away switch holds a new stranger visit's alert back: it does while the
+    household is disarmed. Arrival notices are not stranger alerts and still go out."""
+    return None if armed else HeldBackBy.DISARMED

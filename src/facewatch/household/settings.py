@@ -59,6 +59,10 @@ class HouseholdSettings(BaseModel):
     """This household's visit window (default: FACEWATCH_VISIT_WINDOW_SECONDS)."""
     alert_cooldown_seconds: float | None = Field(None, ge=0, le=7 * 24 * 3600)
     """This household's alert cooldown (default: FACEWATCH_ALERT_COOLDOWN_SECONDS)."""
+    armed: bool = True
+    """The away switch: false ("we are home") holds stranger alerts back, each recorded as
+    held back by it. Set by `facewatch household arm/disarm`, the console, or Home Assistant
+    through `facewatch mqtt-bridge`."""
 
     @field_validator("mail_to")
     @classmethod

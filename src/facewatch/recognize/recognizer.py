@@ -24,6 +24,7 @@ from facewatch.faces.crops import crop_face
 from facewatch.faces.gallery import Gallery
 from facewatch.faces.quality import sharpness
 from facewatch.frames import Box, FrameMeta
+from facewatch.household.rules import DISARMED_DETAIL, away_switch_holds
 from facewatch.household.settings import HouseholdSettings, load_household_settings
 from facewatch.images import decode_bgr
 from facewatch.layout import FrameKey, KnownPhotoKey, classify_key, negatives_key
@@ -37,7 +38,15 @@ from facewatch.recognize.strangers import NewSighting, Recall, StrangerSighting
 from facewatch.recognize.triggers import StorageEvent
 from facewatch.recognize.visit_store import VisitStore
 from facewatch.recognize.visits import Sighting, VisitPolicy, Vote, track_key
-from facewatch.records import Alert, AlertOutcome, DeliveryStatus, FaceState, FaceVerdict, FrameResult
+from facewatch.records import (
+    Alert,
+    AlertOutcome,
+    DeliveryStatus,
+    FaceState,
+    FaceVerdict,
+    FrameResult,
+    HeldBackBy,
+)
 from facewatch.store.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -69,8 +78,8 @@ class Outcome:
         return out
 
 
-def _held_back(why: str) -> AlertOutcome:
-    return AlertOutcome(status=DeliveryStatus.HELD_BACK, detail=why)
+def _held_back(why: str, by: HeldBackBy | None = None) -> AlertOutcome:
+    return AlertOutcome(status=DeliveryStatus.HELD_BACK, detail=why, held_back_by=by)
 
 
 def alert_id_for(event: StorageEvent, face_index: int) -> str:
@@ -388,10 +397,14 @@ class Recognizer:
             face = faces[i].model_copy(
                 update={"visit_id": visit.visit_id, "stranger_id": recall.stranger.stranger_id}
             )
-            held_back = None
-            hours = rules.stranger_alert_hours
-            if assignment.alert and (rules.no_alerts or hours):
-                held_back = self.strangers.claim_alert(
+            held_back: AlertOutcome | None = None
+            away = away_switch_holds(armed=rules.armed)
+            if assignment.alert and away is not None:
+                # Before the stranger book's claim: a visit held back by the switch does
+                # not count as the stranger's alert once armed again.
+                held_back = _held_back(DISARMED_DETAIL, away)
+            elif assignment.alert and (rules.no_alerts or rules.stranger_alert_hours):
+                why = self.strangers.claim_alert(
                     result.household,
                     recall.stranger.stranger_id,
                     visit.visit_id,
@@ -401,8 +414,9 @@ class Recognizer:
                     else None,
                     no_alerts=rules.no_alerts,
                 )
+                held_back = _held_back(why) if why is not None else None
             if held_back is not None:
-                face = face.model_copy(update={"alert": _held_back(held_back)})
+                face = face.model_copy(update={"alert": held_back})
             elif assignment.alert:
                 alert = self._alert_for(
                     result,

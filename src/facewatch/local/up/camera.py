@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     problem = LastProblem()
     logging.getLogger().addHandler(problem)
 
+    from facewatch.alerts.availability import camera_availability
     from facewatch.edge.agent import run_agent
     from facewatch.store.storage import Storage
 
@@ -101,16 +102,18 @@ def main(argv: list[str] | None = None) -> int:
     stats = StatsFile(args.stats, problem)
     stats.write(AgentSummary(), force=True, state="starting")
     settings = get_settings()
-    summary = run_agent(
-        args.source,
-        household=args.household,
-        camera=args.camera,
-        settings=settings,
-        storage=Storage.from_settings(settings),
-        options=EdgeOptions(spool=SpoolOptions(stop_flush_timeout=STOP_FLUSH_SECONDS)),
-        stop=stop,
-        on_frame=stats.write,
-    )
+    # Online for Home Assistant while it runs, when `facewatch up` has a broker (FACEWATCH_MQTT_URL).
+    with camera_availability(settings, args.household, args.camera):
+        summary = run_agent(
+            args.source,
+            household=args.household,
+            camera=args.camera,
+            settings=settings,
+            storage=Storage.from_settings(settings),
+            options=EdgeOptions(spool=SpoolOptions(stop_flush_timeout=STOP_FLUSH_SECONDS)),
+            stop=stop,
+            on_frame=stats.write,
+        )
     stats.write(summary, force=True, state="stopped" if stop.is_set() else "source ended")
     print(json.dumps(summary.as_dict()), flush=True)
     return 0

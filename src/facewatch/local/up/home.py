@@ -11,9 +11,10 @@ config's SMTP server, or into a local outbox (local/outbox.py) as the demo does.
     data/cameras/      each agent's counts (local/up/camera.py)
     data/status.json   the supervisor's status, while `facewatch up` runs
 
-Start order: seaweedfs, the functions, the agents; then the supervisor (supervisor.py)
-watches them all and the sweep (sweep.py) runs. Stop order is the reverse. Whatever fails
-to start stops everything already started, so a failed start leaves no process behind."""
+Start order: seaweedfs, the functions, the agents, the MQTT bridge (given a broker); then
+the supervisor (supervisor.py) watches them all and the sweep (sweep.py) runs. Stop order is
+the reverse. Whatever fails to start stops everything already started, so a failed start
+leaves no process behind."""
 
 from __future__ import annotations
 
@@ -184,6 +185,17 @@ class WeedChild:
         return self.weed.process.exit_code() if self.weed.process is not None else None
 
 
+class BridgeChild(FunctionChild):
+    """The away switch's bridge to Home Assistant (`facewatch mqtt-bridge`), when `facewatch
+    up` has a broker (FACEWATCH_MQTT_URL): restarted like a function when it dies."""
+
+    def __init__(self, households: list[str], env: dict[str, str], data: Path) -> None:
+        argv = [sys.executable, "-m", "facewatch.cli", "mqtt-bridge"]
+        for household in households:
+            argv += ["--household", household]
+        super().__init__(Process("mqtt-bridge", argv, env, data / "logs" / "mqtt-bridge.log", url=None))
+
+
 class AgentChild:
     """One camera's edge agent (local/up/camera.py) as a supervised process."""
 
@@ -255,6 +267,7 @@ class HomeStack:
         self.supervisor: Supervisor | None = None
         self.sweeper: Sweeper | None = None
         self.agents: list[AgentChild] = []
+        self.bridge: BridgeChild | None = None
         self.function_env: dict[str, str] = {}
         self.started = False
 
@@ -352,6 +365,11 @@ class HomeStack:
             *(FunctionChild(p) for p in self.functions.values()),
             *self.agents,
         ]
+        if env.get("FACEWATCH_MQTT_URL"):  # the agents have it too: their availability
+            self.bridge = BridgeChild(list(self.config.households), env, self.data)
+            say("starting the away switch's MQTT bridge")
+            self.bridge.start()
+            children.append(self.bridge)
         self.sweeper = Sweeper(
             storage,
             list(self.config.households),
@@ -465,6 +483,8 @@ class HomeStack:
         if self.sweeper is not None:
             self.sweeper.stop()
         _all_at_once([agent.stop for agent in self.agents])
+        if self.bridge is not None:
+            self.bridge.stop()
         _all_at_once([p.stop for p in self.functions.values()])
         if self.outbox_server is not None:
             self.outbox_server.stop()

@@ -4,6 +4,7 @@ line the next page shows. After anyone new is known, the last 7 days are looked 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import get_args
@@ -11,7 +12,7 @@ from typing import get_args
 from pydantic import ValidationError
 
 from facewatch.config import Settings
-from facewatch.exceptions import BadInput
+from facewatch.exceptions import BadInput, FacewatchError
 from facewatch.household.settings import (
     ChannelName,
     HouseholdSettings,
@@ -23,6 +24,8 @@ from facewatch.outbound import check_household_urls, policy_from_settings
 from facewatch.store.storage import Storage
 from facewatch.tokens import face_path
 from facewatch.web.console.request import Upload
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +251,27 @@ def save_settings(ctx: Context, form: Mapping[str, str], uploads: Sequence[Uploa
     return Done("Settings saved.", "/settings")
 
 
+def set_armed(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    """The away switch: `armed` is "on" or "off", anything else is refused. The new state
+    goes to Home Assistant where the household has a broker; one that is down does not
+    undo the change (the bridge publishes it again when it reconnects)."""
+    from facewatch.alerts.mqtt_bridge import publish_armed_state
+
+    wanted = {"on": True, "off": False}.get(form.get("armed", ""))
+    if wanted is None:
+        raise BadInput("armed: choose on or off")
+    written = change_household_settings(
+        ctx.storage, ctx.household, lambda own: own.model_copy(update={"armed": wanted})
+    )
+    note = "Armed: strangers alert." if wanted else "Disarmed: stranger alerts are held back."
+    try:
+        publish_armed_state(ctx.settings, ctx.household, written)
+    except FacewatchError as exc:
+        log.warning("household %s: away switch state not published: %s", ctx.household, exc)
+        note += " Home Assistant was not told (its broker did not answer)."
+    return Done(note, "/settings")
+
+
 UPLOADS = frozenset({"/people/add"})
 """The one form that takes photos; every other takes a few small fields, and no files."""
 
@@ -265,4 +289,5 @@ ACTIONS: dict[str, Callable[[Context, Mapping[str, str], Sequence[Upload]], Done
     "/people/rename": rename_person,
     "/people/remove": remove_person,
     "/settings": save_settings,
+    "/settings/armed": set_armed,
 }

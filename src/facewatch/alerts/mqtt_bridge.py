@@ -1,0 +1,151 @@
+"""The away switch's bridge (`facewatch mqtt-bridge`): a small long-lived process that
+listens on Topics.armed_command for the households it serves, writes each household's
+`armed` setting (by compare-and-swap, as every settings edit), and publishes the state,
+retained, on Topics.armed_state. It publishes every served household's state again on each
+(re)connect, so Home Assistant's switch shows the truth after either side restarts, and
+any state changed elsewhere within SYNC_SECONDS.
+
+Functions cannot listen (a Lambda or a scaled-to-zero container is not connected), hence
+a process of its own: under `facewatch up`, compose and Kubernetes. A change made in the
+console or with `facewatch household --arm/--disarm` also publishes the state itself
+(`publish_armed_state`), where that process knows the household's broker.
+
+Anyone who may publish on the command topic can disarm the household: the broker's ACLs
+decide who may (docs/home-assistant.md, SECURITY.md)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from facewatch.alerts import mqtt
+from facewatch.alerts.away_switch import ArmCommand, Refused, armed_state_message, read_command
+from facewatch.alerts.home_assistant import Topics
+from facewatch.alerts.mqtt_link import Link
+from facewatch.config import Settings
+from facewatch.exceptions import BadInput, StorageError
+from facewatch.household.settings import (
+    HouseholdSettings,
+    change_household_settings,
+    load_household_settings,
+    resolve,
+)
+from facewatch.outbound import policy_from_settings
+from facewatch.store.storage import Storage
+
+log = logging.getLogger(__name__)
+
+SYNC_SECONDS = 10.0
+"""How often the bridge reads the households' settings (a change made in the console or
+the CLI reaches Home Assistant within this), and touches its heartbeat file."""
+
+
+class ArmedBridge:
+    """The bridge's work on one link: subscribe and publish on connect, act on commands,
+    and publish a change made elsewhere (read from the bucket at each `sync`)."""
+
+    def __init__(self, storage: Storage, topics: Topics, households: Sequence[str]) -> None:
+        self.storage = storage
+        self.topics = topics
+        self.households = list(households)
+        self._published: dict[str, bool] = {}
+        self._lock = threading.Lock()
+
+    def connected(self, link: Link) -> None:
+        for household in self.households:
+            link.subscribe(self.topics.armed_command(household))
+        with self._lock:
+            self._published.clear()  # a new session: say every state again
+        self.sync(link)
+
+    def sync(self, link: Link) -> None:
+        """Each household's state as the bucket has it, published where it is not what
+        this bridge published last: a console or CLI change reaches Home Assistant even
+        where those hold no broker URL."""
+        for household in self.households:
+            try:
+                armed = load_household_settings(self.storage, household).armed
+            except (BadInput, StorageError) as exc:
+                log.error("household %s: armed state not published: %s", household, exc)
+                continue
+            self._publish(link, household, armed)
+
+    def _publish(self, link: Link, household: str, armed: bool) -> None:
+        with self._lock:
+            if self._published.get(household) is armed:
+                return
+            self._published[household] = armed
+        link.publish(armed_state_message(self.topics, household, armed))
+
+    def received(self, link: Link, topic: str, payload: bytes) -> ArmCommand | Refused:
+        """One message: the setting written and the new state published, or refused with a
+        log line (the setting untouched)."""
+        command = read_command(self.topics, self.households, topic, payload)
+        if isinstance(command, Refused):
+            log.warning("away switch command refused: %s", command.why)
+            return command
+        try:
+            written = change_household_settings(
+                self.storage, command.household, lambda s: s.model_copy(update={"armed": command.armed})
+            )
+        except (BadInput, StorageError) as exc:
+            log.error("household %s: away switch not set: %s", command.household, exc)
+            return Refused(str(exc))
+        log.info("household %s %s over MQTT", command.household, "armed" if written.armed else "disarmed")
+        with self._lock:
+            self._published.pop(command.household, None)  # said again: HA waits for it
+        self._publish(link, command.household, written.armed)
+        return command
+
+
+def run_bridge(
+    storage: Storage,
+    settings: Settings,
+    broker: mqtt.Broker,
+    households: Sequence[str],
+    stop: threading.Event,
+    *,
+    heartbeat: Path | None = None,
+    sync_seconds: float = SYNC_SECONDS,
+) -> None:
+    """Serve the households' switches until `stop` is set. The broker is the deployment's
+    (its operator's), so it is not checked against the outbound policy. `heartbeat`: a
+    file touched every `sync_seconds` while connected, for a container's health check
+    (the bridge serves nothing to probe)."""
+    bridge = ArmedBridge(storage, Topics(settings.mqtt_prefix, settings.mqtt_discovery_prefix), households)
+    link: Link | None = None
+
+    def received(topic: str, payload: bytes) -> None:
+        assert link is not None
+        bridge.received(link, topic, payload)
+
+    link = Link(broker, on_connected=bridge.connected, on_message=received).start()
+    log.info("mqtt-bridge: serving the away switch of %s on %s", ", ".join(households), broker.where)
+    try:
+        while not stop.wait(sync_seconds):
+            if link.connected.is_set():
+                bridge.sync(link)
+                if heartbeat is not None:
+                    heartbeat.touch()
+    finally:
+        link.close()
+
+
+def publish_armed_state(settings: Settings, household: str, own: HouseholdSettings) -> str | None:
+    """After a change made elsewhere (console, CLI): the state, retained, on the household's
+    broker (its own, else FACEWATCH_MQTT_URL); None when it has none. A DeliveryError for
+    a broker that did not take it: the setting stands, and the bridge publishes the state
+    again whenever it (re)connects."""
+    recipients = resolve(own, settings)
+    if recipients.mqtt_url is None:
+        return None
+    broker = mqtt.parse_broker(
+        recipients.mqtt_url.get_secret_value(), ca_file=settings.mqtt_ca_file, protocol=settings.mqtt_protocol
+    )
+    topics = Topics(settings.mqtt_prefix, settings.mqtt_discovery_prefix)
+    # The household's own broker is checked like its webhook; the deployment's is its operator's.
+    policy = None if recipients.mqtt_url == settings.mqtt_url else policy_from_settings(settings)
+    message = armed_state_message(topics, household, own.armed)
+    return mqtt.publish(broker, [message], timeout=settings.mqtt_timeout, policy=policy)
