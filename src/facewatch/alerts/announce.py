@@ -1,36 +1,264 @@
-"""Announcing a household's cameras to Home Assistant when its channels change: the
-retained discovery config of every camera that has sent frames, on the household's broker.
-Alerts announce their own camera too (`home_assistant.alert_messages`), so a camera added
-later is announced before its first message."""
+"""What a household's MQTT broker has been told about its devices, and telling it: the
+retained discovery configs of the household and its cameras, announced once per config
+(a marker per device in the bucket, keyed by a digest of what was published) and taken
+back (empty retained payloads) when the household drops the mqtt channel, a camera's
+frames are gone, or the household is forgotten.
+
+Why markers: Home Assistant subscribes to a new device's topics a moment after its config
+arrives, so the first visit of a camera must not follow its config at once (delivery.py
+waits `mqtt_announce_seconds` after a new announcement, in the same session); and what was
+announced is what removal must clear, whatever the settings say now."""
 
 from __future__ import annotations
 
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
 from facewatch.alerts import mqtt
-from facewatch.alerts.home_assistant import Topics, discovery_messages
+from facewatch.alerts.home_assistant import (
+    HouseholdView,
+    Message,
+    Topics,
+    announcement,
+    cleared,
+    config_digest,
+    config_message,
+    household_config,
+    household_withdrawal,
+    withdrawal,
+)
 from facewatch.config import Settings
-from facewatch.exceptions import BadInput
+from facewatch.exceptions import BadInput, ObjectMissing, StorageError
 from facewatch.household.settings import HouseholdSettings, resolve
-from facewatch.layout import frames_prefix
-from facewatch.outbound import policy_from_settings
+from facewatch.layout import announced_key, announced_prefix, frames_prefix
+from facewatch.outbound import OutboundPolicy, policy_from_settings
 from facewatch.store.storage import Storage
 
+log = logging.getLogger(__name__)
 
-def announce_cameras(
-    storage: Storage, settings: Settings, household: str, own: HouseholdSettings
-) -> list[str]:
-    """Publish the discovery config of each of the household's cameras; returns them."""
-    recipients = resolve(own, settings)
-    if "mqtt" not in recipients.channels:
-        return []
-    if recipients.mqtt_url is None:
+HOUSEHOLD_DEVICE = "household"
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdBroker:
+    """Where a household's mqtt channel publishes, and with which topics."""
+
+    broker: mqtt.Broker
+    topics: Topics
+    policy: OutboundPolicy | None
+    """The outbound policy for a household's own broker; None for the deployment's."""
+    timeout: float
+
+    def publish(self, messages: list[Message], **settle: Any) -> str:
+        return mqtt.publish(self.broker, messages, timeout=self.timeout, policy=self.policy, **settle)
+
+
+def household_broker(own: HouseholdSettings, settings: Settings) -> HouseholdBroker:
+    """The household's broker (its own, or the deployment's); BadInput without one or for
+    a URL that is not an MQTT broker's."""
+    url = own.mqtt_url or settings.mqtt_url
+    if url is None:
         raise BadInput("the mqtt channel needs a broker: FACEWATCH_MQTT_URL or --mqtt-url")
     broker = mqtt.parse_broker(
-        recipients.mqtt_url.get_secret_value(), ca_file=settings.mqtt_ca_file, protocol=settings.mqtt_protocol
+        url.get_secret_value(), ca_file=settings.mqtt_ca_file, protocol=settings.mqtt_protocol
     )
-    cameras = sorted(storage.list_folders(frames_prefix(household)))
-    topics = Topics(settings.mqtt_prefix, settings.mqtt_discovery_prefix)
     # The household's own broker is checked like its webhook; the deployment's is its operator's.
-    policy = None if recipients.mqtt_url == settings.mqtt_url else policy_from_settings(settings)
-    messages = discovery_messages(topics, household, cameras)
-    mqtt.publish(broker, messages, timeout=settings.mqtt_timeout, policy=policy)
-    return cameras
+    households_own = url != settings.mqtt_url
+    return HouseholdBroker(
+        broker,
+        Topics.for_broker(
+            settings.mqtt_prefix, settings.mqtt_discovery_prefix, households_own=households_own
+        ),
+        policy_from_settings(settings) if households_own else None,
+        settings.mqtt_timeout,
+    )
+
+
+def household_view(household: str, own: HouseholdSettings, settings: Settings) -> HouseholdView:
+    window = own.visit_window_seconds or settings.visit_window_seconds
+    return HouseholdView(
+        household,
+        visit_window_seconds=max(1, round(window)),
+        presence=list(own.arrivals) if own.presence else [],
+        presence_away_minutes=own.presence_away_after_minutes,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """One device as announced: enough to take it back later."""
+
+    device: str
+    digest: str
+    broker: str
+    prefix: str
+    discovery_prefix: str
+    camera: str | None = None
+    presence: tuple[str, ...] = ()
+
+    def body(self, now: datetime) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "digest": self.digest,
+            "broker": self.broker,
+            "prefix": self.prefix,
+            "discovery_prefix": self.discovery_prefix,
+            "camera": self.camera,
+            "presence": list(self.presence),
+            "announced_at": now.isoformat(),
+        }
+
+    @classmethod
+    def parse(cls, body: bytes) -> Marker:
+        data = json.loads(body)
+        return cls(
+            data["device"],
+            data["digest"],
+            data["broker"],
+            data["prefix"],
+            data["discovery_prefix"],
+            data.get("camera"),
+            tuple(data.get("presence", ())),
+        )
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.prefix, self.discovery_prefix)
+
+
+def _camera_device(camera: str) -> str:
+    return f"camera_{camera}"
+
+
+def _marker(storage: Storage, household: str, device: str) -> Marker | None:
+    try:
+        return Marker.parse(storage.get(announced_key(household, device)).body)
+    except ObjectMissing:
+        return None
+    except (ValueError, KeyError, TypeError):
+        return None  # unreadable: announced again, which is harmless
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    messages: list[Message]
+    markers: list[Marker]
+
+
+def pending_announcement(
+    storage: Storage, hb: HouseholdBroker, view: HouseholdView, cameras: list[str]
+) -> Announcement:
+    """The configs of the household device and these cameras that this broker has not had
+    as they are now (none when all were announced unchanged). A camera announced for the
+    first time also clears its config at its pre-issue-26 topic, once."""
+    topics, household = hb.topics, view.household
+    messages: list[Message] = []
+    markers: list[Marker] = []
+
+    def consider(
+        device: str, published: list[Message], camera: str | None, presence: tuple[str, ...]
+    ) -> None:
+        digest = config_digest(published[0])
+        marker = Marker(
+            device, digest, hb.broker.where, topics.prefix, topics.discovery_prefix, camera, presence
+        )
+        known = _marker(storage, household, device)
+        if known is not None and known.digest == digest and known.broker == marker.broker:
+            return
+        if camera is not None and known is None:
+            messages.append(cleared(topics.old_discovery(household, camera)))
+        messages.extend(published)
+        markers.append(marker)
+
+    consider(
+        HOUSEHOLD_DEVICE,
+        [config_message(topics.household_discovery(household), household_config(topics, view))],
+        None,
+        tuple(view.presence),
+    )
+    for camera in cameras:
+        consider(_camera_device(camera), announcement(topics, household, camera), camera, ())
+    return Announcement(messages, markers)
+
+
+def record_announced(storage: Storage, household: str, markers: list[Marker], now: datetime) -> None:
+    """Keep the markers once their configs are on the broker. A marker that cannot be kept
+    only means the device is announced again with the next alert: not worth failing an
+    alert already published."""
+    for marker in markers:
+        try:
+            storage.put_json(announced_key(household, marker.device), marker.body(now))
+        except StorageError as exc:
+            log.warning("household %s: %s announced, marker not kept: %s", household, marker.device, exc)
+
+
+def _withdraw(storage: Storage, hb: HouseholdBroker, household: str, markers: list[Marker]) -> None:
+    """Take the devices back on the broker, then forget their markers."""
+    messages: list[Message] = []
+    for marker in markers:
+        if marker.camera is not None:
+            messages.extend(withdrawal(marker.topics, household, marker.camera))
+        else:
+            view = HouseholdView(household, visit_window_seconds=1, presence=list(marker.presence))
+            messages.extend(household_withdrawal(marker.topics, view))
+    if messages:
+        hb.publish(messages)
+    for marker in markers:
+        storage.delete(announced_key(household, marker.device))
+
+
+def _announced(storage: Storage, household: str) -> list[Marker]:
+    found = []
+    for key in storage.list_keys(announced_prefix(household)):
+        device = key.removeprefix(announced_prefix(household)).removesuffix(".json")
+        marker = _marker(storage, household, device)
+        if marker is not None:
+            found.append(marker)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Synced:
+    announced: list[str]
+    """The cameras announced (all the household has, when its channels include mqtt)."""
+    withdrawn: list[str]
+    """The cameras taken back from Home Assistant."""
+
+
+def sync_announcements(
+    storage: Storage, settings: Settings, household: str, own: HouseholdSettings
+) -> Synced:
+    """Bring the household's broker in line with its settings: with mqtt among its channels,
+    every camera that has sent frames is announced (and one whose frames are gone taken
+    back); without, everything announced is taken back."""
+    announced = _announced(storage, household)
+    if "mqtt" not in resolve(own, settings).channels:
+        if not announced or (own.mqtt_url or settings.mqtt_url) is None:
+            return Synced([], [])
+        hb = household_broker(own, settings)
+        _withdraw(storage, hb, household, announced)
+        return Synced([], sorted(m.camera for m in announced if m.camera is not None))
+    hb = household_broker(own, settings)
+    cameras = sorted(storage.list_folders(frames_prefix(household)))
+    gone = [m for m in announced if m.camera is not None and m.camera not in cameras]
+    _withdraw(storage, hb, household, gone)
+    pending = pending_announcement(storage, hb, household_view(household, own, settings), cameras)
+    if pending.messages:
+        hb.publish(pending.messages)
+        record_announced(storage, household, pending.markers, datetime.now(UTC))
+    return Synced(cameras, sorted(m.camera for m in gone if m.camera is not None))
+
+
+def forget_announcements(
+    storage: Storage, settings: Settings, household: str, own: HouseholdSettings
+) -> list[str]:
+    """Everything announced for a household taken back (the household is being forgotten);
+    returns the cameras. Call it before the household's settings are erased."""
+    announced = _announced(storage, household)
+    if not announced or (own.mqtt_url or settings.mqtt_url) is None:
+        return []
+    _withdraw(storage, household_broker(own, settings), household, announced)
+    return sorted(m.camera for m in announced if m.camera is not None)

@@ -59,6 +59,11 @@ class HouseholdSettings(BaseModel):
     """This household's visit window (default: FACEWATCH_VISIT_WINDOW_SECONDS)."""
     alert_cooldown_seconds: float | None = Field(None, ge=0, le=7 * 24 * 3600)
     """This household's alert cooldown (default: FACEWATCH_ALERT_COOLDOWN_SECONDS)."""
+    presence: bool = False
+    """Over MQTT, a Home Assistant presence sensor per person in `arrivals`: the camera they
+    were last seen at (their arrival alerts feed it). Off by default, for privacy."""
+    presence_away_after_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
+    """How long after a person was last seen their presence sensor stops naming a camera."""
 
     @field_validator("mail_to")
     @classmethod
