@@ -170,6 +170,11 @@ def pending_announcement(
             return
         if camera is not None and known is None:
             messages.append(cleared(topics.old_discovery(household, camera)))
+        if known is not None:
+            # No longer followed (presence turned off, or not in arrivals): where they
+            # were last seen is not left on the broker.
+            dropped = [p for p in known.presence if p not in presence]
+            messages.extend(cleared(known.topics.presence(household, p)) for p in dropped)
         messages.extend(published)
         markers.append(marker)
 
