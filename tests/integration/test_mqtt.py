@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from facewatch.alerts.announce import forget_announcements, sync_announcements
+from facewatch.alerts.broker_sync import forget_announcements, sync_announcements
 from facewatch.alerts.dead_letters import retry_dead_letters
 from facewatch.alerts.delivery import deliver
 from facewatch.alerts.home_assistant import Topics, device_id

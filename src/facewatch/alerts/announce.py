@@ -1,8 +1,7 @@
 """What a household's MQTT broker has been told about its devices, and telling it: the
 retained discovery configs of the household and its cameras, announced once per config
-(a marker per device in the bucket, keyed by a digest of what was published) and taken
-back (empty retained payloads) when the household drops the mqtt channel, a camera's
-frames are gone, or the household is forgotten.
+(a marker per device in the bucket, keyed by a digest of what was published). Taking them
+back is broker_sync.py's (the CLI's), which reads the same markers.
 
 Why markers: Home Assistant subscribes to a new device's topics a moment after its config
 arrives, so the first visit of a camera must not follow its config at once (delivery.py
@@ -14,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from facewatch.alerts import mqtt
@@ -27,19 +26,18 @@ from facewatch.alerts.home_assistant import (
     config_digest,
     config_message,
     household_config,
-    household_withdrawal,
-    withdrawal,
 )
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput, ObjectMissing, StorageError
-from facewatch.household.settings import HouseholdSettings, resolve
-from facewatch.layout import announced_key, announced_prefix, frames_prefix
+from facewatch.household.settings import HouseholdSettings
+from facewatch.layout import announced_key
 from facewatch.outbound import OutboundPolicy, policy_from_settings
 from facewatch.store.storage import Storage
 
 log = logging.getLogger(__name__)
 
 HOUSEHOLD_DEVICE = "household"
+"""The household device's marker; a camera's is `camera_<camera>`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +131,7 @@ def _camera_device(camera: str) -> str:
     return f"camera_{camera}"
 
 
-def _marker(storage: Storage, household: str, device: str) -> Marker | None:
+def read_marker(storage: Storage, household: str, device: str) -> Marker | None:
     try:
         return Marker.parse(storage.get(announced_key(household, device)).body)
     except ObjectMissing:
@@ -165,7 +163,7 @@ def pending_announcement(
         marker = Marker(
             device, digest, hb.broker.where, topics.prefix, topics.discovery_prefix, camera, presence
         )
-        known = _marker(storage, household, device)
+        known = read_marker(storage, household, device)
         if known is not None and known.digest == digest and known.broker == marker.broker:
             return
         if camera is not None and known is None:
@@ -198,72 +196,3 @@ def record_announced(storage: Storage, household: str, markers: list[Marker], no
             storage.put_json(announced_key(household, marker.device), marker.body(now))
         except StorageError as exc:
             log.warning("household %s: %s announced, marker not kept: %s", household, marker.device, exc)
-
-
-def _withdraw(storage: Storage, hb: HouseholdBroker, household: str, markers: list[Marker]) -> None:
-    """Take the devices back on the broker, then forget their markers."""
-    messages: list[Message] = []
-    for marker in markers:
-        if marker.camera is not None:
-            messages.extend(withdrawal(marker.topics, household, marker.camera))
-        else:
-            view = HouseholdView(household, visit_window_seconds=1, presence=list(marker.presence))
-            messages.extend(household_withdrawal(marker.topics, view))
-    if messages:
-        hb.publish(messages)
-    for marker in markers:
-        storage.delete(announced_key(household, marker.device))
-
-
-def _announced(storage: Storage, household: str) -> list[Marker]:
-    found = []
-    for key in storage.list_keys(announced_prefix(household)):
-        device = key.removeprefix(announced_prefix(household)).removesuffix(".json")
-        marker = _marker(storage, household, device)
-        if marker is not None:
-            found.append(marker)
-    return found
-
-
-@dataclass(frozen=True, slots=True)
-class Synced:
-    announced: list[str]
-    """The cameras announced (all the household has, when its channels include mqtt)."""
-    withdrawn: list[str]
-    """The cameras taken back from Home Assistant."""
-
-
-def sync_announcements(
-    storage: Storage, settings: Settings, household: str, own: HouseholdSettings
-) -> Synced:
-    """Bring the household's broker in line with its settings: with mqtt among its channels,
-    every camera that has sent frames is announced (and one whose frames are gone taken
-    back); without, everything announced is taken back."""
-    announced = _announced(storage, household)
-    if "mqtt" not in resolve(own, settings).channels:
-        if not announced or (own.mqtt_url or settings.mqtt_url) is None:
-            return Synced([], [])
-        hb = household_broker(own, settings)
-        _withdraw(storage, hb, household, announced)
-        return Synced([], sorted(m.camera for m in announced if m.camera is not None))
-    hb = household_broker(own, settings)
-    cameras = sorted(storage.list_folders(frames_prefix(household)))
-    gone = [m for m in announced if m.camera is not None and m.camera not in cameras]
-    _withdraw(storage, hb, household, gone)
-    pending = pending_announcement(storage, hb, household_view(household, own, settings), cameras)
-    if pending.messages:
-        hb.publish(pending.messages)
-        record_announced(storage, household, pending.markers, datetime.now(UTC))
-    return Synced(cameras, sorted(m.camera for m in gone if m.camera is not None))
-
-
-def forget_announcements(
-    storage: Storage, settings: Settings, household: str, own: HouseholdSettings
-) -> list[str]:
-    """Everything announced for a household taken back (the household is being forgotten);
-    returns the cameras. Call it before the household's settings are erased."""
-    announced = _announced(storage, household)
-    if not announced or (own.mqtt_url or settings.mqtt_url) is None:
-        return []
-    _withdraw(storage, household_broker(own, settings), household, announced)
-    return sorted(m.camera for m in announced if m.camera is not None)

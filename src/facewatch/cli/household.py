@@ -70,7 +70,7 @@ def household_command(
     presence_away_minutes: int | None,
 ) -> None:
     """Show or change a household's own alert settings (kept in the bucket)."""
-    from facewatch.alerts.announce import Synced, sync_announcements
+    from facewatch.alerts.broker_sync import Synced, sync_announcements
     from facewatch.household.settings import HouseholdSettings, change_household_settings
     from facewatch.outbound import check_household_urls, policy_from_settings
     from facewatch.store.storage import Storage
