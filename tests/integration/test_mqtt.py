@@ -30,7 +30,7 @@ from facewatch.local.processes import free_port
 from facewatch.records import DeliveryStatus, FaceVerdict
 from facewatch.store.storage import Storage
 from tests.conftest import NO_EMAIL, clip_frame, run_cli, stranger_alert
-from tests.mqtt_broker import HOST, Mosquitto, Subscriber
+from tests.mqtt_broker import HOST, LateSubscriber, Mosquitto, Subscriber
 
 pytestmark = pytest.mark.integration
 
@@ -132,44 +132,6 @@ def test_an_alert_publishes_discovery_the_retained_face_last_visit_and_the_visit
     again = deliver(alert, storage=storage, mail=NO_EMAIL, settings=linked)
     assert again.status is DeliveryStatus.ALREADY_SENT
     assert len(subscriber.on(VISIT, count=2, timeout=1.0)) == 1
-
-
-class LateSubscriber:
-    """Subscribes the way Home Assistant does: to the discovery topics first, and to the
-    visit topic only `delay` seconds after the camera's config arrived."""
-
-    def __init__(self, broker: Mosquitto, config_topic: str, visit_topic: str, delay: float) -> None:
-        import paho.mqtt.client as paho
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        self.visits: list[bytes] = []
-        self.subscribed_at: float | None = None
-        self.config_at: float | None = None
-        ready = threading.Event()
-
-        def on_message(client, userdata, message) -> None:
-            if message.topic == config_topic and self.config_at is None:
-                self.config_at = time.monotonic()
-                threading.Timer(delay, subscribe_visit).start()
-            elif message.topic == visit_topic:
-                self.visits.append(message.payload)
-
-        def subscribe_visit() -> None:
-            self.subscribed_at = time.monotonic()
-            self._client.subscribe(visit_topic, qos=1)
-
-        self._client = paho.Client(CallbackAPIVersion.VERSION2)
-        self._client.username_pw_set(broker.username, broker.password)
-        self._client.on_connect = lambda c, *_: c.subscribe(config_topic, qos=1)
-        self._client.on_subscribe = lambda *_: ready.set()
-        self._client.on_message = on_message
-        self._client.connect(HOST, broker._need(broker.port))
-        self._client.loop_start()
-        assert ready.wait(5)
-
-    def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
 
 
 @pytest.mark.parametrize("wait", [1.0, 0.0], ids=["waits", "control-no-wait"])
