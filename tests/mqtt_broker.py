@@ -32,6 +32,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -364,6 +365,46 @@ class Subscriber:
             if len(found) >= count or time.monotonic() > deadline:
                 return found
             time.sleep(0.02)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+class LateSubscriber:
+    """Subscribes the way Home Assistant does: to the discovery topics first, and to the
+    visit topic only `delay` seconds after the camera's config arrived."""
+
+    def __init__(self, broker: Mosquitto, config_topic: str, visit_topic: str, delay: float = 0.3) -> None:
+        import threading
+
+        import paho.mqtt.client as paho
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.visits: list[bytes] = []
+        self.subscribed_at: float | None = None
+        self.config_at: float | None = None
+        ready = threading.Event()
+
+        def on_message(client: object, userdata: object, message: Any) -> None:
+            if message.topic == config_topic and self.config_at is None:
+                self.config_at = time.monotonic()
+                threading.Timer(delay, subscribe_visit).start()
+            elif message.topic == visit_topic:
+                self.visits.append(message.payload)
+
+        def subscribe_visit() -> None:
+            self.subscribed_at = time.monotonic()
+            self._client.subscribe(visit_topic, qos=1)
+
+        self._client = paho.Client(CallbackAPIVersion.VERSION2)
+        self._client.username_pw_set(broker.username, broker.password)
+        self._client.on_connect = lambda c, *_: c.subscribe(config_topic, qos=1)
+        self._client.on_subscribe = lambda *_: ready.set()
+        self._client.on_message = on_message
+        self._client.connect(HOST, broker._need(broker.port))
+        self._client.loop_start()
+        assert ready.wait(5)
 
     def close(self) -> None:
         self._client.disconnect()

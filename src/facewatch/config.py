@@ -164,9 +164,17 @@ class Settings(BaseSettings):
     """The MQTT broker of the `mqtt` channel: mqtt://user:pass@host:1883 or mqtts://… (TLS).
     A secret: it may hold the password, and it is never logged (only host and port are)."""
     mqtt_prefix: str = Field("facewatch", pattern=r"^[^#+\x00]+$")
-    """Topics are `<prefix>/<household>/<camera>/visit` and `…/face`."""
-    mqtt_discovery_prefix: str = Field("homeassistant", pattern=r"^[^#+\x00]+$")
-    """Home Assistant's discovery prefix: device configs go to `<it>/device/<id>/config`."""
+    """Topics are `<prefix>/<household>/<camera>/visit`, `…/face`, `…/last` and the
+    household's `<prefix>/<household>/…` (docs/home-assistant.md)."""
+    mqtt_discovery_prefix: str = Field("homeassistant/{household}", pattern=r"^[^#+\x00]+$")
+    """Home Assistant's discovery prefix: device configs go to `<it>/device/…/config`. On
+    this broker, which may serve many households, `{household}` is the household's id, so
+    one household's Home Assistant (discovery prefix `homeassistant/<household>`) never
+    discovers another's cameras; set `homeassistant` where the broker is one home's alone.
+    On a household's own broker (its `mqtt_url`) `{household}` is dropped."""
+    mqtt_announce_seconds: float = Field(3.0, ge=0, le=5)
+    """How long a camera's first alert waits after announcing the camera (its discovery
+    config), so Home Assistant has subscribed to its topics before the visit comes."""
     mqtt_ca_file: Path | None = None
     """CA certificate(s) that sign the broker's, for mqtts:// (default: the system's)."""
     mqtt_protocol: Literal["3.1.1", "5"] = "3.1.1"

@@ -159,6 +159,22 @@ def alert_face_key(household: str, alert_id: str) -> str:
     return f"{household_prefix(household)}alerts/faces/{alert_id}.crop"
 
 
+def announced_prefix(household: str) -> str:
+    """What the household's MQTT broker has been told: one marker per device announced to
+    Home Assistant (alerts/announce.py), so a new one waits before its first visit and a
+    removed one is taken back."""
+    return f"{household_prefix(household)}alerts/home-assistant/announced/"
+
+
+def announced_key(household: str, device: str) -> str:
+    return f"{announced_prefix(household)}{device}.json"
+
+
+def visits_today_key(household: str) -> str:
+    """The household's alerted visits of the day, for Home Assistant's count."""
+    return f"{household_prefix(household)}alerts/home-assistant/today.json"
+
+
 def dead_alerts_prefix(household: str) -> str:
     return f"{household_prefix(household)}alerts/dead/"
 

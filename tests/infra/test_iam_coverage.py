@@ -94,8 +94,23 @@ ACCESS: dict[str, dict[str, set[str]]] = {
         LIST: {"known_prefix", "stranger_crops_prefix"},
     },
     "notify": {
-        GET: {"FrameKey", "household_settings_key", "sent_alert_key", "alert_claim_key", "alert_face_key"},
-        PUT: {"sent_alert_key", "alert_claim_key", "dead_alert_key", "alert_face_key"},
+        GET: {
+            "FrameKey",
+            "household_settings_key",
+            "sent_alert_key",
+            "alert_claim_key",
+            "alert_face_key",
+            "announced_key",
+            "visits_today_key",
+        },
+        PUT: {
+            "sent_alert_key",
+            "alert_claim_key",
+            "dead_alert_key",
+            "alert_face_key",
+            "announced_key",
+            "visits_today_key",
+        },
         DELETE: {"alert_claim_key"},
         LIST: set(),  # lists nothing itself; see test_readers_get_404_not_403_for_missing_keys
     },
@@ -208,6 +223,7 @@ SAMPLE_ARGS = {
     "verdict_id": "door/20260102/030405000000-0a1b2c3d4e5f#0",
     "signature": "q1w2e3r4t5y6u7i8o9p0-_a1s2d3f4g5h6j7k8l9z0x1c",
     "session_id": "1767323045-q1w2e3r4t5y6u7i8o9p0-_",
+    "device": "camera_door",
 }
 FRAME = layout.FrameKey.new("home", "door", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
 KNOWN_PHOTO = layout.known_photo_key("home", "Alice Smith", "alice-1.jpg")

@@ -242,9 +242,12 @@ def test_the_settings_page_saves_the_households_choices(page, site):
     page.fill("input[name=webhook_url]", "https://hooks.example.test/door")
     page.fill("input[name=visit_window_minutes]", "10")
     page.fill("input[name=cooldown_minutes]", "45")
+    page.check("input[name=presence]")
+    page.fill("input[name=presence_away_minutes]", "20")
     page.click("#settings-form button")
     page.wait_for_selector(".flash")
     own = load_household_settings(site.storage, "home")
+    assert own.presence and own.presence_away_after_minutes == 20
     assert own.mail_to == ["a@example.test", "b@example.test"] and own.timezone == "Europe/Berlin"
     assert own.channels == ["email", "webhook"] and own.webhook_url == "https://hooks.example.test/door"
     assert (own.visit_window_seconds, own.alert_cooldown_seconds) == (600, 2700)

@@ -9,11 +9,13 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
+from facewatch.alerts.broker_sync import forget_announcements, sync_announcements
 from facewatch.alerts.dead_letters import retry_dead_letters
 from facewatch.alerts.delivery import deliver
 from facewatch.alerts.home_assistant import Topics, device_id
@@ -21,25 +23,30 @@ from facewatch.alerts.retries import RetryPolicy
 from facewatch.config import Settings
 from facewatch.edge.uploads import store_face_frame
 from facewatch.frames import Box, FrameMeta
-from facewatch.household.settings import HouseholdSettings, save_household_settings
+from facewatch.household.settings import HouseholdSettings, load_household_settings, save_household_settings
 from facewatch.images import decode_bgr
-from facewatch.layout import alert_face_key, dead_alert_key, sent_alert_key
+from facewatch.layout import FrameKey, alert_face_key, dead_alert_key, frames_prefix, sent_alert_key
 from facewatch.local.processes import free_port
 from facewatch.records import DeliveryStatus, FaceVerdict
 from facewatch.store.storage import Storage
 from tests.conftest import NO_EMAIL, clip_frame, run_cli, stranger_alert
-from tests.mqtt_broker import Mosquitto, Subscriber
+from tests.mqtt_broker import HOST, LateSubscriber, Mosquitto, Subscriber
 
 pytestmark = pytest.mark.integration
 
-TOPICS = Topics("facewatch", "homeassistant")
+# The deployment's broker: each household under its own discovery prefix by default.
+TOPICS = Topics("facewatch", "homeassistant/{household}")
 VISIT = "facewatch/home/door/visit"
+LAST = "facewatch/home/door/last"
 FACE = "facewatch/home/door/face"
-CONFIG = f"homeassistant/device/{device_id('home', 'door')}/config"
+CONFIG = TOPICS.discovery("home", "door")
+HOUSEHOLD_CONFIG = TOPICS.household_discovery("home")
+assert CONFIG == "homeassistant/home/device/facewatch_home/camera_door/config"
 
 
 def settings(**kw) -> Settings:
-    return Settings(_env_file=None, **{"mail_to": ["family@example.test"], **kw})
+    # No wait after an announcement unless a test is about it: every test's bucket is new.
+    return Settings(_env_file=None, **{"mail_to": ["family@example.test"], "mqtt_announce_seconds": 0, **kw})
 
 
 DETAILS = {
@@ -49,8 +56,10 @@ DETAILS = {
 }
 
 
-def mqtt_only(storage: Storage) -> None:
-    save_household_settings(storage, "home", HouseholdSettings(channels=["mqtt"]))
+def mqtt_only(storage: Storage, household: str = "home", **own: object) -> None:
+    save_household_settings(
+        storage, household, HouseholdSettings.model_validate({"channels": ["mqtt"], **own})
+    )
 
 
 @pytest.fixture
@@ -60,34 +69,30 @@ def subscriber(mosquitto: Mosquitto) -> Iterator[Subscriber]:
     sub.close()
 
 
-def check_device_discovery(config: dict) -> None:
-    """Home Assistant's schema for the device form of discovery (DEVICE_DISCOVERY_SCHEMA):
-    device with identifiers, origin with a name, components each with a platform and a
-    unique_id, and each platform's own required keys."""
-    assert config["device"]["identifiers"], "device needs identifiers"
-    assert config["origin"]["name"] == "facewatch"
-    components = config["components"]
-    assert {c["platform"] for c in components.values()} == {"event", "image", "sensor"}
-    for component in components.values():
-        assert component["unique_id"].startswith(device_id("home", "door"))
-        if component["platform"] == "event":
-            assert component["state_topic"] == VISIT
-            assert component["event_types"] == ["stranger", "known"]
-        elif component["platform"] == "image":
-            assert component["image_topic"] == FACE and "url_topic" not in component
-        else:
-            assert component["state_topic"] == VISIT and "value_json.name" in component["value_template"]
-    assert len({c["unique_id"] for c in components.values()}) == len(components)
-
-
-def test_an_alert_publishes_discovery_the_retained_face_and_the_visit(storage, mosquitto, subscriber):
+def test_an_alert_publishes_discovery_the_retained_face_last_visit_and_the_visit(
+    storage, mosquitto, subscriber
+):
     mqtt_only(storage)
     alert = stranger_alert(storage, "m1", **DETAILS)
-    outcome = deliver(alert, storage=storage, mail=NO_EMAIL, settings=settings(mqtt_url=mosquitto.url))
+    verdict_id = FrameKey.parse(alert.frame_key).verdict_id(0)
+    alert = alert.model_copy(update={"faces": [alert.faces[0].model_copy(update={"verdict_id": verdict_id})]})
+    linked = settings(
+        mqtt_url=mosquitto.url,
+        link_secret="a-link-secret-of-at-least-32-characters!",
+        feedback_url="https://door.example.test/feedback",
+        console_url="https://door.example.test/console",
+    )
+    outcome = deliver(alert, storage=storage, mail=NO_EMAIL, settings=linked)
     assert str(outcome).startswith("sent mqtt"), outcome
 
     ((config, _),) = subscriber.on(CONFIG)
-    check_device_discovery(json.loads(config))
+    camera = json.loads(config)
+    assert camera["components"]["last_name"]["state_topic"] == LAST
+    assert (
+        camera["device"]["via_device"]
+        == json.loads(subscriber.on(HOUSEHOLD_CONFIG)[0][0])["device"]["identifiers"][0]
+    )
+    assert [p for p, _ in subscriber.on("facewatch/home/door/availability")] == [b"online"]
     ((visit, visit_retained),) = subscriber.on(VISIT)
     assert visit_retained is False, "Home Assistant ignores retained events"
     body = json.loads(visit)
@@ -96,25 +101,201 @@ def test_an_alert_publishes_discovery_the_retained_face_and_the_visit(storage, m
     assert body["camera"] == "door" and body["distance"] == pytest.approx(0.71)
     assert body["captured_at"] == alert.captured_at.isoformat()
     assert body["frame_url"].startswith("http") and body["face_url"].startswith("http")
-    assert "console_url" in body
+    assert body["console_url"].startswith("https://door.example.test/console/signin?token=")
+    assert body["known_url"].startswith("https://door.example.test/feedback/?token=")
     ((face, _),) = subscriber.on(FACE)
     assert decode_bgr(face, 10_000_000).shape[2] == 3
     assert storage.get(alert_face_key("home", alert.alert_id)).body == face
+    # The visit and the face last published, also as the household's last stranger.
+    assert [p for p, _ in subscriber.on(LAST)] == [visit]
+    assert [p for p, _ in subscriber.on("facewatch/home/stranger")] == [visit]
+    assert [p for p, _ in subscriber.on("facewatch/home/stranger/face")] == [face]
+    today = json.loads(subscriber.on("facewatch/home/today")[0][0])
+    assert today["strangers"] == 1 and today["known"] == 0
 
-    # A Home Assistant that starts later still finds the camera and its last face.
+    # A Home Assistant that starts later (or restarts) still finds the camera, its last
+    # face and its last visit ("Last seen" is not unknown after a restart).
     late = Subscriber(mosquitto, "homeassistant/#")
-    late_face = Subscriber(mosquitto, FACE)
+    late_face = Subscriber(mosquitto, "facewatch/#")
     try:
         assert [r for _, r in late.on(CONFIG)] == [True]
         assert late_face.on(FACE) == [(face, True)]
+        assert late_face.on(LAST) == [(visit, True)]
+        assert late_face.on("facewatch/home/stranger") == [(visit, True)]
+        assert late_face.on("facewatch/home/door/availability") == [(b"online", True)]
+        assert late_face.on(VISIT, timeout=0.3) == []
     finally:
         late.close()
         late_face.close()
 
     # Delivered again (a redelivered event): nothing is published twice.
-    again = deliver(alert, storage=storage, mail=NO_EMAIL, settings=settings(mqtt_url=mosquitto.url))
+    again = deliver(alert, storage=storage, mail=NO_EMAIL, settings=linked)
     assert again.status is DeliveryStatus.ALREADY_SENT
     assert len(subscriber.on(VISIT, count=2, timeout=1.0)) == 1
+
+
+@pytest.mark.parametrize("wait", [1.0, 0.0], ids=["waits", "control-no-wait"])
+def test_the_first_visit_of_a_new_camera_reaches_a_subscriber_that_subscribes_after_its_config(
+    storage, mosquitto, wait
+):
+    mqtt_only(storage)
+    late = LateSubscriber(mosquitto, CONFIG, VISIT, delay=0.3)
+    try:
+        alert = stranger_alert(storage, "first", **DETAILS)
+        config = settings(mqtt_url=mosquitto.url, mqtt_announce_seconds=wait)
+        assert str(deliver(alert, storage=storage, mail=NO_EMAIL, settings=config)).startswith("sent mqtt")
+        wait_until(lambda: late.subscribed_at is not None, 2)
+        if wait:
+            wait_until(lambda: late.visits, 2)
+            assert [json.loads(v)["alert_id"] for v in late.visits] == ["first"]
+        else:
+            # The control: without the wait the visit is gone before anyone listens.
+            time.sleep(0.3)
+            assert late.visits == []
+        # The next alert of the same camera finds the camera announced.
+        second = stranger_alert(storage, "second", **{**DETAILS, "visit_id": "visit-2"})
+        assert str(deliver(second, storage=storage, mail=NO_EMAIL, settings=config)).startswith("sent mqtt")
+        wait_until(lambda: len(late.visits) == (2 if wait else 1), 2)
+    finally:
+        late.close()
+
+
+def wait_until(condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_colliding_household_and_camera_names_get_different_devices_and_old_topics_are_cleared_once(
+    storage, mosquitto, subscriber
+):
+    # A shared broker with one discovery prefix for all (as before issue 26).
+    shared = settings(mqtt_url=mosquitto.url, mqtt_discovery_prefix="homeassistant")
+    old = "homeassistant/device/facewatch_smith_front_door/config"
+    import paho.mqtt.publish as paho_publish
+
+    auth = {"username": mosquitto.username, "password": mosquitto.password}
+    paho_publish.single(
+        old, b'{"old": true}', qos=1, retain=True, hostname=HOST, port=mosquitto.port, auth=auth
+    )
+    configs = {}
+    for household, camera in (("smith", "front_door"), ("smith_front", "door")):
+        mqtt_only(storage, household)
+        alert = stranger_alert(storage, f"{household}-1", household=household, camera=camera, **DETAILS)
+        assert str(deliver(alert, storage=storage, mail=NO_EMAIL, settings=shared)).startswith("sent mqtt")
+        topic = Topics("facewatch", "homeassistant").discovery(household, camera)
+        configs[topic] = json.loads(subscriber.on(topic)[0][0])
+    assert len(configs) == 2
+    (a, b) = configs.values()
+    assert a["device"]["identifiers"] != b["device"]["identifiers"]
+    ids = [c["unique_id"] for config in configs.values() for c in config["components"].values()]
+    assert len(ids) == len(set(ids)) == 6
+    assert device_id("smith", "front_door") != device_id("smith_front", "door")
+    # Both cameras had the old topic; it is cleared (an empty retained payload) once each.
+    assert [p for p, _ in subscriber.on(old, count=3)] == [b'{"old": true}', b"", b""]
+    again = stranger_alert(storage, "smith-2", household="smith", camera="front_door", **DETAILS)
+    deliver(again, storage=storage, mail=NO_EMAIL, settings=shared)
+    assert len(subscriber.on(old, count=4, timeout=0.5)) == 3
+    smith = Topics("facewatch", "homeassistant").discovery("smith", "front_door")
+    assert len(subscriber.on(smith, count=2, timeout=0.3)) == 1, "announced once"
+    late = Subscriber(mosquitto, old)
+    try:
+        assert late.on(old, timeout=0.3) == []
+    finally:
+        late.close()
+
+
+def retained(mosquitto: Mosquitto, topic: str = "#") -> dict[str, bytes]:
+    """What a subscriber that comes now receives: the retained messages."""
+    late = Subscriber(mosquitto, topic)
+    try:
+        time.sleep(0.3)  # retained messages follow the SUBACK at once; nothing else is published
+        return {t: p for t, p, r in late.messages if r}
+    finally:
+        late.close()
+
+
+def test_removing_a_camera_dropping_mqtt_and_forgetting_a_household_clear_what_was_announced(
+    storage, mosquitto, subscriber
+):
+    config = settings(mqtt_url=mosquitto.url)
+    mqtt_only(storage, presence=True, arrivals=["Mum"])
+    for camera in ("door", "garden"):
+        frame = clip_frame()
+        store_face_frame(storage, frame, FrameMeta("home", camera, datetime.now(UTC), 640, 360, ()))
+    synced = sync_announcements(storage, config, "home", load_household_settings(storage, "home"))
+    assert synced.announced == ["door", "garden"] and synced.withdrawn == []
+    alert = stranger_alert(storage, "rm", **DETAILS)
+    assert str(deliver(alert, storage=storage, mail=NO_EMAIL, settings=config)).startswith("sent mqtt")
+    before = retained(mosquitto)
+    garden = {t for t in before if "garden" in t}
+    assert TOPICS.discovery("home", "garden") in garden and "facewatch/home/garden/availability" in garden
+    assert {CONFIG, HOUSEHOLD_CONFIG, FACE, LAST, "facewatch/home/stranger/face"} <= set(before)
+
+    # The garden camera's frames are gone: its device is taken back.
+    for key in list(storage.list_keys(frames_prefix("home") + "garden/")):
+        storage.delete(key)
+    synced = sync_announcements(storage, config, "home", load_household_settings(storage, "home"))
+    assert synced.withdrawn == ["garden"]
+    assert subscriber.on(TOPICS.discovery("home", "garden"), count=2)[-1][0] == b""
+    assert not {t for t in retained(mosquitto) if "garden" in t}
+
+    # mqtt dropped from the household: everything announced is taken back.
+    save_household_settings(
+        storage, "home", HouseholdSettings(channels=["email"], presence=True, arrivals=["Mum"])
+    )
+    synced = sync_announcements(storage, config, "home", load_household_settings(storage, "home"))
+    assert synced.withdrawn == ["door"]
+    assert subscriber.on(HOUSEHOLD_CONFIG, count=2)[-1][0] == b""
+    assert subscriber.on("facewatch/home/presence/Mum")[-1][0] == b""
+    assert retained(mosquitto) == {}
+
+    # Announced again, then the household is forgotten: nothing is left on the broker.
+    mqtt_only(storage)
+    sync_announcements(storage, config, "home", load_household_settings(storage, "home"))
+    assert CONFIG in retained(mosquitto)
+    assert forget_announcements(storage, config, "home", load_household_settings(storage, "home")) == ["door"]
+    assert retained(mosquitto) == {}
+    assert forget_announcements(storage, config, "home", load_household_settings(storage, "home")) == []
+
+
+def test_a_households_presence_and_todays_count(storage, mosquitto, subscriber):
+    mqtt_only(storage, presence=True, arrivals=["Mum"], timezone="Europe/Berlin")
+    config = settings(mqtt_url=mosquitto.url)
+    mum = FaceVerdict(box=Box(156, 82, 94, 94), verdict="known", name="Mum", distance=0.38)
+    arrival = stranger_alert(storage, "mum-1", kind="arrival", faces=[mum], visit_id="v-mum")
+    assert str(deliver(arrival, storage=storage, mail=NO_EMAIL, settings=config)).startswith("sent mqtt")
+    household = json.loads(subscriber.on(HOUSEHOLD_CONFIG)[0][0])
+    (sensor,) = [c for c in household["components"].values() if c.get("state_topic", "").endswith("/Mum")]
+    assert sensor["state_topic"] == "facewatch/home/presence/Mum" and sensor["expire_after"] == 30 * 60
+    ((seen, _),) = subscriber.on("facewatch/home/presence/Mum")
+    assert "facewatch/home/presence/Mum" in retained(mosquitto)
+    assert json.loads(seen) == {
+        "camera": "door",
+        "at": arrival.captured_at.isoformat(),
+        "distance": 0.38,
+        "visit_id": "v-mum",
+    }
+    assert json.loads(subscriber.on(VISIT)[0][0])["name"] == "Mum"
+    assert subscriber.on("facewatch/home/stranger", timeout=0.3) == [], "an arrival is no stranger"
+    for n, alert_id in enumerate(["s-1", "s-2"], start=1):
+        alert = stranger_alert(storage, alert_id, **{**DETAILS, "visit_id": alert_id})
+        deliver(alert, storage=storage, mail=NO_EMAIL, settings=config)
+        deliver(alert, storage=storage, mail=NO_EMAIL, settings=config)  # counted once
+        assert json.loads(subscriber.on("facewatch/home/today", count=n + 1)[-1][0])["strangers"] == n
+    assert json.loads(subscriber.on("facewatch/home/today", count=3)[-1][0])["known"] == 1
+
+    # Presence is off by default: no sensor, nothing published about where people are.
+    save_household_settings(storage, "home", HouseholdSettings(channels=["mqtt"], arrivals=["Mum"]))
+    again = stranger_alert(storage, "mum-2", kind="arrival", faces=[mum], visit_id="v-mum-2")
+    deliver(again, storage=storage, mail=NO_EMAIL, settings=config)
+    assert len(subscriber.on(VISIT, count=4)) == 4
+    # Turned off, where Mum was last seen is taken off the broker.
+    assert subscriber.on("facewatch/home/presence/Mum", count=2)[-1][0] == b""
+    assert "facewatch/home/presence/Mum" not in retained(mosquitto)
+    household = json.loads(subscriber.on(HOUSEHOLD_CONFIG, count=2)[-1][0])
+    assert not [c for c in household["components"].values() if "presence" in c.get("state_topic", "")]
 
 
 @pytest.mark.parametrize("protocol", ["3.1.1", "5"])
@@ -275,8 +456,10 @@ def test_choosing_mqtt_announces_every_camera_and_prints_no_password(storage, mo
     assert shown["channels"] == ["email", "mqtt"] and shown["mqtt_url"].endswith(
         ":***@127.0.0.1:" + str(mosquitto.port)
     )
+    # The household's own broker is its alone: Home Assistant's default discovery prefix.
+    own = Topics("facewatch", "homeassistant")
     for camera in ("door", "garden"):
-        ((config, _),) = subscriber.on(f"homeassistant/device/{device_id('home', camera)}/config")
+        ((config, _),) = subscriber.on(own.discovery("home", camera))
         assert json.loads(config)["components"]["visit"]["state_topic"] == f"facewatch/home/{camera}/visit"
 
     wrong = run_cli(storage, "household", "--household", "home", "--channels", "email,pager")

@@ -10,7 +10,7 @@ import pytest
 
 from facewatch.local.demo import run_demo
 from tests.conftest import REPO, TESTDATA, make_video
-from tests.mqtt_broker import Subscriber
+from tests.mqtt_broker import LateSubscriber, Subscriber
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 KEYS = {"frames_read", "frames_uploaded", "faces_seen", "strangers", "emails", "outbox"}
@@ -19,6 +19,11 @@ KEYS = {"frames_read", "frames_uploaded", "faces_seen", "strangers", "emails", "
 def test_facewatch_demo_ends_with_a_stranger_email_and_tells_home_assistant(tmp_path, mosquitto):
     outbox = tmp_path / "outbox"
     subscriber = Subscriber(mosquitto)
+    # The demo's broker is the deployment's: the household's own discovery prefix.
+    config = "homeassistant/home/device/facewatch_home/camera_front-door/config"
+    visit = "facewatch/home/front-door/visit"
+    # As Home Assistant does: the visit topic subscribed to only once the config arrived.
+    late = LateSubscriber(mosquitto, config, visit)
     done = subprocess.run(
         [sys.executable, "-m", "facewatch.cli", "demo", "--outbox", str(outbox)],
         cwd=REPO,
@@ -37,14 +42,20 @@ def test_facewatch_demo_ends_with_a_stranger_email_and_tells_home_assistant(tmp_
     emls = sorted(outbox.glob("*.eml"))
     assert len(emls) == summary["emails"]
     assert b"Content-Type: image/jpeg" in emls[0].read_bytes()
-    # With FACEWATCH_MQTT_URL set, the demo household's alerts also reach MQTT.
+    # With FACEWATCH_MQTT_URL set, the demo household's alerts also reach MQTT: the camera's
+    # config and availability first, then the visit, which a late subscriber still gets.
     try:
-        assert subscriber.on("homeassistant/device/facewatch_home_front-door/config")
-        visits = [json.loads(p) for p, _ in subscriber.on("facewatch/home/front-door/visit")]
+        assert subscriber.on(config)
+        visits = [json.loads(p) for p, _ in subscriber.on(visit)]
         assert visits and all(v["verdict"] == "stranger" for v in visits)
         assert len(visits) == summary["emails"], "one MQTT visit per alert, as one email"
+        order = [t for t, _, _ in subscriber.messages]
+        availability = "facewatch/home/front-door/availability"
+        assert order.index(config) < order.index(availability) < order.index(visit)
+        assert [json.loads(v)["alert_id"] for v in late.visits] == [v["alert_id"] for v in visits]
     finally:
         subscriber.close()
+        late.close()
     assert mosquitto.password not in done.stdout + done.stderr
 
 

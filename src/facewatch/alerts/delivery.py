@@ -16,11 +16,18 @@ from datetime import UTC, datetime
 from functools import partial
 
 from facewatch.alerts import mqtt, webhook
+from facewatch.alerts.announce import (
+    household_broker,
+    household_view,
+    pending_announcement,
+    record_announced,
+)
 from facewatch.alerts.home_assistant import Message, Topics, alert_messages
 from facewatch.alerts.links import Links, alert_links
 from facewatch.alerts.mail import build_alert_email, build_operator_email
 from facewatch.alerts.mail_transport import MailTransport
 from facewatch.alerts.retries import RetryPolicy, send_with_retries
+from facewatch.alerts.visit_counts import count_visit
 from facewatch.config import Settings
 from facewatch.exceptions import (
     AlertError,
@@ -93,38 +100,41 @@ def _send_mqtt(out: Outgoing) -> Callable[[], str]:
     """The alert's MQTT messages. A household's own broker is checked against the outbound
     policy first, at each attempt: one the deployment does not connect to gets nothing, not
     even its face cut and kept in the bucket for it. Then, once (retries resend them), the
-    face is cut from the frame and kept (for the presigned face_url), and the messages are
-    published with the visit."""
-    settings = out.settings
+    face is cut from the frame and kept (for the presigned face_url), the visit counted in
+    the day's, and the messages published with the visit. A camera (or household device)
+    the broker has not had as it is now is announced first, in the same session, and the
+    visit waits `mqtt_announce_seconds` for Home Assistant to subscribe to it."""
+    settings, alert = out.settings, out.alert
     if out.recipients.mqtt_url is None:
         raise DeliveryError(
             "mqtt channel chosen but no broker: set FACEWATCH_MQTT_URL or the household's mqtt_url",
             retryable=False,
         )
+    own = load_household_settings(out.storage, alert.household)
     try:
-        broker = mqtt.parse_broker(
-            out.recipients.mqtt_url.get_secret_value(),
-            ca_file=settings.mqtt_ca_file,
-            protocol=settings.mqtt_protocol,
-        )
+        hb = household_broker(own, settings)
     except BadInput as exc:
         raise DeliveryError(str(exc), retryable=False) from None
-    # The household's own broker is checked like its webhook; the deployment's is its operator's.
-    policy = None if out.recipients.mqtt_url == settings.mqtt_url else policy_from_settings(settings)
+    view = household_view(alert.household, own, settings)
     messages: list[Message] = []
 
     def send() -> str:
-        if policy is not None:
-            mqtt.check_broker(broker, policy)
+        if hb.policy is not None:
+            mqtt.check_broker(hb.broker, hb.policy)
         if not messages:
-            messages.extend(_mqtt_messages(out))
-        return mqtt.publish(broker, messages, timeout=settings.mqtt_timeout, policy=policy)
+            messages.extend(_mqtt_messages(out, hb.topics, presence=own.presence))
+        new = pending_announcement(out.storage, hb, view, [alert.camera])
+        settle = settings.mqtt_announce_seconds if new.messages else 0.0
+        said = hb.publish([*new.messages, *messages], settle_after=len(new.messages), settle_seconds=settle)
+        record_announced(out.storage, alert.household, new.markers, datetime.now(UTC))
+        return said
 
     return send
 
 
-def _mqtt_messages(out: Outgoing) -> list[Message]:
-    """The alert's face cut from its frame and kept in the bucket, and its messages."""
+def _mqtt_messages(out: Outgoing, topics: Topics, *, presence: bool) -> list[Message]:
+    """The alert's face cut from its frame and kept in the bucket, the visit counted, and
+    its messages."""
     alert, storage, settings = out.alert, out.storage, out.settings
     face_jpeg = face_url = None
     if alert.faces:
@@ -134,11 +144,15 @@ def _mqtt_messages(out: Outgoing) -> list[Message]:
         storage.put(face_key, face_jpeg, content_type="image/jpeg")
         face_url = storage.presigned_url(face_key, settings.presign_seconds)
     return alert_messages(
-        Topics(settings.mqtt_prefix, settings.mqtt_discovery_prefix),
+        topics,
         alert,
         face_jpeg=face_jpeg,
         frame_url=out.links.frame_url,
         face_url=face_url,
+        console_url=out.links.console_url,
+        known_url=out.links.known_url,
+        today=count_visit(storage, alert, out.recipients.timezone),
+        presence=presence,
     )
 
 
@@ -157,7 +171,8 @@ SENDERS: dict[ChannelName, Sender] = {
         _send_email, lambda _, mail: float(getattr(mail, "timeout", webhook.WEBHOOK_TIMEOUT_SECONDS))
     ),
     "webhook": Sender(_send_webhook, lambda _, __: webhook.WEBHOOK_TIMEOUT_SECONDS),
-    "mqtt": Sender(_send_mqtt, lambda settings, _: settings.mqtt_timeout),
+    # A camera's first alert also waits for Home Assistant to subscribe (announce.py).
+    "mqtt": Sender(_send_mqtt, lambda settings, _: settings.mqtt_timeout + settings.mqtt_announce_seconds),
 }
 """One sender per channel a household may choose (household_settings.ChannelName; a unit
 test keeps the two equal)."""

@@ -117,16 +117,25 @@ def client_for(broker: Broker, *, policy: OutboundPolicy | None = None) -> Any:
 
 
 def publish(
-    broker: Broker, messages: Sequence[Message], *, timeout: float, policy: OutboundPolicy | None = None
+    broker: Broker,
+    messages: Sequence[Message],
+    *,
+    timeout: float,
+    policy: OutboundPolicy | None = None,
+    settle_after: int = 0,
+    settle_seconds: float = 0.0,
 ) -> str:
     """Publish the messages in order at QoS 1; returns once the broker acknowledged each,
-    within `timeout` seconds for the whole session. With a policy (a household's own
-    broker), the broker's addresses are checked first and the connection goes to them."""
+    within `timeout` seconds for the whole session (plus the settling). With a policy (a
+    household's own broker), the broker's addresses are checked first and the connection
+    goes to them. With `settle_after`, the session waits `settle_seconds` once the first
+    that many messages are acknowledged, still connected, before it publishes the rest: a
+    discovery config gives Home Assistant time to subscribe to what follows it."""
     import paho.mqtt.client as paho
 
     client = client_for(broker, policy=policy)
     outcome: dict[str, Any] = {}
-    deadline = time.monotonic() + timeout  # the whole session's, as smtp_timeout is
+    deadline = time.monotonic() + timeout + settle_seconds  # the whole session's, as smtp_timeout is
 
     def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         outcome["connack"] = reason
@@ -169,9 +178,16 @@ def publish(
                 f"MQTT broker {broker.where} refused the connection: {reason}",
                 retryable=reason.value not in _REFUSED_LOGIN,
             )
-        for message in messages:
+        for i, message in enumerate(messages):
             if "lost" in outcome:
                 break
+            if settle_seconds and i == settle_after > 0:
+                until = time.monotonic() + settle_seconds
+
+                def settled(until: float = until) -> bool:
+                    return time.monotonic() >= until
+
+                pump(settled, "settling")  # the session kept alive meanwhile
             info = client.publish(message.topic, message.payload, qos=1, retain=message.retain)
             pump(info.is_published, f"PUBACK for {message.topic}")
         if "lost" in outcome:

@@ -53,6 +53,17 @@ def _names(value: str) -> list[str]:
     default=None,
     help="The away switch: --disarm holds stranger alerts back (we are home), --arm lets them through.",
 )
+@click.option(
+    "--presence/--no-presence",
+    default=None,
+    help="Home Assistant presence sensors for the --arrivals people (off by default).",
+)
+@click.option(
+    "--presence-away-minutes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="When a presence sensor says not_home.",
+)
 def household_command(
     household: str,
     mail_to: str | None,
@@ -66,9 +77,11 @@ def household_command(
     unsilence: tuple[str, ...],
     arrivals: str | None,
     armed: bool | None,
+    presence: bool | None,
+    presence_away_minutes: int | None,
 ) -> None:
     """Show or change a household's own alert settings (kept in the bucket)."""
-    from facewatch.alerts.announce import announce_cameras
+    from facewatch.alerts.broker_sync import Synced, sync_announcements
     from facewatch.household.settings import HouseholdSettings, change_household_settings
     from facewatch.outbound import check_household_urls, policy_from_settings
     from facewatch.store.storage import Storage
@@ -105,6 +118,10 @@ def household_command(
             changes["arrivals"] = _names(arrivals)
         if armed is not None:
             changes["armed"] = armed
+        if presence is not None:
+            changes["presence"] = presence
+        if presence_away_minutes is not None:
+            changes["presence_away_after_minutes"] = presence_away_minutes
         if not changes:
             return current
         if webhook_url or mqtt_url:  # only what is set now: older settings stay readable
@@ -116,14 +133,14 @@ def household_command(
     settings = get_settings()
     policy = policy_from_settings(settings)
     own_broker = settings.mqtt_url.get_secret_value() if settings.mqtt_url else None
-    announced: list[str] = []
+    synced = Synced([], [])
     try:
         check_id(household, "household")
         storage = Storage.from_settings(settings)
         # Applied by compare-and-swap: a console save at the same moment is not lost.
         current = change_household_settings(storage, household, change)
-        if channels is not None or mqtt_url is not None:
-            announced = announce_cameras(storage, settings, household, current)
+        if channels is not None or mqtt_url is not None or presence is not None:
+            synced = sync_announcements(storage, settings, household, current)
     except ValidationError as exc:
         problem = exc.errors()[0]
         fail(BadInput(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}"))
@@ -132,9 +149,15 @@ def household_command(
     click.echo(json.dumps(current.shown(), indent=1))
     if armed is not None:
         _tell_home_assistant(settings, household, current)
-    if announced:
+    if synced.announced:
         click.echo(
-            f"announced {len(announced)} camera(s) to Home Assistant: {', '.join(announced)}", err=True
+            f"announced {len(synced.announced)} camera(s) to Home Assistant: {', '.join(synced.announced)}",
+            err=True,
+        )
+    if synced.withdrawn:
+        click.echo(
+            f"took {len(synced.withdrawn)} camera(s) back from Home Assistant: {', '.join(synced.withdrawn)}",
+            err=True,
         )
 
 

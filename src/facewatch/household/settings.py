@@ -63,6 +63,11 @@ class HouseholdSettings(BaseModel):
     """The away switch: false ("we are home") holds stranger alerts back, each recorded as
     held back by it. Set by `facewatch household arm/disarm`, the console, or Home Assistant
     through `facewatch mqtt-bridge`."""
+    presence: bool = False
+    """Over MQTT, a Home Assistant presence sensor per person in `arrivals`: the camera they
+    were last seen at (their arrival alerts feed it). Off by default, for privacy."""
+    presence_away_after_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
+    """How long after a person was last seen their presence sensor stops naming a camera."""
 
     @field_validator("mail_to")
     @classmethod

@@ -471,6 +471,9 @@ class HomeStack:
             if self.smtp_password is not None:
                 env["FACEWATCH_SMTP_PASSWORD"] = self.smtp_password
         env["FACEWATCH_MAIL_TO"] = ",".join(recipients or [DEFAULT_RECIPIENT])
+        # The one-box's broker is the home's own: Home Assistant's default discovery prefix,
+        # not the per-household one a shared deployment broker needs.
+        env.setdefault("FACEWATCH_MQTT_DISCOVERY_PREFIX", "homeassistant")
         self.function_env = env
         return env
 

@@ -239,7 +239,11 @@ def save_settings(ctx: Context, form: Mapping[str, str], uploads: Sequence[Uploa
             "webhook_url": webhook_url,
             "visit_window_seconds": _seconds(form, "visit_window_minutes", 60),
             "alert_cooldown_seconds": _seconds(form, "cooldown_minutes", 60),
+            "presence": form.get("presence") == "on",
         }
+        away = _seconds(form, "presence_away_minutes", 1)
+        if away is not None:
+            update["presence_away_after_minutes"] = round(away)
         try:
             return HouseholdSettings.model_validate({**own.model_dump(mode="json"), **update})
         except ValidationError as exc:
