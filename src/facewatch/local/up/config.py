@@ -167,6 +167,19 @@ class WebConfig(_Strict):
     """Serve detect at <public_url>/detect too, for cameras that POST frames, each with its
     household's detect token."""
 
+    @field_validator("tls", mode="before")
+    @classmethod
+    def _tls_choice(cls, value: object) -> object:
+        # One line for one mistake, not one per member of the union.
+        if isinstance(value, str) and value in ("self-signed", "off"):
+            return value
+        if isinstance(value, dict):
+            try:
+                return TlsFiles.model_validate(value)
+            except ValidationError as exc:
+                raise ValueError("; ".join(_describe(e) for e in exc.errors())) from None
+        raise ValueError(f'{value!r}: use "self-signed", "off" or {{ cert_file = "…", key_file = "…" }}')
+
     @field_validator("listen")
     @classmethod
     def _address(cls, value: str) -> str:
