@@ -18,8 +18,6 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, request
-
 from facewatch.web.services import services
 from facewatch.web.transport import Reply, flask_response, guarded
 
@@ -32,26 +30,29 @@ _PICTURE_HEADERS = {
 }
 
 
-def create_app(cameras: bool = False, trusted_proxies: Iterable[str] = ()) -> Flask:
-    """The door's app (gunicorn: `facewatch.web.door:create_app(cameras=True, …)`)."""
+def create_app(cameras: bool = False, trusted_proxies: Iterable[str] = ()) -> Any:
+    """The door's Flask app (gunicorn: `facewatch.web.door:create_app(cameras=True, …)`).
+    Flask is imported here, not with the module: it loads click, which only cli/ may."""
+    from flask import Flask, Response, request
+
     services()  # a weak or missing secret stops the door as it starts, naming the variable
     app = Flask("facewatch.door")
     app.wsgi_app = _forwarded_only_from(app.wsgi_app, trusted_proxies)  # type: ignore[method-assign]
 
     @app.route("/feedback/", methods=["GET", "POST"])
     def feedback() -> Response:
-        return flask_response(guarded("feedback", _feedback))
+        return flask_response(guarded("feedback", lambda: _feedback(request)))
 
     @app.route("/picture", methods=["GET"])
     def picture() -> Response:
-        return flask_response(guarded("picture", _picture))
+        return flask_response(guarded("picture", lambda: _picture(request)))
 
     @app.route("/detect", methods=["POST"])
     @app.route("/detect/", methods=["POST"])
     def detect() -> Response:
         if not cameras:
             return flask_response(Reply(404, {"error": "detect is not served here ([web] cameras = false)"}))
-        return flask_response(guarded("detect", _detect))
+        return flask_response(guarded("detect", lambda: _detect(request)))
 
     @app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     @app.route("/<path:path>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
@@ -63,7 +64,7 @@ def create_app(cameras: bool = False, trusted_proxies: Iterable[str] = ()) -> Fl
     return app
 
 
-def _feedback() -> Reply:
+def _feedback(request: Any) -> Reply:
     from facewatch.web import feedback as core
     from facewatch.web.transport import read_form
 
@@ -72,7 +73,7 @@ def _feedback() -> Reply:
     return core.handle(s.settings, s.storage, method=request.method, params=dict(request.args), form=form)
 
 
-def _picture() -> Reply:
+def _picture(request: Any) -> Reply:
     from facewatch.exceptions import BadInput
     from facewatch.tokens import verify_picture
 
@@ -86,7 +87,7 @@ def _picture() -> Reply:
     return Reply(200, s.storage.get(claim.key).body, {**_PICTURE_HEADERS, "Content-Type": kind})
 
 
-def _detect() -> Reply:
+def _detect(request: Any) -> Reply:
     from facewatch.web import handlers
     from facewatch.web.transport import UnreadBody
 
