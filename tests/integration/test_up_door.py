@@ -351,3 +351,23 @@ def test_tls_off_behind_a_proxy_cookies_are_secure_and_links_use_the_public_url(
     finally:
         proxy.shutdown()
         door.stop()
+
+
+def test_the_box_is_announced_by_mdns_on_the_lan(lan: Lan, home: Home):
+    """The phone asks the LAN (multicast, no DNS server) for the door's _https._tcp service
+    and for <hostname>.local, and gets the box's address and the door's port."""
+    from facewatch.local.up.mdns import SERVICE, hostname
+
+    ask = (
+        "import json, sys\n"
+        "from zeroconf import Zeroconf\n"
+        "zc = Zeroconf(interfaces=[sys.argv[1]])\n"
+        "info = zc.get_service_info(sys.argv[2], sys.argv[3], timeout=5000)\n"
+        "zc.close()\n"
+        "print(json.dumps(None if info is None else\n"
+        "    [info.port, info.parsed_addresses(), info.server]))\n"
+    )
+    name = f"facewatch on {hostname()}.{SERVICE}"
+    done = lan.run(sys.executable, "-c", ask, lan.phone, SERVICE, name, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [home.door_port, [lan.host], f"{hostname()}.local."]

@@ -2,10 +2,10 @@
 serving what a household's phone opens from an alert, by path:
 
     /feedback/?token=…   the "I know this person" page (web/feedback.py)
-    /picture?token=…     one picture an alert links to (a signed, expiring picture link)
     /detect              detect, for cameras that POST frames (only with cameras=True;
                          each with its household's detect token)
-    everything else      the console (web/console/), behind its sign-in and session
+    everything else      the console (web/console/), behind its sign-in and session, and
+                         the pictures alert links show (/picture?token=…, signed, expiring)
 
 X-Forwarded-Proto, -Host and -For are believed from the trusted proxies only (tls off,
 behind the person's own reverse proxy): from anyone else they are dropped before the
@@ -15,19 +15,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from facewatch.web.services import services
 from facewatch.web.transport import Reply, flask_response, guarded
 
 FORWARDED = ("HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED")
-# Private: a face is personal data; the link's own expiry is what limits it.
-_PICTURE_HEADERS = {
-    "Content-Type": "image/jpeg",
-    "Cache-Control": "private, max-age=3600",
-    "X-Content-Type-Options": "nosniff",
-}
 
 
 def create_app(cameras: bool = False, trusted_proxies: Iterable[str] = ()) -> Any:
@@ -42,10 +35,6 @@ def create_app(cameras: bool = False, trusted_proxies: Iterable[str] = ()) -> An
     @app.route("/feedback/", methods=["GET", "POST"])
     def feedback() -> Response:
         return flask_response(guarded("feedback", lambda: _feedback(request)))
-
-    @app.route("/picture", methods=["GET"])
-    def picture() -> Response:
-        return flask_response(guarded("picture", lambda: _picture(request)))
 
     @app.route("/detect", methods=["POST"])
     @app.route("/detect/", methods=["POST"])
@@ -71,20 +60,6 @@ def _feedback(request: Any) -> Reply:
     s = services()
     form = read_form(request, core.FORM_BYTES) if request.method == "POST" else {}
     return core.handle(s.settings, s.storage, method=request.method, params=dict(request.args), form=form)
-
-
-def _picture(request: Any) -> Reply:
-    from facewatch.exceptions import BadInput
-    from facewatch.tokens import verify_picture
-
-    s = services()
-    if s.settings.link_secret is None:
-        raise BadInput("picture links are not enabled here (FACEWATCH_LINK_SECRET is not set)")
-    claim = verify_picture(
-        s.settings.link_secret.get_secret_value(), request.args.get("token", ""), now=datetime.now(UTC)
-    )
-    kind = "image/png" if claim.key.lower().endswith(".png") else "image/jpeg"
-    return Reply(200, s.storage.get(claim.key).body, {**_PICTURE_HEADERS, "Content-Type": kind})
 
 
 def _detect(request: Any) -> Reply:

@@ -178,3 +178,18 @@ def test_a_door_port_in_use_is_refused():
     assert str(caught.value) == (
         f"port {port} (web.listen) is in use: free it or choose another in [web] listen"
     )
+
+
+def test_behind_a_proxy_the_links_are_the_proxys_and_there_is_no_certificate(tmp_path: Path):
+    loaded = parse_config(
+        "[web]\nlisten = '127.0.0.1:9443'\ntls = 'off'\npublic_url = 'https://door.example.test'\n"
+        "trusted_proxies = ['127.0.0.1']\ncameras = true\n"
+    )
+    stack = HomeStack(tmp_path / "data", loaded, base_env={})
+    stack.door_plan = plan_door(loaded.config.web, tmp_path / "tls", NOW)
+    assert stack.door_plan.certificate is None and not (tmp_path / "tls").exists()
+    env = stack._function_env(KEYS)
+    assert env["FACEWATCH_CONSOLE_URL"] == "https://door.example.test/"
+    assert env["FACEWATCH_FRAME_LINK_URL"] == "https://door.example.test/picture"
+    stack.keys = KEYS  # type: ignore[misc]
+    assert stack.exports()["FACEWATCH_DETECT_TOKEN"] == KEYS["detect_token"]
