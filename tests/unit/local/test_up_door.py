@@ -84,6 +84,7 @@ def test_without_a_web_section_the_door_is_on_the_lan_at_8443_with_a_local_name(
         ("[web]\ntls = 'off'\npublic_url = 'http://door.lan'", "web.public_url: http:// sends the console's"),
         ("[web]\ntls = 'off'", 'web.public_url: required with tls = "off"'),
         ("[web]\ntrusted_proxies = ['127.0.0.1']", 'web.trusted_proxies: only with tls = "off"'),
+        ("[web]\ntls = 'off'\npublic_url = 'https://x'", 'web.trusted_proxies: required with tls = "off"'),
         ("[web]\ntls = 'off'\npublic_url = 'https://x'\ntrusted_proxies = ['me']", "web.trusted_proxies:"),
         ("[web]\nlisten = '8443'", "web.listen: '8443' is not address:port"),
         ("[web]\nlisten = 'door.local:8443'", "web.listen: 'door.local:8443' is not address:port"),

@@ -159,7 +159,7 @@ class WebConfig(_Strict):
     """self-signed (made in DATA/tls on first start), the person's own cert_file and
     key_file, or off: behind the person's own reverse proxy, which speaks TLS."""
     trusted_proxies: list[str] = Field(default_factory=list)
-    """With tls = "off": the proxies (addresses or networks) whose X-Forwarded-Proto and
+    """With tls = "off" (and required then): the proxies (addresses or networks) whose X-Forwarded-Proto and
     X-Forwarded-Host are believed; everyone else's are dropped."""
     allow_http: bool = False
     """With tls = "off": allow a public_url of http:// (cookies and links then travel in clear)."""
@@ -224,6 +224,9 @@ class WebConfig(_Strict):
                     "public_url: http:// sends the console's cookie and every link in clear: "
                     "use https:// (your proxy's), or set allow_http = true if you mean it"
                 )
+            if not self.trusted_proxies:
+                # Without it no X-Forwarded-Proto is believed: the cookie would not be Secure.
+                raise ValueError('trusted_proxies: required with tls = "off" (your reverse proxy\'s address)')
             return self
         if scheme == "http":
             raise ValueError('public_url: http:// but the door speaks https: use https://, or tls = "off"')

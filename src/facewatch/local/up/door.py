@@ -5,6 +5,7 @@ off; its public URL; and the preflight of its port. The rest of the stack stays 
 
 from __future__ import annotations
 
+import errno
 import socket
 import ssl
 import sys
@@ -78,7 +79,7 @@ def check_listen_free(web: WebConfig) -> None:
         except OSError as exc:
             raise StackError(
                 f"port {web.port} (web.listen) is in use: free it or choose another in [web] listen"
-                if exc.errno == 98
+                if exc.errno == errno.EADDRINUSE
                 else f"cannot listen on {web.listen} (web.listen): {exc.strerror}"
             ) from None
 
