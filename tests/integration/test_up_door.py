@@ -371,3 +371,19 @@ def test_the_box_is_announced_by_mdns_on_the_lan(lan: Lan, home: Home):
     done = lan.run(sys.executable, "-c", ask, lan.phone, SERVICE, name, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [home.door_port, [lan.host], f"{hostname()}.local."]
+
+
+def test_a_door_port_in_use_is_one_line_and_nothing_starts(tmp_path: Path):
+    import socket
+
+    ports = {name: free_port() for name in PORT_NAMES}
+    door = free_port()
+    config = write_config(tmp_path / "home.toml", ports, f'[web]\nlisten = "127.0.0.1:{door}"\n')
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", door))
+        busy.listen()
+        result = facewatch("up", "--data", str(tmp_path / "data"), "--config", str(config), env=clean_env())
+    assert result.returncode == 3, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: port {door} (web.listen) is in use: free it or choose another in [web] listen"]
+    assert "ready" not in result.stdout
