@@ -208,6 +208,10 @@ class Settings(BaseSettings):
     """How long a console sign-in lasts before the browser must sign in again."""
     presign_seconds: int = Field(24 * 3600, ge=60, le=7 * 24 * 3600)
     """How long the link to the full frame works (SigV4 allows at most 7 days)."""
+    frame_link_url: str | None = None
+    """Where alert links to pictures (the frame, MQTT's face) point when the storage is not
+    public: a door serving signed, expiring picture links (`facewatch up` sets it to
+    `<public_url>/picture`). Needs link_secret; unset: presigned links to the storage."""
 
     # --- HTTP functions -----------------------------------------------------------
     detect_token: SecretStr | None = None

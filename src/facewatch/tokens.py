@@ -8,7 +8,9 @@ its own purpose string so that no token of one kind is ever taken for another:
   link in an alert email);
 - a session (the console's cookie) names the household it was signed in to and the
   session record (kept by the console) that must still exist for it to work;
-- a CSRF token is bound to one session."""
+- a CSRF token is bound to one session;
+- a picture link (an alert's frame or face, through `facewatch up`'s door) names one object
+  of one household and shows that picture only, until it expires."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from datetime import datetime, timedelta
 
 from facewatch.exceptions import BadInput
 from facewatch.frames import Box
-from facewatch.layout import FrameKey, check_id
+from facewatch.layout import FrameKey, check_id, household_prefix
 
 
 class BadToken(BadInput):
@@ -101,6 +103,38 @@ def _opened(secret: str, purpose: bytes, token: str, what: str) -> dict[str, obj
 _SIGN_IN = b"facewatch-signin-v1."
 _SESSION = b"facewatch-session-v1."
 _CSRF = b"facewatch-csrf-v1."
+_PICTURE = b"facewatch-picture-v1."
+
+
+@dataclass(frozen=True, slots=True)
+class PictureClaim:
+    household: str
+    key: str
+    expires: datetime
+
+
+def sign_picture(secret: str, household: str, key: str, *, now: datetime, ttl: timedelta) -> str:
+    """A link token to one picture (a key under the household's prefix) until now + ttl."""
+    if not key.startswith(household_prefix(household)) or ".." in key.split("/"):
+        raise BadInput(f"{key!r} is not a picture of household {household}")
+    payload = {"h": check_id(household, "household"), "k": key, "e": int((now + ttl).timestamp())}
+    return _signed(secret, _PICTURE, payload)
+
+
+def verify_picture(secret: str, token: str, *, now: datetime) -> PictureClaim:
+    payload = _opened(secret, _PICTURE, token, "picture link")
+    try:
+        household = check_id(str(payload["h"]), "household")
+        claim = PictureClaim(
+            household, str(payload["k"]), datetime.fromtimestamp(int(str(payload["e"])), tz=now.tzinfo)
+        )
+    except (ValueError, KeyError, TypeError, BadInput) as exc:
+        raise BadToken("invalid picture link: malformed") from exc
+    if not claim.key.startswith(household_prefix(household)) or ".." in claim.key.split("/"):
+        raise BadToken("invalid picture link: picture and household disagree")
+    if now >= claim.expires:
+        raise BadToken("this picture link has expired")
+    return claim
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,11 +183,18 @@ NOT_THIS_FUNCTION: dict[str, dict[str, str]] = {}
 # Builders a function's modules use only to check that a key a request names lies inside a
 # household's folder, never to name an object of their own; what is then read is granted
 # under the builder that made the key.
+PICTURE_LINK_CHECK = (
+    "tokens.py signs and checks a picture link only for a key under the household's folder (an "
+    "alert's frame or face crop, read under the frames/ and alerts/ grants)"
+)
 CHECKS_ONLY: dict[str, dict[str, str]] = {
     "console": {
         "strangers_prefix": "images.py serves a crop only if its key is under the session household's "
         "strangers/ (stranger_crop_key's keys, read under its grant)",
+        "household_prefix": PICTURE_LINK_CHECK,
     },
+    "feedback": {"household_prefix": PICTURE_LINK_CHECK},
+    "notify": {"household_prefix": PICTURE_LINK_CHECK},
 }
 
 # Storage's methods (storage.py) and the S3 actions each needs; every public method must be
@@ -620,6 +627,7 @@ CLI_NEVER_READS = {
     "session_key": "`facewatch console-link` only signs a sign-in link; the console keeps the sessions "
     "spending it makes (ConsoleFunction)",
     "sessions_prefix": "the same: sign-out and expiry are the console's (ConsoleFunction)",
+    "household_prefix": PICTURE_LINK_CHECK,
 }
 
 

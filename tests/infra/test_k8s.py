@@ -173,13 +173,34 @@ def test_recognize_stays_warm_and_judges_one_frame_at_a_time():
 def test_only_detect_feedback_and_console_are_reachable_from_outside_the_cluster():
     """detect for cameras (with its token), feedback for the browser that opens an email's
     link (the signed token in the link authorizes), console for a household's browser (a
-    session cookie from a one-time sign-in link authorizes); every other function is
-    cluster-local."""
+    session cookie from a one-time sign-in link authorizes), and only through the Ingress:
+    one host, with TLS, the public URL every alert link starts with. Every Knative Service
+    is cluster-local."""
     visibility = "networking.knative.dev/visibility"
     public = {
         name for name, svc in KSVCS.items() if svc["metadata"]["labels"].get(visibility) != "cluster-local"
     }
-    assert public == {"detect", "feedback", "console"}
+    assert public == set()
+    ingresses = [o for o in OBJECTS if o["kind"] == "Ingress"]
+    routes = {}
+    for ingress in ingresses:
+        spec = ingress["spec"]
+        (rule,) = spec["rules"]
+        assert [t["hosts"] for t in spec["tls"]] == [[rule["host"]]], "TLS for the one host"
+        (path,) = rule["http"]["paths"]
+        service = path["backend"]["service"]["name"]
+        vhost = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/upstream-vhost"]
+        assert vhost == f"{service}.{NAMESPACE}.svc.cluster.local", "Knative's gateway routes by host"
+        routes[path["path"]] = (rule["host"], service)
+    assert routes == {
+        "/": ("facewatch.example.com", "console"),
+        "/feedback/": ("facewatch.example.com", "feedback"),
+        "/detect": ("facewatch.example.com", "detect"),
+    }
+    config = find("ConfigMap", "facewatch-config")["data"]
+    assert config["FACEWATCH_CONSOLE_URL"] == "https://facewatch.example.com/"
+    assert config["FACEWATCH_FEEDBACK_URL"] == "https://facewatch.example.com/feedback/"
+    assert config["FACEWATCH_FRAME_LINK_URL"] == "https://facewatch.example.com/picture"
     detect_env = env_map(pod_spec(KSVCS["detect"])["containers"][0])
     assert "secretKeyRef" in detect_env["FACEWATCH_DETECT_TOKEN"]["valueFrom"]
 
@@ -206,7 +227,7 @@ def test_notify_signs_links_with_the_secret_feedback_and_console_verify_and_poin
     }
     assert holders == {"notify", "feedback", "console"}
     url = find("ConfigMap", "facewatch-config")["data"]["FACEWATCH_FEEDBACK_URL"]
-    assert url.startswith("https://feedback."), "the external URL Knative gives the feedback Service"
+    assert url.startswith("https://") and url.endswith("/feedback/"), "the Ingress's path to feedback"
 
 
 def test_only_notify_gets_the_mqtt_broker_url_and_only_from_a_secret():
@@ -224,13 +245,11 @@ def test_only_notify_gets_the_mqtt_broker_url_and_only_from_a_secret():
 
 def test_notify_and_console_know_the_consoles_external_url():
     """The emails' console links (notify) and the console itself read FACEWATCH_CONSOLE_URL
-    from the shared ConfigMap: the external URL Knative gives the console Service."""
+    from the shared ConfigMap: the Ingress's host, which feedback's URL shares."""
     config = find("ConfigMap", "facewatch-config")
     url = config["data"]["FACEWATCH_CONSOLE_URL"]
-    assert url.startswith("https://console."), "the external URL Knative gives the console Service"
-    assert url.split(".", 1)[1] == config["data"]["FACEWATCH_FEEDBACK_URL"].split(".", 1)[1], (
-        "one Knative domain for both public Services"
-    )
+    assert url.startswith("https://"), "the Ingress speaks TLS"
+    assert config["data"]["FACEWATCH_FEEDBACK_URL"] == url + "feedback/", "one host for both"
     for name in ("notify", "console"):
         (container,) = pod_spec(KSVCS[name])["containers"]
         sources = [s.get("configMapRef", {}).get("name") for s in container.get("envFrom", [])]

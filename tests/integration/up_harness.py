@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import boto3
 
 from facewatch.layout import FrameKey, frames_prefix
+from facewatch.local.processes import free_port
 from facewatch.recognize.recognizer import alert_id_for
 from facewatch.recognize.triggers import StorageEvent
 from facewatch.records import AlertOutcome, DeliveryStatus
@@ -56,9 +57,12 @@ def listening(port: int) -> bool:
 
 
 def write_config(path: Path, ports: dict[str, int], extra: str = "") -> Path:
-    """A config with household `home` and PORTS; EXTRA (top-level keys or tables) first."""
+    """A config with household `home` and PORTS; EXTRA (top-level keys or tables) first.
+    The door listens on a free 127.0.0.1 port unless EXTRA has a [web] of its own."""
     lines = ["[households.home]", 'recipients = ["family@example.test"]', 'timezone = "Europe/Berlin"']
     lines += ["[ports]", *(f"{name} = {port}" for name, port in ports.items())]
+    if "[web]" not in extra:
+        lines += ["[web]", f'listen = "127.0.0.1:{free_port()}"']
     path.write_text(extra + "\n" + "\n".join(lines) + "\n")
     return path
 

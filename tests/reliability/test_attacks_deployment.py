@@ -466,7 +466,8 @@ def test_a_stored_crlf_recipient_is_not_mailed_and_leaves_no_claim(start_functio
 
 
 def _up_config(path: Path, ports: dict[str, int]) -> Path:
-    path.write_text("[ports]\n" + "".join(f"{name} = {port}\n" for name, port in ports.items()))
+    door = f'[web]\nlisten = "127.0.0.1:{free_port()}"\n'
+    path.write_text("[ports]\n" + "".join(f"{name} = {port}\n" for name, port in ports.items()) + door)
     return path
 
 

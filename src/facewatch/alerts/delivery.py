@@ -23,7 +23,7 @@ from facewatch.alerts.announce import (
     record_announced,
 )
 from facewatch.alerts.home_assistant import Message, Topics, alert_messages
-from facewatch.alerts.links import Links, alert_links
+from facewatch.alerts.links import Links, alert_links, picture_link
 from facewatch.alerts.mail import build_alert_email, build_operator_email
 from facewatch.alerts.mail_transport import MailTransport
 from facewatch.alerts.retries import RetryPolicy, send_with_retries
@@ -142,7 +142,7 @@ def _mqtt_messages(out: Outgoing, topics: Topics, *, presence: bool) -> list[Mes
         face_jpeg = crop_face(frame, alert.faces[0].box)
         face_key = alert_face_key(alert.household, alert.alert_id)
         storage.put(face_key, face_jpeg, content_type="image/jpeg")
-        face_url = storage.presigned_url(face_key, settings.presign_seconds)
+        face_url = picture_link(storage, settings, alert.household, face_key, datetime.now(UTC))
     return alert_messages(
         topics,
         alert,

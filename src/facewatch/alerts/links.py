@@ -1,4 +1,5 @@
-"""The links an alert carries: a presigned link to the frame; the signed "I know this
+"""The links an alert carries: a link to the frame (a signed one through the deployment's
+door where it has one, Settings.frame_link_url, else presigned to the storage); the signed "I know this
 person" link when the deployment has a link secret and a feedback URL; and a one-time
 sign-in link to the console page of that face (a session that reaches that face and its
 naming only) when it has a link secret and a console URL."""
@@ -11,13 +12,13 @@ from datetime import datetime, timedelta
 from facewatch.config import Settings
 from facewatch.records import Alert
 from facewatch.store.storage import Storage
-from facewatch.tokens import sign_face, sign_in_link
+from facewatch.tokens import sign_face, sign_in_link, sign_picture
 
 
 @dataclass(frozen=True, slots=True)
 class Links:
     frame_url: str
-    """A presigned link to the full frame; it expires."""
+    """A link to the full frame (picture_link); it expires."""
     known_url: str | None
     """The signed "I know this person" link, when the deployment has a link secret."""
     console_url: str | None = None
@@ -25,9 +26,19 @@ class Links:
     else of it, when the deployment has a link secret and a console."""
 
 
-def alert_links(alert: Alert, storage: Storage, settings: Settings, now: datetime) -> Links:
+def picture_link(storage: Storage, settings: Settings, household: str, key: str, now: datetime) -> str:
+    """A link to one picture of the household that expires after presign_seconds: through
+    the door (a signed link it checks) where the deployment has one, else presigned to the
+    storage, which only works where the storage is reachable from where the link is opened."""
+    if settings.frame_link_url and settings.link_secret is not None:
+        ttl = timedelta(seconds=settings.presign_seconds)
+        token = sign_picture(settings.link_secret.get_secret_value(), household, key, now=now, ttl=ttl)
+        return f"{settings.frame_link_url.rstrip('/')}?token={token}"
+    return storage.presigned_url(key, settings.presign_seconds)
 
-    frame_url = storage.presigned_url(alert.frame_key, settings.presign_seconds)
+
+def alert_links(alert: Alert, storage: Storage, settings: Settings, now: datetime) -> Links:
+    frame_url = picture_link(storage, settings, alert.household, alert.frame_key, now)
     if settings.link_secret is None or not alert.faces or alert.kind != "stranger":
         return Links(frame_url, None)
     secret = settings.link_secret.get_secret_value()

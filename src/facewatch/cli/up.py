@@ -8,10 +8,14 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from facewatch.config import get_settings
+
+if TYPE_CHECKING:
+    from facewatch.local.up.home import HomeStack
 
 
 @click.command()
@@ -81,12 +85,26 @@ def up_command(
     exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in sorted(stack.exports().items()))
     click.echo("ready")
     click.echo(f"export {exports}")
+    _print_door(stack)
     sys.stdout.flush()
     try:
         stop.wait()
     finally:
         click.echo("stopping: the agents, the functions, then seaweedfs", err=True)
         stack.stop()
+
+
+def _print_door(stack: HomeStack) -> None:
+    """What a person needs on the phone: the address, the certificate's fingerprint to
+    compare with the phone's warning page, and a one-time sign-in link per household."""
+    plan = stack.door_plan
+    if plan is None:
+        return
+    click.echo(f"url {plan.console_url}")
+    if plan.certificate is not None:
+        click.echo(f"fingerprint SHA-256 {plan.certificate.fingerprint}")
+    for household in stack.config.households:
+        click.echo(f"sign-in {household} {stack.sign_in_link(household)}")
 
 
 def _print_status(data: Path | None) -> None:

@@ -23,20 +23,37 @@ all of them are reported at once, so one run of `facewatch up --check` finds the
     s3 = 8333
     detect = 8081
 
+    [web]                                        # the one door the household's phones open
+    listen = "0.0.0.0:8443"                      # "127.0.0.1:8443" keeps it on this box
+    public_url = "https://doorbox.local:8443"    # default https://<hostname>.local:<port>
+    tls = "self-signed"                          # or { cert_file = …, key_file = … }, or "off"
+    trusted_proxies = ["127.0.0.1"]              # tls = "off": who may say X-Forwarded-Proto
+    cameras = false                              # true: detect too, for cameras that POST frames
+
 The SMTP password is never in the config file: it comes from FACEWATCH_SMTP_PASSWORD (read
 by config.Settings, the only reader of the environment) or from a file that only its
 owner may read."""
 
 from __future__ import annotations
 
+import ipaddress
 import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from facewatch.exceptions import BadInput
 from facewatch.household.addresses import check_recipients
@@ -121,6 +138,140 @@ class PortsConfig(_Strict):
     console: Port = 8085
 
 
+class TlsFiles(_Strict):
+    """A certificate of the person's own (a chain in PEM, the door's first) and its key."""
+
+    cert_file: Path
+    key_file: Path
+
+
+class WebConfig(_Strict):
+    """The door (local/up/door.py): the one server the LAN reaches, for the console, the
+    feedback pages and the pictures the alert links show."""
+
+    listen: str = "0.0.0.0:8443"
+    """address:port the door binds ("[::]:8443" for IPv6); 127.0.0.1 keeps it on this box."""
+    public_url: str | None = None
+    """The address the household's devices use; every alert link starts with it. None:
+    https://<hostname>.local:<port> (announced by mDNS), or https://127.0.0.1:<port> when
+    the door listens on loopback only."""
+    tls: Literal["self-signed", "off"] | TlsFiles = "self-signed"
+    """self-signed (made in DATA/tls on first start), the person's own cert_file and
+    key_file, or off: behind the person's own reverse proxy, which speaks TLS."""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """With tls = "off" (and required then): the proxies (addresses or networks) whose X-Forwarded-Proto and
+    X-Forwarded-Host are believed; everyone else's are dropped."""
+    allow_http: bool = False
+    """With tls = "off": allow a public_url of http:// (cookies and links then travel in clear)."""
+    cameras: bool = False
+    """Serve detect at <public_url>/detect too, for cameras that POST frames, each with its
+    household's detect token."""
+
+    @field_validator("tls", mode="before")
+    @classmethod
+    def _tls_choice(cls, value: object) -> object:
+        # One line for one mistake, not one per member of the union.
+        if isinstance(value, str) and value in ("self-signed", "off"):
+            return value
+        if isinstance(value, dict):
+            try:
+                return TlsFiles.model_validate(value)
+            except ValidationError as exc:
+                raise ValueError("; ".join(_describe(e) for e in exc.errors())) from None
+        raise ValueError(f'{value!r}: use "self-signed", "off" or {{ cert_file = "…", key_file = "…" }}')
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if split_listen(value)[1] is None:
+            raise ValueError(f"{value!r} is not address:port (e.g. 0.0.0.0:8443)")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        try:
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            port_ok = False
+        if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+            raise ValueError(f"{value!r} is not a URL (https://host[:port][/path])")
+        if parts.query or parts.fragment:
+            raise ValueError(f"{value!r}: a public URL has no ?query or #fragment")
+        return value.strip().rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an address or network") from None
+        return value
+
+    @model_validator(mode="after")
+    def _tls_and_scheme(self) -> WebConfig:
+        scheme = urlsplit(self.public_url).scheme if self.public_url else "https"
+        if self.tls == "off":
+            if self.public_url is None:
+                raise ValueError('public_url: required with tls = "off" (the address of your reverse proxy)')
+            if scheme == "http" and not self.allow_http:
+                raise ValueError(
+                    "public_url: http:// sends the console's cookie and every link in clear: "
+                    "use https:// (your proxy's), or set allow_http = true if you mean it"
+                )
+            if not self.trusted_proxies:
+                # Without it no X-Forwarded-Proto is believed: the cookie would not be Secure.
+                raise ValueError('trusted_proxies: required with tls = "off" (your reverse proxy\'s address)')
+            return self
+        if scheme == "http":
+            raise ValueError('public_url: http:// but the door speaks https: use https://, or tls = "off"')
+        if self.trusted_proxies:
+            raise ValueError('trusted_proxies: only with tls = "off" (the door itself speaks TLS)')
+        return self
+
+    @property
+    def port(self) -> int:
+        return split_listen(self.listen)[1] or 8443
+
+    @property
+    def host(self) -> str:
+        return split_listen(self.listen)[0]
+
+    @property
+    def loopback_only(self) -> bool:
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return self.host == "localhost"
+
+    def url(self, hostname: str) -> str:
+        """The public URL: the config's, or the default for this host (no trailing slash)."""
+        if self.public_url is not None:
+            return self.public_url
+        name = "127.0.0.1" if self.loopback_only else f"{hostname}.local"
+        return f"https://{name}" + ("" if self.port == 443 else f":{self.port}")
+
+
+def split_listen(value: str) -> tuple[str, int | None]:
+    """("0.0.0.0", 8443) from "0.0.0.0:8443", ("::", 8443) from "[::]:8443"; port None when
+    VALUE is not address:port of an IP address (or localhost) and a port 1-65535."""
+    host, colon, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return host, None
+    if host != "localhost":
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return host, None
+    return host, int(port)
+
+
 class HomeConfig(_Strict):
     """The whole config file."""
 
@@ -132,6 +283,7 @@ class HomeConfig(_Strict):
     ports: PortsConfig = Field(default_factory=PortsConfig)
     sweep_seconds: float = Field(60.0, ge=1, le=3600)
     """How often frames without a result are looked for and judged (local/up/sweep.py)."""
+    web: WebConfig = Field(default_factory=WebConfig)
 
 
 @dataclass(frozen=True)
@@ -169,6 +321,8 @@ def _describe(error: Any) -> str:
         wanted = "an email address" if "recipients" in loc else "lowercase a-z, 0-9, '-', '_'"
         return f"{_where(loc)}: {error['input']!r} is not valid here ({wanted})"
     message = str(error["msg"]).removeprefix("Value error, ")
+    if loc == ("web",) and message.split(":", 1)[0] in WebConfig.model_fields:
+        return f"web.{message}"  # a check across the section's keys names the key it is about
     return f"{_where(loc)}: {message}"
 
 
@@ -205,6 +359,7 @@ def check_config(config: HomeConfig, env_password: str | None) -> tuple[list[str
         if port in by_port:
             problems.append(f"ports.{name}: port {port} is also ports.{by_port[port]}")
         by_port.setdefault(port, name)
+    problems += _check_web(config.web, by_port)
     password: str | None = None
     if config.smtp is not None:
         if config.smtp.password_file is not None:
@@ -217,6 +372,19 @@ def check_config(config: HomeConfig, env_password: str | None) -> tuple[list[str
         if config.smtp.user and password is None and config.smtp.password_file is None:
             problems.append("smtp.user: no password: set FACEWATCH_SMTP_PASSWORD or smtp.password_file")
     return problems, password
+
+
+def _check_web(web: WebConfig, by_port: dict[int, str]) -> list[str]:
+    """The door's port against the 127.0.0.1 ones, and a certificate of the person's own:
+    readable, matching its key, not expired (local/up/tls.py)."""
+    problems = []
+    if web.port in by_port and (web.loopback_only or web.host in ("0.0.0.0", "::")):
+        problems.append(f"web.listen: port {web.port} is also ports.{by_port[web.port]}")
+    if isinstance(web.tls, TlsFiles):
+        from facewatch.local.up.tls import check_pair
+
+        problems += [f"web.tls.{problem}" for problem in check_pair(web.tls.cert_file, web.tls.key_file)]
+    return problems
 
 
 def parse_config(text: str, path: Path | None = None, env_password: str | None = None) -> LoadedConfig:

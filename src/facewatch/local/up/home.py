@@ -10,11 +10,16 @@ config's SMTP server, or into a local outbox (local/outbox.py) as the demo does.
     data/logs/         one log per process
     data/cameras/      each agent's counts (local/up/camera.py)
     data/status.json   the supervisor's status, while `facewatch up` runs
+    data/tls/          the door's self-signed certificate and key (local/up/tls.py)
 
-Start order: seaweedfs, the functions, the agents, the MQTT bridge (given a broker); then
-the supervisor (supervisor.py) watches them all and the sweep (sweep.py) runs. Stop order is
-the reverse. Whatever fails to start stops everything already started, so a failed start
-leaves no process behind."""
+The door (local/up/door.py) is the one process the LAN reaches: gunicorn with TLS on
+[web] listen, serving the console, the feedback pages and the pictures alert links show;
+every link an alert carries starts with its public URL. The rest listen on 127.0.0.1.
+
+Start order: seaweedfs, the functions, the door (and its mDNS name), the agents, the MQTT
+bridge (given a broker); then the supervisor (supervisor.py) watches them all and the sweep
+(sweep.py) runs. Stop order is the reverse. Whatever fails to start stops everything
+already started, so a failed start leaves no process behind."""
 
 from __future__ import annotations
 
@@ -47,6 +52,8 @@ from facewatch.local.processes import (
 from facewatch.local.seaweed import SeaweedServer, find_weed
 from facewatch.local.up.camera import read_stats
 from facewatch.local.up.config import HomeConfig, LoadedConfig
+from facewatch.local.up.door import DoorPlan, check_listen_free, door_process, plan_door
+from facewatch.local.up.mdns import Announcer, hostname, lan_addresses
 from facewatch.local.up.supervisor import Child, Supervisor
 from facewatch.local.up.sweep import Sweeper
 from facewatch.store.storage import Storage
@@ -93,6 +100,8 @@ NEW_SECRETS: dict[str, Callable[[], str]] = {
     # has its own, never one written in the source.
     "s3_access_key": lambda: "fw" + secrets.token_hex(10),
     "s3_secret_key": lambda: secrets.token_hex(32),
+    # What each household's detect token is derived from ([web] cameras = true).
+    "detect_token": lambda: secrets.token_hex(24),
 }
 
 
@@ -269,6 +278,9 @@ class HomeStack:
         self.agents: list[AgentChild] = []
         self.bridge: BridgeChild | None = None
         self.function_env: dict[str, str] = {}
+        self.door_plan: DoorPlan | None = None
+        self.door: Process | None = None
+        self.announcer: Announcer | None = None
         self.started = False
 
     # --- what the other commands need ---------------------------------------------------
@@ -285,7 +297,8 @@ class HomeStack:
             "FACEWATCH_REGION": LOCAL_CREDENTIALS["AWS_DEFAULT_REGION"],
             "FACEWATCH_SPOOL_DIR": str(self.data / "spool"),
             # console-link signs with the link secret, which stays in DATA/secrets.json.
-            "FACEWATCH_CONSOLE_URL": f"http://127.0.0.1:{self.config.ports.console}/",
+            "FACEWATCH_CONSOLE_URL": self._door_urls()["FACEWATCH_CONSOLE_URL"],
+            **self._detect_exports(),
         }
 
     @cached_property
@@ -310,7 +323,9 @@ class HomeStack:
         _ = self.keys  # an unsafe secrets.json is refused before anything starts
         for name, port in self.config.ports.model_dump().items():
             check_port_free(port, f"ports.{name}")
+        check_listen_free(self.config.web)
         functions_dir()
+        self.door_plan = plan_door(self.config.web, self.data / "tls")
 
     def start(self, say: Callable[[str], None] = lambda _: None) -> HomeStack:
         self.preflight()
@@ -351,6 +366,7 @@ class HomeStack:
         }
         say("starting " + ", ".join(f"{n} on :{getattr(ports, n)}" for n in FUNCTIONS))
         start_together(self.functions.values())
+        self._start_door(env, say)
         agent_env = {**self.base_env, **self.exports(), "PYTHONUNBUFFERED": "1"}
         self.agents = [
             AgentChild(camera.household, camera.id, camera.source, agent_env, self.data)
@@ -363,6 +379,7 @@ class HomeStack:
         children: list[Child] = [
             WeedChild(weed),
             *(FunctionChild(p) for p in self.functions.values()),
+            *([FunctionChild(self.door)] if self.door is not None else []),
             *self.agents,
         ]
         if env.get("FACEWATCH_MQTT_URL"):  # the agents have it too: their availability
@@ -435,8 +452,7 @@ class HomeStack:
             "FACEWATCH_BUCKET": BUCKET,
             "FACEWATCH_REGION": LOCAL_CREDENTIALS["AWS_DEFAULT_REGION"],
             "FACEWATCH_NOTIFY_URL": f"http://127.0.0.1:{ports.notify}/",
-            "FACEWATCH_FEEDBACK_URL": f"http://127.0.0.1:{ports.feedback}/",
-            "FACEWATCH_CONSOLE_URL": f"http://127.0.0.1:{ports.console}/",
+            **self._door_urls(),
             "FACEWATCH_WEBHOOK_TOKEN": keys["webhook_token"],
             "FACEWATCH_NOTIFY_TOKEN": keys["notify_token"],
             "FACEWATCH_LINK_SECRET": keys["link_secret"],
@@ -477,6 +493,60 @@ class HomeStack:
         self.function_env = env
         return env
 
+    # --- the door: the one server the LAN reaches --------------------------------------------
+    def _door_urls(self) -> dict[str, str]:
+        """Where every alert link and sign-in link points: the door's public URL (on
+        127.0.0.1 ports only before the door is planned, which preflight does)."""
+        plan, ports = self.door_plan, self.config.ports
+        if plan is None:
+            return {
+                "FACEWATCH_FEEDBACK_URL": f"http://127.0.0.1:{ports.feedback}/",
+                "FACEWATCH_CONSOLE_URL": f"http://127.0.0.1:{ports.console}/",
+            }
+        return {
+            "FACEWATCH_FEEDBACK_URL": plan.feedback_url,
+            "FACEWATCH_CONSOLE_URL": plan.console_url,
+            "FACEWATCH_FRAME_LINK_URL": plan.frame_link_url,
+        }
+
+    def _detect_exports(self) -> dict[str, str]:
+        """With [web] cameras = true: the token `facewatch detect-token --household H`
+        derives each household's cameras' token from."""
+        return {"FACEWATCH_DETECT_TOKEN": self.keys["detect_token"]} if self.config.web.cameras else {}
+
+    def _start_door(self, env: dict[str, str], say: Callable[[str], None]) -> None:
+        plan = self.door_plan
+        if plan is None:
+            raise StackError("the door was not planned (preflight did not run)")
+        door_env = {**env, **self._detect_exports()}
+        self.door = door_process(plan, door_env, self.data / "logs")
+        say(f"starting the door on {plan.web.listen} ({plan.public_url})")
+        self.door.start()
+        if not plan.web.loopback_only:
+            self.announcer = Announcer(hostname(), lan_addresses(plan.web.host), plan.web.port).start()
+
+    def sign_in_link(self, household: str, hours: float = 24.0) -> str:
+        """A one-time sign-in link to HOUSEHOLD's console through the door (what `up` prints)."""
+        from datetime import timedelta
+
+        from pydantic import SecretStr
+
+        from facewatch.config import Settings
+        from facewatch.web.console.session import console_link
+
+        settings = Settings(
+            link_secret=SecretStr(self.keys["link_secret"]),
+            console_url=self._door_urls()["FACEWATCH_CONSOLE_URL"],
+        )
+        return console_link(settings, household, ttl=timedelta(hours=hours))
+
+    def _stop_door(self) -> None:
+        if self.announcer is not None:
+            self.announcer.stop()
+            self.announcer = None
+        if self.door is not None:
+            self.door.stop()
+
     # --- stop -------------------------------------------------------------------------------
     def stop(self) -> None:
         """Supervision and the sweep, the agents (their spools flushed), the functions
@@ -488,7 +558,7 @@ class HomeStack:
         _all_at_once([agent.stop for agent in self.agents])
         if self.bridge is not None:
             self.bridge.stop()
-        _all_at_once([p.stop for p in self.functions.values()])
+        _all_at_once([p.stop for p in self.functions.values()] + [self._stop_door])
         if self.outbox_server is not None:
             self.outbox_server.stop()
             self.outbox_server = None

@@ -116,6 +116,10 @@ def _route(services: Services, request: ConsoleRequest) -> Reply:
         return _sign_in(services, request) if method == "POST" else _sign_in_page(services, request)
     if path == "/signedout":
         return _error(200, "You are signed out.")
+    if path == "/picture" and method == "GET":  # the link is the permission: no session
+        from facewatch.web.console.images import linked_picture
+
+        return linked_picture(storage, settings, request.params.get("token", ""))
     # Nothing of the body is read before these: a stranger's upload is answered, not read.
     current = session.current_session(settings, storage, dict(request.cookies))
     if method == "POST":

@@ -1,6 +1,8 @@
 """The pictures the console shows: a judged face cut from its frame, the frame, a remembered
 stranger's crops and a known person's photos. Each is named by a key or a verdict id that
-the session's household must own: an id of another household is refused, never served."""
+the session's household must own: an id of another household is refused, never served.
+And the one picture a signed picture link names (an alert's frame or face, opened from the
+email without a session: Settings.frame_link_url points here)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,20 @@ def _owned(key: str, prefix: str) -> str:
     if not key.startswith(prefix) or ".." in key.split("/"):
         raise Forbidden("that picture belongs to another household")
     return key
+
+
+def linked_picture(storage: Storage, settings: Settings, token: str) -> Reply:
+    """/picture?token=…: the picture the link names, while the link has not expired."""
+    from datetime import UTC, datetime
+
+    from facewatch.tokens import verify_picture
+
+    if settings.link_secret is None:
+        raise BadInput("picture links are not enabled here (FACEWATCH_LINK_SECRET is not set)")
+    claim = verify_picture(settings.link_secret.get_secret_value(), token, now=datetime.now(UTC))
+    kind = "image/png" if claim.key.lower().endswith(".png") else "image/jpeg"
+    headers = {**_HEADERS, "Content-Type": kind, "X-Content-Type-Options": "nosniff"}
+    return Reply(200, storage.get(claim.key).body, headers)
 
 
 def picture(
