@@ -1,6 +1,7 @@
 import json
 from datetime import UTC, datetime, timedelta
 
+from facewatch.household.rules import DISARMED_DETAIL, away_switch_holds
 from facewatch.recognize.visits import (
     MAX_TRACK_VOTES,
     Sighting,
@@ -13,7 +14,6 @@ from facewatch.recognize.visits import (
     record_votes,
     track_key,
 )
-from facewatch.household.rules import DISARMED_DETAIL, away_switch_holds
 from facewatch.records import HeldBack, HeldBackBy
 from tests.unit.recognize.fake_faces import near, person
 

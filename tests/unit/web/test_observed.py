@@ -1,11 +1,11 @@
 """/metrics's refusals, and the figures read from what recognize and notify return."""
 
+from datetime import UTC, datetime
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from facewatch.config import get_settings
-from datetime import UTC, datetime
-
 from facewatch.frames import Box
 from facewatch.recognize.recognizer import Outcome
 from facewatch.records import (
