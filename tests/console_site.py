@@ -7,19 +7,25 @@ one before it named, merged or forgot), at the cost of copying a few hundred sma
 
 Household "home" knows Obama and Biden and remembers the three passers-by of FIRST_WALK as
 strangers; household "next-door" knows the same two and saw Kit Harington at its gate
-(another household's data, which a session of "home" must never reach)."""
+(another household's data, which a session of "home" must never reach).
+
+Also the ways in that the console's tests share: signing in (over HTTP, or in a browser),
+a form's CSRF token, and what a refusal looks like."""
 
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
 from facewatch.local.processes import Process, free_port, function_process, functions_dir
 from facewatch.recognize.stranger_store import StrangerStore
@@ -114,3 +120,41 @@ def site(console_site: Site) -> Site:
     """The console, its household as the scene left it."""
     console_site.restore()
     return console_site
+
+
+def token_of(link: str) -> str:
+    return parse_qs(urlsplit(link).query)["token"][0]
+
+
+def sign_in(site: Site, household: str = "home") -> requests.Session:
+    """A signed-in browser, without a browser: the POST the sign-in page's button makes."""
+    http = requests.Session()
+    reply = http.post(
+        f"{site.url}signin", data={"token": token_of(site.link(household))}, allow_redirects=False
+    )
+    assert reply.status_code == 303, reply.text
+    return http
+
+
+def signed_in(page: Any, site: Site, next_path: str = "/") -> Any:
+    """Open a sign-in link in a browser page as a person would and press its button (a
+    POST); opening it alone spends nothing (tests/reliability/test_attacks_console.py)."""
+    page.set_default_timeout(90_000)  # naming someone looks again at a week of faces
+    page.goto(site.link(next_path=next_path))
+    page.click("#signin button")
+    page.wait_for_url(re.compile(r"/(faces|face|strangers|stranger|people|cameras|settings)\b"))
+    return page
+
+
+def csrf(http: requests.Session, site: Site, path: str = "faces") -> str:
+    """The CSRF token of the form on a console page."""
+    page = http.get(f"{site.url}{path}").text
+    marker = 'name="csrf" value="'
+    return page[page.index(marker) + len(marker) :].split('"', 1)[0]
+
+
+def refused(reply: requests.Response, status: int, words: str) -> None:
+    """A refusal as the console gives them: the status, a page for people, and why."""
+    assert reply.status_code == status, (reply.status_code, reply.text[:500])
+    assert reply.headers["Content-Type"].startswith("text/html")
+    assert words in reply.text

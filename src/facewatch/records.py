@@ -42,6 +42,34 @@ class HeldBackBy(StrEnum):
 
     DISARMED = "disarmed"
     """The household's away switch is off: no stranger alerts (household/rules.py)."""
+    DISARMED_VISIT = "disarmed_visit"
+    """A later frame (or a replay) of a visit the away switch held back: one alert per
+    visit, and this visit had none (recognize/visits.py)."""
+    QUIET_HOURS = "quiet_hours"
+    """A channel's quiet hours (household/rules.py, applied by notify)."""
+    NO_ALERTS = "no_alerts"
+    """The stranger is marked "no alerts" (household/rules.py)."""
+    ONCE_PER_HOURS = "once_per_hours"
+    """The stranger alerted less than N hours ago (household/rules.py)."""
+    OPEN_VISIT = "open_visit"
+    """The same visit, which alerted already: a later frame, a return within its
+    cooldown, or a replay of a recorded sighting (recognize/visits.py)."""
+    KNOWN_TRACK = "known_track"
+    """The face is on an edge track of a known person: that person in a bad frame
+    (recognize/visits.py)."""
+
+
+class HeldBack(BaseModel):
+    """A rule's answer when it holds an alert back: which rule (for code) and why (for
+    people: `facewatch events`, the console)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    by: HeldBackBy
+    detail: str
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 class ChannelOutcome(BaseModel):
@@ -55,6 +83,8 @@ class ChannelOutcome(BaseModel):
     status: DeliveryStatus
     detail: str = ""
     """For people: the delivery id, why it was held back, or what failed."""
+    held_back_by: HeldBackBy | None = None
+    """The rule that held it back on this channel (answers written before it: None)."""
 
     def said(self) -> str:
         if self.status is DeliveryStatus.HELD_BACK:
@@ -85,6 +115,11 @@ class Delivery(BaseModel):
 
     def held_back(self) -> str:
         return "; ".join(c.said() for c in self.of(DeliveryStatus.HELD_BACK))
+
+    @property
+    def held_back_by(self) -> HeldBackBy | None:
+        """The rule that held the alert back on its channels (the first one named)."""
+        return next((c.held_back_by for c in self.of(DeliveryStatus.HELD_BACK) if c.held_back_by), None)
 
     def __str__(self) -> str:
         status = self.status

@@ -17,7 +17,7 @@ from facewatch.config import Settings
 from facewatch.frames import Box
 from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.layout import sent_alert_key
-from facewatch.records import AlertOutcome, DeliveryStatus, FaceVerdict
+from facewatch.records import AlertOutcome, DeliveryStatus, FaceVerdict, HeldBackBy
 from tests.conftest import NO_EMAIL, run_cli, stranger_alert
 from tests.mqtt_broker import Subscriber
 from tests.street import FIRST_WALK, Collected, enroll_household, walk_by
@@ -35,6 +35,16 @@ def alerts_of(results) -> list[str]:
     return [str(f.alert or "") for r in results for f in r.faces if f.verdict == "stranger"]
 
 
+def held_back_by(results, words: str) -> set[HeldBackBy | None]:
+    """The rules named by the held-back stranger outcomes whose words say `words`."""
+    return {
+        f.alert.held_back_by
+        for r in results
+        for f in r.faces
+        if f.verdict == "stranger" and f.alert and words in f.alert.detail
+    }
+
+
 @pytest.fixture
 def household(storage):
     return enroll_household(storage)
@@ -49,6 +59,7 @@ def test_at_most_one_alert_per_stranger_per_n_hours_across_visits(storage, house
     assert len(notifier.alerts) == 3, "the same three strangers two hours later: held back"
     held = [a for a in alerts_of(again) if "at most once per 24 h" in a]
     assert len({a.split()[1] for a in held}) == 3 and all(a.startswith("suppressed: stranger-") for a in held)
+    assert held_back_by(again, "at most once per 24 h") == {HeldBackBy.ONCE_PER_HOURS}
     walk_by(storage, notifier, FIRST_WALK, T0 + timedelta(hours=25))
     assert len(notifier.alerts) == 6
 
@@ -70,6 +81,7 @@ def test_a_stranger_marked_no_alerts_never_alerts_and_the_others_still_do(storag
     assert len(notifier.alerts) == 5
     assert quiet_one not in {a.stranger_id for a in notifier.alerts[3:]}
     assert any(a == f"suppressed: {quiet_one} is marked no alerts" for a in alerts_of(again))
+    assert held_back_by(again, "is marked no alerts") == {HeldBackBy.NO_ALERTS}
 
 
 def test_a_named_persons_arrival_is_announced_once_per_visit_only_when_asked(storage, household):
@@ -115,6 +127,7 @@ def test_quiet_hours_silence_one_channel_and_are_recorded(storage, mosquitto):
             "sent mqtt"
         ) and "email suppressed: quiet hours 22:00-07:00 (Europe/Berlin)" in str(outcome)
         assert len(subscriber.on("facewatch/home/door/visit")) == 1
+        assert [c.held_back_by for c in outcome.of(DeliveryStatus.HELD_BACK)] == [HeldBackBy.QUIET_HOURS]
     finally:
         subscriber.close()
     record = storage.get_json(sent_alert_key("home", "night", "email"))

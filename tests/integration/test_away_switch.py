@@ -83,10 +83,12 @@ def test_the_switch_set_over_mqtt_holds_back_the_next_stranger_alert_until_armed
         notifier = Collected()
         held = stranger_alerts(walk_by(storage, notifier, PASSER_BY, T0))
         assert notifier.alerts == [], "disarmed: no stranger alert goes out"
-        # The visit's first frame, the one that would alert, is held back by the switch
-        # (its later frames are the same visit).
+        # The visit's first frame, the one that would alert, is held back by the switch;
+        # its later frames say that their visit was, not that it "already alerted".
         assert held[0].status is DeliveryStatus.HELD_BACK and held[0].held_back_by is HeldBackBy.DISARMED
         assert all(a.status is DeliveryStatus.HELD_BACK for a in held)
+        assert len(held) > 1 and {a.held_back_by for a in held[1:]} == {HeldBackBy.DISARMED_VISIT}
+        assert not [a for a in held if "already alerted" in a.detail]
         shown = run_cli(storage, "events", "--household", "home", "--since", "2026-11-24T00:00:00")
         assert "disarmed (away switch off)" in shown.stdout
 

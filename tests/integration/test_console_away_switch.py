@@ -8,8 +8,7 @@ import pytest
 import requests
 
 from facewatch.household.settings import load_household_settings
-from tests.integration.test_console_browser import signed_in
-from tests.integration.test_console_security import csrf, refused, sign_in
+from tests.console_site import csrf, refused, sign_in, signed_in
 
 pytestmark = pytest.mark.integration
 

@@ -17,20 +17,10 @@ import pytest
 from facewatch.household.settings import change_household_settings, load_household_settings
 from facewatch.recognize.known import load_gallery
 from tests.conftest import TESTDATA
-from tests.console_site import SECRET, Site
+from tests.console_site import SECRET, signed_in
 from tests.street import FIRST_WALK, Collected, walk_by
 
 pytestmark = pytest.mark.integration
-
-
-def signed_in(page, site: Site, next_path: str = "/"):
-    """Open a sign-in link as a person would and press its button (a POST); opening it
-    alone spends nothing (tests/reliability/test_attacks_console.py)."""
-    page.set_default_timeout(90_000)  # naming someone looks again at a week of faces
-    page.goto(site.link(next_path=next_path))
-    page.click("#signin button")
-    page.wait_for_url(re.compile(r"/(faces|face|strangers|stranger|people|cameras|settings)\b"))
-    return page
 
 
 def images_ok(page) -> None:

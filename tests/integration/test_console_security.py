@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -17,35 +17,9 @@ from PIL import Image
 
 from facewatch.tokens import sign_in_link, sign_session
 from tests.conftest import TESTDATA, run_cli
-from tests.console_site import SECRET, Site
+from tests.console_site import SECRET, csrf, refused, sign_in, token_of
 
 pytestmark = pytest.mark.integration
-
-
-def token_of(link: str) -> str:
-    return parse_qs(urlsplit(link).query)["token"][0]
-
-
-def sign_in(site: Site, household: str = "home") -> requests.Session:
-    """A signed-in browser, without a browser: the POST the sign-in page's button makes."""
-    http = requests.Session()
-    reply = http.post(
-        f"{site.url}signin", data={"token": token_of(site.link(household))}, allow_redirects=False
-    )
-    assert reply.status_code == 303, reply.text
-    return http
-
-
-def csrf(http: requests.Session, site: Site, path: str = "faces") -> str:
-    page = http.get(f"{site.url}{path}").text
-    marker = 'name="csrf" value="'
-    return page[page.index(marker) + len(marker) :].split('"', 1)[0]
-
-
-def refused(reply: requests.Response, status: int, words: str) -> None:
-    assert reply.status_code == status, (reply.status_code, reply.text[:500])
-    assert reply.headers["Content-Type"].startswith("text/html")
-    assert words in reply.text
 
 
 def test_the_sign_in_page_spends_nothing_and_the_post_spends_the_link_once(site):

@@ -283,11 +283,15 @@ def deliver(
                 {
                     "alert_id": alert.alert_id,
                     "channel": name,
-                    "delivery_id": f"suppressed: {why}",
+                    "delivery_id": f"suppressed: {why.detail}",
                     "sent_at": now,
                 },
             )
-            outcomes.append(ChannelOutcome(channel=name, status=DeliveryStatus.HELD_BACK, detail=why))
+            outcomes.append(
+                ChannelOutcome(
+                    channel=name, status=DeliveryStatus.HELD_BACK, detail=why.detail, held_back_by=why.by
+                )
+            )
             pending.remove(name)
     for i, name in enumerate(pending):
         sent_key = sent_alert_key(alert.household, alert.alert_id, name)

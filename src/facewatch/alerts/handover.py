@@ -83,8 +83,14 @@ def handed_over(response: requests.Response, kind: AlertKind) -> AlertOutcome:
         delivery = Delivery.model_validate(response.json())
     except ValueError:  # pydantic's ValidationError and a body that is not JSON alike
         return AlertOutcome(status=DeliveryStatus.SENT, kind=kind)
-    status = DeliveryStatus.HELD_BACK if delivery.status is DeliveryStatus.HELD_BACK else DeliveryStatus.SENT
-    return AlertOutcome(status=status, detail=delivery.held_back(), kind=kind)
+    if delivery.status is DeliveryStatus.HELD_BACK:
+        return AlertOutcome(
+            status=DeliveryStatus.HELD_BACK,
+            detail=delivery.held_back(),
+            kind=kind,
+            held_back_by=delivery.held_back_by,
+        )
+    return AlertOutcome(status=DeliveryStatus.SENT, detail=delivery.held_back(), kind=kind)
 
 
 class LambdaNotifier:

@@ -8,7 +8,8 @@
 - "arrived" notices for named people who ask for them (off by default): once per visit;
 - the away switch: a household disarmed ("we are home") gets no stranger alerts.
 
-Every rule that holds an alert back says why, in words `facewatch events` shows."""
+Every rule that holds an alert back answers with a records.HeldBack: which rule it is (code
+branches on that, the metrics label it) and why, in words `facewatch events` shows."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from facewatch.exceptions import BadInput
-from facewatch.records import HeldBackBy
+from facewatch.records import HeldBack, HeldBackBy
 
 _WINDOW = re.compile(r"\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}")
 
@@ -51,7 +52,7 @@ class QuietHours:
         return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
-def quiet_reason(window: str | None, channel: str, at: datetime, timezone: str) -> str | None:
+def quiet_reason(window: str | None, channel: str, at: datetime, timezone: str) -> HeldBack | None:
     """Why `channel`, quiet during `window`, stays silent for something seen at `at`
     (aware), or None."""
     if not window:
@@ -59,7 +60,7 @@ def quiet_reason(window: str | None, channel: str, at: datetime, timezone: str) 
     hours = QuietHours.parse(window)
     local = at.astimezone(ZoneInfo(timezone))
     if hours.covers(local.time().replace(tzinfo=None)):
-        return f"quiet hours {hours} ({timezone}) on {channel}"
+        return HeldBack(by=HeldBackBy.QUIET_HOURS, detail=f"quiet hours {hours} ({timezone}) on {channel}")
     return None
 
 
@@ -72,19 +73,19 @@ def stranger_suppressed(
     now: datetime,
     once_per: timedelta | None,
     no_alerts: Collection[str],
-) -> str | None:
+) -> HeldBack | None:
     """Why a new visit of this stranger does not alert, or None. The visit that alerted
     last gets the same answer again, so a redelivered frame alerts as it did the first time."""
     if stranger_id in no_alerts:
-        return f"{stranger_id} is marked no alerts"
+        return HeldBack(by=HeldBackBy.NO_ALERTS, detail=f"{stranger_id} is marked no alerts")
     if once_per is None or alerted_at is None or visit_id == alerted_visit:
         return None
     since = now - alerted_at
     if since < once_per:
         hours = once_per.total_seconds() / 3600
-        return (
-            f"{stranger_id} alerted {since.total_seconds() / 3600:.1f} h ago (at most once per {hours:g} h)"
-        )
+        ago = since.total_seconds() / 3600
+        detail = f"{stranger_id} alerted {ago:.1f} h ago (at most once per {hours:g} h)"
+        return HeldBack(by=HeldBackBy.ONCE_PER_HOURS, detail=detail)
     return None
 
 
@@ -112,7 +113,7 @@ def arrival_due(
 DISARMED_DETAIL = "the household is disarmed (away switch off)"
 
 
-def away_switch_holds(*, armed: bool) -> HeldBackBy | None:
+def away_switch_holds(*, armed: bool) -> HeldBack | None:
     """Whether the away switch holds a new stranger visit's alert back: it does while the
     household is disarmed. Arrival notices are not stranger alerts and still go out."""
-    return None if armed else HeldBackBy.DISARMED
+    return None if armed else HeldBack(by=HeldBackBy.DISARMED, detail=DISARMED_DETAIL)

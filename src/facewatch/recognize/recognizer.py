@@ -24,7 +24,7 @@ from facewatch.faces.crops import crop_face
 from facewatch.faces.gallery import Gallery
 from facewatch.faces.quality import sharpness
 from facewatch.frames import Box, FrameMeta
-from facewatch.household.rules import DISARMED_DETAIL, away_switch_holds
+from facewatch.household.rules import away_switch_holds
 from facewatch.household.settings import HouseholdSettings, load_household_settings
 from facewatch.images import decode_bgr
 from facewatch.layout import FrameKey, KnownPhotoKey, classify_key, negatives_key
@@ -45,7 +45,7 @@ from facewatch.records import (
     FaceState,
     FaceVerdict,
     FrameResult,
-    HeldBackBy,
+    HeldBack,
 )
 from facewatch.store.storage import Storage
 
@@ -78,8 +78,8 @@ class Outcome:
         return out
 
 
-def _held_back(why: str, by: HeldBackBy | None = None) -> AlertOutcome:
-    return AlertOutcome(status=DeliveryStatus.HELD_BACK, detail=why, held_back_by=by)
+def _held_back(why: HeldBack) -> AlertOutcome:
+    return AlertOutcome(status=DeliveryStatus.HELD_BACK, detail=why.detail, held_back_by=why.by)
 
 
 def alert_id_for(event: StorageEvent, face_index: int) -> str:
@@ -382,7 +382,14 @@ class Recognizer:
             for i in indices
         ]
         assignments = self.visits.record(
-            result.household, sightings, now=result.captured_at, policy=self.visit_policy(rules), votes=votes
+            result.household,
+            sightings,
+            now=result.captured_at,
+            policy=self.visit_policy(rules),
+            votes=votes,
+            # A visit held back by the switch is placed before the stranger book's claim,
+            # so it does not count as the stranger's alert once armed again.
+            away=away_switch_holds(armed=rules.armed),
         )
         visit_ids = [(i, a.visit.visit_id) for i, a in zip(indices, assignments, strict=True) if a.visit]
         recalls = iter(self._remember(result, visit_ids, encodings, image))
@@ -390,20 +397,16 @@ class Recognizer:
         for i, (_, _, alert_id), assignment in zip(indices, sightings, assignments, strict=True):
             visit = assignment.visit
             if visit is None:
-                faces[i] = faces[i].model_copy(update={"alert": _held_back(assignment.reason)})
-                outcomes.append(_held_back(assignment.reason))
+                assert assignment.held_back is not None
+                faces[i] = faces[i].model_copy(update={"alert": _held_back(assignment.held_back)})
+                outcomes.append(_held_back(assignment.held_back))
                 continue
             recall = next(recalls)
             face = faces[i].model_copy(
                 update={"visit_id": visit.visit_id, "stranger_id": recall.stranger.stranger_id}
             )
             held_back: AlertOutcome | None = None
-            away = away_switch_holds(armed=rules.armed)
-            if assignment.alert and away is not None:
-                # Before the stranger book's claim: a visit held back by the switch does
-                # not count as the stranger's alert once armed again.
-                held_back = _held_back(DISARMED_DETAIL, away)
-            elif assignment.alert and (rules.no_alerts or rules.stranger_alert_hours):
+            if assignment.alert and (rules.no_alerts or rules.stranger_alert_hours):
                 why = self.strangers.claim_alert(
                     result.household,
                     recall.stranger.stranger_id,
@@ -432,9 +435,11 @@ class Recognizer:
                 handed = self.notifier.send(alert)
                 face = face.model_copy(update={"alert": handed})
             else:
-                face = face.model_copy(update={"alert": _held_back(assignment.reason)})
+                assert assignment.held_back is not None
+                face = face.model_copy(update={"alert": _held_back(assignment.held_back)})
             faces[i] = face
-            outcomes.append(face.alert or _held_back(""))
+            assert face.alert is not None
+            outcomes.append(face.alert)
         sent = [o for o in outcomes if o.status is not DeliveryStatus.HELD_BACK]
         return faces, (sent[0] if sent else outcomes[0])
 

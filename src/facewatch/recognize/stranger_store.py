@@ -36,6 +36,7 @@ from facewatch.recognize.strangers import (
     split_stranger,
     split_stranger_id,
 )
+from facewatch.records import HeldBack
 from facewatch.store.json_state import BookStore
 from facewatch.store.storage import Storage, StoredObject, encode_json
 
@@ -138,11 +139,12 @@ class StrangerStore(BookStore[StrangerBook]):
         now: datetime,
         once_per: timedelta | None,
         no_alerts: Collection[str],
-    ) -> str | None:
+    ) -> HeldBack | None:
         """Whether this stranger's new visit may alert, decided and recorded in one swap, so
-        two cameras seeing them at once cannot both alert: None, or why not."""
+        two cameras seeing them at once cannot both alert: None, or the rule that holds it
+        back."""
 
-        def change(book: StrangerBook) -> tuple[StrangerBook, str | None]:
+        def change(book: StrangerBook) -> tuple[StrangerBook, HeldBack | None]:
             # Forgotten or named meanwhile (found is None): judged by the rules alone.
             found = book.get(stranger_id)
             why = stranger_suppressed(

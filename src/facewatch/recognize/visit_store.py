@@ -11,6 +11,7 @@ from typing import Any
 
 from facewatch.layout import visits_key
 from facewatch.recognize.visits import Assignment, Sighting, VisitBook, VisitPolicy, Vote, place
+from facewatch.records import HeldBack
 from facewatch.store.json_state import BookStore
 
 
@@ -34,11 +35,12 @@ class VisitStore(BookStore[VisitBook]):
         now: datetime,
         policy: VisitPolicy,
         votes: Sequence[Vote] = (),
+        away: HeldBack | None = None,
     ) -> list[Assignment]:
         """Record the frame's track votes and place each (sighting, new_visit_id, alert_id)
-        (`visits.place`), atomically: on a conflict with another invocation the book is read
-        again and our part redone."""
+        (`visits.place`; `away`: the away switch's answer for new visits), atomically: on a
+        conflict with another invocation the book is read again and our part redone."""
         _, _, results = self.change(
-            household, lambda book: place(book, sightings, votes, now=now, policy=policy)
+            household, lambda book: place(book, sightings, votes, now=now, policy=policy, away=away)
         )
         return results

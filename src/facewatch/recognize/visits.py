@@ -7,7 +7,8 @@ face not clearly someone else's: within `track_break`) or when its face encoding
 within `same_person` of one of the visit's representative encodings. A visit stays open
 while it is seen at least every `window` seconds; it alerts once. The same person seen
 again after the visit closed but within `cooldown` of its alert rejoins it silently;
-after the cooldown they are a new visit and a new alert.
+after the cooldown they are a new visit and a new alert. A visit the away switch held back
+(disarmed when it began) never alerts, and its later frames say so.
 A visit is forgotten once neither its window nor its cooldown keeps it."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from facewatch.recognize.decisions import Judgement, judge_visit
+from facewatch.records import HeldBack, HeldBackBy
 
 MAX_REPRESENTATIVES = 5
 MAX_FRAME_KEYS = 50
@@ -135,6 +137,9 @@ class Visit:
     cameras: tuple[str, ...] = ()
     alert_id: str | None = None
     alerted_at: datetime | None = None
+    held_back: HeldBack | None = None
+    """Why the visit's alert was held back when it began (the away switch), else None:
+    its later frames say so rather than "already alerted"."""
 
     def is_open(self, now: datetime, policy: VisitPolicy) -> bool:
         return now - self.last_seen <= policy.window
@@ -161,6 +166,7 @@ class Visit:
             "cameras": list(self.cameras),
             "alert_id": self.alert_id,
             "alerted_at": self.alerted_at.isoformat() if self.alerted_at else None,
+            "held_back": self.held_back.model_dump(mode="json") if self.held_back else None,
         }
 
     @classmethod
@@ -176,6 +182,7 @@ class Visit:
             cameras=tuple(data.get("cameras", ())),
             alert_id=data.get("alert_id"),
             alerted_at=datetime.fromisoformat(data["alerted_at"]) if data.get("alerted_at") else None,
+            held_back=HeldBack.model_validate(data["held_back"]) if data.get("held_back") else None,
         )
 
 
@@ -186,6 +193,23 @@ class Assignment:
     visit: Visit | None
     alert: bool
     reason: str
+    held_back_by: HeldBackBy | None = None
+    """The rule that held the sighting's alert back (None when it alerts)."""
+
+    @property
+    def held_back(self) -> HeldBack | None:
+        """The rule and the words, where the sighting does not alert."""
+        if self.alert or self.held_back_by is None:
+            return None
+        return HeldBack(by=self.held_back_by, detail=self.reason)
+
+
+def _later(visit: Visit, why: str, *, alerted: str = "") -> Assignment:
+    """A sighting of a visit already begun: no alert, and why not (the visit alerted, or
+    the rule that held its alert back did)."""
+    if visit.held_back is None:
+        return Assignment(visit, False, f"{why}{alerted}", HeldBackBy.OPEN_VISIT)
+    return Assignment(visit, False, f"{why}, held back: {visit.held_back.detail}", HeldBackBy.DISARMED_VISIT)
 
 
 def find_visit(sighting: Sighting, visits: list[Visit], now: datetime, policy: VisitPolicy) -> Visit | None:
@@ -231,15 +255,20 @@ def assign(
     policy: VisitPolicy,
     new_visit_id: str,
     alert_id: str,
+    away: HeldBack | None = None,
 ) -> tuple[list[Visit], Assignment]:
     """Place one stranger sighting; returns the new visit list (expired visits dropped) and
     what happened. Replaying a sighting already recorded changes nothing and repeats the
-    original answer, so a redelivered frame can neither double-count nor double-alert."""
+    original answer, so a redelivered frame can neither double-count nor double-alert.
+    `away`: the away switch's answer (household/rules.py), which holds a new visit back."""
     kept = [v for v in visits if v.is_kept(now, policy)]
     for visit in kept:
         if sighting.frame_key in visit.frame_keys and visit.distance(sighting.encoding) <= policy.same_person:
-            first = visit.alert_id == alert_id
-            return kept, Assignment(visit, first, "replay of a recorded sighting")
+            if visit.alert_id != alert_id:
+                return kept, _later(visit, "replay of a recorded sighting")
+            if visit.held_back is not None:
+                return kept, Assignment(visit, False, visit.held_back.detail, visit.held_back.by)
+            return kept, Assignment(visit, True, "replay of a recorded sighting")
     found = find_visit(sighting, kept, now, policy)
     if found is None:
         visit = Visit(
@@ -253,15 +282,19 @@ def assign(
             cameras=(sighting.camera,),
             alert_id=alert_id,
             alerted_at=now,
+            held_back=away,
         )
+        if away is not None:
+            return [*kept, visit], Assignment(visit, False, away.detail, away.by)
         return [*kept, visit], Assignment(visit, True, "new visit")
     updated = _with_sighting(found, sighting)
     others = [v for v in kept if v.visit_id != found.visit_id]
     if found.is_open(now, policy):
-        why = f"same visit as {found.visit_id} (frame {updated.frames}), already alerted"
+        why = f"same visit as {found.visit_id} (frame {updated.frames})"
+        later = _later(updated, why, alerted=", already alerted")
     else:
-        why = f"seen again within the cooldown of visit {found.visit_id}"
-    return [*others, updated], Assignment(updated, False, why)
+        later = _later(updated, f"seen again within the cooldown of visit {found.visit_id}")
+    return [*others, updated], later
 
 
 @dataclass
@@ -294,12 +327,13 @@ def place(
     *,
     now: datetime,
     policy: VisitPolicy,
+    away: HeldBack | None = None,
 ) -> tuple[VisitBook, list[Assignment]]:
     """Record a frame's track votes, then place each (stranger sighting, new visit id,
     alert id). A stranger face on a track that most of its judged faces name as someone
     known, and not clearly someone else (within `track_break` of that person), is that
     person in a bad frame (turned away, blurred), not a new stranger: no visit, no alert.
-    The others as `assign` says."""
+    The others as `assign` says, `away` included."""
     kept = record_votes(book.votes, votes, now, policy)
     visits, results = book.visits, []
     for sighting, visit_id, alert_id in sightings:
@@ -307,10 +341,11 @@ def place(
             who = track_identity(kept, sighting.track_key)
             near = who.name is not None and sighting.known_distances.get(who.name, inf) <= policy.track_break
             if who.verdict == "known" and near:
-                results.append(Assignment(None, False, f"its edge track is {who.name} ({who.reason})"))
+                why = f"its edge track is {who.name} ({who.reason})"
+                results.append(Assignment(None, False, why, HeldBackBy.KNOWN_TRACK))
                 continue
         visits, result = assign(
-            sighting, visits, now=now, policy=policy, new_visit_id=visit_id, alert_id=alert_id
+            sighting, visits, now=now, policy=policy, new_visit_id=visit_id, alert_id=alert_id, away=away
         )
         results.append(result)
     return VisitBook(visits, kept), results

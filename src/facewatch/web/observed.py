@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from facewatch.config import get_settings
-from facewatch.records import Alert, AlertOutcome, Delivery, DeliveryStatus
+from facewatch.records import Alert, AlertOutcome, Delivery, DeliveryStatus, HeldBackBy
 from facewatch.telemetry import figures
 from facewatch.telemetry.figures import record
 from facewatch.telemetry.logs import configure_logging, set_request_id
@@ -139,20 +139,15 @@ def _flask(reply: Reply) -> Any:
 # --- the figures, read from what the core returned ------------------------------------------
 
 
-def held_back_rule(detail: str) -> str:
-    """Which rule held an alert back, from its outcome's detail (records.DeliveryStatus
-    HELD_BACK): a bounded label, `other` for a rule this list does not know yet."""
-    for mark, rule in (
-        ("quiet hours", "quiet_hours"),
-        ("marked no alerts", "no_alerts"),
-        ("at most once per", "once_per_hours"),
-        ("visit", "open_visit"),
-        ("replay", "open_visit"),
-        ("edge track", "known_track"),
-    ):
-        if mark in detail:
-            return rule
-    return "other"
+def held_back_rule(by: HeldBackBy | None) -> str:
+    """The metrics label of the rule that held an alert back (records.HeldBackBy, a bounded
+    set): `other` for an outcome that names none (results written before it did)."""
+    return "other" if by is None else by.value
+
+
+NOT_A_NEW_ALERT = frozenset({HeldBackBy.OPEN_VISIT, HeldBackBy.DISARMED_VISIT, HeldBackBy.KNOWN_TRACK})
+"""Rules that hold back a face that was never a visit's alert: a later frame of a visit,
+or a known person's edge track."""
 
 
 def _outcome_label(status: DeliveryStatus) -> str:
@@ -191,9 +186,9 @@ def _recognize_alert(alert: AlertOutcome, household: str, *, new_visit: bool) ->
     if alert.status is not DeliveryStatus.HELD_BACK:
         record(figures.VISITS, household=household)
         return
-    rule = held_back_rule(alert.detail)
-    if rule in ("open_visit", "known_track"):
+    if alert.held_back_by in NOT_A_NEW_ALERT:
         return
+    rule = held_back_rule(alert.held_back_by)
     if new_visit:
         record(figures.VISITS, household=household)
     record(figures.ALERTS, channel="none", outcome="held_back", rule=rule, household=household)
@@ -202,7 +197,8 @@ def _recognize_alert(alert: AlertOutcome, household: str, *, new_visit: bool) ->
 def delivered(alert: Alert, delivery: Delivery) -> None:
     """What notify did with one alert, per channel."""
     for channel in delivery.channels:
-        rule = held_back_rule(channel.detail) if channel.status is DeliveryStatus.HELD_BACK else ""
+        held_back = channel.status is DeliveryStatus.HELD_BACK
+        rule = held_back_rule(channel.held_back_by) if held_back else ""
         record(
             figures.ALERTS,
             channel=channel.channel or "none",

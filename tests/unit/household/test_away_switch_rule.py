@@ -7,11 +7,11 @@ import json
 
 from facewatch.household.rules import DISARMED_DETAIL, away_switch_holds
 from facewatch.household.settings import HouseholdSettings
-from facewatch.records import AlertOutcome, DeliveryStatus, HeldBackBy
+from facewatch.records import AlertOutcome, DeliveryStatus, HeldBack, HeldBackBy
 
 
 def test_disarmed_holds_stranger_alerts_back_and_armed_does_not():
-    assert away_switch_holds(armed=False) is HeldBackBy.DISARMED
+    assert away_switch_holds(armed=False) == HeldBack(by=HeldBackBy.DISARMED, detail=DISARMED_DETAIL)
     assert away_switch_holds(armed=True) is None
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from facewatch.exceptions import BadInput
 from facewatch.household.rules import QuietHours, arrival_due, quiet_reason, stranger_suppressed
 from facewatch.household.settings import HouseholdSettings
+from facewatch.records import HeldBack, HeldBackBy
 
 BERLIN = "Europe/Berlin"
 NIGHT = "22:00-07:00"
@@ -71,8 +72,8 @@ def test_quiet_hours_are_per_channel_and_say_why():
     at = berlin(2026, 1, 5, 23, 0)
     windows = {"email": NIGHT}
     assert quiet_reason(windows.get("mqtt"), "mqtt", at, BERLIN) is None
-    assert (
-        quiet_reason(windows.get("email"), "email", at, BERLIN) == f"quiet hours {NIGHT} ({BERLIN}) on email"
+    assert quiet_reason(windows.get("email"), "email", at, BERLIN) == HeldBack(
+        by=HeldBackBy.QUIET_HOURS, detail=f"quiet hours {NIGHT} ({BERLIN}) on email"
     )
 
 
@@ -101,7 +102,7 @@ def test_a_window_and_its_complement_split_the_day(start, end, at):
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
 
-def suppressed(**kw) -> str | None:
+def suppressed(**kw) -> HeldBack | None:
     base = {
         "stranger_id": "stranger-1",
         "visit_id": "visit-2",
@@ -122,7 +123,9 @@ def test_once_per_n_hours():
     day = timedelta(hours=24)
     assert suppressed(once_per=day) is None  # never alerted
     held = suppressed(once_per=day, alerted_at=NOW - timedelta(hours=2), alerted_visit="visit-1")
-    assert held == "stranger-1 alerted 2.0 h ago (at most once per 24 h)"
+    assert held == HeldBack(
+        by=HeldBackBy.ONCE_PER_HOURS, detail="stranger-1 alerted 2.0 h ago (at most once per 24 h)"
+    )
     assert suppressed(once_per=day, alerted_at=NOW - timedelta(hours=25), alerted_visit="visit-1") is None
 
 
@@ -131,7 +134,9 @@ def test_the_visit_that_alerted_alerts_again_when_its_frame_is_redelivered():
 
 
 def test_no_alerts_wins_over_everything():
-    assert suppressed(no_alerts=["stranger-1"]) == "stranger-1 is marked no alerts"
+    assert suppressed(no_alerts=["stranger-1"]) == HeldBack(
+        by=HeldBackBy.NO_ALERTS, detail="stranger-1 is marked no alerts"
+    )
     assert suppressed(no_alerts=["stranger-1"], alerted_visit="visit-2", alerted_at=NOW) is not None
     assert suppressed(no_alerts=["stranger-9"]) is None
 

@@ -1,6 +1,7 @@
 import json
 from datetime import UTC, datetime, timedelta
 
+from facewatch.household.rules import DISARMED_DETAIL, away_switch_holds
 from facewatch.recognize.visits import (
     MAX_TRACK_VOTES,
     Sighting,
@@ -13,6 +14,7 @@ from facewatch.recognize.visits import (
     record_votes,
     track_key,
 )
+from facewatch.records import HeldBack, HeldBackBy
 from tests.unit.recognize.fake_faces import near, person
 
 POLICY = VisitPolicy(window=timedelta(minutes=5), cooldown=timedelta(minutes=30), same_person=0.55)
@@ -26,7 +28,7 @@ class Book:
         self.visits: list[Visit] = []
         self.n = 0
 
-    def see(self, encoding, at, *, camera="door", track=None, frame=None, alert_id=None):
+    def see(self, encoding, at, *, camera="door", track=None, frame=None, alert_id=None, away=None):
         self.n += 1
         sighting = Sighting(frame or f"f{self.n}", camera, at, encoding, track)
         self.visits, result = assign(
@@ -36,6 +38,7 @@ class Book:
             policy=POLICY,
             new_visit_id=f"v{self.n}",
             alert_id=alert_id or f"a{self.n}",
+            away=away,
         )
         return result
 
@@ -48,6 +51,8 @@ def test_one_person_standing_at_the_door_is_one_visit_one_alert():
     assert len({r.visit.visit_id for r in results}) == 1
     assert results[-1].visit.frames == 30
     assert "already alerted" in results[-1].reason
+    assert results[0].held_back is None
+    assert {r.held_back_by for r in results[1:]} == {HeldBackBy.OPEN_VISIT}
 
 
 def test_two_strangers_in_one_window_are_two_visits_two_alerts():
@@ -73,7 +78,9 @@ def test_back_within_the_cooldown_is_silent_after_it_a_new_alert():
     book = Book()
     alice = person(1)
     assert book.see(alice, T0).alert
-    assert not book.see(near(alice, 0.3), T0 + timedelta(minutes=20)).alert  # visit closed, cooldown on
+    back = book.see(near(alice, 0.3), T0 + timedelta(minutes=20))  # visit closed, cooldown on
+    assert not back.alert and back.held_back_by is HeldBackBy.OPEN_VISIT
+    assert back.reason == "seen again within the cooldown of visit v1"
     later = book.see(near(alice, 0.3), T0 + timedelta(minutes=60))
     assert later.alert
     assert later.reason == "new visit"
@@ -100,6 +107,46 @@ def test_replaying_a_recorded_sighting_changes_nothing_and_repeats_its_answer():
     book.see(near(alice, 0.2), T0 + timedelta(seconds=5), frame="frame-2", alert_id="alert-2")
     replay = book.see(near(alice, 0.2), T0 + timedelta(seconds=5), frame="frame-2", alert_id="alert-2")
     assert not replay.alert
+    assert replay.held_back == HeldBack(by=HeldBackBy.OPEN_VISIT, detail="replay of a recorded sighting")
+
+
+AWAY = away_switch_holds(armed=False)
+
+
+def test_a_disarmed_visit_never_alerts_and_each_of_its_frames_says_the_switch_held_it_back():
+    book = Book()
+    alice = person(1)
+    first = book.see(alice, T0, away=AWAY)
+    assert not first.alert and first.held_back == AWAY
+    # Re-armed mid-visit: still the visit the switch held back, still no alert (one per visit).
+    for i, away in enumerate([AWAY, None], start=2):
+        later = book.see(near(alice, 0.2, seed=i), T0 + timedelta(seconds=10 * i), away=away)
+        assert not later.alert and later.held_back_by is HeldBackBy.DISARMED_VISIT
+        assert later.reason == f"same visit as v1 (frame {i}), held back: {DISARMED_DETAIL}"
+        assert "already alerted" not in later.reason
+    back = book.see(near(alice, 0.2), T0 + timedelta(minutes=20))
+    assert back.held_back_by is HeldBackBy.DISARMED_VISIT and "cooldown" in back.reason
+
+
+def test_a_disarmed_visits_replays_repeat_their_answers_even_once_armed_again():
+    book = Book()
+    alice = person(1)
+    book.see(alice, T0, frame="frame-1", alert_id="alert-1", away=AWAY)
+    book.see(near(alice, 0.2), T0 + timedelta(seconds=5), frame="frame-2", alert_id="alert-2", away=AWAY)
+    before = list(book.visits)
+    first = book.see(alice, T0, frame="frame-1", alert_id="alert-1")
+    assert not first.alert and first.held_back == AWAY
+    later = book.see(near(alice, 0.2), T0 + timedelta(seconds=5), frame="frame-2", alert_id="alert-2")
+    assert not later.alert and later.held_back_by is HeldBackBy.DISARMED_VISIT
+    assert book.visits == before
+
+
+def test_the_switch_holds_back_only_new_visits():
+    book = Book()
+    alice = person(1)
+    assert book.see(alice, T0).alert
+    later = book.see(near(alice, 0.2), T0 + timedelta(seconds=5), away=AWAY)
+    assert later.held_back_by is HeldBackBy.OPEN_VISIT and later.reason.endswith("already alerted")
 
 
 def test_old_visits_expire_by_themselves():
@@ -112,8 +159,19 @@ def test_old_visits_expire_by_themselves():
 def test_the_book_round_trips_through_json():
     book = Book()
     book.see(person(1), T0, track=3)
-    stored = VisitBook(book.visits).to_dict()
+    book.see(person(2), T0, away=AWAY)
+    stored = json.loads(json.dumps(VisitBook(book.visits).to_dict()))
     assert VisitBook.from_dict(stored).visits == book.visits
+    assert VisitBook.from_dict(stored).visits[1].held_back == AWAY
+
+
+def test_a_book_written_before_visits_were_held_back_still_reads():
+    book = Book()
+    book.see(person(1), T0)
+    stored = VisitBook(book.visits).to_dict()
+    del stored["visits"][0]["held_back"]
+    (visit,) = VisitBook.from_dict(stored).visits
+    assert visit.held_back is None and visit == book.visits[0]
 
 
 def test_a_track_that_jumped_to_another_person_does_not_hide_their_alert():
@@ -147,6 +205,7 @@ def test_a_known_persons_bad_frame_on_their_track_is_not_a_stranger():
     )
     assert result.visit is None and not result.alert
     assert "its edge track is alice (alice in 3 of 4" in result.reason
+    assert result.held_back_by is HeldBackBy.KNOWN_TRACK
     assert book.visits == []
 
 
