@@ -309,14 +309,17 @@ def test_notify_reads_the_frame_writes_only_its_bookkeeping_and_sends_as_its_ide
         prefix + "alerts/sent/*",
         prefix + "alerts/claims/*",
         prefix + "alerts/faces/*",
+        prefix + "alerts/home-assistant/*",
     }
-    # sent marks (each alert once), claims (one sender at a time), dead letters and the face
-    # an MQTT alert shows; never frames, results, known photos
+    # sent marks (each alert once), claims (one sender at a time), dead letters, the face
+    # an MQTT alert shows and Home Assistant's bookkeeping (devices announced, today's
+    # count); never frames, results, known photos
     assert set(s3["s3:PutObject"]) == {
         prefix + "alerts/sent/*",
         prefix + "alerts/claims/*",
         prefix + "alerts/dead/*",
         prefix + "alerts/faces/*",
+        prefix + "alerts/home-assistant/*",
     }
     for written in s3["s3:PutObject"]:
         assert not written.startswith((prefix + "frames", prefix + "results", prefix + "known"))
