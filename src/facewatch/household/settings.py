@@ -59,6 +59,9 @@ class HouseholdSettings(BaseModel):
     """This household's visit window (default: FACEWATCH_VISIT_WINDOW_SECONDS)."""
     alert_cooldown_seconds: float | None = Field(None, ge=0, le=7 * 24 * 3600)
     """This household's alert cooldown (default: FACEWATCH_ALERT_COOLDOWN_SECONDS)."""
+    retention_days: int = Field(30, ge=1, le=3650)
+    """Frames and their results are kept this many days (household/retention.py); a face
+    someone marked, open visits' and remembered strangers' frames, and known photos stay."""
 
     @field_validator("mail_to")
     @classmethod

@@ -1,0 +1,55 @@
+"""Which frames and results retention removes, and which it must keep whatever their age."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from facewatch.household.retention import Marks, expired_objects, marks_from, oldest_kept_day
+from facewatch.household.settings import HouseholdSettings
+
+NOW = datetime(2026, 3, 31, 12, tzinfo=UTC)
+OLD = "households/home/frames/door/20260101/101010000000-aaaaaaaa.jpg"
+OLD_RESULT = "households/home/results/door/20260101/101010000000-aaaaaaaa.json"
+NEW = "households/home/frames/door/20260330/101010000000-bbbbbbbb.jpg"
+NEW_RESULT = "households/home/results/door/20260330/101010000000-bbbbbbbb.json"
+NONE = Marks(frozenset(), frozenset())
+
+
+def test_frames_and_results_older_than_the_retention_go_and_newer_stay():
+    oldest = oldest_kept_day(NOW, 30)
+    assert oldest == "20260301"
+    doomed = expired_objects([OLD, NEW], [OLD_RESULT, NEW_RESULT], NONE, oldest)
+    assert sorted(doomed) == sorted([OLD, OLD_RESULT])
+
+
+def test_a_result_whose_frame_is_gone_goes_by_its_own_day():
+    orphan = "households/home/results/door/20260102/101010000000-cccccccc.json"
+    assert expired_objects([], [orphan, NEW_RESULT], NONE, "20260301") == [orphan]
+
+
+@pytest.mark.parametrize(
+    "marks",
+    [
+        marks_from({"visits": [{"frame_keys": [OLD]}]}, {}, [], []),
+        marks_from({}, {"strangers": [{"recent": [{"frame_key": OLD}]}]}, [], []),
+        marks_from({}, {}, ["home/door/20260101/101010000000-aaaaaaaa#0"], []),
+        marks_from({}, {}, [], ["households/home/known/Ann/face-101010000000-aaaaaaaa-10-20.jpg"]),
+    ],
+    ids=["open-visit", "stranger-sighting", "corrected", "named"],
+)
+def test_what_a_visit_a_stranger_or_a_person_still_needs_stays(marks):
+    assert expired_objects([OLD], [OLD_RESULT], marks, "20260301") == []
+
+
+def test_keys_that_are_not_facewatch_frames_are_left_alone():
+    assert expired_objects(["households/home/frames/door/notes.txt"], [], NONE, "20260301") == []
+
+
+def test_retention_days_defaults_to_30_and_refuses_nonsense():
+    assert HouseholdSettings().retention_days == 30
+    assert HouseholdSettings.model_validate_json(b"{}").retention_days == 30  # old settings.json
+    for bad in (0, -1, 100000):
+        with pytest.raises(ValueError):
+            HouseholdSettings(retention_days=bad)
