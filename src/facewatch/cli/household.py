@@ -18,8 +18,8 @@ def _names(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-@click.command()
-@click.option("--household", required=True)
+@click.group(invoke_without_command=True)
+@click.option("--household", default=None, help="Household id (required unless a subcommand is given).")
 @click.option("--mail-to", default=None, help="Comma-separated recipients for this household.")
 @click.option("--timezone", default=None, help="IANA time zone for its emails, e.g. Europe/Berlin.")
 @click.option("--channels", default=None, help="Comma-separated: email, webhook, mqtt.")
@@ -43,8 +43,13 @@ def _names(value: str) -> list[str]:
 @click.option("--no-alerts", "silence", multiple=True, metavar="ID|NAME", help="Never alert for them.")
 @click.option("--alerts", "unsilence", multiple=True, metavar="ID|NAME", help="Undo --no-alerts.")
 @click.option("--arrivals", default=None, help="Comma-separated known people whose arrival is announced.")
+@click.option(
+    "--retention-days", type=int, default=None, help="Keep frames and verdicts this many days (default 30)."
+)
+@click.pass_context
 def household_command(
-    household: str,
+    ctx: click.Context,
+    household: str | None,
     mail_to: str | None,
     timezone: str | None,
     channels: str | None,
@@ -55,8 +60,14 @@ def household_command(
     silence: tuple[str, ...],
     unsilence: tuple[str, ...],
     arrivals: str | None,
+    retention_days: int | None,
 ) -> None:
-    """Show or change a household's own alert settings (kept in the bucket)."""
+    """Show or change a household's own alert settings (kept in the bucket); its data as a
+    whole: export, import, erase."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if household is None:
+        raise click.UsageError("Missing option '--household'.")
     from facewatch.alerts.announce import announce_cameras
     from facewatch.household.settings import HouseholdSettings, change_household_settings
     from facewatch.outbound import check_household_urls, policy_from_settings
@@ -92,6 +103,8 @@ def household_command(
             changes["no_alerts"] = kept + [n for n in silence if n not in kept]
         if arrivals is not None:
             changes["arrivals"] = _names(arrivals)
+        if retention_days is not None:
+            changes["retention_days"] = retention_days
         if not changes:
             return current
         if webhook_url or mqtt_url:  # only what is set now: older settings stay readable

@@ -275,6 +275,7 @@ def _register_commands() -> None:
     from facewatch.cli.corrections import not_command
     from facewatch.cli.evaluate import eval_command
     from facewatch.cli.household import household_command
+    from facewatch.cli.household_data import attach, retention_command
     from facewatch.cli.look_again import look_again_command
     from facewatch.cli.report import report_command
     from facewatch.cli.strangers import name_stranger_command, strangers_command
@@ -287,6 +288,8 @@ def _register_commands() -> None:
     main.add_command(not_command, "not")
     main.add_command(report_command, "report")
     main.add_command(household_command, "household")
+    attach(household_command)  # export, import, erase
+    main.add_command(retention_command, "retention")
     main.add_command(look_again_command, "look-again")
     main.add_command(up_command, "up")
     main.add_command(console_link_command, "console-link")

@@ -5,8 +5,10 @@ What stays whatever its age, because something still needs it:
 - a frame whose face a person marked: "not X" (negatives.npz keeps the verdict id, and an
   older negatives object is encoded again from the frame) or "this is X" (the known photo
   cut from it is named `face-<frame name>-...`);
-- the frames the visits book still names (an open visit is matched against them);
-- the recent sightings of each remembered stranger (splitting one encodes its frame again).
+- the frames of a visit still open or in its alert cooldown (a redelivered frame of it is
+  recognised by its key: at most a day's window plus a week's cooldown, VISIT_NEEDS);
+- the recent sightings of each stranger still remembered (splitting one encodes its frame
+  again); a stranger past the deployment's memory is forgotten at its next write.
 Known photos, strangers' crops and the state books are not frames: never touched here.
 
 The decisions are plain functions on plain data; `sweep_household` is the edge that lists,
@@ -38,6 +40,7 @@ from facewatch.store.storage import Storage
 log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 30
+VISIT_NEEDS = timedelta(days=8)
 _NAMED_PHOTO = re.compile(r"face-(?P<name>[0-9]{12}-[0-9a-f]{8,32})-")
 
 
@@ -60,14 +63,19 @@ def marks_from(
     strangers: Mapping[str, Any],
     negative_verdict_ids: Iterable[str],
     known_photo_keys: Iterable[str],
+    *,
+    now: datetime,
+    stranger_memory: timedelta,
 ) -> Marks:
     """The frames that must stay, from the books (as stored JSON), the verdict ids of the
     household's "not X" corrections and its known photos' keys."""
     keys: set[str] = set()
     for visit in visits.get("visits") or []:
-        keys.update(str(k) for k in visit.get("frame_keys") or [])
+        if min(_since(visit.get("last_seen"), now), _since(visit.get("alerted_at"), now)) <= VISIT_NEEDS:
+            keys.update(str(k) for k in visit.get("frame_keys") or [])
     for stranger in strangers.get("strangers") or []:
-        keys.update(str(s.get("frame_key")) for s in stranger.get("recent") or [] if s.get("frame_key"))
+        if _since(stranger.get("last_seen"), now) <= stranger_memory:
+            keys.update(str(s["frame_key"]) for s in stranger.get("recent") or [] if s.get("frame_key"))
     names: set[str] = set()
     for verdict_id in negative_verdict_ids:
         try:
@@ -79,6 +87,19 @@ def marks_from(
         if found:  # the day is not in a named photo's name: any day's frame of that name stays
             names.add(found["name"])
     return Marks(frozenset(keys), frozenset(names))
+
+
+def _since(when: object, now: datetime) -> timedelta:
+    """How long ago a stored time was; missing: forever; unreadable: now (kept, to be safe)."""
+    if when is None:
+        return timedelta.max
+    try:
+        at = datetime.fromisoformat(str(when))
+    except ValueError:
+        return timedelta(0)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return now - at
 
 
 def oldest_kept_day(now: datetime, days: int) -> str:
@@ -151,12 +172,14 @@ def _negative_verdict_ids(storage: Storage, household: str) -> list[str]:
     return list(Gallery.from_bytes(body).photo_keys)
 
 
-def household_marks(storage: Storage, household: str) -> Marks:
+def household_marks(storage: Storage, household: str, now: datetime, stranger_memory: timedelta) -> Marks:
     return marks_from(
         _json(storage, visits_key(household)),
         _json(storage, strangers_key(household)),
         _negative_verdict_ids(storage, household),
         storage.list_keys(known_prefix(household)),
+        now=now,
+        stranger_memory=stranger_memory,
     )
 
 
@@ -170,10 +193,18 @@ def retention_days(storage: Storage, household: str) -> int:
         return DEFAULT_RETENTION_DAYS
 
 
-def sweep_household(storage: Storage, household: str, now: datetime, days: int | None = None) -> Swept:
-    """Delete the household's frames and results past its retention (see the module)."""
+def sweep_household(
+    storage: Storage,
+    household: str,
+    now: datetime,
+    *,
+    days: int | None = None,
+    stranger_memory: timedelta = timedelta(days=30),
+) -> Swept:
+    """Delete the household's frames and results past its retention (see the module);
+    `stranger_memory`: the deployment's FACEWATCH_STRANGER_MEMORY_DAYS."""
     days = retention_days(storage, household) if days is None else days
-    marks = household_marks(storage, household)
+    marks = household_marks(storage, household, now, stranger_memory)
     oldest = oldest_kept_day(now, days)
     frames = list(storage.list_keys(frames_prefix(household)))
     doomed = expired_objects(frames, storage.list_keys(results_prefix(household)), marks, oldest)
@@ -187,7 +218,9 @@ def sweep_household(storage: Storage, household: str, now: datetime, days: int |
         storage.delete(key)  # deleting a missing key succeeds on S3
         deleted += 1
     if deleted:
-        log.warning("retention: household %s: %d object(s) older than %d days deleted", household, deleted, days)
+        log.warning(
+            "retention: household %s: %d object(s) older than %d days deleted", household, deleted, days
+        )
     return Swept(household, deleted, marked)
 
 
@@ -205,4 +238,6 @@ def _parses(key: str) -> bool:
 
 
 def describe(swept: Iterable[Swept]) -> str:
-    return json.dumps([{"household": s.household, "deleted": s.deleted, "kept_marked": s.kept_marked} for s in swept])
+    return json.dumps(
+        [{"household": s.household, "deleted": s.deleted, "kept_marked": s.kept_marked} for s in swept]
+    )

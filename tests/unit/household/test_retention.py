@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,6 +15,13 @@ OLD_RESULT = "households/home/results/door/20260101/101010000000-aaaaaaaa.json"
 NEW = "households/home/frames/door/20260330/101010000000-bbbbbbbb.jpg"
 NEW_RESULT = "households/home/results/door/20260330/101010000000-bbbbbbbb.json"
 NONE = Marks(frozenset(), frozenset())
+MEMORY = timedelta(days=30)
+RECENT = (NOW - timedelta(days=2)).isoformat()
+LONG_AGO = (NOW - timedelta(days=60)).isoformat()
+
+
+def marks(visits=None, strangers=None, negatives=(), known=()):
+    return marks_from(visits or {}, strangers or {}, negatives, known, now=NOW, stranger_memory=MEMORY)
 
 
 def test_frames_and_results_older_than_the_retention_go_and_newer_stay():
@@ -32,15 +39,24 @@ def test_a_result_whose_frame_is_gone_goes_by_its_own_day():
 @pytest.mark.parametrize(
     "marks",
     [
-        marks_from({"visits": [{"frame_keys": [OLD]}]}, {}, [], []),
-        marks_from({}, {"strangers": [{"recent": [{"frame_key": OLD}]}]}, [], []),
-        marks_from({}, {}, ["home/door/20260101/101010000000-aaaaaaaa#0"], []),
-        marks_from({}, {}, [], ["households/home/known/Ann/face-101010000000-aaaaaaaa-10-20.jpg"]),
+        marks(visits={"visits": [{"last_seen": RECENT, "frame_keys": [OLD]}]}),
+        marks(visits={"visits": [{"last_seen": LONG_AGO, "alerted_at": RECENT, "frame_keys": [OLD]}]}),
+        marks(strangers={"strangers": [{"last_seen": RECENT, "recent": [{"frame_key": OLD}]}]}),
+        marks(negatives=["home/door/20260101/101010000000-aaaaaaaa#0"]),
+        marks(known=["households/home/known/Ann/face-101010000000-aaaaaaaa-10-20.jpg"]),
     ],
-    ids=["open-visit", "stranger-sighting", "corrected", "named"],
+    ids=["open-visit", "visit-in-cooldown", "stranger-sighting", "corrected", "named"],
 )
 def test_what_a_visit_a_stranger_or_a_person_still_needs_stays(marks):
     assert expired_objects([OLD], [OLD_RESULT], marks, "20260301") == []
+
+
+def test_a_visit_long_over_and_a_forgotten_stranger_keep_nothing():
+    found = marks(
+        visits={"visits": [{"last_seen": LONG_AGO, "alerted_at": None, "frame_keys": [OLD]}]},
+        strangers={"strangers": [{"last_seen": LONG_AGO, "recent": [{"frame_key": OLD}]}]},
+    )
+    assert sorted(expired_objects([OLD], [OLD_RESULT], found, "20260301")) == sorted([OLD, OLD_RESULT])
 
 
 def test_keys_that_are_not_facewatch_frames_are_left_alone():

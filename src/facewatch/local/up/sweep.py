@@ -127,12 +127,16 @@ class Sweeper:
 
     def retention_once(self) -> int:
         """Frames and results past each household's retention, deleted; how many."""
+        from facewatch.config import get_settings
         from facewatch.household.retention import sweep_household
 
+        memory = timedelta(days=get_settings().stranger_memory_days)  # the functions' own
         deleted = 0
         for household in self.households:
             try:
-                deleted += sweep_household(self.storage, household, self.clock()).deleted
+                deleted += sweep_household(
+                    self.storage, household, self.clock(), stranger_memory=memory
+                ).deleted
             except FacewatchError as exc:  # that household next time; the others now
                 log.warning("retention: household %s: %s", household, exc)
         self.expired += deleted
@@ -163,4 +167,11 @@ class Sweeper:
             self._stop.wait(self.interval)
 
     def status(self) -> dict[str, Any]:
-        return {"sweep": {"last": self.last_sweep, "judged": self.judged, "failed": self.failed, "expired": self.expired}}
+        return {
+            "sweep": {
+                "last": self.last_sweep,
+                "judged": self.judged,
+                "failed": self.failed,
+                "expired": self.expired,
+            }
+        }
