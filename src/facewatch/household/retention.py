@@ -4,7 +4,8 @@ the sweep that removes the older ones.
 What stays whatever its age, because something still needs it:
 - a frame whose face a person marked: "not X" (negatives.npz keeps the verdict id, and an
   older negatives object is encoded again from the frame) or "this is X" (the known photo
-  cut from it is named `face-<frame name>-...`);
+  cut from it holds `face-<frame name>-` in its name, after the stranger id when a
+  remembered stranger was named with it);
 - the frames of a visit still open or in its alert cooldown (a redelivered frame of it is
   recognised by its key: at most a day's window plus a week's cooldown, VISIT_NEEDS);
 - the recent sightings of each stranger still remembered (splitting one encodes its frame
@@ -83,7 +84,7 @@ def marks_from(
         except BadKey:
             continue
     for key in known_photo_keys:
-        found = _NAMED_PHOTO.match(key.rpartition("/")[2])
+        found = _NAMED_PHOTO.search(key.rpartition("/")[2])
         if found:  # the day is not in a named photo's name: any day's frame of that name stays
             names.add(found["name"])
     return Marks(frozenset(keys), frozenset(names))

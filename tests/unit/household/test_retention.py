@@ -44,8 +44,9 @@ def test_a_result_whose_frame_is_gone_goes_by_its_own_day():
         marks(strangers={"strangers": [{"last_seen": RECENT, "recent": [{"frame_key": OLD}]}]}),
         marks(negatives=["home/door/20260101/101010000000-aaaaaaaa#0"]),
         marks(known=["households/home/known/Ann/face-101010000000-aaaaaaaa-10-20.jpg"]),
+        marks(known=["households/home/known/Kit/s-1f2e-face-101010000000-aaaaaaaa-10-20.jpg"]),
     ],
-    ids=["open-visit", "visit-in-cooldown", "stranger-sighting", "corrected", "named"],
+    ids=["open-visit", "visit-in-cooldown", "stranger-sighting", "corrected", "named", "stranger-named"],
 )
 def test_what_a_visit_a_stranger_or_a_person_still_needs_stays(marks):
     assert expired_objects([OLD], [OLD_RESULT], marks, "20260301") == []
