@@ -280,6 +280,7 @@ def _register_commands() -> None:
     from facewatch.cli.report import report_command
     from facewatch.cli.strangers import name_stranger_command, strangers_command
     from facewatch.cli.up import up_command
+    from facewatch.cli.up_backup import attach as attach_backup
 
     main.add_command(agent_command, "agent")
     main.add_command(eval_command, "eval")
@@ -292,6 +293,7 @@ def _register_commands() -> None:
     main.add_command(retention_command, "retention")
     main.add_command(look_again_command, "look-again")
     main.add_command(up_command, "up")
+    attach_backup(up_command)  # backup, restore
     main.add_command(console_link_command, "console-link")
 
 
