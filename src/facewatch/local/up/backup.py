@@ -9,17 +9,20 @@ taken while `facewatch up` runs, and brought back into a new data folder.
 
 Consistent per household without stopping anything: its books (settings, the visits,
 strangers and arrivals books, the known encodings and negatives) are read first and kept
-at the version (ETag) read; then its verdicts, then its frames, then everything else, its
-alerts' records last. So every frame, crop and alert a book names is in the backup; a
-verdict's frame is there; and an alert sent for a frame whose verdict missed the backup
-has its record there, so the frame, judged again after a restore (the sweep), is a
-duplicate of that alert, not a second one."""
+at the version (ETag) read; then its frames; then their verdicts, waiting (up to
+`settle` seconds) for the frames still being judged; then everything else, its alerts'
+records last. So every frame, crop and alert a book names is in the backup, every
+verdict's frame is, and each frame's alert record is there if it was sent: a frame the
+restored stack's sweep judges again is then a duplicate of that alert, not a second one.
+A frame uploaded after its household's frames were listed is not in the backup; nor is
+the verdict on one."""
 
 from __future__ import annotations
 
 import json
 import os
 import stat
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from facewatch.exceptions import BadInput, ObjectMissing
-from facewatch.layout import ROOT, household_prefix
+from facewatch.exceptions import BadInput, BadKey, ObjectMissing
+from facewatch.layout import ROOT, FrameKey, household_prefix
 from facewatch.local.processes import LOCAL_CREDENTIALS, StackError
 from facewatch.local.seaweed import SeaweedServer
 from facewatch.store.storage import Storage
@@ -38,13 +41,15 @@ FORMAT = 1
 MANIFEST = "backup.json"
 SECRETS = "secrets.json"
 BOOKS = ("settings.json", "state/", "encodings.npz", "negatives.npz")
+SETTLE_SECONDS = 60.0
+"""How long a backup waits for the frames it holds to be judged (recognize's backlog)."""
 
 
 def _rank(relative: str) -> int:
     """The copy order within a household (see the module)."""
     if relative.startswith(BOOKS):
         return 0
-    for rank, start in enumerate(("results/", "frames/"), 1):
+    for rank, start in enumerate(("frames/", "results/"), 1):
         if relative.startswith(start):
             return rank
     return 4 if relative.startswith("alerts/") else 3
@@ -57,7 +62,15 @@ class BackedUp:
     bytes: int
 
 
-def backup(storage: Storage, data: Path, out: Path, now: datetime | None = None) -> BackedUp:
+def backup(
+    storage: Storage,
+    data: Path,
+    out: Path,
+    now: datetime | None = None,
+    *,
+    settle: float = SETTLE_SECONDS,
+    pause: Callable[[float], None] = time.sleep,
+) -> BackedUp:
     """Write the running stack's bucket and DATA/secrets.json into OUT (atomically)."""
     secrets = (data / SECRETS).read_bytes()
     temporary = out.with_name(f".{out.name}.{os.getpid()}")
@@ -70,10 +83,13 @@ def backup(storage: Storage, data: Path, out: Path, now: datetime | None = None)
         for household in households:
             prefix = household_prefix(household)
             first = [k for k in storage.list_keys(prefix) if _rank(k.removeprefix(prefix)) == 0]
+            frames: set[str] = set()
             for rank in range(5):
                 # Each group is listed when its turn comes: what was stored meanwhile (a
                 # frame judged, an alert sent) is in, in its group's order.
                 keys = first if rank == 0 else _listed(storage, prefix, rank)
+                if rank == 2:
+                    keys = _verdicts_of(storage, frames, keys, settle, pause)
                 for key in keys:
                     try:
                         obj = storage.get(key)
@@ -81,6 +97,8 @@ def backup(storage: Storage, data: Path, out: Path, now: datetime | None = None)
                         continue  # removed since listed (a sign-out, a stranger forgotten)
                     if rank == 0:
                         books[key] = obj.etag
+                    if rank == 1:
+                        frames.add(key)
                     archive.writestr(f"objects/{key}", obj.body)
                     objects[key] = {
                         "sha256": digest(obj.body),
@@ -98,6 +116,31 @@ def backup(storage: Storage, data: Path, out: Path, now: datetime | None = None)
         archive.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
     os.replace(temporary, out)
     return BackedUp(len(households), len(objects), size)
+
+
+def _verdicts_of(
+    storage: Storage, frames: set[str], listed: list[str], settle: float, pause: Callable[[float], None]
+) -> list[str]:
+    """The verdicts on the frames backed up: those listed, and those of frames still being
+    judged as they come (until `settle` seconds have passed); none of a frame not backed up."""
+    wanted = {FrameKey.parse(k).result_key for k in frames if _is_frame(k)}
+    found = [k for k in listed if k in wanted]
+    missing = wanted - set(found)
+    deadline = time.monotonic() + settle
+    while missing and time.monotonic() < deadline:
+        pause(0.5)
+        came = {k for k in missing if storage.exists(k)}
+        found += sorted(came)
+        missing -= came
+    return found
+
+
+def _is_frame(key: str) -> bool:
+    try:
+        FrameKey.parse(key)
+    except BadKey:
+        return False
+    return True
 
 
 def _listed(storage: Storage, prefix: str, rank: int) -> list[str]:
