@@ -121,6 +121,7 @@ def expired_objects(
 ) -> list[str]:
     """The frames and results to delete: those of a day before `oldest_day` whose frame is
     not marked. A result goes with its frame; one whose frame is gone goes by its own day."""
+    results = set(result_keys)
     kept_results: set[str] = set()
     doomed: list[str] = []
     for key in frame_keys:
@@ -132,9 +133,10 @@ def expired_objects(
             kept_results.add(frame.result_key)
         else:
             doomed.append(key)
-            doomed.append(frame.result_key)
+            if frame.result_key in results:
+                doomed.append(frame.result_key)
     listed = set(doomed)
-    for key in result_keys:
+    for key in sorted(results):
         if key in listed or key in kept_results:
             continue
         parts = key.split("/")
