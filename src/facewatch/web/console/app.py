@@ -153,6 +153,11 @@ def _post(
     if path == "/signout":
         session.sign_out(storage, current)
         return _redirect("/signedout", session.signed_out_cookie(https=request.https))
+    if path == "/settings/erase":
+        from facewatch.web.console.household_data import erase
+
+        erase(services.storage, services.settings, current.household, form.fields)
+        return _redirect("/signedout", session.signed_out_cookie(https=request.https))
     if path == "/signout-everywhere":
         ended = session.sign_out_everywhere(storage, current.household)
         log.info("console: household %s signed out everywhere (%d session(s))", current.household, ended)
@@ -209,6 +214,10 @@ def _get(services: Services, request: ConsoleRequest, page: Page, path: str) -> 
         return _page("people", page, people=_people(services, household))
     if path == "/cameras":
         return _page("cameras", page, cameras=views.cameras_page(storage, household, page.zone))
+    if path == "/settings/export":
+        from facewatch.web.console.household_data import export
+
+        return export(storage, household)
     if path == "/settings":
         own = views.household_settings(storage, household)
         return _page("settings", page, own=own, deployment=settings, channels=get_args(ChannelName))
