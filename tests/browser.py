@@ -129,9 +129,9 @@ class WatchedPage:
             self._record(f"HTTP {response.status} {response.request.method} {response.url}")
 
     def snapshot(self, path: Path) -> Path:
-        """A full-page screenshot kept at `path`."""
+        """A full-page screenshot kept at `path`, one image pixel per CSS pixel (a phone's too)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=True, scale="css")
         return path
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
 
@@ -129,3 +129,31 @@ def test_the_checks_find_what_a_phone_and_axe_core_would(
     assert any('<button> "x"' in p for p in fit) and any("<input>" in p for p in fit)
     axe = axe_problems(page, axe_source)
     assert any(" label " in p for p in axe) and any(" color-contrast " in p for p in axe)
+
+
+def test_pictures_come_at_the_width_asked_and_no_other(
+    household: Site, device_page: Callable[..., WatchedPage]
+) -> None:
+    """A face's frame at w=320 is a 320 px JPEG (a phone never loads the whole frame for a
+    thumbnail); a width the pages do not use is refused with a clear 400."""
+    import cv2
+    import numpy as np
+
+    page = device_page("desktop")
+    page.set_default_timeout(60_000)
+    page.goto(household.link(next_path="/strangers"))
+    page.click("#signin button")
+    page.wait_for_url(re.compile("/strangers$"))
+    face = household.strangers()[0].recent[0].verdict_id
+    base = f"{household.url}image/frame?id={quote(face, safe='')}"
+    whole, small, face_small = (
+        page.request.get(url) for url in (base, f"{base}&w=320", base.replace("frame?", "face?") + "&w=160")
+    )
+    widths = [
+        cv2.imdecode(np.frombuffer(r.body(), np.uint8), cv2.IMREAD_COLOR).shape[1]
+        for r in (whole, small, face_small)
+    ]
+    assert widths[0] > 320 and widths[1] == 320 and widths[2] <= 160
+    assert small.headers["content-type"] == "image/jpeg" and len(small.body()) < len(whole.body())
+    refused = page.request.get(f"{base}&w=333")
+    assert refused.status == 400 and "w must be one of" in refused.text()
