@@ -168,7 +168,8 @@ _FIT = """(tap) => {
   // A picture sent far wider than it is shown is a frame the phone scales down.
   const heavy = [...document.images]
     .filter(i => i.complete && i.naturalWidth > Math.max(320, 2 * i.clientWidth * devicePixelRatio))
-    .map(i => `picture ${i.naturalWidth}px wide shown at ${i.clientWidth}px: "${i.alt.slice(0, 40)}" ${i.currentSrc.slice(-60)}`);
+    .map(i => `picture ${i.naturalWidth}px wide shown at ${i.clientWidth}px: `
+      + `"${i.alt.slice(0, 40)}" ${i.currentSrc.slice(-60)}`);
   return wide.concat(small, heavy);
 }"""
 
@@ -187,7 +188,8 @@ def axe_problems(page: Any, axe_source: str) -> list[str]:
     violations = page.evaluate(
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
         ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
-        " nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary.split('\\n').slice(1).join(' '))}))"
+        " nodes: v.nodes.map(n => n.target.join(' ') + ': '"
+        " + n.failureSummary.split('\\n').slice(1).join(' '))}))"
     )
     return [
         f"axe {v['impact']} {v['id']} ({v['help']}): " + json.dumps(v["nodes"][:5])
@@ -229,9 +231,7 @@ def axe_source() -> str:
 
 
 @pytest.fixture
-def device_page(
-    browser: Browser, playwright_run: Playwright
-) -> Iterator[Callable[..., WatchedPage]]:
+def device_page(browser: Browser, playwright_run: Playwright) -> Iterator[Callable[..., WatchedPage]]:
     """Make watched pages, each in a fresh context shaped like a viewport of VIEWPORTS
     (desktop by default); each is checked for problems after the test."""
     made: list[tuple[BrowserContext, WatchedPage]] = []

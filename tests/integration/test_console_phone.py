@@ -54,9 +54,9 @@ def walk(page: WatchedPage, site: Site, axe_source: str, phone: bool) -> tuple[l
         for href in page.eval_on_selector_all("a[href]", "as => as.map(a => a.getAttribute('href'))"):
             url = urljoin(page.url, href)
             target = urlsplit(url).path.strip("/")
-            if url.startswith(site.url) and target in PAGES and target not in opened:
-                if all(urlsplit(q).path.strip("/") != target for q in queue):
-                    queue.append(url)
+            queued = {urlsplit(q).path.strip("/") for q in queue}
+            if url.startswith(site.url) and target in PAGES and target not in {*opened, *queued}:
+                queue.append(url)
     return opened, problems
 
 
