@@ -24,7 +24,10 @@ from facewatch.web.transport import Reply, status_for
 log = logging.getLogger(__name__)
 
 NOTE = "facewatch_note"
-PAGES = ("faces", "strangers", "people", "cameras", "settings")
+PAGES = ("faces", "face", "strangers", "stranger", "people", "cameras", "settings")
+"""Every page the console shows (GET /<name>, HTML), one entry each: the browser tests
+(tests/integration/test_console_phone.py) walk the console's links until they have opened
+each of these on a phone and a desktop, and check it fits, can be tapped and passes axe-core."""
 
 
 @dataclass(frozen=True, slots=True)
