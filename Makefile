@@ -48,23 +48,18 @@ test-servers: axe-core
 	fi
 
 # axe-core (the accessibility rules the console's browser tests inject into each page), from
-# the npm registry: one pinned version, its tarball's sha512 checked against the integrity
-# pinned here, unpacked into build/ (git-ignored). Without npm the axe checks skip (fail
-# under CI), like the browser tests without chromium.
+# the npm registry: one pinned version's tarball, fetched by Python (no npm needed on a fresh
+# machine), its sha512 checked against the integrity pinned here, unpacked into build/
+# (git-ignored).
 AXE_VERSION   := 4.10.3
 AXE_INTEGRITY := sha512-Xm7bpRXnDSX2YE2YFfBk2FnF0ep6tmG7xPh8iHee8MIcrgq762Nkce856dYtJYLkuIoYZvGfTs/PbZhideTcEg==
 AXE_DIR       := build/axe-core
 
 axe-core: $(AXE_DIR)/$(AXE_VERSION).stamp
 
-$(AXE_DIR)/$(AXE_VERSION).stamp:
-	@if ! command -v npm >/dev/null; then echo "npm is missing: the axe-core checks will skip"; exit 0; fi; \
-	set -e; rm -rf $(AXE_DIR); mkdir -p $(AXE_DIR); \
-	npm pack --silent --pack-destination $(AXE_DIR) axe-core@$(AXE_VERSION) >/dev/null; \
-	got="sha512-$$(openssl dgst -sha512 -binary $(AXE_DIR)/axe-core-$(AXE_VERSION).tgz | base64 -w0)"; \
-	if [ "$$got" != "$(AXE_INTEGRITY)" ]; then echo "axe-core $(AXE_VERSION): integrity $$got, expected $(AXE_INTEGRITY)"; rm -rf $(AXE_DIR); exit 1; fi; \
-	tar -xzf $(AXE_DIR)/axe-core-$(AXE_VERSION).tgz -C $(AXE_DIR) --strip-components=1 package/axe.min.js package/LICENSE; \
-	rm $(AXE_DIR)/axe-core-$(AXE_VERSION).tgz; touch $@
+$(AXE_DIR)/$(AXE_VERSION).stamp: $(STAMP)
+	$(BIN)/python tests/fetch_npm.py axe-core $(AXE_VERSION) $(AXE_INTEGRITY) $(AXE_DIR) package/axe.min.js package/LICENSE
+	touch $@
 
 test: install test-servers typecheck
 	$(BIN)/python -m pytest -q
