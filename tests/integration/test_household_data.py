@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from facewatch.alerts import mqtt
-from facewatch.alerts.announce import announce_cameras
-from facewatch.alerts.home_assistant import Message, Topics
+from facewatch.alerts.announce import household_broker
+from facewatch.alerts.broker_sync import sync_announcements
+from facewatch.alerts.home_assistant import Message
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput
 from facewatch.household.retention import sweep_household
@@ -135,8 +136,8 @@ def test_export_erase_import_round_trip(weed, mosquitto):
     first = walk_by(storage, Collected(), [STRANGER, KNOWN], datetime.now(UTC))
     remembered = stranger_ids(first)
     assert remembered
-    topics = Topics(settings.mqtt_prefix, settings.mqtt_discovery_prefix)
-    assert announce_cameras(storage, settings, "home", own) == ["street"]
+    topics = household_broker(own, settings).topics
+    assert sync_announcements(storage, settings, "home", own).announced == ["street"]
     mqtt.publish(
         mqtt.parse_broker(mosquitto.url),
         [Message(topics.face("home", "street"), b"\xff\xd8face", retain=True)],
