@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test-servers demo test unit typecheck reliability console-screenshots docs lint format constraints clean
+.PHONY: install test-servers axe-core demo test unit typecheck reliability console-screenshots docs lint format constraints clean
 
 install: $(STAMP)
 
@@ -31,7 +31,7 @@ demo: install
 # Mosquitto, `facewatch up`'s cameras against a real RTSP camera (GStreamer's RTSP server
 # under Debian's python3; tests/rtsp_server.py): Debian's packages, installed here when
 # missing, as root only; otherwise those tests skip, and fail when CI is set.
-test-servers:
+test-servers: axe-core
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
@@ -46,6 +46,20 @@ test-servers:
 			echo "missing and this is not root:$$missing: the browser, MQTT and RTSP tests will skip"; \
 		fi; \
 	fi
+
+# axe-core (the accessibility rules the console's browser tests inject into each page), from
+# the npm registry: one pinned version's tarball, fetched by Python (no npm needed on a fresh
+# machine), its sha512 checked against the integrity pinned here, unpacked into build/
+# (git-ignored).
+AXE_VERSION   := 4.10.3
+AXE_INTEGRITY := sha512-Xm7bpRXnDSX2YE2YFfBk2FnF0ep6tmG7xPh8iHee8MIcrgq762Nkce856dYtJYLkuIoYZvGfTs/PbZhideTcEg==
+AXE_DIR       := build/axe-core
+
+axe-core: $(AXE_DIR)/$(AXE_VERSION).stamp
+
+$(AXE_DIR)/$(AXE_VERSION).stamp: $(STAMP)
+	$(BIN)/python tests/fetch_npm.py axe-core $(AXE_VERSION) $(AXE_INTEGRITY) $(AXE_DIR) package/axe.min.js package/LICENSE
+	touch $@
 
 test: install test-servers typecheck
 	$(BIN)/python -m pytest -q

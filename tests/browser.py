@@ -20,6 +20,16 @@ Fixtures (registered in tests/conftest.py's pytest_plugins):
 - `new_page`: more watched pages, each in its own fresh context (two households' browsers
   at once), all checked the same way.
 
+- `device_page`: a factory of watched pages in a fresh context shaped like one of VIEWPORTS
+  ("pixel-7", "iphone-13": Playwright's device descriptors, the iPhone's on Chromium since
+  WebKit is not installed; "desktop");
+- `axe_source` (session): axe-core's script (`make axe-core`: build/axe-core/axe.min.js,
+  pinned and integrity-checked); locally the tests skip without it, under CI they fail.
+
+`fit_problems(page)` and `axe_problems(page, axe_source)` are the phone and accessibility
+checks: a page scrolls sideways, something a finger presses is under 44 px, or axe-core
+finds a serious or critical violation; each problem is a line that says where.
+
 While the browser lives, Playwright's event loop counts as running in the main thread: a
 later test in the same run cannot call asyncio.run() there (none does; servers that need a
 loop run it in their own thread)."""
@@ -27,6 +37,7 @@ loop run it in their own thread)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -57,6 +68,13 @@ ARGS = [
     "--disable-dev-shm-usage",
 ]
 VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
+VIEWPORTS = ("pixel-7", "iphone-13", "desktop")
+PHONE_WIDTH = 360
+"""The narrowest phone a page must fit (the devices above are 412 and 390 px wide)."""
+TAP = 44
+"""The smallest tap target, in CSS pixels, each way."""
+AXE = Path(os.environ.get("FACEWATCH_AXE", Path(__file__).resolve().parents[1] / "build/axe-core/axe.min.js"))
+AXE_IMPACTS = ("serious", "critical")
 
 
 def launch(playwright: Playwright) -> Browser:
@@ -111,10 +129,73 @@ class WatchedPage:
             self._record(f"HTTP {response.status} {response.request.method} {response.url}")
 
     def snapshot(self, path: Path) -> Path:
-        """A full-page screenshot kept at `path`."""
+        """A full-page screenshot kept at `path`, one image pixel per CSS pixel (a phone's too)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=True, scale="css")
         return path
+
+
+def device(playwright: Playwright, name: str) -> dict[str, Any]:
+    """The context options of one of VIEWPORTS: a phone's descriptor (its viewport, user
+    agent, pixel ratio, touch), on Chromium whatever browser it names."""
+    if name == "desktop":
+        return {"viewport": VIEWPORT}
+    descriptor = {"pixel-7": "Pixel 7", "iphone-13": "iPhone 13"}[name]
+    options = dict(playwright.devices[descriptor])
+    options.pop("default_browser_type", None)
+    return options
+
+
+# Where a page is wider than its screen, and what a finger cannot hit: every visible link,
+# button, form control and summary, measured as laid out (a control inside its label is
+# hit through the label, so the label's box counts); and pictures sent far bigger than shown.
+_FIT = """(tap) => {
+  const root = document.scrollingElement;
+  const wide = root.scrollWidth > root.clientWidth
+    ? [`scrolls sideways: ${root.scrollWidth}px of content in ${root.clientWidth}px`] : [];
+  const small = [];
+  for (const el of document.querySelectorAll(
+      "a[href], button, input:not([type=hidden]), select, textarea, summary")) {
+    if (!el.checkVisibility({visibilityProperty: true})) continue;
+    const target = el.matches("input, select, textarea") && el.closest("label") || el;
+    const box = target.getBoundingClientRect();
+    if (box.width < tap || box.height < tap) {
+      const name = (el.getAttribute("aria-label") || el.textContent || el.name || el.type || "").trim();
+      small.push(`tap target under ${tap}px: <${el.tagName.toLowerCase()}> "${name.slice(0, 40)}" `
+        + `${Math.round(box.width)}x${Math.round(box.height)}`);
+    }
+  }
+  // A picture sent far wider than it is shown is a frame the phone scales down.
+  const heavy = [...document.images]
+    .filter(i => i.complete && i.naturalWidth > Math.max(320, 2 * i.clientWidth * devicePixelRatio))
+    .map(i => `picture ${i.naturalWidth}px wide shown at ${i.clientWidth}px: `
+      + `"${i.alt.slice(0, 40)}" ${i.currentSrc.slice(-60)}`);
+  return wide.concat(small, heavy);
+}"""
+
+
+def fit_problems(page: Any) -> list[str]:
+    """What does not fit a finger or the screen on the page as it is now shown."""
+    return list(page.evaluate(_FIT, TAP))
+
+
+def axe_problems(page: Any, axe_source: str) -> list[str]:
+    """axe-core's serious and critical violations on the page, one line per rule with the
+    elements it found. Injected through the DevTools protocol (evaluate), so the console's
+    Content-Security-Policy, which allows no script but its own, stays on."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(axe_source)
+    violations = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map(n => n.target.join(' ') + ': '"
+        " + n.failureSummary.split('\\n').slice(1).join(' '))}))"
+    )
+    return [
+        f"axe {v['impact']} {v['id']} ({v['help']}): " + json.dumps(v["nodes"][:5])
+        for v in violations
+        if v["impact"] in AXE_IMPACTS
+    ]
 
 
 def watched_page(context: BrowserContext) -> WatchedPage:
@@ -123,25 +204,40 @@ def watched_page(context: BrowserContext) -> WatchedPage:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def playwright_run() -> Iterator[Playwright]:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"CI: the browser tests need chromium at {CHROMIUM} (make chromium)")
         pytest.skip(f"chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        with contextlib.suppress(PlaywrightError):  # already gone: nothing left to close
-            chromium.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_run: Playwright) -> Iterator[Browser]:
+    chromium = launch(playwright_run)
+    yield chromium
+    with contextlib.suppress(PlaywrightError):  # already gone: nothing left to close
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    if not AXE.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI: the accessibility checks need axe-core at {AXE} (make axe-core)")
+        pytest.skip(f"axe-core is not at {AXE} (make axe-core)")
+    return AXE.read_text(encoding="utf-8")
 
 
 @pytest.fixture
-def new_page(browser: Browser) -> Iterator[Callable[[], WatchedPage]]:
-    """Make watched pages, each in a fresh context; each is checked for problems after the test."""
+def device_page(browser: Browser, playwright_run: Playwright) -> Iterator[Callable[..., WatchedPage]]:
+    """Make watched pages, each in a fresh context shaped like a viewport of VIEWPORTS
+    (desktop by default); each is checked for problems after the test."""
     made: list[tuple[BrowserContext, WatchedPage]] = []
 
-    def make() -> WatchedPage:
-        context = browser.new_context(viewport=VIEWPORT)
+    def make(viewport: str = "desktop") -> WatchedPage:
+        context = browser.new_context(**device(playwright_run, viewport))
         watched = watched_page(context)
         made.append((context, watched))
         return watched
@@ -152,6 +248,12 @@ def new_page(browser: Browser) -> Iterator[Callable[[], WatchedPage]]:
     for context, _ in made:
         context.close()
     assert [problems for problems in found if problems] == [], "a page had problems"
+
+
+@pytest.fixture
+def new_page(device_page: Callable[..., WatchedPage]) -> Callable[[], WatchedPage]:
+    """Make watched pages, each in a fresh desktop context, all checked the same way."""
+    return lambda: device_page("desktop")
 
 
 @pytest.fixture

@@ -200,6 +200,23 @@ def test_bucket_is_versioned_private_and_encrypted(transformed):
     assert bucket.get("DeletionPolicy") == "Retain"
 
 
+def test_what_retention_deletes_is_gone_for_good_after_the_deleted_version_days(transformed):
+    """The sweep deletes (`facewatch retention`); on the versioned bucket the old versions
+    expire after DeletedVersionDays and the delete markers left behind are removed."""
+    rules = {
+        r["Id"]: r
+        for r in transformed["Resources"]["FacesBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    }
+    noncurrent = rules["expire-noncurrent-versions"]
+    assert noncurrent["Status"] == "Enabled"
+    assert noncurrent["NoncurrentVersionExpiration"] == {"NoncurrentDays": {"Ref": "DeletedVersionDays"}}
+    markers = rules["remove-expired-delete-markers"]
+    assert markers["Status"] == "Enabled" and markers["ExpiredObjectDeleteMarker"] is True
+    assert "Prefix" not in markers and "Filter" not in markers  # the whole bucket
+    parameter = transformed["Parameters"]["DeletedVersionDays"]
+    assert parameter["Default"] == 30 and parameter["MinValue"] == 1
+
+
 def test_bucket_notifies_recognize_of_images_under_households(transformed):
     bucket = transformed["Resources"]["FacesBucket"]
     configs = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]

@@ -57,6 +57,9 @@ ENTRY_SKIP: dict[str, dict[str, str]] = {
         "facewatch.web.services": "app.py takes the per-process Services for its settings and storage "
         "only; the rest Services can build (recognize's Recognizer, notify's notifier and channels) "
         "is other functions' code",
+        "facewatch.web.console.household_data": "export and erase refuse on Lambda before touching the "
+        "bucket (_not_on_lambda); they run on the one-box, compose and Kubernetes, where every function "
+        "has the bucket's one identity; on AWS the operator's CLI does them (HouseholdAdminPolicy)",
     },
 }
 SERVICES_USED_FOR = {"settings", "storage"}
@@ -213,6 +216,8 @@ STORAGE_ACTIONS: dict[str, tuple[str, ...]] = {
     "list_keys": (LIST,),
     "list_households": (LIST,),
     "list_folders": (LIST,),
+    "list_versions": ("s3:ListBucketVersions",),  # erasing a household: every version
+    "delete_version": ("s3:DeleteObjectVersion",),
     "check_bucket": (LIST,),  # HEAD of the bucket
     "ensure_bucket": ("s3:CreateBucket",),  # the local stack's, never a function's
     "from_settings": (),
@@ -472,12 +477,34 @@ def test_every_storage_method_has_its_s3_actions():
     )
 
 
+CONSOLE_HOUSEHOLD_DATA = "facewatch.web.console.household_data"
+
+
+def test_console_export_and_erase_refuse_on_lambda_before_touching_the_bucket(monkeypatch):
+    """ENTRY_SKIP's reason for the console's export and erase, checked: on Lambda neither
+    calls storage (any use of this storage fails the test)."""
+    from facewatch.web.console import household_data
+    from facewatch.web.transport import Forbidden
+
+    class Untouchable:
+        def __getattr__(self, name):
+            raise AssertionError(f"storage.{name} used on Lambda")
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "facewatch-console")
+    with pytest.raises(Forbidden, match="operator"):
+        household_data.export(Untouchable(), "home")  # type: ignore[arg-type]
+    with pytest.raises(Forbidden, match="operator"):
+        household_data.erase(Untouchable(), None, "home", {"confirm": "home"})  # type: ignore[arg-type]
+
+
 def test_skipped_services_are_only_used_for_settings_and_storage():
     """ENTRY_SKIP's reason, checked: the modules that read the skipped Services use nothing
     of it but its settings and storage (`services.x`, the entry's own name for it)."""
     assert set(ENTRY_SKIP) <= set(ENTRY)
     for function, skipped in ENTRY_SKIP.items():
-        assert set(skipped) == {"facewatch.web.services"}, "say how the new skip is kept true"
+        assert set(skipped) <= {"facewatch.web.services", CONSOLE_HOUSEHOLD_DATA}, (
+            "say how the new skip is kept true"
+        )
         modules = closure(ENTRY[function], skip=skipped)
         users = {
             name for name, tree in modules.items() if "facewatch.web.services" in _facewatch_imports(tree)

@@ -3,8 +3,9 @@
 known people and its strangers; naming a stranger there re-labels their past faces. And
 `facewatch console-link`, pointed at that stack by the demo's exports, signs in too.
 
-With FACEWATCH_SCREENSHOTS=DIR (`make console-screenshots`), one screenshot of each page
-in the demo state is written to DIR (docs/console/ in the repository)."""
+With FACEWATCH_SCREENSHOTS=DIR (`make console-screenshots`), two screenshots of each page
+in the demo state are written to DIR (docs/console/ in the repository): NAME.png on a
+desktop and NAME-phone.png on a Pixel 7 (the same session, its cookie copied)."""
 
 from __future__ import annotations
 
@@ -26,9 +27,13 @@ pytestmark = pytest.mark.integration
 SCREENSHOTS = os.environ.get("FACEWATCH_SCREENSHOTS")
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, phone: Any) -> None:
     if SCREENSHOTS:
         page.snapshot(Path(SCREENSHOTS) / f"{name}.png")
+        if not phone.context.cookies():
+            phone.context.add_cookies(page.context.cookies())
+        phone.goto(page.url)
+        phone.snapshot(Path(SCREENSHOTS) / f"{name}-phone.png")
 
 
 @pytest.fixture(scope="module")
@@ -62,34 +67,35 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     assert json.loads(out.strip().splitlines()[-1])["emails"] >= 1
 
 
-def test_the_demos_console_line_opens_the_demo_household(demo, page):
+def test_the_demos_console_line_opens_the_demo_household(demo, page, device_page):
     page.set_default_timeout(90_000)
+    phone = device_page("pixel-7")
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/signin\?token=[\w.-]+", demo["console"])
     page.goto(demo["console"])
     page.click("#signin button")
     page.wait_for_url(re.compile(r"/faces$"))
     assert page.locator("#faces figure").count() >= 10
     assert page.locator("#faces figure.stranger").count() >= 1
-    shot(page, "faces")
+    shot(page, "faces", phone)
     page.locator("#faces figure a").first.click()
     page.wait_for_selector("#verdict")
-    shot(page, "face")
+    shot(page, "face", phone)
     page.goto(page.url.split("/face")[0] + "/people")
     names = page.eval_on_selector_all("section.person", "s => s.map(e => e.dataset.name)")
     assert sorted(names) == ["biden", "obama"]
-    shot(page, "people")
+    shot(page, "people", phone)
     page.click("nav a[href='/cameras']")
     assert page.locator("tr[data-camera]").count() == 1
-    shot(page, "cameras")
+    shot(page, "cameras", phone)
     page.click("nav a[href='/settings']")
-    shot(page, "settings")
+    shot(page, "settings", phone)
     page.click("nav a[href='/strangers']")
     cards = page.locator("section.card")
     assert cards.count() >= 1
-    shot(page, "strangers")
+    shot(page, "strangers", phone)
     stranger_id = cards.first.get_attribute("id")
     page.goto(page.url.replace("/strangers", f"/stranger?id={stranger_id}"))
-    shot(page, "stranger")
+    shot(page, "stranger", phone)
     # naming them: their past faces now carry the name, and say what they were
     page.fill("#name-form input[name=name]", "lin-manuel")
     page.click("#name-form button")

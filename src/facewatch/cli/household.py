@@ -22,8 +22,8 @@ def _names(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-@click.command()
-@click.option("--household", required=True)
+@click.group(invoke_without_command=True)
+@click.option("--household", default=None, help="Household id (required unless a subcommand is given).")
 @click.option("--mail-to", default=None, help="Comma-separated recipients for this household.")
 @click.option("--timezone", default=None, help="IANA time zone for its emails, e.g. Europe/Berlin.")
 @click.option("--channels", default=None, help="Comma-separated: email, webhook, mqtt.")
@@ -64,8 +64,13 @@ def _names(value: str) -> list[str]:
     default=None,
     help="When a presence sensor says not_home.",
 )
+@click.option(
+    "--retention-days", type=int, default=None, help="Keep frames and verdicts this many days (default 30)."
+)
+@click.pass_context
 def household_command(
-    household: str,
+    ctx: click.Context,
+    household: str | None,
     mail_to: str | None,
     timezone: str | None,
     channels: str | None,
@@ -79,8 +84,14 @@ def household_command(
     armed: bool | None,
     presence: bool | None,
     presence_away_minutes: int | None,
+    retention_days: int | None,
 ) -> None:
-    """Show or change a household's own alert settings (kept in the bucket)."""
+    """Show or change a household's own alert settings (kept in the bucket); its data as a
+    whole: export, import, erase."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if household is None:
+        raise click.UsageError("Missing option '--household'.")
     from facewatch.alerts.broker_sync import Synced, sync_announcements
     from facewatch.household.settings import HouseholdSettings, change_household_settings
     from facewatch.outbound import check_household_urls, policy_from_settings
@@ -122,6 +133,8 @@ def household_command(
             changes["presence"] = presence
         if presence_away_minutes is not None:
             changes["presence_away_after_minutes"] = presence_away_minutes
+        if retention_days is not None:
+            changes["retention_days"] = retention_days
         if not changes:
             return current
         if webhook_url or mqtt_url:  # only what is set now: older settings stay readable

@@ -275,11 +275,13 @@ def _register_commands() -> None:
     from facewatch.cli.corrections import not_command
     from facewatch.cli.evaluate import eval_command
     from facewatch.cli.household import household_command
+    from facewatch.cli.household_data import attach, retention_command
     from facewatch.cli.look_again import look_again_command
     from facewatch.cli.mqtt_bridge import mqtt_bridge_command
     from facewatch.cli.report import report_command
     from facewatch.cli.strangers import name_stranger_command, strangers_command
     from facewatch.cli.up import up_command
+    from facewatch.cli.up_backup import attach as attach_backup
 
     main.add_command(agent_command, "agent")
     main.add_command(eval_command, "eval")
@@ -288,8 +290,11 @@ def _register_commands() -> None:
     main.add_command(not_command, "not")
     main.add_command(report_command, "report")
     main.add_command(household_command, "household")
+    attach(household_command)  # export, import, erase
+    main.add_command(retention_command, "retention")
     main.add_command(look_again_command, "look-again")
     main.add_command(up_command, "up")
+    attach_backup(up_command)  # backup, restore
     main.add_command(console_link_command, "console-link")
     main.add_command(mqtt_bridge_command, "mqtt-bridge")
 

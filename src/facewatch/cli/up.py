@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from facewatch.local.up.home import HomeStack
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option(
     "--data",
     type=click.Path(file_okay=False, path_type=Path),
@@ -40,10 +40,19 @@ if TYPE_CHECKING:
 )
 @click.option("--check", is_flag=True, help="Only validate the config file and exit.")
 @click.option("--status", is_flag=True, help="Print the running stack's processes as one JSON object.")
+@click.pass_context
 def up_command(
-    data: Path | None, config_path: Path | None, outbox: Path | None, check: bool, status: bool
+    ctx: click.Context,
+    data: Path | None,
+    config_path: Path | None,
+    outbox: Path | None,
+    check: bool,
+    status: bool,
 ) -> None:
-    """Run seaweedfs, the functions and the config's cameras here until SIGTERM or Ctrl-C."""
+    """Run seaweedfs, the functions and the config's cameras here until SIGTERM or Ctrl-C;
+    `backup` and `restore` its data."""
+    if ctx.invoked_subcommand is not None:
+        return
     if status:
         _print_status(data)
         return

@@ -68,6 +68,9 @@ class HouseholdSettings(BaseModel):
     were last seen at (their arrival alerts feed it). Off by default, for privacy."""
     presence_away_after_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
     """How long after a person was last seen their presence sensor stops naming a camera."""
+    retention_days: int = Field(30, ge=1, le=3650)
+    """Frames and their results are kept this many days (household/retention.py); a face
+    someone marked, open visits' and remembered strangers' frames, and known photos stay."""
 
     @field_validator("mail_to")
     @classmethod

@@ -49,6 +49,7 @@ class StoredObject:
     etag: str
     metadata: dict[str, str]
     version_id: str | None = None
+    content_type: str | None = None
 
 
 def encode_json(value: Any, *, compact: bool = False) -> bytes:
@@ -238,6 +239,7 @@ class Storage:
             etag=_strip_etag(out.get("ETag")),
             metadata={k.lower(): v for k, v in (out.get("Metadata") or {}).items()},
             version_id=out.get("VersionId"),
+            content_type=out.get("ContentType"),
         )
 
     def get_json(self, key: str) -> Any:
@@ -276,6 +278,27 @@ class Storage:
                     yield item["Key"]
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(exc, prefix) from exc
+
+    def list_versions(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """(key, version id) of every version and delete marker under `prefix`: on a
+        versioned bucket a deleted object is still there until each of these is deleted.
+        An unversioned bucket lists each object once (version id "null")."""
+        try:
+            pages = self.client.get_paginator("list_object_versions").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            for page in pages:
+                for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                    yield item["Key"], str(item.get("VersionId") or "null")
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, prefix) from exc
+
+    def delete_version(self, key: str, version_id: str) -> None:
+        """Delete one version (or delete marker) for good."""
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, key) from exc
 
     def list_households(self) -> list[str]:
         """Household ids that have anything in the bucket (one listing level, not every key)."""

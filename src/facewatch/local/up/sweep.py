@@ -3,13 +3,17 @@ gives up after a few retries) is found later and judged. At start and then every
 the frames of the last SWEEP_DAYS days without a result beside them are sent to recognize
 as the storage event their upload would have sent, with the frame's ETag: recognize
 (Recognizer.handle) judges each once, and a frame judged meanwhile is skipped there as a
-duplicate, with the same alert ids, so no alert is sent twice."""
+duplicate, with the same alert ids, so no alert is sent twice.
+
+Once an hour (and at start) the same thread removes each household's frames and results
+past its retention (household/retention.py)."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_DAYS = 2
 SWEEP_INTERVAL = 60.0
+RETENTION_INTERVAL = 3600.0
 SETTLE_SECONDS = 20.0
 """A frame captured this recently may still have its own event on the way: left for later."""
 
@@ -82,6 +87,10 @@ class Sweeper:
     judged: int = 0
     failed: int = 0
     last_sweep: str | None = None
+    retention_interval: float = RETENTION_INTERVAL
+    expired: int = 0
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    _last_retention: float | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -116,6 +125,23 @@ class Sweeper:
         self.last_sweep = datetime.now(UTC).isoformat()
         return sent
 
+    def retention_once(self) -> int:
+        """Frames and results past each household's retention, deleted; how many."""
+        from facewatch.config import get_settings
+        from facewatch.household.retention import sweep_household
+
+        memory = timedelta(days=get_settings().stranger_memory_days)  # the functions' own
+        deleted = 0
+        for household in self.households:
+            try:
+                deleted += sweep_household(
+                    self.storage, household, self.clock(), stranger_memory=memory
+                ).deleted
+            except FacewatchError as exc:  # that household next time; the others now
+                log.warning("retention: household %s: %s", household, exc)
+        self.expired += deleted
+        return deleted
+
     def start(self) -> Sweeper:
         self._thread = threading.Thread(target=self._run, name="facewatch-sweep", daemon=True)
         self._thread.start()
@@ -130,9 +156,22 @@ class Sweeper:
         while not self._stop.is_set():
             try:
                 self.sweep_once()
+                due = self._last_retention is None or (
+                    time.monotonic() - self._last_retention >= self.retention_interval
+                )
+                if due:
+                    self._last_retention = time.monotonic()
+                    self.retention_once()
             except FacewatchError as exc:  # storage down (seaweedfs restarting): next time
                 log.warning("sweep: %s", exc)
             self._stop.wait(self.interval)
 
     def status(self) -> dict[str, Any]:
-        return {"sweep": {"last": self.last_sweep, "judged": self.judged, "failed": self.failed}}
+        return {
+            "sweep": {
+                "last": self.last_sweep,
+                "judged": self.judged,
+                "failed": self.failed,
+                "expired": self.expired,
+            }
+        }

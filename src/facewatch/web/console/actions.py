@@ -218,6 +218,16 @@ def _seconds(form: Mapping[str, str], name: str, scale: float) -> float | None:
         raise BadInput(f"{name}: {raw!r} is not a number") from None
 
 
+def _days(form: Mapping[str, str], name: str, unchanged: int) -> int:
+    raw = form.get(name, "").strip()
+    if not raw:
+        return unchanged
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadInput(f"{name}: {raw!r} is not a whole number of days") from None
+
+
 def save_settings(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
     """The settings form: what it leaves empty falls back to the deployment's values."""
     recipients = [a.strip() for a in form.get("mail_to", "").replace(";", ",").split(",") if a.strip()]
@@ -240,6 +250,7 @@ def save_settings(ctx: Context, form: Mapping[str, str], uploads: Sequence[Uploa
             "visit_window_seconds": _seconds(form, "visit_window_minutes", 60),
             "alert_cooldown_seconds": _seconds(form, "cooldown_minutes", 60),
             "presence": form.get("presence") == "on",
+            "retention_days": _days(form, "retention_days", own.retention_days),
         }
         away = _seconds(form, "presence_away_minutes", 1)
         if away is not None:

@@ -24,7 +24,10 @@ from facewatch.web.transport import Reply, status_for
 log = logging.getLogger(__name__)
 
 NOTE = "facewatch_note"
-PAGES = ("faces", "strangers", "people", "cameras", "settings")
+PAGES = ("faces", "face", "strangers", "stranger", "people", "cameras", "settings")
+"""Every page the console shows (GET /<name>, HTML), one entry each: the browser tests
+(tests/integration/test_console_phone.py) walk the console's links until they have opened
+each of these on a phone and a desktop, and check it fits, can be tapped and passes axe-core."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +160,11 @@ def _post(
     if path == "/signout":
         session.sign_out(storage, current)
         return _redirect("/signedout", session.signed_out_cookie(https=request.https))
+    if path == "/settings/erase":
+        from facewatch.web.console.household_data import erase
+
+        erase(services.storage, services.settings, current.household, form.fields)
+        return _redirect("/signedout", session.signed_out_cookie(https=request.https))
     if path == "/signout-everywhere":
         ended = session.sign_out_everywhere(storage, current.household)
         log.info("console: household %s signed out everywhere (%d session(s))", current.household, ended)
@@ -213,6 +221,10 @@ def _get(services: Services, request: ConsoleRequest, page: Page, path: str) -> 
         return _page("people", page, people=_people(services, household))
     if path == "/cameras":
         return _page("cameras", page, cameras=views.cameras_page(storage, household, page.zone))
+    if path == "/settings/export":
+        from facewatch.web.console.household_data import export
+
+        return export(storage, household)
     if path == "/settings":
         own = views.household_settings(storage, household)
         return _page("settings", page, own=own, deployment=settings, channels=get_args(ChannelName))

@@ -1,0 +1,147 @@
+"""The zip a household is exported as. Each stored object sits at its key below the
+household's prefix (`known/Ann/1.jpg`, `state/visits.json`, `frames/door/20260101/….jpg`),
+except the verdicts, which are one JSON line each in `verdicts.jsonl`; `manifest.json`
+lists every other file with its SHA-256, size, content type and user metadata (a frame's
+boxes are in its metadata). A zip whose files do not match its manifest is refused whole.
+
+    manifest.json   {"format": 1, "household": "...", "exported_at": "...",
+                     "files": {"<name>": {"sha256", "bytes", "content_type", "metadata"}}}"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import IO, Any
+
+from facewatch.exceptions import BadInput, BadKey
+from facewatch.layout import check_id
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+VERDICTS = "verdicts.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    name: str
+    sha256: str
+    size: int
+    content_type: str = "application/octet-stream"
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def check_name(name: str) -> str:
+    """A file name of the zip: relative, no `..`, nothing a key may not hold."""
+    path = PurePosixPath(name)
+    if not name or path.is_absolute() or any(p in ("", ".", "..") for p in name.split("/")) or "\\" in name:
+        raise BadInput(f"the zip holds a file named {name!r}: not one facewatch exported")
+    return name
+
+
+class Writer:
+    """Files added one by one (never all in memory), the manifest last."""
+
+    def __init__(self, out: IO[bytes], household: str, exported_at: str) -> None:
+        self.zip = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED)
+        self.household = household
+        self.exported_at = exported_at
+        self.entries: dict[str, Entry] = {}
+
+    def add(
+        self,
+        name: str,
+        body: bytes,
+        content_type: str = "application/octet-stream",
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        check_name(name)
+        if name in self.entries or name == MANIFEST:
+            raise BadInput(f"{name} twice in one export")
+        self.entries[name] = Entry(name, digest(body), len(body), content_type, dict(metadata or {}))
+        # Images are compressed already: stored as they are.
+        self.zip.writestr(
+            name,
+            body,
+            compress_type=zipfile.ZIP_STORED if content_type.startswith("image/") else zipfile.ZIP_DEFLATED,
+        )
+
+    def close(self) -> dict[str, Any]:
+        manifest = {
+            "format": FORMAT,
+            "household": self.household,
+            "exported_at": self.exported_at,
+            "files": {
+                e.name: {
+                    "sha256": e.sha256,
+                    "bytes": e.size,
+                    "content_type": e.content_type,
+                    "metadata": e.metadata,
+                }
+                for e in self.entries.values()
+            },
+        }
+        self.zip.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
+        self.zip.close()
+        return manifest
+
+
+@dataclass(frozen=True, slots=True)
+class Archive:
+    """An export, read and checked: every file its manifest lists is there with that
+    checksum, and nothing else is."""
+
+    household: str
+    exported_at: str
+    entries: dict[str, Entry]
+    zip: zipfile.ZipFile
+
+    def read(self, name: str) -> bytes:
+        return self.zip.read(name)
+
+    def names(self, prefix: str = "") -> Iterator[str]:
+        return (n for n in sorted(self.entries) if n.startswith(prefix))
+
+
+def open_archive(source: IO[bytes] | str) -> Archive:
+    try:
+        archive = zipfile.ZipFile(source)
+        manifest = json.loads(archive.read(MANIFEST))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise BadInput(f"not a facewatch household export: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BadInput(f"not a facewatch household export of format {FORMAT}")
+    try:
+        household = check_id(str(manifest.get("household")), "household")
+    except BadKey as exc:
+        raise BadInput(f"the export's manifest names no household: {exc}") from None
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise BadInput("the export's manifest lists no files")
+    entries: dict[str, Entry] = {}
+    for name, info in files.items():
+        check_name(name)
+        entries[name] = Entry(
+            name,
+            str(info["sha256"]),
+            int(info["bytes"]),
+            str(info.get("content_type") or "application/octet-stream"),
+            {str(k): str(v) for k, v in (info.get("metadata") or {}).items()},
+        )
+    present = set(archive.namelist()) - {MANIFEST}
+    problems = [f"{n}: missing" for n in sorted(set(entries) - present)]
+    problems += [f"{n}: not in the manifest" for n in sorted(present - set(entries))]
+    for name in sorted(present & set(entries)):
+        if digest(archive.read(name)) != entries[name].sha256:
+            problems.append(f"{name}: checksum does not match")
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise BadInput(f"the export does not match its manifest, nothing imported: {shown}")
+    return Archive(household, str(manifest.get("exported_at") or ""), entries, archive)
