@@ -276,6 +276,7 @@ def _register_commands() -> None:
     from facewatch.cli.evaluate import eval_command
     from facewatch.cli.household import household_command
     from facewatch.cli.look_again import look_again_command
+    from facewatch.cli.reindex import reindex_command
     from facewatch.cli.report import report_command
     from facewatch.cli.strangers import name_stranger_command, strangers_command
     from facewatch.cli.up import up_command
@@ -290,6 +291,7 @@ def _register_commands() -> None:
     main.add_command(look_again_command, "look-again")
     main.add_command(up_command, "up")
     main.add_command(console_link_command, "console-link")
+    main.add_command(reindex_command, "reindex")
 
 
 _register_commands()

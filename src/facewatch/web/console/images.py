@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
+
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput
-from facewatch.images import decode_bgr
+from facewatch.frames import Box
+from facewatch.images import decode_bgr, encode_jpeg
 from facewatch.layout import known_prefix, strangers_prefix
 from facewatch.store.storage import Storage
 from facewatch.web.console.views import one_face
@@ -24,6 +27,25 @@ def _owned(key: str, prefix: str) -> str:
     return key
 
 
+THUMB_PX = 192
+"""A card's face at twice its 96 CSS pixels (sharp on a phone's screen), not a full crop."""
+
+
+def thumbnail(frame: np.ndarray, box: Box) -> bytes:
+    """The face with a little margin, square, at most THUMB_PX on a side."""
+    import cv2
+
+    height, width = frame.shape[:2]
+    side = int(max(box.w, box.h) * 1.4)
+    cx, cy = box.x + box.w // 2, box.y + box.h // 2
+    x0, y0 = max(0, cx - side // 2), max(0, cy - side // 2)
+    crop = frame[y0 : min(height, y0 + side), x0 : min(width, x0 + side)]
+    scale = THUMB_PX / max(crop.shape[:2])
+    if scale < 1:
+        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return encode_jpeg(crop, 85)
+
+
 def picture(
     storage: Storage, settings: Settings, household: str, kind: str, params: Mapping[str, str]
 ) -> Reply:
@@ -32,6 +54,8 @@ def picture(
     if kind == "face":
         face = one_face(storage, household, params.get("id", ""))
         frame = decode_bgr(storage.get(face.frame_key).body, settings.max_image_pixels)
+        if params.get("size") == "thumb":
+            return Reply(200, thumbnail(frame, face.box), _HEADERS)
         return Reply(200, crop_face(frame, face.box, quality=90), _HEADERS)
     if kind == "frame":
         face = one_face(storage, household, params.get("id", ""))
