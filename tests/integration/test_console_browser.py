@@ -29,7 +29,7 @@ def signed_in(page, site: Site, next_path: str = "/"):
     page.set_default_timeout(90_000)  # naming someone looks again at a week of faces
     page.goto(site.link(next_path=next_path))
     page.click("#signin button")
-    page.wait_for_url(re.compile(r"/(faces|face|strangers|stranger|people|cameras|settings)\b"))
+    page.wait_for_url(re.compile(r"/(visits|visit|person|faces|face|strangers|stranger|people|cameras|settings)\b"))
     return page
 
 
@@ -45,7 +45,7 @@ def note(page) -> str:
 
 
 def test_a_link_signs_in_and_the_faces_page_shows_the_household_newest_first(page, site):
-    signed_in(page, site)
+    signed_in(page, site, "/faces")
     assert page.url.endswith("/faces")
     figures = page.locator("#faces figure")
     assert figures.count() >= 10
@@ -313,8 +313,9 @@ def test_an_alerts_link_opens_that_face_and_names_it_but_nothing_else(page, site
     page.set_default_timeout(90_000)
     page.goto(link)
     page.click("#signin button")
-    page.wait_for_url(re.compile(r"/face\?id="))
+    page.wait_for_url(re.compile(r"/visit\?id="))  # the link lands on the visit
     images_ok(page)
+    assert page.locator("#visit-faces figure").count() >= 1
     assert "this face only" in page.locator("#face-only").inner_text()
     assert page.locator("nav a").count() == 0  # no way to the rest of the console
     page.fill("#is-form input[name=name]", "rose")
@@ -344,3 +345,28 @@ def test_look_again_relabels_the_past_faces_of_someone_enrolled_elsewhere(page, 
     page.click("#look-again-form button")
     page.wait_for_selector(".flash")
     assert "Looked again at 0 face(s)" in note(page)
+
+
+def test_the_visits_page_shows_one_card_per_visit_and_naming_from_a_card_relabels_it(page, site):
+    signed_in(page, site)
+    assert page.url.endswith("/visits")
+    images_ok(page)
+    cards = page.locator("#visits li.visit.stranger")
+    assert cards.count() == len(site.strangers())  # each passer-by came once
+    who = cards.first.get_attribute("data-who")
+    faces = int(cards.first.locator(".count").inner_text().split()[0])
+    cards.first.locator("a").click()
+    page.wait_for_selector("#visit-faces figure")
+    images_ok(page)
+    assert page.locator("#visit-faces figure").count() == faces
+    page.fill("#is-form input[name=name]", "rose")
+    page.click("#is-form button")
+    page.wait_for_selector(".flash")
+    assert "rose is now known" in note(page)
+    assert page.locator("#who").inner_text() == "rose"  # the same visit, relabelled
+    page.goto(f"{site.url}visits")
+    assert page.locator("#visits li.visit[data-who='rose']").count() == 1
+    assert page.locator(f"#visits li.visit[data-who='{who}']").count() == 0
+    page.goto(f"{site.url}person?who=rose")
+    assert page.locator("#person-days tbody tr").count() == 1
+    assert page.locator("#last-seen").inner_text() != "never"

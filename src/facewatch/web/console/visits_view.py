@@ -94,6 +94,8 @@ def visits_page(storage: Storage, household: str, params: dict[str, str]) -> Vis
 class VisitPage:
     card: VisitCard
     behind: bool
+    face: str
+    """The face the page was opened by (an alert's, or the card's best): what its forms name."""
 
 
 def _day_of_face(household: str, verdict_id: str) -> str:
@@ -117,7 +119,7 @@ def visit_page(storage: Storage, household: str, verdict_id: str) -> VisitPage:
     card = visit_of(index.faces(), verdict_id.strip())
     if card is None:
         raise BadInput(f"no visit with the face {verdict_id!r} in the summary of {_date(index.day)}")
-    return VisitPage(card, index.day in store.summaries(household).behind)
+    return VisitPage(card, index.day in store.summaries(household).behind, verdict_id.strip())
 
 
 def same_visit(storage: Storage, household: str, face: str, other: str) -> bool:
