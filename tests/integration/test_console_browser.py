@@ -357,6 +357,7 @@ def test_the_visits_page_shows_one_card_per_visit_and_naming_from_a_card_relabel
     faces = int(cards.first.locator(".count").inner_text().split()[0])
     cards.first.locator("a").click()
     page.wait_for_selector("#visit-faces figure")
+    page.wait_for_load_state("load")
     images_ok(page)
     assert page.locator("#visit-faces figure").count() == faces
     page.fill("#is-form input[name=name]", "rose")

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from facewatch.records import AlertOutcome, DeliveryStatus
@@ -93,10 +94,24 @@ class FaceEntry:
             sid,
             visit,
             distance,
-            AlertOutcome.read(alert),
+            _outcome(alert),
             sharp,
             was,
         )
+
+
+def _outcome(raw: Any) -> AlertOutcome | None:
+    """Outcomes repeat ("same visit, already alerted"): each distinct one is validated once."""
+    if not raw:
+        return None
+    if isinstance(raw, dict):
+        return _outcome_of(raw.get("status"), raw.get("detail", ""), raw.get("kind", "stranger"))
+    return AlertOutcome.read(raw)
+
+
+@lru_cache(maxsize=4096)
+def _outcome_of(status: Any, detail: Any, kind: Any) -> AlertOutcome:
+    return AlertOutcome.model_validate({"status": status, "detail": detail, "kind": kind})
 
 
 @dataclass(frozen=True, slots=True)
