@@ -157,10 +157,12 @@ def pages(storage: Any) -> dict[str, dict[str, Any]]:
     from facewatch.recognize.day_index_store import DayIndexStore
 
     store = DayIndexStore(storage)
-    newest = store.summaries(HOUSEHOLD).days[0]
-    faces = store.day(HOUSEHOLD, newest).faces()
-    cards = visits(faces)
-    stranger = next(c for c in cards if c.verdict == "stranger")
+    for day in store.summaries(HOUSEHOLD).days:  # today may have none yet, early in the day
+        faces = store.day(HOUSEHOLD, day).faces()
+        stranger = next((c for c in visits(faces) if c.verdict == "stranger"), None)
+        if stranger is not None and folds(faces):
+            break
+    assert stranger is not None, "no stranger's visit was seeded"
     fold = folds(faces)[0]
     return {
         "visits": {"path": "/visits", "params": {}},
