@@ -169,6 +169,8 @@ def faces_page(storage: Storage, household: str, filters: FaceFilter, zone: str)
             row
             for f in entries
             if (not filters.camera or f.camera == filters.camera)
+            and (not filters.verdict or f.verdict == filters.verdict)
+            and (not filters.person or filters.person in (f.name, f.stranger_id))
             and filters.matches(row := face_row(f), zone)
         )
     people = known_names(storage, household)
