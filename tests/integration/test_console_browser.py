@@ -29,7 +29,9 @@ def signed_in(page, site: Site, next_path: str = "/"):
     page.set_default_timeout(90_000)  # naming someone looks again at a week of faces
     page.goto(site.link(next_path=next_path))
     page.click("#signin button")
-    page.wait_for_url(re.compile(r"/(visits|visit|person|faces|face|strangers|stranger|people|cameras|settings)\b"))
+    page.wait_for_url(
+        re.compile(r"/(visits|visit|person|faces|face|strangers|stranger|people|cameras|settings)\b")
+    )
     return page
 
 
@@ -61,7 +63,7 @@ def test_a_link_signs_in_and_the_faces_page_shows_the_household_newest_first(pag
 
 
 def test_the_faces_page_filters_by_verdict_camera_person_and_date(page, site):
-    signed_in(page, site)
+    signed_in(page, site, "/faces")
     page.select_option("select[name=verdict]", "known")
     page.click("#filters button")
     page.wait_for_url(re.compile("verdict=known"))
@@ -78,7 +80,7 @@ def test_the_faces_page_filters_by_verdict_camera_person_and_date(page, site):
 
 
 def test_the_faces_list_refreshes_itself(page, site):
-    signed_in(page, site)
+    signed_in(page, site, "/faces")
     before = page.locator("#faces figure").count()
     walk_by(site.storage, Collected(), FIRST_WALK[:1], datetime.now(UTC))
     # Polled from here: the page's CSP allows no script but its own, not even a test's.
@@ -274,7 +276,7 @@ def test_signing_out_everywhere_ends_every_session_of_the_household(new_page, si
     next_door.set_default_timeout(90_000)
     next_door.goto(site.link("next-door"))
     next_door.click("#signin button")
-    next_door.wait_for_url(re.compile("/faces$"))
+    next_door.wait_for_url(re.compile("/visits$"))
     here.click("#signout-everywhere-form button")
     here.wait_for_url(re.compile("/signedout$"))
     for page, said in ((here, "not signed in"), (there, "was signed out")):
@@ -333,7 +335,7 @@ def test_look_again_relabels_the_past_faces_of_someone_enrolled_elsewhere(page, 
     kit = max(site.strangers(), key=lambda s: s.first_seen)  # Kit walks last
     photo = TESTDATA / "passers-by" / "kit-harington.jpeg"
     add_photos(site.storage, "home", "kit", [(photo.name, photo.read_bytes())], 40_000_000, 20 << 20)
-    signed_in(page, site)
+    signed_in(page, site, "/faces")
     page.click("#look-again-form button")
     page.wait_for_selector(".flash")
     said = note(page)
