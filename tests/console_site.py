@@ -142,7 +142,9 @@ def signed_in(page: Any, site: Site, next_path: str = "/") -> Any:
     page.set_default_timeout(90_000)  # naming someone looks again at a week of faces
     page.goto(site.link(next_path=next_path))
     page.click("#signin button")
-    page.wait_for_url(re.compile(r"/(faces|face|strangers|stranger|people|cameras|settings)\b"))
+    page.wait_for_url(
+        re.compile(r"/(visits|visit|person|unsure|faces|face|strangers|stranger|people|cameras|settings)\b")
+    )
     return page
 
 

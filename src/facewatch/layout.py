@@ -12,6 +12,9 @@
     households/<household>/state/strangers.json               remembered strangers
     households/<household>/state/arrivals.json                named people last seen (arrival notices)
     households/<household>/strangers/<stranger-id>/<verdict>.crop  their face crops (JPEG)
+    households/<household>/index/days/<YYYYMMDD>.json         the console's summary of a day
+    households/<household>/index/days/<YYYYMMDD>.behind       that summary lacks results (reindex)
+    households/<household>/index/people.json                  who came on which day, at which camera
     households/<household>/negatives.npz                      "this is not X" faces
     households/<household>/report/index.html                  the static report page
     households/<household>/alerts/sent/<alert-id>.<channel>.json  delivered (idempotency)
@@ -97,6 +100,24 @@ def strangers_key(household: str) -> str:
 
 def arrivals_key(household: str) -> str:
     return f"{household_prefix(household)}state/arrivals.json"
+
+
+def index_days_prefix(household: str) -> str:
+    """The console's per-day summaries (recognize/day_index.py), and their behind markers."""
+    return f"{household_prefix(household)}index/days/"
+
+
+def day_index_key(household: str, day: str) -> str:
+    return f"{index_days_prefix(household)}{day}.json"
+
+
+def index_behind_key(household: str, day: str) -> str:
+    """Marks a day whose summary may lack results (a failed write): reindex clears it."""
+    return f"{index_days_prefix(household)}{day}.behind"
+
+
+def people_index_key(household: str) -> str:
+    return f"{household_prefix(household)}index/people.json"
 
 
 def strangers_prefix(household: str) -> str:

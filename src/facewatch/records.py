@@ -227,6 +227,9 @@ class FaceVerdict(BaseModel):
     """Stable id of this judged face (frame id + face index), for `facewatch not`."""
     stranger_id: str | None = None
     """For a stranger: the remembered stranger this face is (strangers.py)."""
+    sharpness: float | None = None
+    """How sharp the face is (variance of the Laplacian at a fixed scale): the console picks
+    a visit's best face by it and the face's size. None in results written before it."""
     looked_again: dict[str, Any] | None = None
     """Set when look_again.py judged this face again after an enrollment and changed it:
     `{"at": ..., "was": {"verdict", "stranger_id", "distance"}}`, so history shows what the

@@ -157,6 +157,13 @@ def face_path(verdict_id: str) -> str:
     return "/face?id=" + quote(verdict_id, safe="")
 
 
+def visit_path(verdict_id: str) -> str:
+    """The console's page of the visit a face belongs to: where an alert's link leads."""
+    from urllib.parse import quote
+
+    return "/visit?id=" + quote(verdict_id, safe="")
+
+
 def _local_path(path: str) -> str:
     # Only a path of the console itself: "//evil.example" or "https://…" would send a
     # freshly signed-in browser to another site. Browsers drop tabs and newlines from a URL
@@ -192,7 +199,7 @@ def sign_in_link(
         face = face.strip()
         if FrameKey.from_verdict_id(face)[0].household != household:
             raise BadInput(f"face {face!r} is not of household {household}")
-        payload.update(f=face, p=face_path(face))
+        payload.update(f=face, p=visit_path(face))
     return _signed(secret, _SIGN_IN, payload)
 
 
@@ -205,7 +212,7 @@ def verify_sign_in(secret: str, token: str, *, now: datetime) -> SignIn:
         claim = SignIn(
             household=household,
             expires=datetime.fromtimestamp(int(str(payload["e"])), tz=now.tzinfo),
-            next_path=face_path(face) if face else next_path,
+            next_path=visit_path(face) if face else next_path,
             signature=token.strip().partition(".")[2],
             face=face,
         )

@@ -35,7 +35,7 @@ def note(page) -> str:
 
 
 def test_a_link_signs_in_and_the_faces_page_shows_the_household_newest_first(page, site):
-    signed_in(page, site)
+    signed_in(page, site, "/faces")
     assert page.url.endswith("/faces")
     figures = page.locator("#faces figure")
     assert figures.count() >= 10
@@ -51,7 +51,7 @@ def test_a_link_signs_in_and_the_faces_page_shows_the_household_newest_first(pag
 
 
 def test_the_faces_page_filters_by_verdict_camera_person_and_date(page, site):
-    signed_in(page, site)
+    signed_in(page, site, "/faces")
     page.select_option("select[name=verdict]", "known")
     page.click("#filters button")
     page.wait_for_url(re.compile("verdict=known"))
@@ -68,7 +68,7 @@ def test_the_faces_page_filters_by_verdict_camera_person_and_date(page, site):
 
 
 def test_the_faces_list_refreshes_itself(page, site):
-    signed_in(page, site)
+    signed_in(page, site, "/faces")
     before = page.locator("#faces figure").count()
     walk_by(site.storage, Collected(), FIRST_WALK[:1], datetime.now(UTC))
     # Polled from here: the page's CSP allows no script but its own, not even a test's.
@@ -267,7 +267,7 @@ def test_signing_out_everywhere_ends_every_session_of_the_household(new_page, si
     next_door.set_default_timeout(90_000)
     next_door.goto(site.link("next-door"))
     next_door.click("#signin button")
-    next_door.wait_for_url(re.compile("/faces$"))
+    next_door.wait_for_url(re.compile("/visits$"))
     here.click("#signout-everywhere-form button")
     here.wait_for_url(re.compile("/signedout$"))
     for page, said in ((here, "not signed in"), (there, "was signed out")):
@@ -306,8 +306,9 @@ def test_an_alerts_link_opens_that_face_and_names_it_but_nothing_else(page, site
     page.set_default_timeout(90_000)
     page.goto(link)
     page.click("#signin button")
-    page.wait_for_url(re.compile(r"/face\?id="))
+    page.wait_for_url(re.compile(r"/visit\?id="))  # the link lands on the visit
     images_ok(page)
+    assert page.locator("#visit-faces figure").count() >= 1
     assert "this face only" in page.locator("#face-only").inner_text()
     assert page.locator("nav a").count() == 0  # no way to the rest of the console
     page.fill("#is-form input[name=name]", "rose")
@@ -325,7 +326,7 @@ def test_look_again_relabels_the_past_faces_of_someone_enrolled_elsewhere(page, 
     kit = max(site.strangers(), key=lambda s: s.first_seen)  # Kit walks last
     photo = TESTDATA / "passers-by" / "kit-harington.jpeg"
     add_photos(site.storage, "home", "kit", [(photo.name, photo.read_bytes())], 40_000_000, 20 << 20)
-    signed_in(page, site)
+    signed_in(page, site, "/faces")
     page.click("#look-again-form button")
     page.wait_for_selector(".flash")
     said = note(page)
@@ -337,3 +338,29 @@ def test_look_again_relabels_the_past_faces_of_someone_enrolled_elsewhere(page, 
     page.click("#look-again-form button")
     page.wait_for_selector(".flash")
     assert "Looked again at 0 face(s)" in note(page)
+
+
+def test_the_visits_page_shows_one_card_per_visit_and_naming_from_a_card_relabels_it(page, site):
+    signed_in(page, site)
+    assert page.url.endswith("/visits")
+    images_ok(page)
+    cards = page.locator("#visits li.visit.stranger")
+    assert cards.count() == len(site.strangers())  # each passer-by came once
+    who = cards.first.get_attribute("data-who")
+    faces = int(cards.first.locator(".count").inner_text().split()[0])
+    cards.first.locator("a").click()
+    page.wait_for_selector("#visit-faces figure")
+    page.wait_for_load_state("load")
+    images_ok(page)
+    assert page.locator("#visit-faces figure").count() == faces
+    page.fill("#is-form input[name=name]", "rose")
+    page.click("#is-form button")
+    page.wait_for_selector(".flash")
+    assert "rose is now known" in note(page)
+    assert page.locator("#who").inner_text() == "rose"  # the same visit, relabelled
+    page.goto(f"{site.url}visits")
+    assert page.locator("#visits li.visit[data-who='rose']").count() == 1
+    assert page.locator(f"#visits li.visit[data-who='{who}']").count() == 0
+    page.goto(f"{site.url}person?who=rose")
+    assert page.locator("#person-days tbody tr").count() == 1
+    assert page.locator("#last-seen").inner_text() != "never"

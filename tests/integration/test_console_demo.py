@@ -1,5 +1,6 @@
 """Issue 15's check, as a person would run it: `facewatch demo --keep-running` prints a
-`console:` line; opening it in a real browser shows the demo household's faces, its two
+`console:` line; opening it in a real browser shows the demo household's visits (the
+stranger's one visit as one card, the unsure faces folded), its faces, its two
 known people and its strangers; naming a stranger there re-labels their past faces. And
 `facewatch console-link`, pointed at that stack by the demo's exports, signs in too.
 
@@ -73,7 +74,16 @@ def test_the_demos_console_line_opens_the_demo_household(demo, page, device_page
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/signin\?token=[\w.-]+", demo["console"])
     page.goto(demo["console"])
     page.click("#signin button")
-    page.wait_for_url(re.compile(r"/faces$"))
+    # Visits first: the stranger who came once is one card, above the folded unsure faces.
+    page.wait_for_url(re.compile(r"/visits$"))
+    assert page.locator("#visits li.visit.stranger").count() == 1
+    assert page.locator("#folded li.fold").count() >= 1
+    shot(page, "visits")
+    page.locator("#visits li.visit.stranger a").first.click()
+    page.wait_for_selector("#visit-faces figure")
+    assert page.locator("#who").inner_text().startswith("stranger-")
+    shot(page, "visit")
+    page.goto(page.url.split("/visit")[0] + "/faces")
     assert page.locator("#faces figure").count() >= 10
     assert page.locator("#faces figure.stranger").count() >= 1
     shot(page, "faces", phone)
@@ -104,6 +114,8 @@ def test_the_demos_console_line_opens_the_demo_household(demo, page, device_page
     page.goto(page.url.split("/strangers")[0] + "/faces?person=lin-manuel")
     captions = page.locator("#faces figcaption").all_inner_texts()
     assert captions and any(f"was {stranger_id}" in c for c in captions)
+    page.goto(page.url.split("/faces")[0] + "/visits")
+    assert page.locator("#visits li.visit[data-who='lin-manuel']").count() == 1
 
 
 def test_console_link_signs_in_against_the_stack_the_cli_is_pointed_at(demo, page):
@@ -122,5 +134,5 @@ def test_console_link_signs_in_against_the_stack_the_cli_is_pointed_at(demo, pag
     assert link.startswith(demo["FACEWATCH_CONSOLE_URL"].rstrip("/") + "/signin?token=")
     page.goto(link)
     page.click("#signin button")
-    page.wait_for_url(re.compile(r"/faces$"))
+    page.wait_for_url(re.compile(r"/visits$"))
     assert "home" in page.locator("nav").inner_text()

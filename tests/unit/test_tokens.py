@@ -117,7 +117,7 @@ def test_an_alerts_sign_in_link_names_its_face_and_leads_to_it():
         SECRET, sign_in_link(SECRET, "home", now=NOW, ttl=timedelta(days=7), face=FACE), now=NOW
     )
     assert claim.face == FACE
-    assert claim.next_path == "/face?id=home%2Fdoor%2F20261125%2F120000000000-abcdef123456%230"
+    assert claim.next_path == "/visit?id=home%2Fdoor%2F20261125%2F120000000000-abcdef123456%230"
     whole = verify_sign_in(SECRET, sign_in_link(SECRET, "home", now=NOW, ttl=timedelta(hours=1)), now=NOW)
     assert whole.face is None and whole.next_path == "/"
 

@@ -278,6 +278,7 @@ def _register_commands() -> None:
     from facewatch.cli.household_data import attach, retention_command
     from facewatch.cli.look_again import look_again_command
     from facewatch.cli.mqtt_bridge import mqtt_bridge_command
+    from facewatch.cli.reindex import reindex_command
     from facewatch.cli.report import report_command
     from facewatch.cli.strangers import name_stranger_command, strangers_command
     from facewatch.cli.up import up_command
@@ -297,6 +298,7 @@ def _register_commands() -> None:
     attach_backup(up_command)  # backup, restore
     main.add_command(console_link_command, "console-link")
     main.add_command(mqtt_bridge_command, "mqtt-bridge")
+    main.add_command(reindex_command, "reindex")
 
 
 _register_commands()

@@ -44,6 +44,7 @@ from facewatch.faces.quality import sharpness
 from facewatch.frames import Box
 from facewatch.images import decode_bgr, to_rgb
 from facewatch.layout import encodings_key, results_prefix
+from facewatch.recognize.day_index_store import DayIndexStore
 from facewatch.recognize.decisions import MatchPolicy, judge_face
 from facewatch.recognize.known import load_gallery, rebuild_gallery
 from facewatch.recognize.negatives import by_person, load_negatives, refresh_negatives
@@ -281,9 +282,14 @@ def _rewrite(
         if not changes and (not etag or result.get("encodings_etag") == etag):
             return None, []
         result["encodings_etag"] = etag  # every due face was judged against this set
+        written[:] = [result]
         return encode_json(result), changes
 
-    return storage.swap(key, change, content_type="application/json")
+    written: list[dict[str, Any]] = []
+    changes = storage.swap(key, change, content_type="application/json")
+    if changes:  # the console's summary shows the faces as now known
+        DayIndexStore(storage).record(key.split("/")[1], written)
+    return changes
 
 
 def _forget_known_strangers(

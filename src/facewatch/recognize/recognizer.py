@@ -29,6 +29,7 @@ from facewatch.household.settings import HouseholdSettings, load_household_setti
 from facewatch.images import decode_bgr
 from facewatch.layout import FrameKey, KnownPhotoKey, classify_key, negatives_key
 from facewatch.recognize.arrivals import ArrivalStore
+from facewatch.recognize.day_index_store import DayIndexStore
 from facewatch.recognize.decisions import MatchPolicy, person_distances
 from facewatch.recognize.known import GalleryCache, load_gallery, rebuild_gallery
 from facewatch.recognize.negatives import by_person, refresh_negatives
@@ -131,6 +132,8 @@ class Recognizer:
     visits: VisitStore
     strangers: StrangerStore
     arrivals: ArrivalStore
+    index: DayIndexStore | None = None
+    """The console's summaries, kept as results are written (None: built on the storage)."""
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     _rules: dict[str, tuple[float, HouseholdSettings]] = field(default_factory=dict, repr=False)
     _rebuilding: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
@@ -165,6 +168,7 @@ class Recognizer:
             visits=VisitStore(storage, keep_bytes=BOOK_KEEP_BYTES),
             strangers=StrangerStore(storage, keep_bytes=BOOK_KEEP_BYTES),
             arrivals=ArrivalStore(storage, keep_bytes=BOOK_KEEP_BYTES),
+            index=DayIndexStore(storage),
         )
 
     @property
@@ -248,6 +252,7 @@ class Recognizer:
     def _judge(self, event: StorageEvent, key: FrameKey) -> Outcome:
         if self._already_judged(key, event.etag):
             log.info("%s already judged; duplicate delivery ignored", event.key)
+            self._index_again(key)
             return Outcome(event.key, "duplicate")
         obj = self.storage.get(event.key)
         try:
@@ -275,13 +280,22 @@ class Recognizer:
             captured_at=meta.captured_at,
             processed_at=processed_at,
             boxes_from=boxes_from,
-            faces=[f.model_copy(update={"verdict_id": key.verdict_id(i)}) for i, f in enumerate(faces)],
+            faces=[
+                f.model_copy(
+                    update={"verdict_id": key.verdict_id(i), "sharpness": round(sharpness(image, f.box), 1)}
+                )
+                for i, f in enumerate(faces)
+            ],
             encodings_etag=etag,
             frame_etag=obj.etag,
         )
         faces, alert = self._follow_up(event, judged, encodings, image, gallery, why_not)
         result = judged.model_copy(update={"faces": faces, "alert": alert})
-        self.storage.put_json(key.result_key, result.model_dump(mode="json"))
+        stored = result.model_dump(mode="json")
+        self.storage.put_json(key.result_key, stored)
+        # After the result: the summary is derived from it, and a failed summary write
+        # is marked behind (reindex repairs it) without failing the frame.
+        (self.index or DayIndexStore(self.storage)).record(key.household, [stored])
         log.info(
             "%s: %s; alert: %s",
             event.key,
@@ -316,6 +330,17 @@ class Recognizer:
         elif gallery is None and any(f.state is FaceState.CANNOT_DECIDE for f in faces):
             return faces, self._alert_operator(judged, why_not)
         return faces, None
+
+    def _index_again(self, key: FrameKey) -> None:
+        """A redelivered frame's result, indexed again: if the process that wrote it died
+        before its summary was written, the retry fills the gap (nothing is written when
+        the summary already has it)."""
+        try:
+            stored = self.storage.get_json(key.result_key)
+        except StorageError:
+            return
+        if isinstance(stored, dict):
+            (self.index or DayIndexStore(self.storage)).record(key.household, [stored])
 
     def _already_judged(self, key: FrameKey, etag: str | None) -> bool:
         """Idempotency on the object and its version: the same upload delivered again is a

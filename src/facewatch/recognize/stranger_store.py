@@ -375,6 +375,13 @@ def set_face_fields(
         if all(face.get(k) == v for k, v in fields.items()):
             return None, False
         face.update(fields)
+        written[:] = [result]
         return encode_json(result), True
 
-    return storage.swap(result_key, change, content_type="application/json")
+    written: list[dict[str, Any]] = []
+    done = storage.swap(result_key, change, content_type="application/json")
+    if done:  # the console's summary follows the result (a merge or split relabels visits)
+        from facewatch.recognize.day_index_store import DayIndexStore
+
+        DayIndexStore(storage).record(result_key.split("/")[1], written)
+    return done

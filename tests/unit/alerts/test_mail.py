@@ -173,7 +173,7 @@ def test_the_console_link_signs_in_to_that_face_of_the_household_only():
     claim = verify_sign_in(SECRET, token, now=NOW + timedelta(minutes=1))
     assert claim.household == "home"
     assert claim.face == VERDICT  # the session it opens reaches this face and its naming only
-    assert claim.next_path == "/face?id=home%2Fdoor%2F20261125%2F140000000000-abcdef123456%230"
+    assert claim.next_path == "/visit?id=home%2Fdoor%2F20261125%2F140000000000-abcdef123456%230"
     assert claim.expires == NOW + timedelta(seconds=configured.link_ttl_seconds)
     assert links.known_url is not None
     assert verify_face(SECRET, links.known_url.split("token=")[1], now=NOW).box == BOX

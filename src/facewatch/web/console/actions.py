@@ -22,7 +22,7 @@ from facewatch.household.settings import (
 from facewatch.layout import FrameKey, check_id, check_person, known_prefix
 from facewatch.outbound import check_household_urls, policy_from_settings
 from facewatch.store.storage import Storage
-from facewatch.tokens import face_path
+from facewatch.tokens import face_path, visit_path
 from facewatch.web.console.request import Upload
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,17 @@ def this_is(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) ->
     name = check_person(_field(form, "name"))
     name_face(ctx.storage, ctx.household, verdict_id, name, ctx.max_pixels)
     return Done(f"{name} is now known. {_look_again(ctx)}", face_path(verdict_id))
+
+
+def visit_this_is(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    """ "This is X" from a visit's card: as for the face, then back to the visit."""
+    done = this_is(ctx, form, uploads)
+    return Done(done.note, visit_path(form["verdict_id"].strip()))
+
+
+def visit_not(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    done = not_this_person(ctx, form, uploads)
+    return Done(done.note, visit_path(form["verdict_id"].strip()))
 
 
 # --- strangers ---------------------------------------------------------------------------
@@ -294,6 +305,8 @@ ACTIONS: dict[str, Callable[[Context, Mapping[str, str], Sequence[Upload]], Done
     "/faces/look-again": look_again,
     "/faces/not": not_this_person,
     "/faces/is": this_is,
+    "/visits/is": visit_this_is,
+    "/visits/not": visit_not,
     "/strangers/name": name_stranger,
     "/strangers/merge": merge_strangers,
     "/strangers/split": split_face,

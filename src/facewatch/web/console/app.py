@@ -15,7 +15,7 @@ from facewatch.config import Settings
 from facewatch.exceptions import FacewatchError
 from facewatch.household.settings import ChannelName
 from facewatch.templates import render
-from facewatch.tokens import BadToken, face_path
+from facewatch.tokens import BadToken, visit_path
 from facewatch.web.console import actions, session, views
 from facewatch.web.console.request import MAX_FILES, BodyLimit, ConsoleRequest, Form
 from facewatch.web.services import Services
@@ -24,7 +24,19 @@ from facewatch.web.transport import Reply, status_for
 log = logging.getLogger(__name__)
 
 NOTE = "facewatch_note"
-PAGES = ("faces", "face", "strangers", "stranger", "people", "cameras", "settings")
+PAGES = (
+    "visits",
+    "visit",
+    "person",
+    "unsure",
+    "faces",
+    "face",
+    "strangers",
+    "stranger",
+    "people",
+    "cameras",
+    "settings",
+)
 """Every page the console shows (GET /<name>, HTML), one entry each: the browser tests
 (tests/integration/test_console_phone.py) walk the console's links until they have opened
 each of these on a phone and a desktop, and check it fits, can be tapped and passes axe-core."""
@@ -136,14 +148,29 @@ def _route(services: Services, request: ConsoleRequest) -> Reply:
     session.check_reach(current, method, path)
     if current.face is not None:
         if path == "/":
-            return _redirect(face_path(current.face))
-        session.check_face(current, request.params.get("id", ""))
+            return _redirect(visit_path(current.face))
+        _check_limited(services, current, path, request.params.get("id", ""))
     if path.startswith("/image/"):
         from facewatch.web.console.images import picture
 
         return picture(storage, settings, current.household, path.removeprefix("/image/"), request.params)
     page = _context(services, request, current, path.strip("/").split("/")[0])
     return _get(services, request, page, path)
+
+
+def _check_limited(services: Services, current: session.ConsoleSession, path: str, verdict_id: str) -> None:
+    """An alert's session sees its face, and the pictures of the rest of that face's visit."""
+    from facewatch.web.console.visits_view import same_visit
+
+    face = current.face
+    if (
+        face is not None
+        and path in session.VISIT_PICTURES
+        and verdict_id.strip() != face
+        and same_visit(services.storage, current.household, face, verdict_id)
+    ):
+        return
+    session.check_face(current, verdict_id)
 
 
 def _limit(settings: Settings, path: str) -> BodyLimit:
@@ -199,7 +226,9 @@ def _context(
 def _get(services: Services, request: ConsoleRequest, page: Page, path: str) -> Reply:
     storage, settings, household, params = services.storage, services.settings, page.household, request.params
     if path == "/":
-        return _redirect("/faces")
+        return _redirect("/visits")
+    if path in ("/visits", "/visit", "/person", "/unsure"):
+        return _visits_pages(services, request, page, path)
     if path == "/faces":
         filters = views.FaceFilter.parse(dict(params))
         faces = views.faces_page(storage, household, filters, page.zone)
@@ -229,6 +258,26 @@ def _get(services: Services, request: ConsoleRequest, page: Page, path: str) -> 
         own = views.household_settings(storage, household)
         return _page("settings", page, own=own, deployment=settings, channels=get_args(ChannelName))
     return _error(404, f"no page {path}", signed_in=True)
+
+
+def _visits_pages(services: Services, request: ConsoleRequest, page: Page, path: str) -> Reply:
+    from facewatch.web.console import visits_view
+
+    storage, household, params = services.storage, page.household, dict(request.params)
+    if path == "/visits":
+        return _page("visits", page, visits=visits_view.visits_page(storage, household, params))
+    if path == "/visit":
+        view = visits_view.visit_page(storage, household, params.get("id", ""))
+        people = [] if page.face_only else [p.name for p in _people(services, household)]
+        return _page("visit", page, view=view, people=people)
+    if path == "/person":
+        return _page(
+            "person", page, person=visits_view.person_page(storage, household, params.get("who", ""))
+        )
+    fold = visits_view.fold_of(storage, household, params.get("camera", ""), params.get("hour", ""))
+    if fold is None:
+        return _error(404, "no faces in no visit at that camera in that hour", signed_in=True)
+    return _page("unsure", page, fold=fold)
 
 
 def _people(services: Services, household: str) -> list[Any]:

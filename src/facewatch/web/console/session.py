@@ -37,9 +37,11 @@ from facewatch.web.console.request import ConsoleRequest
 from facewatch.web.transport import Forbidden, Unauthorized
 
 COOKIE = "facewatch_session"
-FACE_PAGES = frozenset({"/face", "/image/face", "/image/frame"})
-"""What a face-limited session may GET (each for its one face)."""
-FACE_ACTIONS = frozenset({"/faces/is", "/faces/not"})
+FACE_PAGES = frozenset({"/face", "/visit", "/image/face", "/image/frame"})
+"""What a face-limited session may GET (each for its one face; the pictures also for the
+other faces of its face's visit)."""
+VISIT_PICTURES = frozenset({"/image/face", "/image/frame"})
+FACE_ACTIONS = frozenset({"/faces/is", "/faces/not", "/visits/is", "/visits/not"})
 """What it may POST (for its one face), besides signing out."""
 LIMITED = (
     "this session, opened by an alert's link, shows that one face only: for the rest of the "

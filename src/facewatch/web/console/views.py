@@ -1,29 +1,30 @@
 """What each console page shows, read from the household's folder through the core package:
-plain values for the templates, no HTML here. Listings go by folder (cameras, then days,
-newest first), so a page reads the frames it shows and not a household's whole history."""
+plain values for the templates, no HTML here. Lists of faces come from the days' summaries
+(recognize/day_index.py), newest day first, so a page reads a few summaries and not a
+household's results."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from facewatch.alerts.mail import local_time
 from facewatch.config import Settings
-from facewatch.exceptions import BadInput, StorageError
+from facewatch.exceptions import BadInput
 from facewatch.frames import Box
 from facewatch.household.settings import HouseholdSettings, load_household_settings
 from facewatch.layout import FrameKey, check_id, frames_prefix, results_prefix
+from facewatch.recognize.day_index import FaceEntry
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import Stranger
 from facewatch.records import AlertOutcome
 from facewatch.store.storage import Storage
 
 PAGE_FACES = 60
-MAX_READS = 400
-"""Result objects one page may read while filtering: a filter that matches little shows
-what it found among the newest this many frames, and says so."""
+MAX_DAYS = 5
+"""Day summaries the Faces page reads while filtering: a filter that matches little shows
+what it found among the newest days' frames, and says so."""
 VERDICTS = ("known", "stranger", "unsure")
 
 
@@ -133,27 +134,6 @@ def _utc_days(day: date, zone: str) -> set[str]:
     return {(start + timedelta(hours=h)).astimezone(UTC).strftime("%Y%m%d") for h in (0, 12, 24 - 1e-6)}
 
 
-def newest_result_keys(
-    storage: Storage, household: str, *, camera: str = "", days: set[str] | None = None
-) -> Iterator[str]:
-    """Result keys newest first, read folder by folder: a day's keys of every camera, then
-    the day before. Names start with the capture time, so order by (day, name) is time."""
-    prefix = results_prefix(household)
-    chosen = [camera] if camera else _result_cameras(storage, household)
-    by_camera = {cam: sorted(storage.list_folders(f"{prefix}{cam}/"), reverse=True) for cam in chosen}
-    all_days = sorted({d for ds in by_camera.values() for d in ds}, reverse=True)
-    for day in all_days:
-        if days is not None and day not in days:
-            continue
-        keys = [
-            key
-            for cam, cam_days in by_camera.items()
-            if day in cam_days
-            for key in storage.list_keys(f"{prefix}{cam}/{day}/")
-        ]
-        yield from sorted(keys, key=lambda k: k.rsplit("/", 1)[-1], reverse=True)
-
-
 @dataclass(frozen=True, slots=True)
 class FacesPage:
     faces: list[FaceRow]
@@ -162,30 +142,58 @@ class FacesPage:
     filters: FaceFilter
     read: int
     complete: bool
-    """False when the page stopped at MAX_READS frames before finding PAGE_FACES faces."""
+    """False when the page stopped at MAX_DAYS days before finding PAGE_FACES faces."""
 
 
 def faces_page(storage: Storage, household: str, filters: FaceFilter, zone: str) -> FacesPage:
+    """The newest faces that match, from the days' summaries (recognize/day_index.py): one
+    listing, then a summary per day, at most MAX_DAYS of them."""
+    from facewatch.recognize.day_index_store import DayIndexStore
     from facewatch.recognize.people import known_names
 
-    days = _utc_days(filters.day, zone) if filters.day else None
+    store = DayIndexStore(storage)
+    wanted = _utc_days(filters.day, zone) if filters.day else None
+    days = [d for d in store.summaries(household).days if wanted is None or d in wanted]
     rows: list[FaceRow] = []
     read = 0
     complete = True
-    for key in newest_result_keys(storage, household, camera=filters.camera, days=days):
+    for n, day in enumerate(days):
         if len(rows) >= PAGE_FACES:
             break
-        if read >= MAX_READS:
+        if n >= MAX_DAYS:
             complete = False
             break
-        read += 1
-        try:
-            result = storage.get_json(key)
-        except StorageError:
-            continue  # deleted between listing and reading
-        rows.extend(face for face in face_rows(result) if filters.matches(face, zone))
+        entries = sorted(store.day(household, day).faces(), key=lambda f: (f.at, f.verdict_id), reverse=True)
+        read += len({f.frame_key for f in entries})
+        rows.extend(
+            row
+            for f in entries
+            if (not filters.camera or f.camera == filters.camera)
+            and (not filters.verdict or f.verdict == filters.verdict)
+            and (not filters.person or filters.person in (f.name, f.stranger_id))
+            and filters.matches(row := face_row(f), zone)
+        )
     people = known_names(storage, household)
-    return FacesPage(rows[:PAGE_FACES], cameras(storage, household), people, filters, read, complete)
+    return FacesPage(rows[:PAGE_FACES], _result_cameras(storage, household), people, filters, read, complete)
+
+
+def face_row(face: FaceEntry) -> FaceRow:
+    """A summary's face as the Faces page shows it (its reason is on the face's own page)."""
+    x, y, w, h = face.box
+    return FaceRow(
+        verdict_id=face.verdict_id,
+        frame_key=face.frame_key,
+        camera=face.camera,
+        captured_at=face.at,
+        verdict=face.verdict,
+        box=Box(x, y, w, h),
+        name=face.name,
+        stranger_id=face.stranger_id,
+        distance=face.distance,
+        visit_id=face.visit_id,
+        alert=face.alert,
+        looked_again={"was": {"stranger_id": face.was, "verdict": face.was}} if face.was else None,
+    )
 
 
 def one_face(storage: Storage, household: str, verdict_id: str) -> FaceRow:
@@ -257,45 +265,54 @@ def _time_of(key: str) -> datetime | None:
 def cameras_page(
     storage: Storage, household: str, zone: str, now: datetime | None = None
 ) -> list[CameraView]:
-    """Every camera that sent frames: when it last did, and today's frames and alerts
-    (today in the household's zone). Alerts are counted from today's results."""
+    """Every camera that sent frames: when it last did, and today's judged frames, faces
+    and alerts (today in the household's zone), from the days' summaries; a camera not seen
+    in the last LAST_SEEN_DAYS summaries is looked up in its frames' folders."""
+    from facewatch.recognize.day_index_store import DayIndexStore
+
     now = now or datetime.now(UTC)
     today = local_time(now, zone).date()
-    days = _utc_days(today, zone)
-    views = []
-    for camera in cameras(storage, household):
-        prefix = f"{frames_prefix(household)}{camera}/"
-        cam_days = sorted(storage.list_folders(prefix), reverse=True)
-        last = None
-        if cam_days:
-            last = max(
-                (t for k in storage.list_keys(f"{prefix}{cam_days[0]}/") if (t := _time_of(k))), default=None
-            )
-        frames = [
-            t
-            for d in days & set(cam_days)
-            for k in storage.list_keys(f"{prefix}{d}/")
-            if (t := _time_of(k)) and local_time(t, zone).date() == today
-        ]
-        alerts = faces = 0
-        notes = []
-        result_keys = [
-            k
-            for k in newest_result_keys(storage, household, camera=camera, days=days)
-            if (t := _time_of(k)) and local_time(t, zone).date() == today
-        ]
-        for key in result_keys[:MAX_READS]:
-            try:
-                result = storage.get_json(key)
-            except StorageError:
-                continue
-            rows = face_rows(result)
-            faces += len(rows)
-            alerts += len({r.visit_id or r.verdict_id for r in rows if r.verdict == "stranger" and r.alerted})
-        if len(result_keys) > MAX_READS:
-            notes.append(f"alerts counted in the newest {MAX_READS} frames")
-        views.append(CameraView(camera, last, len(frames), alerts, faces, notes))
-    return views
+    store = DayIndexStore(storage)
+    days = store.summaries(household).days
+    names = cameras(storage, household)
+    views = {c: CameraView(c, None, 0, 0) for c in names}
+    visits_alerted: dict[str, set[str]] = {c: set() for c in names}
+    for n, day in enumerate(days):
+        last_missing = any(v.last_frame is None for v in views.values())
+        if not (day in _utc_days(today, zone) or (last_missing and n < LAST_SEEN_DAYS)):
+            break
+        for frame in store.day(household, day).frames.values():
+            view = views.setdefault(frame.camera, CameraView(frame.camera, None, 0, 0))
+            if view.last_frame is None or frame.at > view.last_frame:
+                view = replace(view, last_frame=frame.at)
+            if local_time(frame.at, zone).date() == today:
+                alerted = {
+                    f.visit_id or f.verdict_id
+                    for f in frame.faces
+                    if f.verdict == "stranger" and f.alert and f.alert.alerted
+                }
+                visits_alerted.setdefault(frame.camera, set()).update(alerted)
+                view = replace(
+                    view, frames_today=view.frames_today + 1, faces_today=view.faces_today + len(frame.faces)
+                )
+            views[frame.camera] = view
+    out = []
+    for camera, view in sorted(views.items()):
+        if view.last_frame is None:
+            view = replace(view, last_frame=_last_frame(storage, household, camera))
+        out.append(replace(view, alerts_today=len(visits_alerted.get(camera, set()))))
+    return out
+
+
+LAST_SEEN_DAYS = 3
+
+
+def _last_frame(storage: Storage, household: str, camera: str) -> datetime | None:
+    prefix = f"{frames_prefix(household)}{camera}/"
+    cam_days = sorted(storage.list_folders(prefix), reverse=True)
+    if not cam_days:
+        return None
+    return max((t for k in storage.list_keys(f"{prefix}{cam_days[0]}/") if (t := _time_of(k))), default=None)
 
 
 def household_settings(storage: Storage, household: str) -> HouseholdSettings:
