@@ -78,11 +78,11 @@ def test_the_demos_console_line_opens_the_demo_household(demo, page, device_page
     page.wait_for_url(re.compile(r"/visits$"))
     assert page.locator("#visits li.visit.stranger").count() == 1
     assert page.locator("#folded li.fold").count() >= 1
-    shot(page, "visits")
+    shot(page, "visits", phone)
     page.locator("#visits li.visit.stranger a").first.click()
     page.wait_for_selector("#visit-faces figure")
     assert page.locator("#who").inner_text().startswith("stranger-")
-    shot(page, "visit")
+    shot(page, "visit", phone)
     page.goto(page.url.split("/visit")[0] + "/faces")
     assert page.locator("#faces figure").count() >= 10
     assert page.locator("#faces figure.stranger").count() >= 1

@@ -13,8 +13,7 @@ import pytest
 
 from facewatch.household.settings import load_household_settings
 from facewatch.layout import household_prefix
-from tests.console_site import Site
-from tests.integration.test_console_security import csrf, refused, sign_in
+from tests.console_site import Site, csrf, refused, sign_in
 
 pytestmark = pytest.mark.integration
 
