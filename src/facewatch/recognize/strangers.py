@@ -20,6 +20,8 @@ it; stranger_store.py does the moving."""
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,10 +35,13 @@ from facewatch.recognize.decisions import MatchPolicy, judge_face
 
 MAX_REPRESENTATIVES = 5
 MAX_STRANGERS = 400
-"""The memory is one object rewritten on every stranger frame (compare-and-swap is the only
-coordination), about 6 KB a stranger: a street-facing door meeting 30 new faces a day
-would otherwise carry a month of them (tens of MB) through every frame. Past this many,
-the least recently seen are forgotten first."""
+"""Past this many, the least recently seen are forgotten first: every stranger face is
+judged against all of them (a gallery of up to 2,000 rows), and a street-facing door meeting
+30 new faces a day would otherwise keep a month of them. Storage no longer bounds it (a
+frame writes one shard, stranger_store.py), matching does."""
+SHARDS = 32
+"""The memory is stored in this many shards (by stranger id), so a frame rewrites the few
+strangers of one shard, not all of them: at the cap, about 13 strangers a shard."""
 MAX_RECENT = 20
 MAX_VISIT_IDS = 20
 NEW_POSE = 0.25
@@ -207,15 +212,39 @@ def new_stranger_id(verdict_id: str) -> str:
     return f"stranger-{hashlib.sha256(verdict_id.encode()).hexdigest()[:10]}"
 
 
+_GALLERIES_KEPT = 16
+_galleries: OrderedDict[tuple[tuple[str, int], ...], tuple[list[tuple[Representative, ...]], Gallery]] = (
+    OrderedDict()
+)
+_galleries_lock = threading.Lock()
+
+
 def strangers_gallery(strangers: list[Stranger]) -> Gallery:
-    """The strangers as a Gallery (one row per representative), for decisions.judge_face."""
+    """The strangers as a Gallery (one row per representative), for decisions.judge_face.
+
+    Kept for the next frame: most stranger frames add no representative, and building the
+    gallery (2,000 rows of floats) and its decision model (pairwise distances) would
+    otherwise cost more than the rest of placing the face. Keyed by the identity of each
+    stranger's representatives (a tuple never changed once made; the entry holds them, so
+    no id is reused while it is kept)."""
+    key = tuple((s.stranger_id, id(s.representatives)) for s in strangers)
+    with _galleries_lock:
+        kept = _galleries.get(key)
+        if kept is not None:
+            _galleries.move_to_end(key)
+            return kept[1]
     rows = [(s.stranger_id, r) for s in strangers for r in s.representatives]
-    return Gallery(
+    gallery = Gallery(
         names=[sid for sid, _ in rows],
         encodings=np.array([r.encoding for _, r in rows], dtype=np.float32).reshape(-1, 128),
         photo_keys=[r.crop_key for _, r in rows],
         photo_etags=["" for _ in rows],
     )
+    with _galleries_lock:
+        _galleries[key] = ([s.representatives for s in strangers], gallery)
+        while len(_galleries) > _GALLERIES_KEPT:
+            _galleries.popitem(last=False)
+    return gallery
 
 
 def match_stranger(new: NewSighting, strangers: list[Stranger], policy: MatchPolicy) -> Stranger | None:
@@ -517,14 +546,38 @@ def split_stranger(
     return left, alone, move
 
 
+def shard_of(stranger_id: str) -> str:
+    """The shard a stranger is stored in: fixed by their id, the same in every process."""
+    return f"{int(hashlib.sha256(stranger_id.encode()).hexdigest()[:8], 16) % SHARDS:02d}"
+
+
 @dataclass
 class StrangerBook:
-    """A household's strangers, as stored (one object, replaced with a conditional write)."""
+    """A household's strangers (stored in shards, stranger_store.py; `to_dict` is the one
+    object an older facewatch stored, and each shard's body)."""
 
     strangers: list[Stranger] = field(default_factory=list)
 
     def get(self, stranger_id: str) -> Stranger | None:
         return next((s for s in self.strangers if s.stranger_id == stranger_id), None)
+
+    def shards(self) -> dict[str, list[Stranger]]:
+        """The strangers by shard, each shard's by id: the order a stored book is read in."""
+        out: dict[str, list[Stranger]] = {}
+        for stranger in sorted(self.strangers, key=lambda s: s.stranger_id):
+            out.setdefault(shard_of(stranger.stranger_id), []).append(stranger)
+        return dict(sorted(out.items()))
+
+    @classmethod
+    def from_shards(cls, shards: dict[str, list[Stranger]]) -> StrangerBook:
+        return cls([s for _, strangers in sorted(shards.items()) for s in strangers])
+
+    def representative_encodings(self) -> tuple[list[str], np.ndarray]:
+        """Every stranger's representative encodings, one row each (N x 128, float32), and
+        the stranger each row is of: what a stranger is recognised by, for any code that
+        compares faces with the remembered strangers."""
+        rows = [(s.stranger_id, r.encoding) for s in self.strangers for r in s.representatives]
+        return [sid for sid, _ in rows], np.array([e for _, e in rows], dtype=np.float32).reshape(-1, 128)
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": 1, "strangers": [s.to_dict() for s in self.strangers]}
