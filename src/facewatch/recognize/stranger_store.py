@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -78,6 +78,12 @@ CROP_MAX_PIXELS = 4_000_000
 INDEX_FORMAT = 2
 READERS = 8
 """Shard versions read at once (a cold process reads every shard)."""
+RETIRE_BATCH = 32
+"""Replaced shard versions are listed in the index and deleted in one request once there
+are this many, so a frame makes two writes (its shard, the index), not three."""
+GUESS_PAUSE = 8
+"""Changes that read the index first after a try on the kept memory was refused (as
+json_state.GUESS_PAUSE: with writers taking turns, a wasted shard write is then rare)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,8 @@ class Memory:
     versions: Mapping[str, str]
     shards: Mapping[str, list[Stranger]]
     sizes: Mapping[str, int]
+    retired: tuple[str, ...] = ()
+    """Shard versions no longer named, deleted together once there are RETIRE_BATCH."""
     moving: bool = False
 
     @property
@@ -135,6 +143,8 @@ class StrangerStore:
         shards (least recently used dropped first), so a change reads only the index and the
         shards others changed since; 0 keeps none."""
         self._kept: OrderedDict[str, Memory] = OrderedDict()
+        self._reads_left: dict[str, int] = {}
+        """Per household refused lately: how many changes still read before trying the kept memory."""
         self._kept_lock = threading.Lock()
 
     # --- reading ----------------------------------------------------------------------
@@ -160,6 +170,7 @@ class StrangerStore:
             try:
                 data = json.loads(index.body)
                 versions = {str(k): str(v) for k, v in data["shards"].items()}
+                retired = tuple(str(k) for k in data.get("retired", ()))
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 log.error(
                     "household %s: %s index unreadable (%s); starting afresh", household, self.what, exc
@@ -174,7 +185,7 @@ class StrangerStore:
                     shards[sh], sizes[sh] = strangers, size
             except ObjectMissing:
                 continue  # replaced since the index was read: read the index again
-            return Memory(index.etag, versions, shards, sizes)
+            return Memory(index.etag, versions, shards, sizes, retired)
         raise StorageError(
             f"household {household}: {self.what} changed by others {self.attempts} times in a row"
         )
@@ -222,13 +233,27 @@ class StrangerStore:
     ) -> tuple[StrangerBook, StrangerBook, T]:
         """Apply `change` to the stored memory, atomically (redone on a conflict with another
         writer); returns (memory before, memory after, what `change` returned). `change` may
-        be called more than once, each time on a book of its own."""
+        be called more than once, each time on a book of its own.
+
+        The first try is on the memory kept from this process's last change, without reading
+        the index: the index write's If-Match on the kept ETag proves it is still the stored
+        version. Nothing is decided on a kept memory that is not written (no change, or an
+        exception from `change`): that is decided again on the memory read."""
         kept = self._kept_memory(household)
-        for attempt in range(self.attempts):
-            memory = self._read(household, kept)
+        guess = kept if kept is not None and self._may_guess(household) else None
+        for attempt in range(self.attempts + (guess is not None)):
+            guessed, memory = guess is not None, guess
+            guess = None
+            if memory is None:
+                memory = self._read(household, kept)
             kept = memory
             before = memory.book
-            after, result = change(StrangerBook(list(before.strangers)))
+            try:
+                after, result = change(StrangerBook(list(before.strangers)))
+            except Exception:
+                if guessed:
+                    continue
+                raise
             shards = after.shards()
             changed = sorted(
                 sh
@@ -236,39 +261,60 @@ class StrangerStore:
                 if memory.moving or not _same(memory.shards.get(sh, []), shards.get(sh, []))
             )
             if not changed:
+                if guessed:
+                    continue
                 self._keep(household, memory)
                 return before, after, result
-            written: dict[str, tuple[str, int]] = {}
-            try:
-                for sh in changed:
-                    if shards.get(sh):
-                        written[sh] = self._write_shard(household, sh, shards[sh])
-                versions = {sh: v for sh, v in memory.versions.items() if sh not in changed}
-                versions.update({sh: key for sh, (key, _) in written.items()})
-                body = encode_json(
-                    {"format": INDEX_FORMAT, "shards": dict(sorted(versions.items()))}, compact=True
-                )
-                etag = self.storage.put(
-                    self._index_key(household),
-                    body,
-                    content_type="application/json",
-                    if_none_match=memory.etag is None,
-                    if_match=memory.etag,
-                )
-            except (WriteConflict, ObjectMissing) as exc:
-                if isinstance(exc, ObjectMissing) and memory.etag is None:
-                    raise  # not a lost race: the bucket itself is missing
-                self._delete(key for key, _ in written.values())
-                self.pause(random_pause(attempt))
+            committed = self._commit(household, memory, shards, changed)
+            if committed is None:
+                if guessed:
+                    self._refused(household)
+                else:
+                    self.pause(random_pause(attempt))
                 continue
-            sizes = {sh: size for sh, size in memory.sizes.items() if sh not in changed}
-            sizes.update({sh: size for sh, (_, size) in written.items()})
-            self._keep(household, Memory(etag, versions, {sh: shards[sh] for sh in versions}, sizes))
-            self._delete(v for sh, v in memory.versions.items() if sh in changed)
-            return before, StrangerBook.from_shards({sh: shards[sh] for sh in versions}), result
+            self._keep(household, committed)
+            return before, committed.book, result
         raise StorageError(
             f"household {household}: {self.what} changed by others {self.attempts} times in a row"
         )
+
+    def _commit(
+        self, household: str, memory: Memory, shards: dict[str, list[Stranger]], changed: list[str]
+    ) -> Memory | None:
+        """Write the changed shards' new versions, then swap the index to name them; the
+        memory now stored, or None when another writer swapped the index first (this
+        change's versions are deleted: nobody names them)."""
+        written: dict[str, tuple[str, int]] = {}
+        replaced = tuple(v for sh, v in memory.versions.items() if sh in changed)
+        retired = (*memory.retired, *replaced)
+        due = retired if len(retired) >= RETIRE_BATCH else ()
+        try:
+            for sh in changed:
+                if shards.get(sh):
+                    written[sh] = self._write_shard(household, sh, shards[sh])
+            versions = {sh: v for sh, v in memory.versions.items() if sh not in changed}
+            versions.update({sh: key for sh, (key, _) in written.items()})
+            index = {
+                "format": INDEX_FORMAT,
+                "shards": dict(sorted(versions.items())),
+                "retired": [] if due else list(retired),
+            }
+            etag = self.storage.put(
+                self._index_key(household),
+                encode_json(index, compact=True),
+                content_type="application/json",
+                if_none_match=memory.etag is None,
+                if_match=memory.etag,
+            )
+        except (WriteConflict, ObjectMissing) as exc:
+            if isinstance(exc, ObjectMissing) and memory.etag is None:
+                raise  # not a lost race: the bucket itself is missing
+            self._delete([key for key, _ in written.values()])
+            return None
+        self._delete(list(due))
+        sizes = {sh: size for sh, size in memory.sizes.items() if sh not in changed}
+        sizes.update({sh: size for sh, (_, size) in written.items()})
+        return Memory(etag, versions, {sh: shards[sh] for sh in versions}, sizes, () if due else retired)
 
     def _write_shard(self, household: str, shard: str, strangers: list[Stranger]) -> tuple[str, int]:
         key = f"{stranger_memory_prefix(household)}{shard}-{uuid.uuid4().hex[:16]}.json"
@@ -276,16 +322,28 @@ class StrangerStore:
         self.storage.put(key, body, content_type="application/json", if_none_match=True)
         return key, len(body)
 
-    def _delete(self, keys: Iterable[str]) -> None:
+    def _delete(self, keys: list[str]) -> None:
         """Shard versions nobody names any more; one left behind (an error here, a crash)
         costs only its bytes."""
-        for key in keys:
-            try:
-                self.storage.delete(key)
-            except StorageError as exc:
-                log.warning("%s not deleted: %s", key, exc)
+        try:
+            self.storage.delete_many(keys)
+        except StorageError as exc:
+            log.warning("%d shard versions not deleted: %s", len(keys), exc)
 
     # --- the memories kept (under the lock: a function serves requests in threads) -------
+    def _may_guess(self, household: str) -> bool:
+        with self._kept_lock:
+            left = self._reads_left.get(household, 0)
+            if left > 0:
+                self._reads_left[household] = left - 1
+                return False
+            self._reads_left.pop(household, None)
+            return True
+
+    def _refused(self, household: str) -> None:
+        with self._kept_lock:
+            self._reads_left[household] = GUESS_PAUSE
+
     def _kept_memory(self, household: str) -> Memory | None:
         with self._kept_lock:
             memory = self._kept.get(household)

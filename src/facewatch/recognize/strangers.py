@@ -31,7 +31,7 @@ import numpy as np
 from facewatch.exceptions import BadInput
 from facewatch.faces.gallery import GALLERY_FORMAT, Gallery
 from facewatch.layout import stranger_crop_key, stranger_crops_prefix
-from facewatch.recognize.decisions import MatchPolicy, judge_face
+from facewatch.recognize.decisions import GalleryModel, MatchPolicy, build_model, judge_face
 
 MAX_REPRESENTATIVES = 5
 MAX_STRANGERS = 400
@@ -240,11 +240,37 @@ def strangers_gallery(strangers: list[Stranger]) -> Gallery:
         photo_keys=[r.crop_key for _, r in rows],
         photo_etags=["" for _ in rows],
     )
+    gallery.derived["decision_model"] = _stranger_model(gallery)
     with _galleries_lock:
         _galleries[key] = ([s.representatives for s in strangers], gallery)
         while len(_galleries) > _GALLERIES_KEPT:
             _galleries.popitem(last=False)
     return gallery
+
+
+ESTIMATE_ROWS = 400
+"""Rows of a stranger gallery its impostor distances are estimated from (evenly spaced):
+a new stranger changes the gallery, and the pairwise distances of all 2,000 rows of a full
+memory would cost more than placing the face. 400 rows give ~80,000 pairs, plenty for a
+mean and a spread; the same rows in every process, so every instance decides alike."""
+
+
+def _stranger_model(gallery: Gallery) -> GalleryModel:
+    if len(gallery) <= ESTIMATE_ROWS:
+        return build_model(gallery)
+    keep = np.linspace(0, len(gallery) - 1, ESTIMATE_ROWS).astype(np.intp)
+    sample = build_model(
+        Gallery(
+            names=[gallery.names[i] for i in keep],
+            encodings=gallery.encodings[keep],
+            photo_keys=[gallery.photo_keys[i] for i in keep],
+            photo_etags=["" for _ in keep],
+        )
+    )
+    people = tuple(gallery.people)
+    index = {name: i for i, name in enumerate(people)}
+    rows_of = np.array([index[n] for n in gallery.names], dtype=np.intp)
+    return GalleryModel(people, rows_of, sample.impostor_mean, sample.impostor_sd, sample.measured)
 
 
 def match_stranger(new: NewSighting, strangers: list[Stranger], policy: MatchPolicy) -> Stranger | None:
