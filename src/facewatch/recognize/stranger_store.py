@@ -154,7 +154,7 @@ class StrangerStore:
         self._keep(household, memory)
         return memory.book, memory.etag
 
-    def _index_key(self, household: str) -> str:
+    def index_key(self, household: str) -> str:
         return f"{stranger_memory_prefix(household)}index.json"
 
     def _read(self, household: str, kept: Memory | None) -> Memory:
@@ -162,7 +162,7 @@ class StrangerStore:
         it names the same version)."""
         for _ in range(self.attempts):
             try:
-                index = self.storage.get(self._index_key(household))
+                index = self.storage.get(self.index_key(household))
             except ObjectMissing:
                 return self._read_moving(household)
             if kept is not None and kept.etag == index.etag and not kept.moving:
@@ -300,7 +300,7 @@ class StrangerStore:
                 "retired": [] if due else list(retired),
             }
             etag = self.storage.put(
-                self._index_key(household),
+                self.index_key(household),
                 encode_json(index, compact=True),
                 content_type="application/json",
                 if_none_match=memory.etag is None,
