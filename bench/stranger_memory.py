@@ -1,9 +1,10 @@
 """What one stranger frame costs the household's stranger memory, empty and full.
 
-    python bench/stranger_memory.py [--strangers 0,400] [--frames 20] [--json]
+    python bench/stranger_memory.py [--strangers 0,400] [--poses 1] [--frames 20] [--json]
 
 A moto S3 server this script starts; the memory is filled through its own code
-(`StrangerStore.record`, one new face per frame, as recognize places them), then each
+(`StrangerStore.record`, every face placed as recognize places them, in one change; with
+`--poses 5` each stranger seen in five poses, each kept as a representative), then each
 measured frame is one face placed as recognize places it (same policy, same store with its
 kept books), in two kinds: a face seen before that adds no representative (the common
 sighting of a passer-by still in view) and a new face (at the cap, one is forgotten for
@@ -84,17 +85,32 @@ def place(store: StrangerStore, new: NewSighting, now: datetime) -> str:
     return recall.reason
 
 
-def measure(storage: CountingStorage, size: int, frames: int, seed: int) -> dict[str, Any]:
+def pose(encoding: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The same person another way: 0.3 from them (a new pose, well within a match)."""
+    step = rng.normal(0, 1, 128)
+    return encoding + 0.3 * step / np.linalg.norm(step)
+
+
+def measure(storage: CountingStorage, size: int, poses: int, frames: int, seed: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     store = StrangerStore(storage, keep_bytes=BOOK_KEEP_BYTES)
     other = StrangerStore(storage, keep_bytes=BOOK_KEEP_BYTES)  # another recognize instance
     people = [face(rng) for _ in range(size)]
-    n = 0
-    for i, encoding in enumerate(people):
-        n += 1
-        assert place(store, sighting(n, encoding, T0 + timedelta(seconds=i)), T0) == "first seen"
+    fill = [
+        sighting(p * size + i + 1, e if p == 0 else pose(e, rng), T0 + timedelta(seconds=p * size + i))
+        for p in range(poses)
+        for i, e in enumerate(people)
+    ]
+    n = len(fill)
+    if fill:
+        store.record(
+            "home", fill, now=T0, policy=POLICY, memory=MEMORY, crop=lambda _: CROP, same_visit_limit=0.6
+        )
+    book = store.load("home")[0]
+    assert len(book.strangers) == size
+    reps = sum(len(s.representatives) for s in book.strangers)
     now = T0 + timedelta(hours=1)
-    out: dict[str, Any] = {"strangers": size}
+    out: dict[str, Any] = {"strangers": size, "representatives": reps}
     kinds = {
         "seen again": lambda k: people[k % len(people)] + rng.normal(0, 0.01, 128) if people else face(rng),
         "new face": lambda k: face(rng),
@@ -129,6 +145,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--strangers", default="0,400")
+    parser.add_argument("--poses", type=int, default=1)
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -145,11 +162,11 @@ def main() -> None:
             for size in (int(s) for s in args.strangers.split(",")):
                 storage = CountingStorage(client, f"bench-{uuid.uuid4().hex[:8]}")
                 storage.ensure_bucket()
-                results.append(measure(storage, size, args.frames, seed=size))
+                results.append(measure(storage, size, args.poses, args.frames, seed=size))
         finally:
             server.stop()
     for r in results:
-        print(f"{r['strangers']} strangers:")
+        print(f"{r['strangers']} strangers, {r['representatives']} representatives:")
         for kind, v in r.items():
             if isinstance(v, dict):
                 print(

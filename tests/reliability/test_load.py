@@ -344,7 +344,7 @@ def test_a_full_stranger_memory_keeps_the_pace_of_an_empty_one_on_seaweedfs(weed
     """The same burst for one household (half its frames a stranger's, seen again and again),
     once with an empty stranger memory and once with one at the cap: a street camera's
     memory is full within hours and stays full."""
-    total = scale(40, 160)
+    total = scale(24, 160)
     empty = burst(weed_stack, "memory-empty", 1, total, figures)
     full = burst(weed_stack, "memory-full", 1, total, figures, prepare=fill_stranger_memory)
     figures["memory_load_frames"] += 2 * total

@@ -19,6 +19,7 @@ it; stranger_store.py does the moving."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections import OrderedDict
@@ -572,6 +573,7 @@ def split_stranger(
     return left, alone, move
 
 
+@functools.lru_cache(maxsize=65_536)  # asked for every stranger on every change
 def shard_of(stranger_id: str) -> str:
     """The shard a stranger is stored in: fixed by their id, the same in every process."""
     return f"{int(hashlib.sha256(stranger_id.encode()).hexdigest()[:8], 16) % SHARDS:02d}"
