@@ -301,7 +301,9 @@ def test_burst_then_steady_on_seaweedfs(weed_stack, figures, gauges):
 def fill_stranger_memory(storage: object, households: list[str]) -> None:
     """Each household's stranger memory at its cap (MAX_STRANGERS), through the memory's own
     code as recognize places faces (its store, its policy), a day before the burst: passers-by
-    of random faces, far from the burst's stranger, each with a crop."""
+    of random faces, far from the burst's stranger, each with a crop; at full scale each seen
+    in five poses, so each keeps five representatives (the 2.4 MB one-object memory of
+    issue 30), at the small scale in one."""
     from facewatch.config import Settings
     from facewatch.recognize.decisions import MatchPolicy
     from facewatch.recognize.stranger_store import StrangerStore
@@ -310,19 +312,24 @@ def fill_stranger_memory(storage: object, households: list[str]) -> None:
     settings = Settings()
     policy = MatchPolicy(threshold=settings.same_person_threshold)
     rng = np.random.default_rng(30)
+    poses = scale(1, 5)
     store = StrangerStore(storage)
     for household in households:
         at = T0 - timedelta(days=1)
+        people = [0.5 * f / np.linalg.norm(f) for f in rng.normal(size=(MAX_STRANGERS, 128))]
         sightings = []
-        for n in range(MAX_STRANGERS):
+        for n in range(MAX_STRANGERS * poses):
             seen_at = at + timedelta(seconds=n)
             key = FrameKey.new(household, "cam-0", seen_at)
-            face = rng.normal(size=128)
+            step = rng.normal(size=128)
+            encoding = people[n % MAX_STRANGERS] + (
+                0.3 * step / np.linalg.norm(step) if n >= MAX_STRANGERS else 0
+            )
             sightings.append(
                 NewSighting(
                     household,
                     StrangerSighting(key.verdict_id(0), str(key), "cam-0", seen_at, (100, 100, 120, 120)),
-                    0.5 * face / np.linalg.norm(face),
+                    encoding,
                     visit_id=None,
                     face_px=120,
                     sharpness=100.0,
@@ -331,13 +338,15 @@ def fill_stranger_memory(storage: object, households: list[str]) -> None:
         recalls = store.record(
             household,
             sightings,
-            now=at + timedelta(seconds=MAX_STRANGERS),
+            now=at + timedelta(seconds=MAX_STRANGERS * poses),
             policy=policy,
             memory=timedelta(days=settings.stranger_memory_days),
             crop=lambda _: cv2.imencode(".jpg", np.zeros((60, 60, 3), np.uint8))[1].tobytes(),
             same_visit_limit=settings.match_threshold,
         )
         assert sum(r.first_time for r in recalls) == MAX_STRANGERS
+        representatives = sum(len(s.representatives) for s in store.load(household)[0].strangers)
+        assert representatives >= MAX_STRANGERS * poses * 0.9, representatives
 
 
 def test_a_full_stranger_memory_keeps_the_pace_of_an_empty_one_on_seaweedfs(weed_stack, figures, gauges):

@@ -119,6 +119,21 @@ def _same(before: list[Stranger], after: list[Stranger]) -> bool:
     return len(before) == len(after) and all(a is b for a, b in zip(before, after, strict=True))
 
 
+def _as_kept(stranger: Stranger, known: Mapping[str, Stranger]) -> Stranger:
+    """A stranger read again, as the object kept when nothing of them changed, else with the
+    kept representatives when those did not: the strangers' gallery is kept by the identity
+    of their representatives (strangers.strangers_gallery), and another writer's sighting
+    of one stranger must not make this process build the whole gallery again."""
+    kept = known.get(stranger.stranger_id)
+    if kept is None:
+        return stranger
+    if kept == stranger:
+        return kept
+    if kept.representatives == stranger.representatives:
+        return replace(stranger, representatives=kept.representatives)
+    return stranger
+
+
 def random_pause(attempt: int) -> float:
     """After a lost race, as Storage.swap waits: short, random, growing with the attempts."""
     return random.uniform(0.01, 0.05) * (attempt + 1)
@@ -180,9 +195,10 @@ class StrangerStore:
             shards = {sh: reuse.shards[sh] for sh, v in versions.items() if reuse.versions.get(sh) == v}
             sizes = {sh: reuse.sizes[sh] for sh in shards}
             wanted = [(sh, v) for sh, v in versions.items() if sh not in shards]
+            known = {s.stranger_id: s for sh in reuse.shards.values() for s in sh} if wanted else {}
             try:
                 for sh, strangers, size in self._read_shards(household, wanted):
-                    shards[sh], sizes[sh] = strangers, size
+                    shards[sh], sizes[sh] = [_as_kept(s, known) for s in strangers], size
             except ObjectMissing:
                 continue  # replaced since the index was read: read the index again
             return Memory(index.etag, versions, shards, sizes, retired)
@@ -245,7 +261,8 @@ class StrangerStore:
             guessed, memory = guess is not None, guess
             guess = None
             if memory is None:
-                memory = self._read(household, kept)
+                # The newest kept (another thread of this process may have written since).
+                memory = self._read(household, self._kept_memory(household) or kept)
             kept = memory
             before = memory.book
             try:
