@@ -603,8 +603,14 @@ class StrangerBook:
     def representative_encodings(self) -> tuple[list[str], np.ndarray]:
         """Every stranger's representative encodings, one row each (N x 128, float32), and
         the stranger each row is of: what a stranger is recognised by, for any code that
-        compares faces with the remembered strangers."""
-        rows = [(s.stranger_id, r.encoding) for s in self.strangers for r in s.representatives]
+        compares faces with the remembered strangers. Only today's encodings (an older
+        facewatch's are not comparable until recognize encodes their crops again)."""
+        rows = [
+            (s.stranger_id, r.encoding)
+            for s in self.strangers
+            for r in s.representatives
+            if r.format == GALLERY_FORMAT
+        ]
         return [sid for sid, _ in rows], np.array([e for _, e in rows], dtype=np.float32).reshape(-1, 128)
 
     def to_dict(self) -> dict[str, Any]:
