@@ -9,7 +9,10 @@
                                                               the verdict on that frame
     households/<household>/settings.json                      recipients, channels, time zone
     households/<household>/state/visits.json                  open stranger visits
-    households/<household>/state/strangers.json               remembered strangers
+    households/<household>/state/strangers.json               remembered strangers, as an older
+                                                              facewatch kept them (read once, moved)
+    households/<household>/state/strangers/index.json         remembered strangers: their shards
+    households/<household>/state/strangers/<NN>-<version>.json  one shard's strangers
     households/<household>/state/arrivals.json                named people last seen (arrival notices)
     households/<household>/strangers/<stranger-id>/<verdict>.crop  their face crops (JPEG)
     households/<household>/index/days/<YYYYMMDD>.json         the console's summary of a day
@@ -95,7 +98,14 @@ def visits_key(household: str) -> str:
 
 
 def strangers_key(household: str) -> str:
+    """The stranger memory as one object, as facewatch kept it before shards."""
     return f"{household_prefix(household)}state/strangers.json"
+
+
+def stranger_memory_prefix(household: str) -> str:
+    """The stranger memory: an index naming the current version of each shard, and the
+    shards (recognize/stranger_store.py)."""
+    return f"{household_prefix(household)}state/strangers/"
 
 
 def arrivals_key(household: str) -> str:

@@ -369,7 +369,8 @@ def test_recognize_reads_and_writes_only_what_it_must(transformed):
         prefix + "encodings.npz",
         prefix + "results/*",
         prefix + "state/visits.json",
-        prefix + "state/strangers.json",
+        prefix + "state/strangers.json",  # the older one-object memory, moved into shards
+        prefix + "state/strangers/*",
         prefix + "state/arrivals.json",
         prefix + "settings.json",  # the household's alert rules
         prefix + "negatives.npz",
@@ -378,13 +379,13 @@ def test_recognize_reads_and_writes_only_what_it_must(transformed):
         prefix + "results/*",
         prefix + "encodings.npz",
         prefix + "state/visits.json",
-        prefix + "state/strangers.json",
+        prefix + "state/strangers/*",
         prefix + "state/arrivals.json",
         prefix + "strangers/*",
     }
     assert not any(r.startswith(prefix + "frames") for r in allowed["s3:PutObject"])
-    # only a forgotten stranger's crops are ever deleted
-    assert allowed["s3:DeleteObject"] == [prefix + "strangers/*"]
+    # only a forgotten stranger's crops and replaced shards of the memory are ever deleted
+    assert set(allowed["s3:DeleteObject"]) == {prefix + "strangers/*", prefix + "state/strangers/*"}
     assert set(allowed) - {
         "s3:GetObject",
         "s3:PutObject",
@@ -417,7 +418,8 @@ def test_feedback_reads_the_frame_and_writes_only_known_people_and_strangers(tra
         prefix + "known/*",  # the rebuild reads the photos whose ETag changed
         prefix + "encodings.npz",  # compare-and-swap on its ETag
         prefix + "results/*",  # which stranger the face was
-        prefix + "state/strangers.json",  # is the face a remembered stranger?
+        prefix + "state/strangers.json",  # the older one-object memory, moved into shards
+        prefix + "state/strangers/*",  # is the face a remembered stranger?
         prefix + "strangers/*",  # then all of their crops are enrolled
         prefix + "links/used/*",  # whether the link was used already
         prefix + "negatives.npz",  # looking again judges as recognize does
@@ -425,11 +427,15 @@ def test_feedback_reads_the_frame_and_writes_only_known_people_and_strangers(tra
     assert set(allowed["s3:PutObject"]) == {
         prefix + "known/*",
         prefix + "encodings.npz",
-        prefix + "state/strangers.json",  # the named stranger is forgotten
+        prefix + "state/strangers/*",  # the named stranger is forgotten
         prefix + "links/used/*",  # each link is used once
         prefix + "results/*",  # look again: the past week's faces of the person now known
     }
-    assert set(allowed["s3:DeleteObject"]) == {prefix + "strangers/*", prefix + "links/used/*"}
+    assert set(allowed["s3:DeleteObject"]) == {
+        prefix + "strangers/*",
+        prefix + "state/strangers/*",
+        prefix + "links/used/*",
+    }
     assert not any(r.startswith(prefix + "frames") for r in allowed["s3:PutObject"])
     assert_listing_is_limited_to_households(statements)
 
@@ -446,19 +452,21 @@ def test_console_reads_and_writes_its_households_folder_and_nothing_else(transfo
         prefix + "results/*",  # "look again" relabels past verdicts
         prefix + "known/*",  # photos added
         prefix + "encodings.npz",  # rebuilt
-        prefix + "state/strangers.json",  # strangers named, merged, forgotten
+        prefix + "state/strangers/*",  # strangers named, merged, forgotten
         prefix + "strangers/*",  # a crop moved to another stranger
         prefix + "settings.json",
         prefix + "negatives.npz",  # "this is not X"
         prefix + "links/used/*",  # each sign-in link is spent once
         prefix + "sessions/*",  # a session's record: made at sign-in, read on every request
     }
-    assert set(allowed["s3:GetObject"]) == rewritten | {prefix + "frames/*"}  # frames: to crop faces
+    # frames: to crop faces; strangers.json: the older one-object memory, moved into shards
+    assert set(allowed["s3:GetObject"]) == rewritten | {prefix + "frames/*", prefix + "state/strangers.json"}
     assert set(allowed["s3:PutObject"]) == rewritten
     # sessions: signing out (one, or everywhere) deletes their records
     assert set(allowed["s3:DeleteObject"]) == {
         prefix + "known/*",
         prefix + "strangers/*",
+        prefix + "state/strangers/*",  # shard versions of the memory no longer named
         prefix + "sessions/*",
     }
     for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):

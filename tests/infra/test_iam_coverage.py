@@ -80,7 +80,8 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "encodings_key",
             "FrameKey.result_key",
             "visits_key",
-            "strangers_key",
+            "strangers_key",  # the older one-object memory, moved
+            "stranger_memory_prefix",
             "negatives_key",
             "arrivals_key",
             "household_settings_key",
@@ -89,11 +90,11 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "FrameKey.result_key",
             "encodings_key",
             "visits_key",
-            "strangers_key",
+            "stranger_memory_prefix",
             "stranger_crop_key",
             "arrivals_key",
         },
-        DELETE: {"stranger_crops_prefix"},  # a forgotten stranger's crops
+        DELETE: {"stranger_memory_prefix", "stranger_crops_prefix"},  # a forgotten stranger's crops
         LIST: {"known_prefix", "stranger_crops_prefix"},
     },
     "notify": {
@@ -125,13 +126,24 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "known_photo_key",
             "known_prefix",
             "encodings_key",
-            "strangers_key",
+            "strangers_key",  # the older one-object memory, moved
+            "stranger_memory_prefix",
             "stranger_crop_key",
             "used_link_key",
             "negatives_key",  # look again judges with them
         },
-        PUT: {"known_photo_key", "encodings_key", "strangers_key", "used_link_key", "FrameKey.result_key"},
-        DELETE: {"stranger_crops_prefix", "used_link_key"},  # the named stranger's crops; a failed use's mark
+        PUT: {
+            "known_photo_key",
+            "encodings_key",
+            "stranger_memory_prefix",
+            "used_link_key",
+            "FrameKey.result_key",
+        },
+        DELETE: {
+            "stranger_memory_prefix",
+            "stranger_crops_prefix",
+            "used_link_key",
+        },  # the named stranger's crops; a failed use's mark
         LIST: {"known_prefix", "stranger_crops_prefix", "results_prefix"},
     },
     # The household's folder: frames only read (to crop faces), results relabelled ("look
@@ -148,7 +160,8 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "known_photo_key",
             "known_prefix",
             "encodings_key",
-            "strangers_key",
+            "strangers_key",  # the older one-object memory, moved
+            "stranger_memory_prefix",
             "stranger_crop_key",
             "stranger_crops_prefix",
             "household_settings_key",
@@ -160,7 +173,7 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "FrameKey.result_key",
             "known_photo_key",
             "encodings_key",
-            "strangers_key",
+            "stranger_memory_prefix",
             "stranger_crop_key",
             "household_settings_key",
             "negatives_key",
@@ -169,6 +182,7 @@ ACCESS: dict[str, dict[str, set[str]]] = {
         },
         # sessions_prefix: "sign out everywhere" and expired sessions, deleted as listed
         DELETE: {
+            "stranger_memory_prefix",
             "known_photo_key",
             "stranger_crop_key",
             "stranger_crops_prefix",
@@ -213,6 +227,7 @@ STORAGE_ACTIONS: dict[str, tuple[str, ...]] = {
     "swap": (GET, PUT),  # compare-and-swap: read, then a conditional write
     "swap_from": (GET, PUT),  # swap from a kept version: a conditional write, a read if refused
     "delete": (DELETE,),
+    "delete_many": (DELETE,),  # DeleteObjects is authorised as s3:DeleteObject on each key
     "list_keys": (LIST,),
     "list_households": (LIST,),
     "list_folders": (LIST,),

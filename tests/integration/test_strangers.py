@@ -13,7 +13,7 @@ import pytest
 
 from facewatch.alerts.mail import build_alert_email
 from facewatch.faces.gallery import GALLERY_FORMAT
-from facewatch.layout import stranger_crops_prefix, strangers_key
+from facewatch.layout import stranger_crops_prefix, stranger_memory_prefix, strangers_key
 from facewatch.recognize.naming import name_stranger
 from facewatch.recognize.stranger_store import StrangerStore
 from tests.conftest import TESTDATA, run_cli
@@ -236,7 +236,6 @@ def _sighting(n: int, at: datetime):
 def test_concurrent_invocations_lose_no_stranger_and_a_corrupt_memory_starts_afresh(storage):
     from concurrent.futures import ThreadPoolExecutor
 
-    from facewatch.layout import strangers_key
     from facewatch.recognize.decisions import MatchPolicy
 
     store = StrangerStore(storage)
@@ -261,7 +260,7 @@ def test_concurrent_invocations_lose_no_stranger_and_a_corrupt_memory_starts_afr
     assert all(storage.exists(k) for s in remembered for k in s.crop_keys)
 
     for corrupt in (b"{not json", b"null", b"[]"):
-        storage.put(strangers_key("home"), corrupt)
+        storage.put(store.index_key("home"), corrupt)
         (recall,) = record(9)
         assert recall.first_time
         assert [s.stranger_id for s in store.strangers("home", now=T0, memory=timedelta(days=30))] == [
@@ -276,7 +275,10 @@ def test_strangers_an_older_facewatch_remembered_are_encoded_again_from_their_cr
     before = store.strangers("home", now=T0, memory=memory)
     # As an older facewatch stored them: encodings of another kind (noise here, comparable
     # with nothing) and no format. One stranger's crops have been lost as well.
-    book = json.loads(storage.get(strangers_key("home")).body)
+    # ...in the one object it kept them in (moved into shards on the next change).
+    book = store.load("home")[0].to_dict()
+    for key in list(storage.list_keys(stranger_memory_prefix("home"))):
+        storage.delete(key)
     noise = np.random.default_rng(0)
     for stranger in book["strangers"]:
         for rep in stranger["representatives"]:

@@ -177,13 +177,18 @@ def check_once_each(
     return emails
 
 
-def burst(stack: object, prefix: str, households: int, total: int, figures) -> dict[str, float]:
+def burst(
+    stack: object, prefix: str, households: int, total: int, figures, prepare: object = None
+) -> dict[str, float]:
     """`total` frames uploaded by 8 threads at once; the rate from the first upload to the
     last result, latency from upload to result (mostly queueing: the burst is uploaded far
-    faster than recognize judges)."""
+    faster than recognize judges). `prepare(storage, households)` runs before the clock
+    starts."""
     storage = stack.storage()
     names = [f"{prefix}-{i:02d}" for i in range(households)]
     enroll(storage, names)
+    if prepare is not None:
+        prepare(storage, names)
     frames = Frames(storage)
     prepared = [frames.prepare(*item) for item in plan(names, total)]
     warm_up(storage, frames)
@@ -291,6 +296,78 @@ def test_burst_then_steady_on_seaweedfs(weed_stack, figures, gauges):
         f"({calm['alerts']} alerts)"
     )
     assert gauges["weed_peak_rss_mb"] < 1500
+
+
+def fill_stranger_memory(storage: object, households: list[str]) -> None:
+    """Each household's stranger memory at its cap (MAX_STRANGERS), through the memory's own
+    code as recognize places faces (its store, its policy), a day before the burst: passers-by
+    of random faces, far from the burst's stranger, each with a crop; at full scale each seen
+    in five poses, so each keeps five representatives (the 2.4 MB one-object memory of
+    issue 30), at the small scale in one."""
+    from facewatch.config import Settings
+    from facewatch.recognize.decisions import MatchPolicy
+    from facewatch.recognize.stranger_store import StrangerStore
+    from facewatch.recognize.strangers import MAX_STRANGERS, NewSighting, StrangerSighting
+
+    settings = Settings()
+    policy = MatchPolicy(threshold=settings.same_person_threshold)
+    rng = np.random.default_rng(30)
+    poses = scale(1, 5)
+    store = StrangerStore(storage)
+    for household in households:
+        at = T0 - timedelta(days=1)
+        people = [0.5 * f / np.linalg.norm(f) for f in rng.normal(size=(MAX_STRANGERS, 128))]
+        sightings = []
+        for n in range(MAX_STRANGERS * poses):
+            seen_at = at + timedelta(seconds=n)
+            key = FrameKey.new(household, "cam-0", seen_at)
+            step = rng.normal(size=128)
+            encoding = people[n % MAX_STRANGERS] + (
+                0.3 * step / np.linalg.norm(step) if n >= MAX_STRANGERS else 0
+            )
+            sightings.append(
+                NewSighting(
+                    household,
+                    StrangerSighting(key.verdict_id(0), str(key), "cam-0", seen_at, (100, 100, 120, 120)),
+                    encoding,
+                    visit_id=None,
+                    face_px=120,
+                    sharpness=100.0,
+                )
+            )
+        recalls = store.record(
+            household,
+            sightings,
+            now=at + timedelta(seconds=MAX_STRANGERS * poses),
+            policy=policy,
+            memory=timedelta(days=settings.stranger_memory_days),
+            crop=lambda _: cv2.imencode(".jpg", np.zeros((60, 60, 3), np.uint8))[1].tobytes(),
+            same_visit_limit=settings.match_threshold,
+        )
+        assert sum(r.first_time for r in recalls) == MAX_STRANGERS
+        representatives = sum(len(s.representatives) for s in store.load(household)[0].strangers)
+        assert representatives >= MAX_STRANGERS * poses * 0.9, representatives
+
+
+def test_a_full_stranger_memory_keeps_the_pace_of_an_empty_one_on_seaweedfs(weed_stack, figures, gauges):
+    """The same burst for one household (half its frames a stranger's, seen again and again),
+    once with an empty stranger memory and once with one at the cap: a street camera's
+    memory is full within hours and stays full."""
+    total = scale(24, 160)
+    empty = burst(weed_stack, "memory-empty", 1, total, figures)
+    full = burst(weed_stack, "memory-full", 1, total, figures, prepare=fill_stranger_memory)
+    figures["memory_load_frames"] += 2 * total
+    gauges["empty_memory_frames_per_s"] = empty["frames_per_s"]
+    gauges["full_memory_frames_per_s"] = full["frames_per_s"]
+    gauges["full_memory_vs_empty"] = round(full["frames_per_s"] / empty["frames_per_s"], 2)
+    gauges["empty_memory_p95_s"] = empty["p95_s"]
+    gauges["full_memory_p95_s"] = full["p95_s"]
+    print(
+        f"\nstranger memory (seaweedfs, one household, {total} frames): empty {empty['frames_per_s']} "
+        f"frames/s (p95 {empty['p95_s']} s), full {full['frames_per_s']} frames/s (p95 {full['p95_s']} s), "
+        f"full/empty {gauges['full_memory_vs_empty']}"
+    )
+    assert gauges["full_memory_vs_empty"] > 0
 
 
 @pytest.mark.skipif(

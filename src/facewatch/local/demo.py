@@ -17,7 +17,14 @@ from facewatch.edge.pipeline import AgentSummary, EdgeOptions
 from facewatch.edge.spool import SpoolOptions
 from facewatch.exceptions import BadInput
 from facewatch.household.settings import HouseholdSettings, redacted_url, save_household_settings
-from facewatch.layout import IMAGE_SUFFIXES, check_person, household_prefix, results_prefix, strangers_key
+from facewatch.layout import (
+    IMAGE_SUFFIXES,
+    check_person,
+    household_prefix,
+    results_prefix,
+    stranger_memory_prefix,
+    strangers_key,
+)
 from facewatch.local.processes import LOCAL_CREDENTIALS
 from facewatch.local.stack import LocalStack
 from facewatch.recognize.known import enroll
@@ -76,7 +83,9 @@ def restore_strangers(storage: Storage, household: str, state_dir: Path) -> int:
     count = 0
     for path in sorted(p for p in state_dir.rglob("*") if p.is_file()):
         key = f"{household_prefix(household)}{path.relative_to(state_dir).as_posix()}"
-        if key == strangers_key(household) or key.startswith(f"{household_prefix(household)}strangers/"):
+        if key == strangers_key(household) or key.startswith(
+            (f"{household_prefix(household)}strangers/", stranger_memory_prefix(household))
+        ):
             storage.put(key, path.read_bytes())
             count += 1
     return count
@@ -85,7 +94,11 @@ def restore_strangers(storage: Storage, household: str, state_dir: Path) -> int:
 def save_strangers(storage: Storage, household: str, state_dir: Path) -> None:
     """Keep the household's remembered strangers for the next demo run (the stack is gone then)."""
     prefix = household_prefix(household)
-    keys = [strangers_key(household), *storage.list_keys(f"{prefix}strangers/")]
+    keys = [
+        strangers_key(household),
+        *storage.list_keys(stranger_memory_prefix(household)),
+        *storage.list_keys(f"{prefix}strangers/"),
+    ]
     for key in keys:
         if storage.exists(key):
             path = state_dir / key.removeprefix(prefix)

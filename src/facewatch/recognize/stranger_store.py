@@ -1,25 +1,56 @@
-"""A household's remembered strangers in the bucket: one JSON object changed only by
-compare-and-swap on its ETag (as visit_store.py), with their face crops beside it. Naming
-one is naming.py's; the commands are cli/strangers.py's. Corrections by hand (forget,
-merge, split) apply strangers.py's pure rules in one swap each, and move the crops."""
+"""A household's remembered strangers in the bucket, in shards under one index, changed only
+by compare-and-swap on the index's ETag, with their face crops beside them. Naming one is
+naming.py's; the commands are cli/strangers.py's. Corrections by hand (forget, merge,
+split) apply strangers.py's pure rules in one change each, and move the crops.
+
+Layout (layout.stranger_memory_prefix): `index.json` names the current version of each
+shard, `{"format": 2, "shards": {"07": "<key of shard 07>", ...}}`; each shard version is
+an object of its own, `<NN>-<random>.json`, written once and never changed, holding the
+strangers whose id falls in that shard (strangers.shard_of), as the one-object book held
+them all. A change reads the index (small: one line a shard), reads only the shard
+versions it does not already keep, writes a new version of each shard it changes, then
+swaps the index (If-Match on the ETag it read): that swap is the change's one commit point,
+so two writers cannot both win, and a loser's shard versions are named by nobody (it
+deletes them, and decides again on what won). Versions an index no longer names are deleted
+after the swap that replaced them; a reader that finds one gone read an index since
+replaced, and reads the index again. A stranger frame that changes one stranger writes one
+shard (a thirty-second of the memory at most, about 13 strangers at the cap) and the index.
+
+A household whose memory is still the one object an older facewatch wrote
+(layout.strangers_key) is read from it on the first change and moved: all its shards are
+written and the index created (If-None-Match: the first writer wins, and the others decide
+again on the index it made). The old object is left as it was and never read again."""
 
 from __future__ import annotations
 
 import json
 import logging
+import random
+import threading
+import time
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from facewatch.exceptions import BadImage, BadInput, ObjectMissing
+from facewatch.exceptions import BadImage, BadInput, ObjectMissing, StorageError, WriteConflict
 from facewatch.faces.gallery import GALLERY_FORMAT
 from facewatch.frames import Box
 from facewatch.household.rules import stranger_suppressed
 from facewatch.images import decode_bgr, to_rgb
-from facewatch.layout import FrameKey, check_id, stranger_crop_key, stranger_crops_prefix, strangers_key
+from facewatch.layout import (
+    FrameKey,
+    check_id,
+    stranger_crop_key,
+    stranger_crops_prefix,
+    stranger_memory_prefix,
+    strangers_key,
+)
 from facewatch.recognize.decisions import MatchPolicy
 from facewatch.recognize.strangers import (
     CropMove,
@@ -37,26 +68,315 @@ from facewatch.recognize.strangers import (
     split_stranger_id,
 )
 from facewatch.records import HeldBack
-from facewatch.store.json_state import BookStore
 from facewatch.store.storage import Storage, StoredObject, encode_json
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 CROP_MAX_PIXELS = 4_000_000
 """Crops are facewatch's own small JPEGs; anything larger under their keys is not one."""
+INDEX_FORMAT = 2
+READERS = 8
+"""Shard versions read at once (a cold process reads every shard)."""
+RETIRE_BATCH = 32
+"""Replaced shard versions are listed in the index and deleted in one request once there
+are this many, so a frame makes two writes (its shard, the index), not three."""
+GUESS_PAUSE = 8
+"""Changes that read the index first after a try on the kept memory was refused (as
+json_state.GUESS_PAUSE: with writers taking turns, a wasted shard write is then rare)."""
 
 
-class StrangerStore(BookStore[StrangerBook]):
+@dataclass(frozen=True)
+class Memory:
+    """A household's memory as read: the index's ETag (None: no index yet), the version of
+    each shard it names, and each shard's strangers and body size. `moving`: read from the
+    one object an older facewatch wrote, every shard still to be written."""
+
+    etag: str | None
+    versions: Mapping[str, str]
+    shards: Mapping[str, list[Stranger]]
+    sizes: Mapping[str, int]
+    retired: tuple[str, ...] = ()
+    """Shard versions no longer named, deleted together once there are RETIRE_BATCH."""
+    moving: bool = False
+
+    @property
+    def book(self) -> StrangerBook:
+        return StrangerBook.from_shards(dict(self.shards))
+
+    @property
+    def size(self) -> int:
+        return sum(self.sizes.values())
+
+
+EMPTY = Memory(None, {}, {}, {})
+
+
+def _same(before: list[Stranger], after: list[Stranger]) -> bool:
+    """Whether a shard is unchanged: the same stranger objects (a change builds a new one for
+    each stranger it alters and passes the others through), so no stranger is compared
+    field by field."""
+    return len(before) == len(after) and all(a is b for a, b in zip(before, after, strict=True))
+
+
+def _as_kept(stranger: Stranger, known: Mapping[str, Stranger]) -> Stranger:
+    """A stranger read again, as the object kept when nothing of them changed, else with the
+    kept representatives when those did not: the strangers' gallery is kept by the identity
+    of their representatives (strangers.strangers_gallery), and another writer's sighting
+    of one stranger must not make this process build the whole gallery again."""
+    kept = known.get(stranger.stranger_id)
+    if kept is None:
+        return stranger
+    if kept == stranger:
+        return kept
+    if kept.representatives == stranger.representatives:
+        return replace(stranger, representatives=kept.representatives)
+    return stranger
+
+
+def random_pause(attempt: int) -> float:
+    """After a lost race, as Storage.swap waits: short, random, growing with the attempts."""
+    return random.uniform(0.01, 0.05) * (attempt + 1)
+
+
+class StrangerStore:
     what = "stranger memory"  # unreadable: start afresh (strangers are "first seen" again)
 
-    def key(self, household: str) -> str:
-        return strangers_key(household)
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        attempts: int = 25,
+        pause: Callable[[float], None] = time.sleep,
+        keep_bytes: int = 0,
+    ) -> None:
+        self.storage = storage
+        self.attempts = attempts
+        self.pause = pause
+        self.keep_bytes = keep_bytes
+        """Keep each household's memory as last read or written, up to this many bytes of
+        shards (least recently used dropped first), so a change reads only the index and the
+        shards others changed since; 0 keeps none."""
+        self._kept: OrderedDict[str, Memory] = OrderedDict()
+        self._reads_left: dict[str, int] = {}
+        """Per household refused lately: how many changes still read before trying the kept memory."""
+        self._kept_lock = threading.Lock()
 
-    def empty(self) -> StrangerBook:
-        return StrangerBook()
+    # --- reading ----------------------------------------------------------------------
+    def load(self, household: str) -> tuple[StrangerBook, str | None]:
+        """The stored memory (empty if there is none) and its index's ETag."""
+        memory = self._read(household, self._kept_memory(household))
+        self._keep(household, memory)
+        return memory.book, memory.etag
 
-    def decode(self, data: dict[str, Any]) -> StrangerBook:
-        return StrangerBook.from_dict(data)
+    def index_key(self, household: str) -> str:
+        return f"{stranger_memory_prefix(household)}index.json"
+
+    def _read(self, household: str, kept: Memory | None) -> Memory:
+        """The memory as stored now: the index, and each shard it names (from `kept` when
+        it names the same version)."""
+        for _ in range(self.attempts):
+            try:
+                index = self.storage.get(self.index_key(household))
+            except ObjectMissing:
+                return self._read_moving(household)
+            if kept is not None and kept.etag == index.etag and not kept.moving:
+                return kept
+            try:
+                data = json.loads(index.body)
+                versions = {str(k): str(v) for k, v in data["shards"].items()}
+                retired = tuple(str(k) for k in data.get("retired", ()))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                log.error(
+                    "household %s: %s index unreadable (%s); starting afresh", household, self.what, exc
+                )
+                return Memory(index.etag, {}, {}, {})
+            reuse = kept if kept is not None and not kept.moving else EMPTY
+            shards = {sh: reuse.shards[sh] for sh, v in versions.items() if reuse.versions.get(sh) == v}
+            sizes = {sh: reuse.sizes[sh] for sh in shards}
+            wanted = [(sh, v) for sh, v in versions.items() if sh not in shards]
+            known = {s.stranger_id: s for sh in reuse.shards.values() for s in sh} if wanted else {}
+            try:
+                for sh, strangers, size in self._read_shards(household, wanted):
+                    shards[sh], sizes[sh] = [_as_kept(s, known) for s in strangers], size
+            except ObjectMissing:
+                continue  # replaced since the index was read: read the index again
+            return Memory(index.etag, versions, shards, sizes, retired)
+        raise StorageError(
+            f"household {household}: {self.what} changed by others {self.attempts} times in a row"
+        )
+
+    def _read_shards(
+        self, household: str, wanted: list[tuple[str, str]]
+    ) -> list[tuple[str, list[Stranger], int]]:
+        def read(item: tuple[str, str]) -> tuple[str, list[Stranger], int]:
+            shard, key = item
+            body = self.storage.get(key).body
+            try:
+                return shard, StrangerBook.from_dict(json.loads(body)).strangers, len(body)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                log.error(
+                    "household %s: %s shard %s unreadable (%s); its strangers are forgotten",
+                    household,
+                    self.what,
+                    key,
+                    exc,
+                )
+                return shard, [], 0
+
+        if len(wanted) <= 1:
+            return [read(item) for item in wanted]
+        with ThreadPoolExecutor(min(READERS, len(wanted))) as pool:
+            return list(pool.map(read, wanted))
+
+    def _read_moving(self, household: str) -> Memory:
+        """The memory an older facewatch kept as one object, to be moved into shards."""
+        try:
+            obj = self.storage.get(strangers_key(household))
+        except ObjectMissing:
+            return EMPTY
+        try:
+            book = StrangerBook.from_dict(json.loads(obj.body))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.error("household %s: %s unreadable (%s); starting a new one", household, self.what, exc)
+            return EMPTY
+        shards = book.shards()
+        return Memory(None, {}, shards, {sh: 0 for sh in shards}, moving=True)
+
+    # --- changing ---------------------------------------------------------------------
+    def change(
+        self, household: str, change: Callable[[StrangerBook], tuple[StrangerBook, T]]
+    ) -> tuple[StrangerBook, StrangerBook, T]:
+        """Apply `change` to the stored memory, atomically (redone on a conflict with another
+        writer); returns (memory before, memory after, what `change` returned). `change` may
+        be called more than once, each time on a book of its own.
+
+        The first try is on the memory kept from this process's last change, without reading
+        the index: the index write's If-Match on the kept ETag proves it is still the stored
+        version. Nothing is decided on a kept memory that is not written (no change, or an
+        exception from `change`): that is decided again on the memory read."""
+        kept = self._kept_memory(household)
+        guess = kept if kept is not None and self._may_guess(household) else None
+        for attempt in range(self.attempts + (guess is not None)):
+            guessed, memory = guess is not None, guess
+            guess = None
+            if memory is None:
+                # The newest kept (another thread of this process may have written since).
+                memory = self._read(household, self._kept_memory(household) or kept)
+            kept = memory
+            before = memory.book
+            try:
+                after, result = change(StrangerBook(list(before.strangers)))
+            except Exception:
+                if guessed:
+                    continue
+                raise
+            shards = after.shards()
+            changed = sorted(
+                sh
+                for sh in {*memory.shards, *shards}
+                if memory.moving or not _same(memory.shards.get(sh, []), shards.get(sh, []))
+            )
+            if not changed:
+                if guessed:
+                    continue
+                self._keep(household, memory)
+                return before, after, result
+            committed = self._commit(household, memory, shards, changed)
+            if committed is None:
+                if guessed:
+                    self._refused(household)
+                else:
+                    self.pause(random_pause(attempt))
+                continue
+            self._keep(household, committed)
+            return before, committed.book, result
+        raise StorageError(
+            f"household {household}: {self.what} changed by others {self.attempts} times in a row"
+        )
+
+    def _commit(
+        self, household: str, memory: Memory, shards: dict[str, list[Stranger]], changed: list[str]
+    ) -> Memory | None:
+        """Write the changed shards' new versions, then swap the index to name them; the
+        memory now stored, or None when another writer swapped the index first (this
+        change's versions are deleted: nobody names them)."""
+        written: dict[str, tuple[str, int]] = {}
+        replaced = tuple(v for sh, v in memory.versions.items() if sh in changed)
+        retired = (*memory.retired, *replaced)
+        due = retired if len(retired) >= RETIRE_BATCH else ()
+        try:
+            for sh in changed:
+                if shards.get(sh):
+                    written[sh] = self._write_shard(household, sh, shards[sh])
+            versions = {sh: v for sh, v in memory.versions.items() if sh not in changed}
+            versions.update({sh: key for sh, (key, _) in written.items()})
+            index = {
+                "format": INDEX_FORMAT,
+                "shards": dict(sorted(versions.items())),
+                "retired": [] if due else list(retired),
+            }
+            etag = self.storage.put(
+                self.index_key(household),
+                encode_json(index, compact=True),
+                content_type="application/json",
+                if_none_match=memory.etag is None,
+                if_match=memory.etag,
+            )
+        except (WriteConflict, ObjectMissing) as exc:
+            if isinstance(exc, ObjectMissing) and memory.etag is None:
+                raise  # not a lost race: the bucket itself is missing
+            self._delete([key for key, _ in written.values()])
+            return None
+        self._delete(list(due))
+        sizes = {sh: size for sh, size in memory.sizes.items() if sh not in changed}
+        sizes.update({sh: size for sh, (_, size) in written.items()})
+        return Memory(etag, versions, {sh: shards[sh] for sh in versions}, sizes, () if due else retired)
+
+    def _write_shard(self, household: str, shard: str, strangers: list[Stranger]) -> tuple[str, int]:
+        key = f"{stranger_memory_prefix(household)}{shard}-{uuid.uuid4().hex[:16]}.json"
+        body = encode_json(StrangerBook(strangers).to_dict(), compact=True)
+        self.storage.put(key, body, content_type="application/json", if_none_match=True)
+        return key, len(body)
+
+    def _delete(self, keys: list[str]) -> None:
+        """Shard versions nobody names any more; one left behind (an error here, a crash)
+        costs only its bytes."""
+        try:
+            self.storage.delete_many(keys)
+        except StorageError as exc:
+            log.warning("%d shard versions not deleted: %s", len(keys), exc)
+
+    # --- the memories kept (under the lock: a function serves requests in threads) -------
+    def _may_guess(self, household: str) -> bool:
+        with self._kept_lock:
+            left = self._reads_left.get(household, 0)
+            if left > 0:
+                self._reads_left[household] = left - 1
+                return False
+            self._reads_left.pop(household, None)
+            return True
+
+    def _refused(self, household: str) -> None:
+        with self._kept_lock:
+            self._reads_left[household] = GUESS_PAUSE
+
+    def _kept_memory(self, household: str) -> Memory | None:
+        with self._kept_lock:
+            memory = self._kept.get(household)
+            if memory is not None:
+                self._kept.move_to_end(household)
+            return memory
+
+    def _keep(self, household: str, memory: Memory) -> None:
+        if memory.moving or memory.size > self.keep_bytes or self.keep_bytes <= 0:
+            return
+        with self._kept_lock:
+            self._kept[household] = memory
+            self._kept.move_to_end(household)
+            while sum(m.size for m in self._kept.values()) > self.keep_bytes:
+                self._kept.popitem(last=False)
 
     def record(
         self,

@@ -19,7 +19,10 @@ it; stranger_store.py does the moving."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,14 +32,17 @@ import numpy as np
 from facewatch.exceptions import BadInput
 from facewatch.faces.gallery import GALLERY_FORMAT, Gallery
 from facewatch.layout import stranger_crop_key, stranger_crops_prefix
-from facewatch.recognize.decisions import MatchPolicy, judge_face
+from facewatch.recognize.decisions import GalleryModel, MatchPolicy, build_model, judge_face
 
 MAX_REPRESENTATIVES = 5
 MAX_STRANGERS = 400
-"""The memory is one object rewritten on every stranger frame (compare-and-swap is the only
-coordination), about 6 KB a stranger: a street-facing door meeting 30 new faces a day
-would otherwise carry a month of them (tens of MB) through every frame. Past this many,
-the least recently seen are forgotten first."""
+"""Past this many, the least recently seen are forgotten first: every stranger face is
+judged against all of them (a gallery of up to 2,000 rows), and a street-facing door meeting
+30 new faces a day would otherwise keep a month of them. Storage no longer bounds it (a
+frame writes one shard, stranger_store.py), matching does."""
+SHARDS = 32
+"""The memory is stored in this many shards (by stranger id), so a frame rewrites the few
+strangers of one shard, not all of them: at the cap, about 13 strangers a shard."""
 MAX_RECENT = 20
 MAX_VISIT_IDS = 20
 NEW_POSE = 0.25
@@ -207,15 +213,65 @@ def new_stranger_id(verdict_id: str) -> str:
     return f"stranger-{hashlib.sha256(verdict_id.encode()).hexdigest()[:10]}"
 
 
+_GALLERIES_KEPT = 16
+_galleries: OrderedDict[tuple[tuple[str, int], ...], tuple[list[tuple[Representative, ...]], Gallery]] = (
+    OrderedDict()
+)
+_galleries_lock = threading.Lock()
+
+
 def strangers_gallery(strangers: list[Stranger]) -> Gallery:
-    """The strangers as a Gallery (one row per representative), for decisions.judge_face."""
+    """The strangers as a Gallery (one row per representative), for decisions.judge_face.
+
+    Kept for the next frame: most stranger frames add no representative, and building the
+    gallery (2,000 rows of floats) and its decision model (pairwise distances) would
+    otherwise cost more than the rest of placing the face. Keyed by the identity of each
+    stranger's representatives (a tuple never changed once made; the entry holds them, so
+    no id is reused while it is kept)."""
+    key = tuple((s.stranger_id, id(s.representatives)) for s in strangers)
+    with _galleries_lock:
+        kept = _galleries.get(key)
+        if kept is not None:
+            _galleries.move_to_end(key)
+            return kept[1]
     rows = [(s.stranger_id, r) for s in strangers for r in s.representatives]
-    return Gallery(
+    gallery = Gallery(
         names=[sid for sid, _ in rows],
         encodings=np.array([r.encoding for _, r in rows], dtype=np.float32).reshape(-1, 128),
         photo_keys=[r.crop_key for _, r in rows],
         photo_etags=["" for _ in rows],
     )
+    gallery.derived["decision_model"] = _stranger_model(gallery)
+    with _galleries_lock:
+        _galleries[key] = ([s.representatives for s in strangers], gallery)
+        while len(_galleries) > _GALLERIES_KEPT:
+            _galleries.popitem(last=False)
+    return gallery
+
+
+ESTIMATE_ROWS = 400
+"""Rows of a stranger gallery its impostor distances are estimated from (evenly spaced):
+a new stranger changes the gallery, and the pairwise distances of all 2,000 rows of a full
+memory would cost more than placing the face. 400 rows give ~80,000 pairs, plenty for a
+mean and a spread; the same rows in every process, so every instance decides alike."""
+
+
+def _stranger_model(gallery: Gallery) -> GalleryModel:
+    if len(gallery) <= ESTIMATE_ROWS:
+        return build_model(gallery)
+    keep = np.linspace(0, len(gallery) - 1, ESTIMATE_ROWS).astype(np.intp)
+    sample = build_model(
+        Gallery(
+            names=[gallery.names[i] for i in keep],
+            encodings=gallery.encodings[keep],
+            photo_keys=[gallery.photo_keys[i] for i in keep],
+            photo_etags=["" for _ in keep],
+        )
+    )
+    people = tuple(gallery.people)
+    index = {name: i for i, name in enumerate(people)}
+    rows_of = np.array([index[n] for n in gallery.names], dtype=np.intp)
+    return GalleryModel(people, rows_of, sample.impostor_mean, sample.impostor_sd, sample.measured)
 
 
 def match_stranger(new: NewSighting, strangers: list[Stranger], policy: MatchPolicy) -> Stranger | None:
@@ -517,14 +573,45 @@ def split_stranger(
     return left, alone, move
 
 
+@functools.lru_cache(maxsize=65_536)  # asked for every stranger on every change
+def shard_of(stranger_id: str) -> str:
+    """The shard a stranger is stored in: fixed by their id, the same in every process."""
+    return f"{int(hashlib.sha256(stranger_id.encode()).hexdigest()[:8], 16) % SHARDS:02d}"
+
+
 @dataclass
 class StrangerBook:
-    """A household's strangers, as stored (one object, replaced with a conditional write)."""
+    """A household's strangers (stored in shards, stranger_store.py; `to_dict` is the one
+    object an older facewatch stored, and each shard's body)."""
 
     strangers: list[Stranger] = field(default_factory=list)
 
     def get(self, stranger_id: str) -> Stranger | None:
         return next((s for s in self.strangers if s.stranger_id == stranger_id), None)
+
+    def shards(self) -> dict[str, list[Stranger]]:
+        """The strangers by shard, each shard's by id: the order a stored book is read in."""
+        out: dict[str, list[Stranger]] = {}
+        for stranger in sorted(self.strangers, key=lambda s: s.stranger_id):
+            out.setdefault(shard_of(stranger.stranger_id), []).append(stranger)
+        return dict(sorted(out.items()))
+
+    @classmethod
+    def from_shards(cls, shards: dict[str, list[Stranger]]) -> StrangerBook:
+        return cls([s for _, strangers in sorted(shards.items()) for s in strangers])
+
+    def representative_encodings(self) -> tuple[list[str], np.ndarray]:
+        """Every stranger's representative encodings, one row each (N x 128, float32), and
+        the stranger each row is of: what a stranger is recognised by, for any code that
+        compares faces with the remembered strangers. Only today's encodings (an older
+        facewatch's are not comparable until recognize encodes their crops again)."""
+        rows = [
+            (s.stranger_id, r.encoding)
+            for s in self.strangers
+            for r in s.representatives
+            if r.format == GALLERY_FORMAT
+        ]
+        return [sid for sid, _ in rows], np.array([e for _, e in rows], dtype=np.float32).reshape(-1, 128)
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": 1, "strangers": [s.to_dict() for s in self.strangers]}

@@ -270,6 +270,26 @@ class Storage:
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(exc, key) from exc
 
+    def delete_many(self, keys: list[str]) -> None:
+        """Delete up to 1,000 objects in one request (S3 DeleteObjects); a missing one is no
+        error, as with `delete`."""
+        if not keys:
+            return
+        try:
+            out = self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, keys[0]) from exc
+        failed = out.get("Errors") or []
+        if failed:
+            first = failed[0]
+            code, message = first.get("Code", "error"), first.get("Message", "")
+            raise StorageError(
+                f"s3://{self.bucket}/{first.get('Key')}: {code}: {message} "
+                f"({len(failed)} of {len(keys)} not deleted)"
+            )
+
     def list_keys(self, prefix: str) -> Iterator[str]:
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)

@@ -161,3 +161,22 @@ def test_an_edge_track_that_jumps_to_another_person_does_not_merge_two_strangers
     jumped = memory.see(kit, T0 + timedelta(seconds=3), visit="visit-a")  # same visit: the track jumped
     assert jumped.stranger.stranger_id != first.stranger.stranger_id
     assert len(memory.strangers) == 2
+
+
+def test_the_book_in_shards_holds_every_stranger_once_and_lists_every_representative():
+    memory = Memory()
+    for seed in range(40):
+        memory.see(person(seed), T0 + timedelta(minutes=seed))
+    book = StrangerBook(memory.strangers)
+    shards = book.shards()
+    assert sorted(s.stranger_id for part in shards.values() for s in part) == sorted(
+        s.stranger_id for s in book.strangers
+    )
+    assert len(shards) > 1 and all(len(part) < 40 for part in shards.values())
+    again = StrangerBook.from_shards(shards)
+    assert sorted(again.strangers, key=lambda s: s.stranger_id) == sorted(
+        book.strangers, key=lambda s: s.stranger_id
+    )
+    ids, rows = again.representative_encodings()
+    assert rows.shape == (sum(len(s.representatives) for s in book.strangers), 128)
+    assert set(ids) == {s.stranger_id for s in book.strangers}
