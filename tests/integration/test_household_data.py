@@ -28,6 +28,7 @@ from facewatch.household.settings import (
 from facewatch.layout import frames_prefix, household_prefix, known_photo_key, results_prefix
 from facewatch.local.seaweed import SeaweedServer, find_weed
 from facewatch.recognize.naming import name_face
+from facewatch.recognize.stranger_store import remembered_strangers
 from facewatch.records import FrameResult
 from facewatch.store.storage import Storage
 from facewatch.tenant.erase import erase_household, left_under
@@ -89,7 +90,7 @@ def test_retention_removes_old_frames_but_keeps_a_named_face_and_the_household_s
 
     # The clock 40 days on: a visit long over, the strangers past the memory.
     later = datetime.now(UTC) + timedelta(days=40)
-    swept = sweep_household(storage, "home", later)
+    swept = sweep_household(storage, "home", later, strangers=remembered_strangers(storage))
 
     assert set(storage.list_keys(frames_prefix("home"))) == {named_result.frame_key}
     assert len(list(storage.list_keys(results_prefix("home")))) == 1
@@ -106,7 +107,9 @@ def test_a_household_within_its_retention_loses_nothing(weed):
     storage = bucket(weed)
     save_household_settings(storage, "home", HouseholdSettings(retention_days=60))
     first = walk_by(storage, Collected(), [Walker(STRANGER.photo, 0, frames=2)], datetime.now(UTC))
-    swept = sweep_household(storage, "home", datetime.now(UTC) + timedelta(days=40))
+    swept = sweep_household(
+        storage, "home", datetime.now(UTC) + timedelta(days=40), strangers=remembered_strangers(storage)
+    )
     assert swept.deleted == 0
     assert len(list(storage.list_keys(frames_prefix("home")))) == len(first)
 

@@ -98,6 +98,7 @@ def erase_command(household: str, confirmed: str | None, keep_mqtt: bool) -> Non
 def retention_command(households: tuple[str, ...], now: str | None) -> None:
     """Delete frames and verdicts past each household's retention_days."""
     from facewatch.household.retention import describe, sweep_household
+    from facewatch.recognize.stranger_store import remembered_strangers
     from facewatch.store.storage import Storage
 
     try:
@@ -109,7 +110,8 @@ def retention_command(households: tuple[str, ...], now: str | None) -> None:
         storage = Storage.from_settings(settings)
         chosen = [check_id(h, "household") for h in households] or storage.list_households()
         memory = timedelta(days=settings.stranger_memory_days)
-        swept = [sweep_household(storage, h, at, stranger_memory=memory) for h in chosen]
+        strangers = remembered_strangers(storage)
+        swept = [sweep_household(storage, h, at, strangers=strangers, stranger_memory=memory) for h in chosen]
     except FacewatchError as exc:
         fail(exc)
     click.echo(describe(swept))

@@ -13,15 +13,16 @@ What stays whatever its age, because something still needs it:
 Known photos, strangers' crops and the state books are not frames: never touched here.
 
 The decisions are plain functions on plain data; `sweep_household` is the edge that lists,
-reads and deletes. The state books are read as JSON, not through their stores, so this
-module keeps working whatever the stores add to them."""
+reads and deletes. The visits book is read as JSON; the stranger memory (sharded, kept by
+recognize's StrangerStore) is read by the caller's `strangers`, since a household's rules
+load nothing of recognize."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,7 +34,6 @@ from facewatch.layout import (
     known_prefix,
     negatives_key,
     results_prefix,
-    strangers_key,
     visits_key,
 )
 from facewatch.store.storage import Storage
@@ -175,10 +175,16 @@ def _negative_verdict_ids(storage: Storage, household: str) -> list[str]:
     return list(Gallery.from_bytes(body).photo_keys)
 
 
-def household_marks(storage: Storage, household: str, now: datetime, stranger_memory: timedelta) -> Marks:
+ReadStrangers = Callable[[str], Mapping[str, Any]]
+"""A household's remembered strangers as their book's JSON (`{"strangers": [...]}`)."""
+
+
+def household_marks(
+    storage: Storage, household: str, now: datetime, stranger_memory: timedelta, strangers: ReadStrangers
+) -> Marks:
     return marks_from(
         _json(storage, visits_key(household)),
-        _json(storage, strangers_key(household)),
+        strangers(household),
         _negative_verdict_ids(storage, household),
         storage.list_keys(known_prefix(household)),
         now=now,
@@ -201,13 +207,14 @@ def sweep_household(
     household: str,
     now: datetime,
     *,
+    strangers: ReadStrangers,
     days: int | None = None,
     stranger_memory: timedelta = timedelta(days=30),
 ) -> Swept:
     """Delete the household's frames and results past its retention (see the module);
     `stranger_memory`: the deployment's FACEWATCH_STRANGER_MEMORY_DAYS."""
     days = retention_days(storage, household) if days is None else days
-    marks = household_marks(storage, household, now, stranger_memory)
+    marks = household_marks(storage, household, now, stranger_memory, strangers)
     oldest = oldest_kept_day(now, days)
     frames = list(storage.list_keys(frames_prefix(household)))
     doomed = expired_objects(frames, storage.list_keys(results_prefix(household)), marks, oldest)

@@ -705,3 +705,10 @@ def set_face_fields(
 
         DayIndexStore(storage).record(result_key.split("/")[1], written)
     return done
+
+
+def remembered_strangers(storage: Storage) -> Callable[[str], dict[str, Any]]:
+    """A household's remembered strangers as their book's JSON, for readers outside
+    recognize (retention keeps their recent sightings' frames)."""
+    store = StrangerStore(storage)
+    return lambda household: store.load(household)[0].to_dict()

@@ -129,13 +129,15 @@ class Sweeper:
         """Frames and results past each household's retention, deleted; how many."""
         from facewatch.config import get_settings
         from facewatch.household.retention import sweep_household
+        from facewatch.recognize.stranger_store import remembered_strangers
 
+        strangers = remembered_strangers(self.storage)
         memory = timedelta(days=get_settings().stranger_memory_days)  # the functions' own
         deleted = 0
         for household in self.households:
             try:
                 deleted += sweep_household(
-                    self.storage, household, self.clock(), stranger_memory=memory
+                    self.storage, household, self.clock(), strangers=strangers, stranger_memory=memory
                 ).deleted
             except FacewatchError as exc:  # that household next time; the others now
                 log.warning("retention: household %s: %s", household, exc)
