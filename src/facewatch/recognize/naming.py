@@ -88,16 +88,17 @@ class FaceNaming:
         return self.stranger.visits if self.stranger else 1
 
 
-def _crop_of(storage: Storage, frame_key: str, box: Box, max_pixels: int) -> bytes:
+def _crop_and_scale(storage: Storage, frame_key: str, box: Box, max_pixels: int) -> tuple[bytes, float]:
     """The face with a generous margin (the detector that enrolls it needs the context), at
-    the quality feedback's link uses."""
-    from facewatch.faces.crops import crop_face
+    the quality feedback's link uses; and how much that enlarged it (faces.crops.crop_scale)."""
+    from facewatch.faces.crops import crop_face, crop_scale
 
     try:
         frame = storage.get(frame_key).body
     except ObjectMissing as exc:
         raise BadInput(f"the frame {frame_key} is gone: nothing to learn that face from") from exc
-    return crop_face(decode_bgr(frame, max_pixels), box, quality=95)
+    image = decode_bgr(frame, max_pixels)
+    return crop_face(image, box, quality=95), crop_scale(image, box)
 
 
 def stranger_of_face(storage: Storage, household: str, frame_key: str, box: Box) -> str | None:
@@ -143,7 +144,7 @@ def name_seen_face(
     key = FrameKey.parse(frame_key)
     if key.household != household:
         raise BadInput(f"{frame_key} is not a frame of household {household}")
-    crop = _crop_of(storage, frame_key, box, max_pixels)
+    crop, upscaled = _crop_and_scale(storage, frame_key, box, max_pixels)
     filename = safe_photo_name(photo_name or f"face-{key.name}-{box.x}-{box.y}.jpg", "JPEG")
     stranger_id = stranger_of_face(storage, household, frame_key, box)
     if stranger_id is not None:
@@ -162,7 +163,8 @@ def name_seen_face(
     except StorageError:  # not built yet, or unreadable: nothing to be a copy of
         own = None
     # Refused (no face in it, too small, blurred): nothing written.
-    checked = check_upload(filename, crop, max_pixels, len(crop), limits or GateLimits(), own)
+    limits = limits or GateLimits()
+    checked = check_upload(filename, crop, max_pixels, len(crop), limits, own, upscaled=upscaled)
     gallery = enroll(storage, household, name, [(filename, crop)], max_pixels)
     learned = int(known_photo_key(household, name, filename) in gallery.photo_keys)
     return FaceNaming(name, frame_key, box, None, 1, learned, checked.warnings)

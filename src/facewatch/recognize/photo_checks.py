@@ -7,7 +7,7 @@ encoding) and judged by photo_gates' pure rules. Apart from people.py so that na
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -18,6 +18,7 @@ from facewatch.faces.encodings import encode_faces
 from facewatch.faces.gallery import Gallery
 from facewatch.faces.pose import landmarks, yaw_degrees
 from facewatch.faces.quality import sharpness
+from facewatch.frames import Box
 from facewatch.images import decode_bgr, probe, to_rgb
 from facewatch.layout import IMAGE_SUFFIXES
 from facewatch.recognize.photo_gates import (
@@ -121,11 +122,15 @@ def check_upload(
     max_bytes: int,
     limits: GateLimits,
     own: np.ndarray | None = None,
+    *,
+    upscaled: float = 1.0,
 ) -> CheckedPhoto:
     """Refuse a photo recognize could not learn from, as detect refuses a frame: over
     `max_bytes`, not a JPEG/PNG, over the pixel limit (a decompression bomb is refused
     from its header), cut short (BadImage); or one photo_gates refuses: no face, several,
-    too small or blurred (PhotoRefused). Accepted, it says what to warn about."""
+    too small or blurred (PhotoRefused). Accepted, it says what to warn about. `upscaled`:
+    how much the photo was enlarged from what a camera saw (a face crop, faces.crops): the
+    faces are judged at the camera's size."""
     if len(data) > max_bytes:
         raise BadImage(f"{filename}: {len(data)} bytes is over the limit of {max_bytes}")
     try:
@@ -134,6 +139,13 @@ def check_upload(
     except BadImage as exc:
         raise BadImage(f"{filename}: {exc}") from exc
     measured, encoding = measure_photo(image, np.zeros((0, 128)) if own is None else own)
+    if upscaled > 1.0:
+        faces = tuple(
+            Box(round(b.x / upscaled), round(b.y / upscaled), int(b.w / upscaled), int(b.h / upscaled))
+            for b in measured.faces
+        )
+        width, height = int(measured.width / upscaled), int(measured.height / upscaled)
+        measured = replace(measured, faces=faces, width=width, height=height)
     verdict = judge_photo(measured, limits)
     if isinstance(verdict, Refused):
         raise PhotoRefused(filename, verdict)
