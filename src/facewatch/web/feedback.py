@@ -56,7 +56,7 @@ def show_form(settings: Settings, storage: Storage, token: str) -> Reply:
         used = False  # the form can still be shown; the POST is what checks for certain
     if used:
         return _already_used(storage, key)
-    return _page("feedback_form.html", household=claim.household, token=token)
+    return _page("feedback_form.html", household=claim.household, token=token, refused=None)
 
 
 def accept(settings: Settings, storage: Storage, form: Mapping[str, str]) -> Reply:
