@@ -3,6 +3,7 @@
 FacewatchError
 ├── BadInput             the caller sent something we cannot use (HTTP 4xx)
 │   ├── BadImage         not a decodable JPEG/PNG, or too large to decode safely
+│   ├── PhotoRefused     a photo enrollment's gates refuse (recognize/photo_checks.py)
 │   ├── BadEvent         a trigger payload of no shape we know, or missing fields
 │   ├── BadKey           an object key, household or camera id outside the layout
 │   └── BadSettings      a FACEWATCH_* setting the process refuses to start with

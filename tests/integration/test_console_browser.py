@@ -217,6 +217,33 @@ def test_an_upload_that_is_not_a_photo_is_refused_with_a_clear_page(page, site, 
     assert site.objects() == before
 
 
+def test_each_photo_enrollment_refuses_is_refused_on_the_people_page_saying_what_to_take(
+    page, site, tmp_path
+):
+    from tests.bad_photos import REFUSED
+
+    says = {
+        "too-blurred": "sharper photo, in daylight",
+        "too-small": "at least 40px wide",
+        "several-faces": "2 faces (",
+        "no-face": "no face found",
+    }
+    signed_in(page, site, "/people")
+    before = site.objects()
+    page.expect_status(400, "/people/add")
+    for kind, make in REFUSED.items():
+        photo = tmp_path / f"{kind}.jpg"
+        photo.write_bytes(make())
+        page.goto(f"{site.url.rstrip('/')}/people")
+        page.fill("#add-form input[name=name]", "someone")
+        page.set_input_files("#add-form input[type=file]", str(photo))
+        page.click("#add-form button")
+        page.wait_for_selector("#message")
+        message = page.locator("#message").inner_text()
+        assert f"{kind}.jpg: " in message and says[kind] in message, message
+    assert site.objects() == before
+
+
 def test_the_cameras_page_counts_today(page, site):
     signed_in(page, site, "/cameras")
     row = page.locator("tr[data-camera=street] td").all_inner_texts()

@@ -116,11 +116,11 @@ def test_the_feedback_links_pages_fit_and_pass_axe_core(
     shown as the browser would get them."""
     page = device_page(viewport)
     pages = {
-        "form": render("feedback_form.html", household="home", token="t.t"),
+        "form": render("feedback_form.html", household="home", token="t.t", refused=None),
         "done": render(
             "feedback_done.html",
             name="rose",
-            naming=type("Naming", (), {"stranger": None, "learned": 1})(),
+            naming=type("Naming", (), {"stranger": None, "learned": 1, "warnings": ()})(),
             again=type("Again", (), {"checked": 12, "now_known": 3})(),
         ),
         "used": render("feedback_used.html", used={"name": "rose", "on": "2025-01-01"}),

@@ -31,6 +31,7 @@ from facewatch.recognize.people import (
     rename_person,
 )
 from facewatch.recognize.photo_checks import safe_photo_name
+from facewatch.recognize.photo_gates import Caution
 from tests.conftest import TESTDATA
 from tests.street import MAX_PIXELS
 
@@ -49,16 +50,19 @@ def stored(storage, household="home"):
 
 
 def test_people_are_added_listed_renamed_and_removed_with_one_rebuild_each(storage):
-    gallery = add_photos(storage, "home", "obama", photos(*OBAMA), MAX_PIXELS, MAX_BYTES)
-    assert gallery.names == ["obama", "obama"]
+    added = add_photos(storage, "home", "obama", photos(*OBAMA), MAX_PIXELS, MAX_BYTES)
+    assert added.gallery.names == ["obama", "obama"]
+    assert added.warning_lines() == []  # two different photos of him
     gallery = add_photos(
         storage, "home", "biden", photos(BIDEN, name="C:\\Users\\me\\..\\IMG 1.JPG"), MAX_PIXELS, MAX_BYTES
-    )
+    ).gallery
     assert sorted(gallery.names) == ["biden", "obama", "obama"]
     assert f"{known_prefix('home', 'biden')}IMG-1.jpg" in gallery.photo_keys  # no folder, a safe name
     # The same file name again is a second photo, not a replacement of the first.
-    gallery = add_photos(storage, "home", "obama", photos(OBAMA[0]), MAX_PIXELS, MAX_BYTES)
+    again = add_photos(storage, "home", "obama", photos(OBAMA[0]), MAX_PIXELS, MAX_BYTES)
+    gallery = again.gallery
     assert gallery.names.count("obama") == 3
+    assert [w.kind for w in again.photos[0].warnings] == [Caution.NEAR_DUPLICATE]  # kept, but told
     assert f"{known_prefix('home', 'obama')}obama-2.jpg" in gallery.photo_keys
 
     people = list_people(storage, "home")

@@ -67,6 +67,7 @@ PURE = (
     "facewatch.recognize.visits",
     "facewatch.recognize.strangers",
     "facewatch.recognize.triggers",
+    "facewatch.recognize.photo_gates",
     "facewatch.edge.tracking",
     "facewatch.faces.gallery",
     "facewatch.alerts.retries",

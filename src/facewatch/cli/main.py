@@ -44,8 +44,16 @@ def main(verbose: int) -> None:
     "photos", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 def enroll(household: str, name: str, photos: tuple[Path, ...]) -> None:
-    """Upload PHOTOS of a known person and update the household's known encodings."""
+    """Upload PHOTOS of a known person and update the household's known encodings.
+
+    Each photo passes the enrollment gates first (one face, wide and sharp enough for
+    recognize to judge): a refused photo is left out with a line saying why and what to take
+    instead, the others are enrolled. Exits 1 only when every photo was refused."""
+    from facewatch.exceptions import StorageError
     from facewatch.recognize.known import enroll as do_enroll
+    from facewatch.recognize.known import load_gallery
+    from facewatch.recognize.photo_checks import CheckedPhoto, PhotoRefused, check_batch, own_encodings
+    from facewatch.recognize.photo_gates import GateLimits
     from facewatch.store.storage import Storage
 
     settings = _settings()
@@ -54,9 +62,30 @@ def enroll(household: str, name: str, photos: tuple[Path, ...]) -> None:
         check_person(name)
         storage = Storage.from_settings(settings)
         storage.check_bucket()
-        gallery = do_enroll(
-            storage, household, name, [(p.name, p.read_bytes()) for p in photos], settings.max_image_pixels
-        )
+        try:
+            own = own_encodings(load_gallery(storage, household)[0], name)
+        except StorageError:  # not built yet (a first enrollment) or unreadable
+            own = own_encodings(None, name)
+        read = [(p.name, p.read_bytes()) for p in photos]
+        # A local file has no byte limit (the pixel limit guards decoding), unlike an upload.
+        largest = max(len(body) for _, body in read)
+        limits = GateLimits.from_settings(settings)
+        outcomes = check_batch(read, settings.max_image_pixels, largest, limits, own)
+        accepted = [
+            (filename, body)
+            for (filename, body), o in zip(read, outcomes, strict=True)
+            if isinstance(o, CheckedPhoto)
+        ]
+        for outcome in outcomes:
+            if isinstance(outcome, PhotoRefused):
+                click.echo(f"{outcome.filename}: refused: {outcome.refused.text}", err=True)
+            else:
+                for line in outcome.lines():
+                    click.echo(line, err=True)
+        if not accepted:
+            click.echo(f"warning: every photo of {name} was refused; nothing was added", err=True)
+            sys.exit(1)
+        gallery = do_enroll(storage, household, name, accepted, settings.max_image_pixels)
     except FacewatchError as exc:
         fail(exc)
     learned = gallery.names.count(name)

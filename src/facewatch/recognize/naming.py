@@ -13,6 +13,7 @@ from facewatch.exceptions import BadInput, ObjectMissing, StorageError
 from facewatch.frames import Box
 from facewatch.images import decode_bgr
 from facewatch.layout import FrameKey, check_id, check_person, known_photo_key, known_prefix
+from facewatch.recognize.photo_gates import GateLimits, PhotoWarning
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import (
     Stranger,
@@ -79,22 +80,25 @@ class FaceNaming:
     """Photos offered for enrollment: this face's crop, plus the stranger's crops."""
     learned: int
     """Of those, how many the known set now holds a face of."""
+    warnings: tuple[PhotoWarning, ...] = ()
+    """What the enrollment gates said of this face's crop (photo_gates), when checked."""
 
     @property
     def visits(self) -> int:
         return self.stranger.visits if self.stranger else 1
 
 
-def _crop_of(storage: Storage, frame_key: str, box: Box, max_pixels: int) -> bytes:
+def _crop_and_scale(storage: Storage, frame_key: str, box: Box, max_pixels: int) -> tuple[bytes, float]:
     """The face with a generous margin (the detector that enrolls it needs the context), at
-    the quality feedback's link uses."""
-    from facewatch.faces.crops import crop_face
+    the quality feedback's link uses; and how much that enlarged it (faces.crops.crop_scale)."""
+    from facewatch.faces.crops import crop_face, crop_scale
 
     try:
         frame = storage.get(frame_key).body
     except ObjectMissing as exc:
         raise BadInput(f"the frame {frame_key} is gone: nothing to learn that face from") from exc
-    return crop_face(decode_bgr(frame, max_pixels), box, quality=95)
+    image = decode_bgr(frame, max_pixels)
+    return crop_face(image, box, quality=95), crop_scale(image, box)
 
 
 def stranger_of_face(storage: Storage, household: str, frame_key: str, box: Box) -> str | None:
@@ -123,21 +127,24 @@ def name_seen_face(
     max_pixels: int,
     *,
     photo_name: str | None = None,
+    limits: GateLimits | None = None,
 ) -> FaceNaming:
     """Enroll the face at `box` of a stored frame as `name`: if it is a remembered stranger,
     the stranger is named (name_stranger: all their crops, one rebuild, then forgotten)
     with this face's crop among them; otherwise the crop alone is enrolled, and only if it
     shows a face (nothing is written otherwise). `photo_name`: the known photo's file name
-    (default: one derived from the frame, so naming the same face twice writes it once)."""
-    from facewatch.recognize.known import enroll
-    from facewatch.recognize.photo_checks import check_upload, safe_photo_name
+    (default: one derived from the frame, so naming the same face twice writes it once).
+    `limits`: the enrollment gates (photo_gates; GateLimits.from_settings at every door):
+    the crop alone is refused as any photo would be (PhotoRefused)."""
+    from facewatch.recognize.known import enroll, load_gallery
+    from facewatch.recognize.photo_checks import check_upload, own_encodings, safe_photo_name
 
     check_person(name)
     check_id(household, "household")
     key = FrameKey.parse(frame_key)
     if key.household != household:
         raise BadInput(f"{frame_key} is not a frame of household {household}")
-    crop = _crop_of(storage, frame_key, box, max_pixels)
+    crop, upscaled = _crop_and_scale(storage, frame_key, box, max_pixels)
     filename = safe_photo_name(photo_name or f"face-{key.name}-{box.x}-{box.y}.jpg", "JPEG")
     stranger_id = stranger_of_face(storage, household, frame_key, box)
     if stranger_id is not None:
@@ -151,13 +158,26 @@ def name_seen_face(
                 raise
         else:
             return FaceNaming(name, frame_key, box, naming.stranger, naming.photos, naming.learned)
-    check_upload(filename, crop, max_pixels, len(crop))  # no face in it: refused, nothing written
+    try:
+        own = own_encodings(load_gallery(storage, household)[0], name)
+    except StorageError:  # not built yet, or unreadable: nothing to be a copy of
+        own = None
+    # Refused (no face in it, too small, blurred): nothing written.
+    limits = limits or GateLimits()
+    checked = check_upload(filename, crop, max_pixels, len(crop), limits, own, upscaled=upscaled)
     gallery = enroll(storage, household, name, [(filename, crop)], max_pixels)
     learned = int(known_photo_key(household, name, filename) in gallery.photo_keys)
-    return FaceNaming(name, frame_key, box, None, 1, learned)
+    return FaceNaming(name, frame_key, box, None, 1, learned, checked.warnings)
 
 
-def name_face(storage: Storage, household: str, verdict_id: str, name: str, max_pixels: int) -> FaceNaming:
+def name_face(
+    storage: Storage,
+    household: str,
+    verdict_id: str,
+    name: str,
+    max_pixels: int,
+    limits: GateLimits | None = None,
+) -> FaceNaming:
     """ "This is X" for any face a frame's result holds (known, stranger or unsure), by its
     verdict id (`facewatch events`, the console's history): see name_seen_face."""
     from facewatch.recognize.negatives import judged_face
@@ -168,4 +188,6 @@ def name_face(storage: Storage, household: str, verdict_id: str, name: str, max_
     result, face = judged_face(storage, verdict_id)
     raw = face["box"]
     box = Box(**raw) if isinstance(raw, dict) else Box(*raw)
-    return name_seen_face(storage, household, str(result.get("frame_key") or key), box, name, max_pixels)
+    return name_seen_face(
+        storage, household, str(result.get("frame_key") or key), box, name, max_pixels, limits=limits
+    )

@@ -31,7 +31,15 @@ from facewatch.layout import (
     negatives_key,
 )
 from facewatch.recognize.known import enroll, load_gallery, rebuild_gallery
-from facewatch.recognize.photo_checks import MAX_STEM, check_upload, safe_photo_name
+from facewatch.recognize.photo_checks import (
+    MAX_STEM,
+    CheckedPhoto,
+    PhotoRefused,
+    check_batch,
+    own_encodings,
+    safe_photo_name,
+)
+from facewatch.recognize.photo_gates import GateLimits
 from facewatch.store.storage import Storage, StoredObject
 
 log = logging.getLogger(__name__)
@@ -118,6 +126,16 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
+@dataclass(frozen=True, slots=True)
+class PhotosAdded:
+    gallery: Gallery
+    photos: tuple[CheckedPhoto, ...]
+    """Each photo as checked, with what to warn about (photo_gates)."""
+
+    def warning_lines(self) -> list[str]:
+        return [line for photo in self.photos for line in photo.lines()]
+
+
 def add_photos(
     storage: Storage,
     household: str,
@@ -125,23 +143,34 @@ def add_photos(
     photos: Sequence[tuple[str, bytes]],
     max_pixels: int,
     max_bytes: int,
-) -> Gallery:
+    limits: GateLimits | None = None,
+) -> PhotosAdded:
     """Add photos of `name` (a new person or one already known) and rebuild the known set
-    once. Every photo is checked (check_upload) before any is written, so one bad photo
-    refuses the batch and nothing of it is kept. A photo whose name is taken by another of
-    that person's gets a new one rather than replacing it."""
+    once. Every photo is checked (check_upload, then the enrollment gates of photo_gates)
+    before any is written, so one refused photo refuses the batch and nothing of it is kept
+    (PhotoRefused names the first). A photo whose name is taken by another of that person's
+    gets a new one rather than replacing it."""
     check_id(household, "household")
     check_person(name)
     if not photos:
         raise BadInput("no photos given")
-    formats = [check_upload(filename or "photo", data, max_pixels, max_bytes) for filename, data in photos]
+    try:
+        own = own_encodings(load_gallery(storage, household)[0], name)
+    except StorageError:  # not built yet, or unreadable: nothing to be a copy of
+        own = np.zeros((0, 128))
+    named_photos = [(filename or "photo", data) for filename, data in photos]
+    checked: list[CheckedPhoto] = []
+    for outcome in check_batch(named_photos, max_pixels, max_bytes, limits or GateLimits(), own):
+        if isinstance(outcome, PhotoRefused):
+            raise outcome
+        checked.append(outcome)
     prefix = known_prefix(household, name)
     taken = {key.removeprefix(prefix).casefold() for key in _photo_keys(storage, household, name)}
     named = [
-        (_unique(safe_photo_name(filename or "photo", fmt), taken), data)
-        for (filename, data), fmt in zip(photos, formats, strict=True)
+        (_unique(safe_photo_name(photo.filename, photo.fmt), taken), data)
+        for photo, (_, data) in zip(checked, named_photos, strict=True)
     ]
-    return enroll(storage, household, name, named, max_pixels)
+    return PhotosAdded(enroll(storage, household, name, named, max_pixels), tuple(checked))
 
 
 def remove_photo(storage: Storage, household: str, photo_key: str, max_pixels: int) -> Gallery:

@@ -56,7 +56,7 @@ def show_form(settings: Settings, storage: Storage, token: str) -> Reply:
         used = False  # the form can still be shown; the POST is what checks for certain
     if used:
         return _already_used(storage, key)
-    return _page("feedback_form.html", household=claim.household, token=token)
+    return _page("feedback_form.html", household=claim.household, token=token, refused=None)
 
 
 def accept(settings: Settings, storage: Storage, form: Mapping[str, str]) -> Reply:
@@ -71,8 +71,14 @@ def accept(settings: Settings, storage: Storage, form: Mapping[str, str]) -> Rep
         storage.put_json(key, {"name": name, "used_at": datetime.now(UTC)}, if_none_match=True)
     except WriteConflict:
         return _already_used(storage, key)
+    from facewatch.recognize.photo_checks import PhotoRefused
+
     try:
         return _learn(settings, storage, claim, name)
+    except PhotoRefused as exc:
+        # Nothing learned: the link works again, and the page says why and what to do.
+        storage.delete(key)
+        return _page("feedback_form.html", 422, household=claim.household, token=token, refused=exc.refused)
     except Exception:
         storage.delete(key)
         raise
@@ -81,6 +87,7 @@ def accept(settings: Settings, storage: Storage, form: Mapping[str, str]) -> Rep
 def _learn(settings: Settings, storage: Storage, claim: FaceClaim, name: str) -> Reply:
     from facewatch.recognize.look_again import after_learning
     from facewatch.recognize.naming import name_seen_face
+    from facewatch.recognize.photo_gates import GateLimits
 
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     naming = name_seen_face(
@@ -91,6 +98,7 @@ def _learn(settings: Settings, storage: Storage, claim: FaceClaim, name: str) ->
         name,
         settings.max_image_pixels,
         photo_name=f"from-alert-{stamp}.jpg",
+        limits=GateLimits.from_settings(settings),
     )
     # As the console does after naming someone: the past week's strangers are looked at again.
     again = after_learning(storage, claim.household, settings)

@@ -15,7 +15,7 @@ EVIL = "<script>alert(1)</script>"
 
 
 def test_a_value_is_escaped_and_a_missing_one_is_an_error():
-    naming = SimpleNamespace(stranger=None, learned=1)
+    naming = SimpleNamespace(stranger=None, learned=1, warnings=())
     again = SimpleNamespace(checked=3, now_known=1)
     page = templates.render("feedback_done.html", name=EVIL, naming=naming, again=again)
     assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; is now known." in page
@@ -37,7 +37,7 @@ def test_every_page_is_one_file_with_the_stylesheet_inline():
 
 def test_the_feedback_form_keeps_its_token_inside_the_attribute():
     token = "abc'\"><script>x</script>"
-    page = templates.render("feedback_form.html", household=f"h{EVIL}", token=token)
+    page = templates.render("feedback_form.html", household=f"h{EVIL}", token=token, refused=None)
     assert "<script" not in page
     assert 'value="abc&#39;&#34;&gt;&lt;script&gt;x&lt;/script&gt;"' in page
     assert "household h&lt;script&gt;" in page
@@ -59,3 +59,18 @@ def test_times_are_shown_in_the_households_zone_and_a_wrong_zone_is_utc():
 def test_a_picture_becomes_a_data_uri():
     assert templates.data_uri(b"\xff\xd8") == "data:image/jpeg;base64,/9g="
     assert templates.data_uri(b"x", "image/png") == "data:image/png;base64,eA=="
+
+
+def test_the_feedback_pages_say_a_refusal_and_a_warning_escaped():
+    from facewatch.recognize.photo_gates import Caution, PhotoWarning, Refusal, Refused
+
+    refused = Refused(Refusal.TOO_SMALL, f"too small {EVIL}")
+    page = templates.render("feedback_form.html", household="h", token="t", refused=refused)
+    assert 'data-kind="too-small"' in page and "<script" not in page and "this link still works" in page
+    plain = templates.render("feedback_form.html", household="h", token="t", refused=None)
+    assert 'id="refused"' not in plain
+    warning = PhotoWarning(Caution.TURNED, f"turned {EVIL}")
+    naming = SimpleNamespace(stranger=None, learned=1, warnings=(warning,))
+    again = SimpleNamespace(checked=0, now_known=0)
+    done = templates.render("feedback_done.html", name="Lin", naming=naming, again=again)
+    assert 'data-kind="turned"' in done and "Added, but: turned &lt;script&gt;" in done

@@ -95,11 +95,15 @@ def not_this_person(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upl
 
 def this_is(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
     from facewatch.recognize.naming import name_face
+    from facewatch.recognize.photo_gates import GateLimits
 
     verdict_id = _own_verdict(ctx, _field(form, "verdict_id"))
     name = check_person(_field(form, "name"))
-    name_face(ctx.storage, ctx.household, verdict_id, name, ctx.max_pixels)
-    return Done(f"{name} is now known. {_look_again(ctx)}", face_path(verdict_id))
+    naming = name_face(
+        ctx.storage, ctx.household, verdict_id, name, ctx.max_pixels, GateLimits.from_settings(ctx.settings)
+    )
+    warned = "".join(f" Warning: {w.text}." for w in naming.warnings)
+    return Done(f"{name} is now known.{warned} {_look_again(ctx)}", face_path(verdict_id))
 
 
 def visit_this_is(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
@@ -175,6 +179,7 @@ def forget_stranger(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upl
 
 def add_photos(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
     from facewatch.recognize.people import add_photos as add
+    from facewatch.recognize.photo_gates import GateLimits
     from facewatch.web.transport import TooLarge
 
     name = check_person(_field(form, "name"))
@@ -185,8 +190,17 @@ def add_photos(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload])
     for filename, data in photos:
         if len(data) > limit:
             raise TooLarge(f"{filename}: the photo is over the limit of {limit // (1024 * 1024)} MB")
-    add(ctx.storage, ctx.household, name, photos, ctx.max_pixels, ctx.settings.max_upload_bytes)
-    return Done(f"{len(photos)} photo(s) of {name} added. {_look_again(ctx)}", "/people")
+    added = add(
+        ctx.storage,
+        ctx.household,
+        name,
+        photos,
+        ctx.max_pixels,
+        ctx.settings.max_upload_bytes,
+        GateLimits.from_settings(ctx.settings),
+    )
+    warned = "".join(f" Warning: {line}." for line in added.warning_lines())
+    return Done(f"{len(photos)} photo(s) of {name} added.{warned} {_look_again(ctx)}", "/people")
 
 
 def remove_photo(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
