@@ -3,9 +3,8 @@ own code on a real S3 server, judged per visit; and its refusals.
 
 The known person's clip is synthetic (no clip of a single enrolled person exists in
 testdata): Obama's photo obama3.jpg, which is not among his enrolled photos, drifting as
-someone standing at the door (tests/conftest.make_video). The strangers are a passer-by's
-photo made into a clip the same way, and a real clip: the bundled Hamilton clip's first
-four seconds, of people nobody in testdata/known is."""
+someone standing at the door (tests/conftest.make_video). The stranger's is real: the
+bundled Hamilton clip's first three seconds, of people nobody in testdata/known is."""
 
 from __future__ import annotations
 
@@ -43,40 +42,36 @@ def eval_videos(videos: Path, known: Path = KNOWN):
     return CliRunner().invoke(main, ["eval", "--videos", str(videos), "--known", str(known)])
 
 
+@pytest.mark.slow
 def test_known_clip_is_named_without_alarm_and_stranger_clips_alert_once(tmp_path):
     videos = tmp_path / "videos"
     (videos / "obama").mkdir(parents=True)
     (videos / "stranger").mkdir()
-    make_video(TESTDATA / "faces" / "obama3.jpg", videos / "obama" / "door.mp4", seconds=3, fps=10)
-    make_video(
-        TESTDATA / "passers-by" / "kit-harington.jpeg", videos / "stranger" / "kit.mp4", seconds=3, fps=10
-    )
-    first_seconds(TESTDATA / "video" / "short_hamilton_clip.mp4", videos / "stranger" / "hamilton.mp4", 4)
+    make_video(TESTDATA / "faces" / "obama3.jpg", videos / "obama" / "door.mp4", seconds=2, fps=10)
+    first_seconds(TESTDATA / "video" / "short_hamilton_clip.mp4", videos / "stranger" / "hamilton.mp4", 3)
 
     result = eval_videos(videos)
 
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     by_clip = {Path(c["clip"]).name: c for c in figures["clips"]}
-    assert set(by_clip) == {"door.mp4", "kit.mp4", "hamilton.mp4"}
-    door, kit, hamilton = by_clip["door.mp4"], by_clip["kit.mp4"], by_clip["hamilton.mp4"]
+    assert set(by_clip) == {"door.mp4", "hamilton.mp4"}
+    door, hamilton = by_clip["door.mp4"], by_clip["hamilton.mp4"]
     assert door["label"] == "obama" and door["faces"] > 0
     assert (door["known_visits"], door["known_visits_named"], door["known_visits_alerted"]) == (1, 1, 0)
     assert door["names"] == ["obama"] and door["stranger_alerts"] == 0
-    for stranger in (kit, hamilton):
-        assert stranger["label"] == "stranger" and stranger["known_visits"] == 0
-        assert stranger["stranger_visits"] == 1
-        # One visit, one alert: the visit window holds the rest of the clip's faces back.
-        assert stranger["stranger_alerts"] == 1 and stranger["stranger_visits_alerted_once"] == 1
-        assert stranger["faces_stranger"] >= 1
-        assert stranger["stranger_visits_named"] == int(bool(stranger["names"]))
-    assert kit["stranger_visits_named"] == 0
+    assert hamilton["label"] == "stranger" and hamilton["known_visits"] == 0
+    assert hamilton["stranger_visits"] == 1
+    # One visit, one alert: the visit window holds the rest of the clip's faces back.
+    assert hamilton["stranger_alerts"] == 1 and hamilton["stranger_visits_alerted_once"] == 1
+    assert hamilton["faces_stranger"] >= 1
+    assert hamilton["stranger_visits_named"] == int(bool(hamilton["names"]))
     # The totals are the clips' sums.
     for figure in VISIT_FIGURES:
         assert figures[figure] == sum(c[figure] for c in figures["clips"]), figure
-    assert (figures["known_visits"], figures["stranger_visits"]) == (1, 2)
-    assert figures["known_visits_alerted"] == 0 and figures["stranger_visits_alerted_once"] == 2
-    assert "stranger visits: 2/2 alerted once" in result.stderr
+    assert (figures["known_visits"], figures["stranger_visits"]) == (1, 1)
+    assert figures["known_visits_alerted"] == 0 and figures["stranger_visits_alerted_once"] == 1
+    assert "stranger visits: 1/1 alerted once" in result.stderr
 
 
 def refusal(result) -> str:
