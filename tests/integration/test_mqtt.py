@@ -268,7 +268,7 @@ def test_a_households_presence_and_todays_count(storage, mosquitto, subscriber):
     assert str(deliver(arrival, storage=storage, mail=NO_EMAIL, settings=config)).startswith("sent mqtt")
     household = json.loads(subscriber.on(HOUSEHOLD_CONFIG)[0][0])
     (sensor,) = [c for c in household["components"].values() if c.get("state_topic", "").endswith("/Mum")]
-    assert sensor["state_topic"] == "facewatch/home/presence/Mum" and sensor["expire_after"] == 30 * 60
+    assert sensor["state_topic"] == "facewatch/home/presence/Mum" and "expire_after" not in sensor
     ((seen, _),) = subscriber.on("facewatch/home/presence/Mum")
     assert "facewatch/home/presence/Mum" in retained(mosquitto)
     assert json.loads(seen) == {

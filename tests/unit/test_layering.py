@@ -73,6 +73,7 @@ PURE = (
     "facewatch.alerts.retries",
     "facewatch.household.rules",
     "facewatch.alerts.home_assistant",
+    "facewatch.alerts.presence",
     "facewatch.templates",  # a page is text: pictures come in as bytes
 )
 PURE_MUST_NOT_LOAD = ("facewatch.store", "boto3", "botocore", "cv2", "dlib", "requests", "click")

@@ -24,7 +24,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from facewatch.records import Alert
@@ -291,11 +291,12 @@ def household_config(topics: Topics, view: HouseholdView) -> dict[str, Any]:
             "name": f"{person} presence",
             "icon": "mdi:account-eye",
             "state_topic": topic,
-            "value_template": _recent(away_seconds, "value_json.camera", "'not_home'"),
+            # `camera` is null in the bridge's not_home message; the age check is for
+            # a message replayed at Home Assistant's start where no bridge runs.
+            "value_template": _recent(away_seconds, "(value_json.camera or 'not_home')", "'not_home'"),
             "json_attributes_topic": topic,
-            # Between messages Home Assistant renders nothing: after the set time the
-            # sensor goes unavailable (and reads not_home once Home Assistant restarts).
-            "expire_after": away_seconds,
+            # No expire_after: it would turn the bridge's not_home into unavailable one
+            # away time later (docs/home-assistant.md, Presence).
         }
     return {
         "device": {
@@ -394,6 +395,33 @@ class TodayCount:
         return json.dumps({"date": day, "strangers": self.strangers, "known": self.known}).encode()
 
 
+@dataclass(frozen=True, slots=True)
+class LastSeen:
+    """Where a followed person was last seen, retained on Topics.presence. `camera` None:
+    away (the bridge's not_home, `alerts/presence.py`), with `last_camera` where they were."""
+
+    camera: str | None
+    at: datetime
+    distance: float | None
+    visit_id: str | None
+    last_camera: str | None = None
+
+    def payload(self) -> bytes:
+        seen: dict[str, Any] = {
+            "camera": self.camera,
+            "at": self.at.isoformat(),
+            "distance": self.distance,
+            "visit_id": self.visit_id,
+        }
+        if self.camera is None:  # an arrival's message keeps the shape it always had
+            seen["last_camera"] = self.last_camera
+        return json.dumps(seen).encode()
+
+
+def presence_message(topics: Topics, household: str, person: str, seen: LastSeen) -> Message:
+    return Message(topics.presence(household, person), seen.payload(), retain=True)
+
+
 def visit_kind(alert: Alert) -> VisitKind:
     return "known" if alert.kind == "arrival" else "stranger"
 
@@ -438,13 +466,7 @@ def alert_messages(
         messages.append(Message(topics.today(household), today.payload(), retain=True))
     face = alert.faces[0] if alert.faces else None
     if presence and kind == "known" and face is not None and face.name:
-        seen = {
-            "camera": camera,
-            "at": alert.captured_at.isoformat(),
-            "distance": face.distance,
-            "visit_id": alert.visit_id,
-        }
-        where = topics.presence(household, face.name)
-        messages.append(Message(where, json.dumps(seen).encode(), retain=True))
+        seen = LastSeen(camera, alert.captured_at, face.distance, alert.visit_id)
+        messages.append(presence_message(topics, household, face.name, seen))
     messages.append(Message(topics.visit(household, camera), visit, retain=False))
     return messages

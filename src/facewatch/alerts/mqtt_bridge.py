@@ -5,6 +5,12 @@ retained, on Topics.armed_state. It publishes every served household's state aga
 (re)connect, so Home Assistant's switch shows the truth after either side restarts, and
 any state changed elsewhere within SYNC_SECONDS.
 
+It also says when a followed person has gone (issue 26's presence): it subscribes to its
+households' presence topics (retained, so it learns them on each connect) and, at each
+sync, publishes not_home, retained, for a person last seen longer ago than the household's
+`presence_away_after_minutes` (`alerts/presence.py` decides). Home Assistant renders a
+sensor only when a message arrives, so without this process it keeps naming the camera.
+
 Functions cannot listen (a Lambda or a scaled-to-zero container is not connected), hence
 a process of its own: under `facewatch up`, compose and Kubernetes. A change made in the
 console or with `facewatch household --arm/--disarm` also publishes the state itself
@@ -17,13 +23,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from facewatch.alerts import mqtt
 from facewatch.alerts.away_switch import ArmCommand, Refused, armed_state_message, read_command
-from facewatch.alerts.home_assistant import Topics
+from facewatch.alerts.home_assistant import LastSeen, Topics, presence_message
 from facewatch.alerts.mqtt_link import Link
+from facewatch.alerts.presence import Unreadable, gone, person_of, read_last_seen
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput, StorageError
 from facewatch.household.settings import (
@@ -42,20 +50,78 @@ SYNC_SECONDS = 10.0
 the CLI reaches Home Assistant within this), and touches its heartbeat file."""
 
 
+class PresenceWatch:
+    """The last presence message of each followed person, as received, and the not_home
+    published for those gone longer than their household's away time."""
+
+    def __init__(self, topics: Topics, households: Sequence[str], clock: Callable[[], datetime]) -> None:
+        self.topics = topics
+        self.households = list(households)
+        self.clock = clock
+        self._seen: dict[str, dict[str, LastSeen]] = {h: {} for h in self.households}
+        self._lock = threading.Lock()
+
+    def connected(self, link: Link) -> None:
+        with self._lock:  # the broker sends every retained message again
+            self._seen = {h: {} for h in self.households}
+        for household in self.households:
+            link.subscribe(self.topics.presence(household, "+"))
+
+    def received(self, topic: str, payload: bytes) -> bool:
+        """Kept when `topic` is a served household's presence topic (True), else False."""
+        for household in self.households:
+            person = person_of(self.topics, household, topic)
+            if person is None:
+                continue
+            seen = read_last_seen(payload) if payload else None  # empty: taken away
+            if isinstance(seen, Unreadable):
+                log.warning("household %s: presence of %s left alone: %s", household, person, seen.why)
+                seen = None
+            with self._lock:
+                if seen is None:
+                    self._seen[household].pop(person, None)
+                else:
+                    self._seen[household][person] = seen
+            return True
+        return False
+
+    def sync(self, link: Link, household: str, own: HouseholdSettings) -> None:
+        if not own.presence:  # off: nothing about where people are
+            return
+        away_after = timedelta(minutes=own.presence_away_after_minutes)
+        with self._lock:  # decided and noted at once: an arrival received meanwhile wins
+            due = gone(own.arrivals, self._seen[household], self.clock(), away_after)
+            # Noted as said, so the next sync does not say it again before it comes back.
+            self._seen[household].update(due)
+        for person, away in due.items():
+            log.info("household %s: %s not_home (last seen %s)", household, person, away.at.isoformat())
+            link.publish(presence_message(self.topics, household, person, away))
+
+
 class ArmedBridge:
     """The bridge's work on one link: subscribe and publish on connect, act on commands,
-    and publish a change made elsewhere (read from the bucket at each `sync`)."""
+    and publish a change made elsewhere (read from the bucket at each `sync`); and, with
+    `presence`, the followed people's not_home."""
 
-    def __init__(self, storage: Storage, topics: Topics, households: Sequence[str]) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        topics: Topics,
+        households: Sequence[str],
+        presence: PresenceWatch | None = None,
+    ) -> None:
         self.storage = storage
         self.topics = topics
         self.households = list(households)
+        self.presence = presence
         self._published: dict[str, bool] = {}
         self._lock = threading.Lock()
 
     def connected(self, link: Link) -> None:
         for household in self.households:
             link.subscribe(self.topics.armed_command(household))
+        if self.presence is not None:
+            self.presence.connected(link)
         with self._lock:
             self._published.clear()  # a new session: say every state again
         self.sync(link)
@@ -66,11 +132,13 @@ class ArmedBridge:
         where those hold no broker URL."""
         for household in self.households:
             try:
-                armed = load_household_settings(self.storage, household).armed
+                own = load_household_settings(self.storage, household)
             except (BadInput, StorageError) as exc:
                 log.error("household %s: armed state not published: %s", household, exc)
                 continue
-            self._publish(link, household, armed)
+            self._publish(link, household, own.armed)
+            if self.presence is not None:
+                self.presence.sync(link, household, own)
 
     def _publish(self, link: Link, household: str, armed: bool) -> None:
         with self._lock:
@@ -79,9 +147,11 @@ class ArmedBridge:
             self._published[household] = armed
         link.publish(armed_state_message(self.topics, household, armed))
 
-    def received(self, link: Link, topic: str, payload: bytes) -> ArmCommand | Refused:
+    def received(self, link: Link, topic: str, payload: bytes) -> ArmCommand | Refused | None:
         """One message: the setting written and the new state published, or refused with a
-        log line (the setting untouched)."""
+        log line (the setting untouched); None for a presence message, kept for `sync`."""
+        if self.presence is not None and self.presence.received(topic, payload):
+            return None
         command = read_command(self.topics, self.households, topic, payload)
         if isinstance(command, Refused):
             log.warning("away switch command refused: %s", command.why)
@@ -114,7 +184,9 @@ def run_bridge(
     (its operator's), so it is not checked against the outbound policy. `heartbeat`: a
     file touched every `sync_seconds` while connected, for a container's health check
     (the bridge serves nothing to probe)."""
-    bridge = ArmedBridge(storage, Topics(settings.mqtt_prefix, settings.mqtt_discovery_prefix), households)
+    topics = Topics(settings.mqtt_prefix, settings.mqtt_discovery_prefix)
+    presence = PresenceWatch(topics, households, lambda: datetime.now(UTC))
+    bridge = ArmedBridge(storage, topics, households, presence)
     link: Link | None = None
 
     def received(topic: str, payload: bytes) -> None:

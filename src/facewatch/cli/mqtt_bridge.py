@@ -50,7 +50,9 @@ def mqtt_bridge_command(
 ) -> None:
     """Serve the households' away switches over MQTT: a command on
     <prefix>/<household>/armed/set (ON or OFF) arms or disarms the household, and the
-    state is published, retained, on <prefix>/<household>/armed."""
+    state is published, retained, on <prefix>/<household>/armed. Where a household has
+    presence on, a person last seen longer ago than its away time is published as
+    not_home on <prefix>/<household>/presence/<name>."""
     from facewatch.alerts.mqtt_bridge import run_bridge
     from facewatch.alerts.mqtt_link import deployment_broker
     from facewatch.store.storage import Storage

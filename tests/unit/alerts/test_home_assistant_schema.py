@@ -36,13 +36,16 @@ import pytest
 
 from facewatch.alerts.home_assistant import (
     HouseholdView,
+    LastSeen,
     TodayCount,
     Topics,
     alert_messages,
     announcement,
     camera_config,
     household_config,
+    presence_message,
 )
+from facewatch.alerts.presence import gone_away, read_last_seen
 from facewatch.frames import Box
 from facewatch.records import Alert, FaceVerdict
 
@@ -382,7 +385,15 @@ def test_the_value_templates_say_what_home_assistant_shows():
     seen = arrival["facewatch/smith/presence/Jean-Luc Picard"]
     assert render(presence["value_template"], seen, NOW + timedelta(minutes=5)) == "front_door"
     assert render(presence["value_template"], seen, NOW + timedelta(minutes=21)) == "not_home"
-    assert presence["expire_after"] == 20 * 60
+    assert "expire_after" not in presence, "it would turn the bridge's not_home into unavailable"
+    # The bridge's not_home (alerts/presence.py) renders not_home however fresh its `at`.
+    last = read_last_seen(seen)
+    assert isinstance(last, LastSeen)
+    away = gone_away(last, NOW, timedelta(0))
+    assert away is not None
+    not_home = presence_message(TOPICS, "smith", "Jean-Luc Picard", away).payload
+    assert render(presence["value_template"], not_home, NOW + timedelta(minutes=1)) == "not_home"
+    assert json.loads(not_home)["last_camera"] == "front_door"
     assert json.loads(seen)["distance"] == 0.4
     assert "facewatch/smith/stranger" not in arrival, "an arrival is not the last stranger"
 
