@@ -371,6 +371,7 @@ def test_recognize_reads_and_writes_only_what_it_must(transformed):
         prefix + "state/visits.json",
         prefix + "state/strangers.json",  # the older one-object memory, moved into shards
         prefix + "state/strangers/*",
+        prefix + "index/*",  # the console's day summaries, kept as results are written
         prefix + "state/arrivals.json",
         prefix + "settings.json",  # the household's alert rules
         prefix + "negatives.npz",
@@ -380,6 +381,7 @@ def test_recognize_reads_and_writes_only_what_it_must(transformed):
         prefix + "encodings.npz",
         prefix + "state/visits.json",
         prefix + "state/strangers/*",
+        prefix + "index/*",  # the console's day summaries, kept as results are written
         prefix + "state/arrivals.json",
         prefix + "strangers/*",
     }
@@ -420,6 +422,7 @@ def test_feedback_reads_the_frame_and_writes_only_known_people_and_strangers(tra
         prefix + "results/*",  # which stranger the face was
         prefix + "state/strangers.json",  # the older one-object memory, moved into shards
         prefix + "state/strangers/*",  # is the face a remembered stranger?
+        prefix + "index/*",  # the console's day summaries, kept as results are written
         prefix + "strangers/*",  # then all of their crops are enrolled
         prefix + "links/used/*",  # whether the link was used already
         prefix + "negatives.npz",  # looking again judges as recognize does
@@ -428,6 +431,7 @@ def test_feedback_reads_the_frame_and_writes_only_known_people_and_strangers(tra
         prefix + "known/*",
         prefix + "encodings.npz",
         prefix + "state/strangers/*",  # the named stranger is forgotten
+        prefix + "index/*",  # the console's day summaries, kept as results are written
         prefix + "links/used/*",  # each link is used once
         prefix + "results/*",  # look again: the past week's faces of the person now known
     }
@@ -453,6 +457,7 @@ def test_console_reads_and_writes_its_households_folder_and_nothing_else(transfo
         prefix + "known/*",  # photos added
         prefix + "encodings.npz",  # rebuilt
         prefix + "state/strangers/*",  # strangers named, merged, forgotten
+        prefix + "index/*",  # the console's day summaries, kept as results are written
         prefix + "strangers/*",  # a crop moved to another stranger
         prefix + "settings.json",
         prefix + "negatives.npz",  # "this is not X"

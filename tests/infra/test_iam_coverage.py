@@ -72,6 +72,8 @@ ACCESS: dict[str, dict[str, set[str]]] = {
     "detect": {PUT: {"FrameKey"}},
     "recognize": {
         GET: {
+            "day_index_key",  # the day summaries, updated as results are
+            "people_index_key",
             "FrameKey",
             "classify_key",
             "KnownPhotoKey",
@@ -87,6 +89,9 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "household_settings_key",
         },
         PUT: {
+            "day_index_key",
+            "index_behind_key",  # a summary write that failed: reindex repairs it
+            "people_index_key",
             "FrameKey.result_key",
             "encodings_key",
             "visits_key",
@@ -120,6 +125,8 @@ ACCESS: dict[str, dict[str, set[str]]] = {
     },
     "feedback": {
         GET: {
+            "day_index_key",  # the day summaries, updated as results are
+            "people_index_key",
             "FrameKey",
             "FrameKey.result_key",
             "KnownPhotoKey",
@@ -133,6 +140,9 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "negatives_key",  # look again judges with them
         },
         PUT: {
+            "day_index_key",
+            "index_behind_key",  # a summary write that failed: reindex repairs it
+            "people_index_key",
             "known_photo_key",
             "encodings_key",
             "stranger_memory_prefix",
@@ -153,6 +163,8 @@ ACCESS: dict[str, dict[str, set[str]]] = {
     # visits or arrivals: only recognize keeps those.
     "console": {
         GET: {
+            "day_index_key",  # the day summaries, updated as results are
+            "people_index_key",
             "FrameKey",
             "FrameKey.result_key",
             "results_prefix",
@@ -170,6 +182,9 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "session_key",
         },
         PUT: {
+            "day_index_key",
+            "index_behind_key",  # a summary write that failed: reindex repairs it
+            "people_index_key",
             "FrameKey.result_key",
             "known_photo_key",
             "encodings_key",
@@ -189,13 +204,27 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "session_key",
             "sessions_prefix",
         },
-        LIST: {"known_prefix", "stranger_crops_prefix", "frames_prefix", "results_prefix", "sessions_prefix"},
+        LIST: {
+            "known_prefix",
+            "stranger_crops_prefix",
+            "frames_prefix",
+            "results_prefix",
+            "sessions_prefix",
+            "index_days_prefix",
+        },
     },
 }
 
 # Builders a function's modules import for a path the function itself never takes, and who
 # takes it instead.
-NOT_THIS_FUNCTION: dict[str, dict[str, str]] = {}
+LISTS_SUMMARIES = "the day summaries are listed by the console's pages and `facewatch reindex`"
+NOT_THIS_FUNCTION: dict[str, dict[str, str]] = {
+    "recognize": {
+        "index_days_prefix": LISTS_SUMMARIES,
+        "results_prefix": "day_index_store.reindex lists results: only `facewatch reindex` runs it",
+    },
+    "feedback": {"index_days_prefix": LISTS_SUMMARIES},
+}
 
 # Builders a function's modules use only to check that a key a request names lies inside a
 # household's folder, never to name an object of their own; what is then read is granted
@@ -251,6 +280,7 @@ SAMPLE_ARGS = {
     "signature": "q1w2e3r4t5y6u7i8o9p0-_a1s2d3f4g5h6j7k8l9z0x1c",
     "session_id": "1767323045-q1w2e3r4t5y6u7i8o9p0-_",
     "device": "camera_door",
+    "day": "20260102",
 }
 FRAME = layout.FrameKey.new("home", "door", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
 KNOWN_PHOTO = layout.known_photo_key("home", "Alice Smith", "alice-1.jpg")
