@@ -153,7 +153,7 @@ def test_export_erase_import_round_trip(weed, mosquitto):
     exported = export_household(storage, "home", out)
     assert exported.verdicts == len(first)
     names = set(zipfile.ZipFile(io.BytesIO(out.getvalue())).namelist())
-    assert {"manifest.json", "verdicts.jsonl", "settings.json", "state/strangers.json"} <= names
+    assert {"manifest.json", "verdicts.jsonl", "settings.json", "state/strangers/index.json"} <= names
     assert any(n.startswith("known/obama/") for n in names)
     assert any(n.startswith("strangers/") and n.endswith(".crop") for n in names)
     assert not any(n.startswith(("sessions/", "encodings.npz")) for n in names)
