@@ -16,6 +16,7 @@ import ssl
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 from playwright.sync_api import sync_playwright
 
@@ -93,9 +94,16 @@ def visit(args: dict[str, Any]) -> dict[str, Any]:
         page.wait_for_load_state()
         seen["after_signin"] = page.url
         page.wait_for_function("[...document.images].every(img => img.complete)")
-        seen["face_shown"] = _loaded(page, "img.crop")
-        seen["frame_shown"] = _loaded(page, "img.frame")
+        # The alert's link lands on its visit: the visit's faces, each with its frame.
+        seen["face_shown"] = _loaded(page, "#visit-faces img")
         cookies = page.context.cookies()
+        frame = page.goto(urljoin(page.url, page.get_attribute("#visit-faces figcaption a", "href") or ""))
+        seen["frame_shown"] = (
+            frame is not None
+            and frame.status == 200
+            and (frame.headers.get("content-type") or "").startswith("image/")
+            and len(frame.body()) > 0
+        )
         seen["cookie_secure"] = [c["secure"] for c in cookies if c["name"].startswith("facewatch")]
 
         page.goto(args["known_link"])

@@ -203,7 +203,7 @@ def test_the_alert_email_opens_on_the_phone_and_naming_the_stranger_silences_the
     assert all(seen["refused"].values()), seen["refused"]
     assert not seen["plain_http_answered"]
     assert seen["fingerprint"] == args["fingerprint"]
-    assert seen["after_signin"].startswith(public + "/face?id="), seen
+    assert seen["after_signin"].startswith(public + "/visit?id="), seen  # the alert's visit
     assert seen["face_shown"] and seen["frame_shown"], seen
     assert seen["cookie_secure"] == [True], seen
     assert "Ann" in seen["named"], seen["named"]
