@@ -59,7 +59,15 @@ def test_kill_9_of_recognize_and_seaweedfs_loses_nothing(tmp_path, running):
     running.append(up)
     env = up.env()
     first = status(data)
-    assert set(first["processes"]) == {"seaweedfs", "detect", "recognize", "notify", "feedback", "console", "door"}
+    assert set(first["processes"]) == {
+        "seaweedfs",
+        "detect",
+        "recognize",
+        "notify",
+        "feedback",
+        "console",
+        "door",
+    }
     assert all(
         p["restarts"] == 0 and p["state"] == "running" and p["pid"] for p in first["processes"].values()
     )
