@@ -28,6 +28,12 @@ pytestmark = pytest.mark.integration
 SCREENSHOTS = os.environ.get("FACEWATCH_SCREENSHOTS")
 
 
+def loaded(page: Any) -> None:
+    """Every picture on the page done loading: leaving earlier aborts them, which the
+    page's watcher rightly counts as a problem."""
+    page.wait_for_function("() => [...document.images].every(img => img.complete)")
+
+
 def shot(page: Any, name: str, phone: Any) -> None:
     if SCREENSHOTS:
         page.snapshot(Path(SCREENSHOTS) / f"{name}.png")
@@ -78,17 +84,21 @@ def test_the_demos_console_line_opens_the_demo_household(demo, page, device_page
     page.wait_for_url(re.compile(r"/visits$"))
     assert page.locator("#visits li.visit.stranger").count() == 1
     assert page.locator("#folded li.fold").count() >= 1
+    loaded(page)
     shot(page, "visits", phone)
     page.locator("#visits li.visit.stranger a").first.click()
     page.wait_for_selector("#visit-faces figure")
     assert page.locator("#who").inner_text().startswith("stranger-")
+    loaded(page)
     shot(page, "visit", phone)
     page.goto(page.url.split("/visit")[0] + "/faces")
     assert page.locator("#faces figure").count() >= 10
     assert page.locator("#faces figure.stranger").count() >= 1
+    loaded(page)
     shot(page, "faces", phone)
     page.locator("#faces figure a").first.click()
     page.wait_for_selector("#verdict")
+    loaded(page)
     shot(page, "face", phone)
     page.goto(page.url.split("/face")[0] + "/people")
     names = page.eval_on_selector_all("section.person", "s => s.map(e => e.dataset.name)")
