@@ -11,6 +11,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from facewatch.layout import IMAGE_SUFFIXES
 from facewatch.recognize.decisions import MatchPolicy, gallery_model
 from facewatch.recognize.recognition import PENDING, judge_faces
 from facewatch.records import FaceState, FaceVerdict
+from facewatch.store.storage import Storage
 
 HOUSEHOLD = "eval"
 
@@ -76,7 +78,6 @@ def central_face(boxes: list[Box], width: int, height: int) -> Box:
 
 def enroll_gallery(gallery_dir: Path, settings: Settings) -> Gallery:
     """Enroll through the real path (S3 + known.enroll) and read the stored object back."""
-    from facewatch.local.stack import MotoServer
     from facewatch.recognize.known import enroll, load_gallery
 
     people: dict[str, list[Path]] = {}
@@ -84,34 +85,44 @@ def enroll_gallery(gallery_dir: Path, settings: Settings) -> Gallery:
         people.setdefault(name, []).append(path)
     if not people:
         raise BadInput(f"{gallery_dir} holds no <name>/*.jpg|*.png photos")
-    with tempfile.TemporaryDirectory(prefix="facewatch-eval-") as tmp:
-        server = MotoServer(Path(tmp)).start()
-        try:
-            import boto3
-
-            from facewatch.local.processes import LOCAL_CREDENTIALS
-            from facewatch.store.storage import Storage
-
-            client = boto3.client(
-                "s3",
-                endpoint_url=server.endpoint,
-                region_name="us-east-1",
-                aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    with (
+        tempfile.TemporaryDirectory(prefix="facewatch-eval-") as tmp,
+        eval_storage(Path(tmp), "facewatch-eval") as (storage, _),
+    ):
+        for name, photos in people.items():
+            enroll(
+                storage,
+                HOUSEHOLD,
+                name,
+                [(p.name, p.read_bytes()) for p in photos],
+                settings.max_image_pixels,
             )
-            storage = Storage(client, "facewatch-eval")
-            storage.ensure_bucket()
-            for name, photos in people.items():
-                enroll(
-                    storage,
-                    HOUSEHOLD,
-                    name,
-                    [(p.name, p.read_bytes()) for p in photos],
-                    settings.max_image_pixels,
-                )
-            return load_gallery(storage, HOUSEHOLD)[0]
-        finally:
-            server.stop()
+        return load_gallery(storage, HOUSEHOLD)[0]
+
+
+@contextmanager
+def eval_storage(workdir: Path, bucket: str) -> Iterator[tuple[Storage, str]]:
+    """A bucket on an embedded moto server, and the server's endpoint: what the stills and
+    the clips are judged against, through the real storage path."""
+    import boto3
+
+    from facewatch.local.processes import LOCAL_CREDENTIALS
+    from facewatch.local.stack import MotoServer
+
+    server = MotoServer(workdir).start()
+    try:
+        client = boto3.client(
+            "s3",
+            endpoint_url=server.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+        storage = Storage(client, bucket)
+        storage.ensure_bucket()
+        yield storage, server.endpoint
+    finally:
+        server.stop()
 
 
 def evaluate(gallery_dir: Path, probes_dir: Path, settings: Settings) -> EvalReport:

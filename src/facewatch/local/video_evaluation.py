@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,11 +38,11 @@ from facewatch.edge.spool import SpoolOptions
 from facewatch.exceptions import BadInput
 from facewatch.faces.detectors import make_detector
 from facewatch.local.demo import known_people
+from facewatch.local.evaluation import eval_storage
 from facewatch.recognize.known import enroll
 from facewatch.recognize.recognizer import Recognizer
 from facewatch.recognize.triggers import StorageEvent
 from facewatch.records import Alert, AlertOutcome, DeliveryStatus, FrameResult
-from facewatch.store.storage import Storage
 
 STRANGER = "stranger"
 """The label of a clip of someone nobody enrolled."""
@@ -137,30 +136,6 @@ def face_counts(results: Sequence[FrameResult]) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def eval_storage(workdir: Path) -> Iterator[tuple[Storage, str]]:
-    """A bucket on an embedded moto server, and the server's endpoint."""
-    import boto3
-
-    from facewatch.local.processes import LOCAL_CREDENTIALS
-    from facewatch.local.stack import MotoServer
-
-    server = MotoServer(workdir).start()
-    try:
-        client = boto3.client(
-            "s3",
-            endpoint_url=server.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
-        storage = Storage(client, "facewatch-eval-videos")
-        storage.ensure_bucket()
-        yield storage, server.endpoint
-    finally:
-        server.stop()
-
-
 def evaluate_videos(videos_dir: Path, known_dir: Path, settings: Settings) -> dict[str, Any]:
     """Play every clip through the edge and recognize; the figures, per clip and in total."""
     people = known_people(known_dir)
@@ -168,7 +143,7 @@ def evaluate_videos(videos_dir: Path, known_dir: Path, settings: Settings) -> di
     started = time.perf_counter()
     with (
         tempfile.TemporaryDirectory(prefix="facewatch-eval-videos-") as tmp,
-        eval_storage(Path(tmp)) as (
+        eval_storage(Path(tmp), "facewatch-eval-videos") as (
             storage,
             endpoint,
         ),
