@@ -5,8 +5,6 @@ and no alert the first stack emailed is emailed again."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import zipfile
 
 import pytest
@@ -14,13 +12,12 @@ import pytest
 from facewatch.layout import frames_prefix, results_prefix
 from facewatch.local.processes import free_port
 from facewatch.local.seaweed import find_weed
-from tests.conftest import TESTDATA
 from tests.integration.up_harness import (
-    CLIP,
     PORT_NAMES,
     Up,
     clean_env,
     emailed_alert_ids,
+    enroll_obama_and_play_the_clip,
     facewatch,
     storage_of,
     wait_every_frame_judged,
@@ -41,21 +38,7 @@ def test_backup_while_uploading_and_restore_into_a_new_folder(tmp_path, running)
     up = Up(data, config, outbox, tmp_path / "up.log")
     running.append(up)
     env = up.env()
-    photos = [str(p) for p in (TESTDATA / "known" / "obama").iterdir()]
-    assert facewatch("enroll", "--household", "home", "--name", "Obama", *photos, env=env).returncode == 0
-    agent = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "facewatch.cli",
-            "agent",
-            *("--source", str(CLIP), "--household", "home"),
-            *("--camera", "door", "--quiet", "--max-fps", "25", "--drain-timeout", "120"),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "agent.log").open("ab"),
-    )
+    agent = enroll_obama_and_play_the_clip(env, tmp_path / "agent.log")
     storage = storage_of(up)
     try:
         judged_before = wait_for(

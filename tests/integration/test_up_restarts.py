@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +15,11 @@ import pytest
 
 from facewatch.layout import frames_prefix
 from facewatch.local.seaweed import find_weed
-from tests.conftest import TESTDATA
 from tests.integration.up_harness import (
-    CLIP,
     PORT_NAMES,
     Up,
     check_each_alert_sent_once,
-    facewatch,
+    enroll_obama_and_play_the_clip,
     status,
     storage_of,
     wait_every_frame_judged,
@@ -72,22 +68,7 @@ def test_kill_9_of_recognize_and_seaweedfs_loses_nothing(tmp_path, running):
         p["restarts"] == 0 and p["state"] == "running" and p["pid"] for p in first["processes"].values()
     )
 
-    photos = [str(p) for p in (TESTDATA / "known" / "obama").iterdir()]
-    assert facewatch("enroll", "--household", "home", "--name", "Obama", *photos, env=env).returncode == 0
-    agent = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "facewatch.cli",
-            "agent",
-            *("--source", str(CLIP), "--household", "home"),
-            *("--camera", "door", "--quiet", "--max-fps", "25", "--drain-timeout", "120"),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=(tmp_path / "agent.log").open("ab"),
-        text=True,
-    )
+    agent = enroll_obama_and_play_the_clip(env, tmp_path / "agent.log", keep_stdout=True)
     try:
         wait_for(
             "the agent's frames flowing", lambda: any(storage_of(up).list_keys(frames_prefix("home"))), up

@@ -176,3 +176,27 @@ def check_each_alert_sent_once(up: Up, frames: list[FrameKey], outbox: Path) -> 
     ids = emailed_alert_ids(outbox)
     assert len(ids) == len(set(ids)), f"an alert was emailed twice: {ids}"
     return len(ids)
+
+
+def enroll_obama_and_play_the_clip(
+    env: dict[str, str], log: Path, *, keep_stdout: bool = False
+) -> subprocess.Popen[str]:
+    """Obama enrolled in household home, then the clip played through an agent as camera
+    door against the stack `env` points at; the agent's stderr appended to `log`, its
+    stdout piped when `keep_stdout` (its final counts) and dropped otherwise."""
+    photos = [str(p) for p in (TESTDATA / "known" / "obama").iterdir()]
+    assert facewatch("enroll", "--household", "home", "--name", "Obama", *photos, env=env).returncode == 0
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "facewatch.cli",
+            "agent",
+            *("--source", str(CLIP), "--household", "home"),
+            *("--camera", "door", "--quiet", "--max-fps", "25", "--drain-timeout", "120"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE if keep_stdout else subprocess.DEVNULL,
+        stderr=log.open("ab"),
+        text=True,
+    )
