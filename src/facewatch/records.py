@@ -217,6 +217,10 @@ class FaceVerdict(BaseModel):
     """What code branches on; `reason` is for people."""
     name: str | None = None
     distance: float | None = None
+    """The distance to `nearest`, for a named face and a stranger alike."""
+    nearest: str | None = None
+    """The known person this face came nearest to, whatever its verdict (None where it was
+    not compared: unsure before encoding, no known set, or a result written before)."""
     reason: str = ""
     track_id: int | None = None
     visit_id: str | None = None

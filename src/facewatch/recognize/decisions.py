@@ -88,6 +88,9 @@ class Judgement:
     reason: str
     state: FaceState = FaceState.JUDGED
     """CANNOT_DECIDE when there was no known set to judge against."""
+    nearest: str | None = None
+    """The known person nearest this face whatever the verdict (`distance` is theirs): a
+    stranger or unsure face near someone is what a question "Is this X?" is made of."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,10 +204,13 @@ def judge_face(
     ranked = sorted((d, n) for n, d in distances.items() if n not in ruled_out)
     not_them = f" (not {', '.join(sorted(ruled_out))}, by feedback)" if ruled_out else ""
     if not ranked:
-        return Judgement("stranger", None, min(distances.values()), f"nobody left{not_them}")
+        closest = min(distances, key=distances.__getitem__)
+        return Judgement("stranger", None, distances[closest], f"nobody left{not_them}", nearest=closest)
     dist, name = ranked[0]
     if dist > limit:
-        return Judgement("stranger", None, dist, f"nearest {name} at {dist:.3f} > {limit:.3f}{not_them}")
+        return Judgement(
+            "stranger", None, dist, f"nearest {name} at {dist:.3f} > {limit:.3f}{not_them}", nearest=name
+        )
     if len(ranked) > 1 and dist > policy.margin_ratio * ranked[1][0]:
         second_dist, second = ranked[1]
         return Judgement(
@@ -212,8 +218,9 @@ def judge_face(
             None,
             dist,
             f"{name} at {dist:.3f} is not clearly nearer than {second} at {second_dist:.3f}{not_them}",
+            nearest=name,
         )
-    return Judgement("known", name, dist, f"{name} at {dist:.3f} <= {limit:.3f}{not_them}")
+    return Judgement("known", name, dist, f"{name} at {dist:.3f} <= {limit:.3f}{not_them}", nearest=name)
 
 
 def settled(

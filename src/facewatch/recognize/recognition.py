@@ -183,6 +183,7 @@ def judge_faces(
                 "verdict": verdict,
                 "name": judgement.name,
                 "distance": judgement.distance,
+                "nearest": judgement.nearest,
                 "reason": reason,
                 "state": judgement.state,
             }
