@@ -72,6 +72,14 @@ def check_person(name: str) -> str:
     return name
 
 
+def household_of(key: str) -> str:
+    """The household a key of facewatch's layout belongs to (frames, known photos, state alike)."""
+    parts = key.split("/")
+    if len(parts) < 3 or parts[0] != ROOT:
+        raise BadKey(f"not a household's key: {key!r}")
+    return check_id(parts[1], "household")
+
+
 def household_prefix(household: str) -> str:
     return f"{ROOT}/{check_id(household, 'household')}/"
 

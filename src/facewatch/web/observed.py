@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from facewatch.config import get_settings
+from facewatch.layout import household_of
 from facewatch.records import Alert, AlertOutcome, Delivery, DeliveryStatus, HeldBackBy
 from facewatch.telemetry import figures
 from facewatch.telemetry.figures import record
@@ -158,11 +159,11 @@ def recognized(outcome: Outcome, now: datetime | None = None) -> None:
     """What recognize did with one storage event."""
     now = now or datetime.now(UTC)
     if outcome.action == "gallery-rebuilt":
-        record(figures.GALLERY_REBUILDS, household=outcome.key.split("/")[1])
+        record(figures.GALLERY_REBUILDS, household=household_of(outcome.key))
         return
     if outcome.action not in ("judged", "duplicate", "bad-frame"):
         return
-    household = outcome.key.split("/")[1]
+    household = household_of(outcome.key)
     record(figures.FRAMES_RECEIVED, household=household)
     result = outcome.result
     if result is None:
