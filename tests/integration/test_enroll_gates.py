@@ -15,6 +15,8 @@ import pytest
 from facewatch.config import Settings
 from facewatch.edge.uploads import store_face_frame
 from facewatch.frames import Box, FrameMeta
+from facewatch.household.retention import household_marks, is_marked
+from facewatch.layout import FrameKey
 from facewatch.tokens import sign_face
 from facewatch.web import feedback
 from tests.bad_photos import GOOD, REFUSED
@@ -88,3 +90,9 @@ def test_a_grey_camera_face_is_learned_and_the_thank_you_page_warns(storage):
     assert reply.status == 200, reply.body
     assert 'data-kind="grayscale"' in str(reply.body) and "Lin is now known" in str(reply.body)
     assert len(known(storage)) == 1
+    # The event a person named through the link outlives retention, as one named in the console.
+    [frame] = [FrameKey.parse(k) for k in storage.list_keys("households/home/frames/")]
+    marks = household_marks(
+        storage, "home", now=datetime.now(UTC), stranger_memory=timedelta(days=30), strangers=lambda h: {}
+    )
+    assert is_marked(frame, marks)

@@ -89,7 +89,8 @@ def _learn(settings: Settings, storage: Storage, claim: FaceClaim, name: str) ->
     from facewatch.recognize.naming import name_seen_face
     from facewatch.recognize.photo_gates import GateLimits
 
-    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    # The photo takes naming's own name (`face-<frame name>-…`), as the console's does:
+    # retention reads that name as the frame's mark, and keeps the event a person named.
     naming = name_seen_face(
         storage,
         claim.household,
@@ -97,7 +98,6 @@ def _learn(settings: Settings, storage: Storage, claim: FaceClaim, name: str) ->
         claim.box,
         name,
         settings.max_image_pixels,
-        photo_name=f"from-alert-{stamp}.jpg",
         limits=GateLimits.from_settings(settings),
     )
     # As the console does after naming someone: the past week's strangers are looked at again.
