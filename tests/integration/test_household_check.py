@@ -33,7 +33,7 @@ from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import Representative, Stranger, StrangerBook
 from facewatch.store.storage import Storage
 from tests.conftest import TESTDATA, run_cli
-from tests.console_site import Site
+from tests.console_site import Site, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -214,3 +214,10 @@ def test_the_check_page_shows_the_same_figures_and_is_reached_from_people(site: 
     ]
     assert "within 0.652 of them" in page.inner_text("#theirs")
     assert "2 face(s) of the week are nobody's" in page.inner_text("#theirs")
+
+
+def test_the_check_page_of_a_household_that_knows_nobody_says_so_and_where_to_start(site: Site) -> None:
+    http = sign_in(site, "nobody-yet")
+    reply = http.get(f"{site.url}check")
+    assert reply.status_code == 200, reply.text[:500]
+    assert 'id="nobody-known"' in reply.text and 'href="/people"' in reply.text

@@ -238,12 +238,19 @@ def near_limit(gallery: Gallery, threshold: float) -> float:
     return max(threshold, NormalDist(model.impostor_mean, model.impostor_sd).inv_cdf(THEIRS_RATE))
 
 
+def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Every row of `a` to every row of `b` (len(a) x len(b)), without the len(a) x len(b) x
+    128 array a broadcast difference would make (a gallery of 1,000 photos: a gigabyte)."""
+    a, b = a.astype(np.float64).reshape(-1, 128), b.astype(np.float64).reshape(-1, 128)
+    sq = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.maximum(sq, 0.0))
+
+
 def closest_pair(gallery: Gallery, threshold: float) -> ClosestPair | None:
     """The two nearest photos of two different people (None with fewer than two people)."""
     if len(gallery.people) < 2:
         return None
-    rows = gallery.encodings.astype(np.float64)
-    dist = np.linalg.norm(rows[:, None, :] - rows[None, :, :], axis=2)
+    dist = distances(gallery.encodings, gallery.encodings)
     names = np.array(gallery.names)
     dist[names[:, None] == names[None, :]] = np.inf
     i, j = np.unravel_index(int(np.argmin(dist)), dist.shape)
@@ -259,9 +266,7 @@ def nearest_strangers(
     to one of their photos."""
     if not len(stranger_ids) or not len(gallery):
         return {}
-    rows = gallery.encodings.astype(np.float64)
-    others = np.asarray(stranger_rows, dtype=np.float64).reshape(-1, 128)
-    dist = np.linalg.norm(rows[:, None, :] - others[None, :, :], axis=2)
+    dist = distances(gallery.encodings, np.asarray(stranger_rows))
     out: dict[str, NearestStranger] = {}
     for name in gallery.people:
         mine = dist[[i for i, n in enumerate(gallery.names) if n == name]]

@@ -21,7 +21,7 @@ from facewatch.recognize.day_index import FaceEntry, day_of
 from facewatch.recognize.day_index_store import DayIndexStore
 from facewatch.recognize.decisions import MatchPolicy
 from facewatch.recognize.household_check import WEEK_DAYS, HouseholdCheck, PhotoCover, check_household
-from facewatch.recognize.known import load_gallery
+from facewatch.recognize.known import load_gallery, rebuild_gallery
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import StrangerBook
 from facewatch.store.storage import Storage
@@ -102,13 +102,17 @@ def week_faces(
     return faces, behind
 
 
-def known_set(storage: Storage, household: str) -> Gallery:
+def known_set(storage: Storage, household: str, max_pixels: int) -> Gallery:
     """The household's known set; a clear refusal for an unknown household or one that knows
     nobody."""
     try:
         gallery, _ = load_gallery(storage, household)
     except ObjectMissing:
         gallery = Gallery()
+    if gallery.stale:
+        # Rows of an older facewatch are not comparable with today's threshold or strangers:
+        # encoded again once, as recognize's GalleryCache would at the next frame.
+        gallery = rebuild_gallery(storage, household, max_pixels)
     if len(gallery):
         return gallery
     if next(iter(storage.list_keys(household_prefix(household))), None) is None:
@@ -128,7 +132,7 @@ def run_check(
     now: datetime | None = None,
 ) -> HouseholdCheck:
     """The check of the week up to `now`. `waiting`: questions_waiting(storage, household)."""
-    gallery = known_set(storage, household)
+    gallery = known_set(storage, household, settings.max_image_pixels)
     until = now or datetime.now(UTC)
     since = until - timedelta(days=WEEK_DAYS)
     faces, behind = week_faces(storage, household, since, until)
