@@ -168,7 +168,8 @@ def test_check_json_is_the_households_figures_worked_out_by_hand(storage: Storag
     assert data["summaries_behind"] == []
     human = done.stderr
     assert "closest pair: alice and bob are nearer each other (0.500) than the threshold 0.577" in human
-    assert "alice: 2 photo(s): 1 frontal, 1 turned, 2 day, 0 IR; none ir" in human
+    assert "alice: 2 photo(s): 1 frontal, 1 turned, 2 day, 0 IR; no IR photo" in human
+    assert "carol: 1 photo(s): 1 frontal, 0 turned, 1 day, 0 IR; no turned or IR photo" in human
     assert "  last 7 days: 2 named, 0 unsure, 1 taken for a stranger" in human
 
 
@@ -204,7 +205,7 @@ def test_the_check_page_shows_the_same_figures_and_is_reached_from_people(site: 
         "0",
         "1",
     ]
-    assert "1 frontal, 1 turned, 2 day, 0 IR" in alice.inner_text() and "none ir" in alice.inner_text()
+    assert "1 frontal, 1 turned, 2 day, 0 IR" in alice.inner_text() and "no IR photo" in alice.inner_text()
     assert "stranger-s1 at 0.400 (within the threshold: is it alice?)" in alice.inner_text()
     bob = page.locator(".person-check[data-name=bob]")
     assert [bob.locator(f"[data-tally={t}]").inner_text() for t in ("named", "unsure", "stranger")] == [

@@ -62,6 +62,9 @@ class Light(StrEnum):
     """A grey picture: an IR camera at night, or black and white (photo_checks.is_grey)."""
 
 
+WORDS = {"frontal": "frontal", "turned": "turned", "day": "daylight", "ir": "IR"}
+
+
 class Tally(StrEnum):
     """How a face of theirs at the cameras was judged."""
 
@@ -130,6 +133,14 @@ class PersonCheck:
     def missing(self) -> list[str]:
         """What no photo of theirs covers, in the order a person reads it."""
         return [kind for kind, n in self.covers().items() if n == 0]
+
+    def missing_text(self) -> str:
+        """What no photo covers, in words ("no turned or IR photo"); empty when all is covered."""
+        words = [WORDS[kind] for kind in self.missing()]
+        if not words:
+            return ""
+        listed = words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+        return f"no {listed} photo"
 
     @property
     def seen(self) -> int:
@@ -393,7 +404,7 @@ def lines(check: HouseholdCheck) -> list[str]:
             f"{covers['turned']} turned, {covers['day']} day, {covers['ir']} IR"
         )
         if person.missing():
-            text += f"; none {' or '.join(person.missing())}"
+            text += f"; {person.missing_text()}"
         out.append(text)
         faces = person.faces
         out.append(
@@ -404,7 +415,7 @@ def lines(check: HouseholdCheck) -> list[str]:
         if near is None:
             out.append("  no stranger remembered")
         else:
-            warn = " (within the threshold: is it them?)" if near.within_threshold else ""
+            warn = f" (within the threshold: is it {person.name}?)" if near.within_threshold else ""
             out.append(f"  nearest stranger: {near.stranger_id} at {near.distance:.3f}{warn}")
         out.append(f"  questions waiting: {person.questions_waiting}")
     out.append(

@@ -131,6 +131,7 @@ def test_each_persons_photos_faces_nearest_stranger_and_questions():
     assert [(p.view, p.light) for p in alice.photos] == [(View.FRONTAL, Light.DAY), (View.TURNED, Light.IR)]
     assert alice.covers() == {"frontal": 1, "turned": 1, "day": 1, "ir": 1} and alice.missing() == []
     assert bob.missing() == ["frontal", "turned", "ir"]  # its one photo's face was not found again
+    assert bob.missing_text() == "no frontal, turned or IR photo" and alice.missing_text() == ""
     assert carol.photos[0].view is View.UNKNOWN  # not measured: missing from the covers
     assert alice.faces == {Tally.NAMED: 2, Tally.UNSURE: 0, Tally.STRANGER: 1}
     assert bob.faces == {Tally.NAMED: 1, Tally.UNSURE: 1, Tally.STRANGER: 0}
