@@ -143,7 +143,9 @@ def signed_in(page: Any, site: Site, next_path: str = "/") -> Any:
     page.goto(site.link(next_path=next_path))
     page.click("#signin button")
     page.wait_for_url(
-        re.compile(r"/(visits|visit|person|unsure|faces|face|strangers|stranger|people|cameras|settings)\b")
+        re.compile(
+            r"/(visits|visit|person|unsure|faces|face|strangers|stranger|people|check|cameras|settings)\b"
+        )
     )
     return page
 

@@ -68,6 +68,7 @@ PURE = (
     "facewatch.recognize.strangers",
     "facewatch.recognize.triggers",
     "facewatch.recognize.photo_gates",
+    "facewatch.recognize.household_check",
     "facewatch.edge.tracking",
     "facewatch.faces.gallery",
     "facewatch.alerts.retries",

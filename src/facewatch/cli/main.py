@@ -300,6 +300,7 @@ def detect_token_command(household: str, camera: str | None) -> None:
 def _register_commands() -> None:
     # Commands with many options or their own display have a module each.
     from facewatch.cli.agent import agent_command
+    from facewatch.cli.check import check_command
     from facewatch.cli.console_link import console_link_command
     from facewatch.cli.corrections import not_command
     from facewatch.cli.evaluate import eval_command
@@ -328,6 +329,7 @@ def _register_commands() -> None:
     main.add_command(console_link_command, "console-link")
     main.add_command(mqtt_bridge_command, "mqtt-bridge")
     main.add_command(reindex_command, "reindex")
+    main.add_command(check_command, "check")
 
 
 _register_commands()

@@ -50,6 +50,10 @@ class FaceEntry:
     sharpness: float | None = None
     was: str | None = None
     """Who the face was judged to be before `look_again` changed it, if it did."""
+    nearest: str | None = None
+    """The known person the face came nearest to (FaceVerdict.nearest; `distance` is
+    theirs): the household check counts a near-miss as that person's. None in summaries
+    written before it was kept."""
 
     @property
     def who(self) -> str:
@@ -78,11 +82,13 @@ class FaceEntry:
             alert,
             None if self.sharpness is None else round(self.sharpness, 1),
             self.was,
+            self.nearest,
         ]
 
     @classmethod
     def from_list(cls, raw: list[Any], frame_key: str, camera: str, at: datetime) -> FaceEntry:
-        vid, verdict, box, name, sid, visit, distance, alert, sharp, was = raw
+        vid, verdict, box, name, sid, visit, distance, alert, sharp, was, *later = raw
+        nearest = later[0] if later else None  # summaries written before `nearest` have 10
         return cls(
             str(vid),
             frame_key,
@@ -97,6 +103,7 @@ class FaceEntry:
             _outcome(alert),
             sharp,
             was,
+            nearest,
         )
 
 
@@ -158,6 +165,7 @@ def entry_of(result: Mapping[str, Any]) -> FrameEntry | None:
                 else None,
                 sharpness=face.get("sharpness"),
                 was=(was.get("stranger_id") or was.get("verdict")) if looked else None,
+                nearest=face.get("nearest"),
             )
         )
     return FrameEntry(frame_key, camera, at, tuple(faces))

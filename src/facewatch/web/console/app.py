@@ -34,6 +34,7 @@ PAGES = (
     "strangers",
     "stranger",
     "people",
+    "check",
     "cameras",
     "settings",
 )
@@ -248,6 +249,8 @@ def _get(services: Services, request: ConsoleRequest, page: Page, path: str) -> 
         )
     if path == "/people":
         return _page("people", page, people=_people(services, household))
+    if path == "/check":
+        return _check_page(services, page)
     if path == "/cameras":
         return _page("cameras", page, cameras=views.cameras_page(storage, household, page.zone))
     if path == "/settings/export":
@@ -278,6 +281,20 @@ def _visits_pages(services: Services, request: ConsoleRequest, page: Page, path:
     if fold is None:
         return _error(404, "no faces in no visit at that camera in that hour", signed_in=True)
     return _page("unsure", page, fold=fold)
+
+
+def _check_page(services: Services, page: Page) -> Reply:
+    from facewatch.recognize.household_check import pair_meaning
+    from facewatch.recognize.household_check_inputs import NobodyKnown, questions_waiting, run_check
+
+    storage, household = services.storage, page.household
+    try:
+        check = run_check(storage, services.settings, household, questions_waiting(storage, household))
+    except NobodyKnown:
+        return _page("check", page, check=None)
+    pair = check.closest_pair
+    pair_text = "" if pair is None else pair_meaning(pair, check.threshold)
+    return _page("check", page, check=check, pair_text=pair_text)
 
 
 def _people(services: Services, household: str) -> list[Any]:
