@@ -43,13 +43,22 @@ def _order(name: str) -> int:
 
 
 def import_household(
-    storage: Storage, source: IO[bytes] | str, max_pixels: int, *, replace: bool = False
+    storage: Storage,
+    source: IO[bytes] | str,
+    max_pixels: int,
+    *,
+    replace: bool = False,
+    expected: str | None = None,
 ) -> Imported:
+    """`expected`: the household the zip must be of (its manifest says which it is, and the
+    household whose data `replace` deletes must not be the zip's choice)."""
     from facewatch.recognize.known import rebuild_gallery
     from facewatch.recognize.negatives import refresh_negatives
 
     archive = open_archive(source)
     household = archive.household
+    if expected is not None and household != expected:
+        raise BadInput(f"the zip is an export of household {household}, not {expected}: nothing imported")
     prefix = household_prefix(household)
     verdicts = _verdicts(archive)
     replaced = 0
