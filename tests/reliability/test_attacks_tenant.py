@@ -284,12 +284,12 @@ def test_a_session_exports_its_own_household_only_whatever_it_asks(site: Site, f
 
 
 def test_export_and_erase_need_a_whole_console_session(site: Site, figures):
+    limited = face_session(site)
     before = site.objects()
     stranger = requests.Session()
     reply = stranger.get(f"{site.url}settings/export")
     assert not attacked(figures, reply.status_code == 200)
     refused(reply, 401, "sign")
-    limited = face_session(site)
     reply = limited.get(f"{site.url}settings/export")
     assert not attacked(figures, reply.status_code == 200)
     refused(reply, 403, "one face only")
