@@ -348,3 +348,45 @@ def test_the_cli_erases_only_with_the_id_typed_exactly(storage, figures):
         assert not attacked(figures, done.returncode == 0), typed
         assert done.returncode == 2 and "nothing erased" in done.stderr, done.stderr
     assert snapshot(storage) == before
+
+
+@pytest.mark.parametrize(
+    "lie",
+    [
+        {"metadata": {"boxes": "1,2,3,4\r\nx-amz-acl: public-read"}},
+        {"metadata": {"bad key": "x"}},
+        {"metadata": {"boxes": "é" * 10}},
+        {"metadata": {"boxes": "1" * 3000}},
+        {"content_type": "image/jpeg\r\nx-amz-acl: public-read"},
+    ],
+)
+def test_a_manifest_whose_headers_s3_would_refuse_is_refused_before_anything_is_written(
+    storage, figures, lie
+):
+    """Metadata and content types go out as HTTP headers: one S3 (or the HTTP client)
+    refuses would stop the import half-way, after the settings and known photos."""
+    frame = "frames/door/20260101/101010000000-aaaaaaaa.jpg"
+    body = b"\xff\xd8frame"
+    data = forged_zip(
+        {"settings.json": SETTINGS, frame: body},
+        manifest={"settings.json": entry(SETTINGS), frame: {**entry(body), **lie}},
+    )
+    import_refused(storage, data, frame, figures)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sessions/1796597332-x.json",
+        "links/used/abc.json",
+        "alerts/claims/a.json",
+        "report/index.html",
+        "encodings.npz",
+    ],
+)
+def test_a_file_an_export_never_holds_is_refused(storage, figures, name):
+    """What only works here (sessions, used links, sends in progress) or is made here (the
+    report page, the known encodings) is never exported; a zip holding one was made by
+    someone else, to plant it."""
+    data = forged_zip({"settings.json": SETTINGS, name: b"{}"})
+    import_refused(storage, data, "never holds", figures)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import stat
 import zipfile
 from collections.abc import Iterator
@@ -159,7 +160,7 @@ def open_archive(source: IO[bytes] | str) -> Archive:
     problems += [f"{n}: more than once in the zip" for n in sorted({n for n in names if names.count(n) > 1})]
     for name in sorted(present & set(entries)):
         info = archive.getinfo(name)
-        problem = _unsafe(info, entries[name])
+        problem = _unsafe(info, entries[name]) or _unsendable(entries[name])
         if problem is None and digest(_inflate(archive, info)) != entries[name].sha256:
             problem = "checksum does not match"
         if problem is not None:
@@ -185,6 +186,30 @@ def _unsafe(info: zipfile.ZipInfo, entry: Entry) -> str | None:
         return f"{info.file_size} bytes, over the limit of {MAX_FILE_BYTES}"
     if info.file_size > _CHUNK and info.file_size > MAX_RATIO * max(info.compress_size, 1):
         return f"inflates {info.file_size // max(info.compress_size, 1)} times (a zip bomb?)"
+    return None
+
+
+_METADATA_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_HEADER_TEXT = re.compile(r"[ -~]*")
+METADATA_BYTES = 2048
+"""S3's limit on an object's user metadata, names and values together."""
+
+
+def _unsendable(entry: Entry) -> str | None:
+    """Why S3 (or the HTTP client before it) would refuse the file's content type or
+    metadata, which travel as HTTP headers: found before anything is written, not by the
+    put that would stop the import half-way (and never a header of the zip's making)."""
+    if (
+        not entry.content_type
+        or len(entry.content_type) > 200
+        or not _HEADER_TEXT.fullmatch(entry.content_type)
+    ):
+        return f"content type {entry.content_type[:60]!r} is not one an export writes"
+    for key, value in entry.metadata.items():
+        if not _METADATA_NAME.fullmatch(key) or not _HEADER_TEXT.fullmatch(value):
+            return f"metadata {key[:60]!r} is not metadata an export writes"
+    if sum(len(k) + len(v) for k, v in entry.metadata.items()) > METADATA_BYTES:
+        return f"metadata over S3's {METADATA_BYTES} bytes"
     return None
 
 

@@ -21,6 +21,7 @@ from facewatch.layout import FrameKey, household_prefix
 from facewatch.store.storage import Storage
 from facewatch.tenant.archive import VERDICTS, Archive, open_archive
 from facewatch.tenant.erase import delete_prefix
+from facewatch.tenant.export import LEFT_OUT
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,11 @@ def import_household(
     household = archive.household
     if expected is not None and household != expected:
         raise BadInput(f"the zip is an export of household {household}, not {expected}: nothing imported")
+    planted = [n for n in archive.names() if n.startswith(LEFT_OUT)]
+    if planted:
+        # Sessions, used links, sends in progress only work where they were made, the report
+        # page and the encodings are made here: an export never holds them.
+        raise BadInput(f"the zip holds {planted[0]}, which an export never holds: nothing imported")
     prefix = household_prefix(household)
     verdicts = _verdicts(archive)
     replaced = 0
