@@ -390,3 +390,14 @@ def test_a_file_an_export_never_holds_is_refused(storage, figures, name):
     someone else, to plant it."""
     data = forged_zip({"settings.json": SETTINGS, name: b"{}"})
     import_refused(storage, data, "never holds", figures)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [b"not json", b"[]", b'{"armed": "sometimes"}', b'{"webhook_url": 5}', b'{"retention_days": -1}'],
+)
+def test_settings_that_do_not_parse_are_refused_not_imported_to_stop_the_households_alerts(
+    storage, figures, settings
+):
+    data = forged_zip({"settings.json": settings})
+    import_refused(storage, data, "settings.json is invalid", figures)

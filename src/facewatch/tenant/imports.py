@@ -65,6 +65,7 @@ def import_household(
         # Sessions, used links, sends in progress only work where they were made, the report
         # page and the encodings are made here: an export never holds them.
         raise BadInput(f"the zip holds {planted[0]}, which an export never holds: nothing imported")
+    _check_settings(archive)
     prefix = household_prefix(household)
     verdicts = _verdicts(archive)
     replaced = 0
@@ -115,3 +116,20 @@ def _verdicts(archive: Archive) -> list[tuple[str, bytes]]:
             )
         out.append((key.result_key, json.dumps(result, indent=1, sort_keys=True).encode()))
     return out
+
+
+def _check_settings(archive: Archive) -> None:
+    """Settings every function of the household reads: ones that do not parse would stop
+    its alerts after the import, so they stop the import instead."""
+    from pydantic import ValidationError
+
+    from facewatch.household.settings import HouseholdSettings
+
+    if "settings.json" not in archive.entries:
+        return
+    try:
+        HouseholdSettings.model_validate_json(archive.read("settings.json"), context={"stored": True})
+    except ValidationError as exc:
+        raise BadInput(
+            f"the zip's settings.json is invalid ({exc.errors()[0]['msg']}): nothing imported"
+        ) from None
