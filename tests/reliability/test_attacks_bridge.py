@@ -208,3 +208,30 @@ def test_household_names_that_are_topic_wildcards_are_refused_at_start(storage, 
         done = run_cli(storage, "mqtt-bridge", "--household", name, env=no_broker)
         assert not attacked(figures, done.returncode != 2), (name, done.stderr)
         assert "household" in done.stderr, done.stderr
+
+
+def test_a_forged_state_is_put_right_at_once(bridge: Bridge, figures):
+    """Anyone who may publish on the state topic could show Home Assistant "disarmed" (or
+    "armed", to a household about to leave) whatever the household is: the bridge, which
+    knows, says the truth again, retained."""
+    state = TOPICS.armed_state("home")
+    bridge.obeys("home", True)  # connected, and the state it published is ON
+    for forged in (b"OFF", b"off", b"\xff"):
+        seen = Subscriber(bridge.broker, state)
+        try:
+            bridge.send(state, forged, retain=True)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:  # the forged state, then the truth after it
+                said = [payload for payload, _ in seen.on(state)]
+                if forged in said and b"ON" in said[said.index(forged) :]:
+                    break
+                time.sleep(0.05)
+        finally:
+            seen.close()
+        late = Subscriber(bridge.broker, state)  # Home Assistant, (re)started now
+        try:
+            shown = late.on(state)[0][0]
+        finally:
+            late.close()
+        assert not attacked(figures, shown != b"ON"), (forged, shown)
+    assert bridge.lines("was not ours") >= 3

@@ -128,6 +128,7 @@ class ArmedBridge:
     def connected(self, link: Link) -> None:
         for household in self.households:
             link.subscribe(self.topics.armed_command(household))
+            link.subscribe(self.topics.armed_state(household))  # to put a forged state right
         if self.presence is not None:
             self.presence.connected(link)
         with self._lock:
@@ -148,6 +149,24 @@ class ArmedBridge:
             if self.presence is not None:
                 self.presence.sync(link, household, own)
 
+    def _state_received(self, link: Link, topic: str, payload: bytes) -> bool:
+        """A message on a served household's state topic: its own coming back, or one that
+        says otherwise (anyone who may publish there could show Home Assistant "armed"
+        while the household is not), which the truth replaces at once. True when it was one."""
+        household = next((h for h in self.households if self.topics.armed_state(h) == topic), None)
+        if household is None:
+            return False
+        with self._lock:
+            said = self._published.get(household)
+        if said is not None and payload != armed_state_message(self.topics, household, said).payload:
+            log.warning(
+                "household %s: the armed state on the broker was not ours; published again", household
+            )
+            with self._lock:
+                self._published.pop(household, None)
+            self._publish(link, household, said)
+        return True
+
     def _publish(self, link: Link, household: str, armed: bool) -> None:
         with self._lock:
             if self._published.get(household) is armed:
@@ -161,6 +180,8 @@ class ArmedBridge:
         """One message: the setting written and the new state published, or refused with a
         log line (the setting untouched); None for a presence message, kept for `sync`."""
         if self.presence is not None and self.presence.received(topic, payload):
+            return None
+        if self._state_received(link, topic, payload):
             return None
         command = read_command(self.topics, self.households, topic, payload, retained=retained)
         if isinstance(command, Refused):
