@@ -107,7 +107,10 @@ def bridge(s3_endpoint: str, aws_env: None, tmp_path_factory: pytest.TempPathFac
                 [*argv, "--sync-seconds", "0.3"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
             )
         try:
-            yield Bridge(broker, storage, process, log)
+            started = Bridge(broker, storage, process, log)
+            # Subscribed once the retained command left above reached it (and was refused).
+            started.wait_lines("a retained command", 1, timeout=60)
+            yield started
         finally:
             process.terminate()
             process.wait(timeout=15)
