@@ -14,6 +14,7 @@ import json
 import re
 import stat
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -157,7 +158,9 @@ def open_archive(source: IO[bytes] | str) -> Archive:
     present = set(names) - {MANIFEST}
     problems = [f"{n}: missing" for n in sorted(set(entries) - present)]
     problems += [f"{n}: not in the manifest" for n in sorted(present - set(entries))]
-    problems += [f"{n}: more than once in the zip" for n in sorted({n for n in names if names.count(n) > 1})]
+    problems += [
+        f"{n}: more than once in the zip" for n, times in sorted(Counter(names).items()) if times > 1
+    ]
     for name in sorted(present & set(entries)):
         info = archive.getinfo(name)
         problem = _unsafe(info, entries[name]) or _unsendable(entries[name])
