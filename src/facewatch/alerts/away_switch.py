@@ -30,11 +30,17 @@ class Refused:
     why: str
 
 
-def read_command(topics: Topics, served: Iterable[str], topic: str, payload: bytes) -> ArmCommand | Refused:
-    """A command on `topic` for one of the `served` households, or why it is refused."""
+def read_command(
+    topics: Topics, served: Iterable[str], topic: str, payload: bytes, *, retained: bool = False
+) -> ArmCommand | Refused:
+    """A command on `topic` for one of the `served` households, or why it is refused. A
+    retained command is refused: the broker hands it to the bridge again at every connect,
+    so one left there would undo, at each restart, every change made since."""
     household = next((h for h in served if topics.armed_command(h) == topic), None)
     if household is None:
         return Refused(f"{topic}: not the command topic of a household this bridge serves")
+    if retained:
+        return Refused(f"{topic}: a retained command (replayed at every connect) is not acted on")
     armed = PAYLOADS.get(payload.strip())
     if armed is None:
         shown = payload[:40].decode("utf-8", "replace")

@@ -50,6 +50,10 @@ SYNC_SECONDS = 10.0
 the CLI reaches Home Assistant within this), and touches its heartbeat file."""
 
 
+SKEW = timedelta(minutes=5)
+"""How far ahead of the bridge's clock a presence message's time may be (clocks drift)."""
+
+
 class PresenceWatch:
     """The last presence message of each followed person, as received, and the not_home
     published for those gone longer than their household's away time."""
@@ -74,6 +78,10 @@ class PresenceWatch:
             if person is None:
                 continue
             seen = read_last_seen(payload) if payload else None  # empty: taken away
+            if seen is not None and not isinstance(seen, Unreadable) and seen.at > self.clock() + SKEW:
+                # notify stamps arrivals with its clock: one ahead of ours by more than a clock's
+                # drift is forged, and would keep the person home for ever.
+                seen = Unreadable(f"last seen at {seen.at.isoformat()}, in the future")
             if isinstance(seen, Unreadable):
                 log.warning("household %s: presence of %s left alone: %s", household, person, seen.why)
                 seen = None
@@ -120,6 +128,7 @@ class ArmedBridge:
     def connected(self, link: Link) -> None:
         for household in self.households:
             link.subscribe(self.topics.armed_command(household))
+            link.subscribe(self.topics.armed_state(household))  # to put a forged state right
         if self.presence is not None:
             self.presence.connected(link)
         with self._lock:
@@ -140,6 +149,24 @@ class ArmedBridge:
             if self.presence is not None:
                 self.presence.sync(link, household, own)
 
+    def _state_received(self, link: Link, topic: str, payload: bytes) -> bool:
+        """A message on a served household's state topic: its own coming back, or one that
+        says otherwise (anyone who may publish there could show Home Assistant "armed"
+        while the household is not), which the truth replaces at once. True when it was one."""
+        household = next((h for h in self.households if self.topics.armed_state(h) == topic), None)
+        if household is None:
+            return False
+        with self._lock:
+            said = self._published.get(household)
+        if said is not None and payload != armed_state_message(self.topics, household, said).payload:
+            log.warning(
+                "household %s: the armed state on the broker was not ours; published again", household
+            )
+            with self._lock:
+                self._published.pop(household, None)
+            self._publish(link, household, said)
+        return True
+
     def _publish(self, link: Link, household: str, armed: bool) -> None:
         with self._lock:
             if self._published.get(household) is armed:
@@ -147,12 +174,16 @@ class ArmedBridge:
             self._published[household] = armed
         link.publish(armed_state_message(self.topics, household, armed))
 
-    def received(self, link: Link, topic: str, payload: bytes) -> ArmCommand | Refused | None:
+    def received(
+        self, link: Link, topic: str, payload: bytes, *, retained: bool = False
+    ) -> ArmCommand | Refused | None:
         """One message: the setting written and the new state published, or refused with a
         log line (the setting untouched); None for a presence message, kept for `sync`."""
         if self.presence is not None and self.presence.received(topic, payload):
             return None
-        command = read_command(self.topics, self.households, topic, payload)
+        if self._state_received(link, topic, payload):
+            return None
+        command = read_command(self.topics, self.households, topic, payload, retained=retained)
         if isinstance(command, Refused):
             log.warning("away switch command refused: %s", command.why)
             return command
@@ -189,9 +220,9 @@ def run_bridge(
     bridge = ArmedBridge(storage, topics, households, presence)
     link: Link | None = None
 
-    def received(topic: str, payload: bytes) -> None:
+    def received(topic: str, payload: bytes, retained: bool) -> None:
         assert link is not None
-        bridge.received(link, topic, payload)
+        bridge.received(link, topic, payload, retained=retained)
 
     link = Link(broker, on_connected=bridge.connected, on_message=received).start()
     log.info("mqtt-bridge: serving the away switch of %s on %s", ", ".join(households), broker.where)

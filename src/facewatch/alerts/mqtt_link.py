@@ -44,7 +44,7 @@ class Link:
         *,
         will: Message | None = None,
         on_connected: Callable[[Link], None] | None = None,
-        on_message: Callable[[str, bytes], None] | None = None,
+        on_message: Callable[[str, bytes, bool], None] | None = None,
         policy: OutboundPolicy | None = None,
     ) -> None:
         self.broker = broker
@@ -107,6 +107,6 @@ class Link:
         if self._on_message is None:
             return
         try:
-            self._on_message(message.topic, bytes(message.payload))
+            self._on_message(message.topic, bytes(message.payload), bool(message.retain))
         except Exception:  # paho's thread must live on: the next message may be fine
             log.exception("MQTT message on %s not handled", message.topic)

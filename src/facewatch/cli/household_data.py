@@ -45,16 +45,29 @@ def export_command(household: str, out: Path) -> None:
 @click.command("import")
 @click.argument("zip_path", metavar="ZIP", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--replace", is_flag=True, help="Delete what the household already has here first.")
-def import_command(zip_path: Path, replace: bool) -> None:
+@click.option(
+    "--household",
+    default=None,
+    help="The household the zip must be an export of (required with --replace).",
+)
+def import_command(zip_path: Path, replace: bool, household: str | None) -> None:
     """Bring an exported household into this deployment (its known faces encoded again here)."""
     from facewatch.store.storage import Storage
     from facewatch.tenant.imports import import_household
 
     settings = get_settings()
     try:
+        if household is not None:
+            check_id(household, "household")
+        elif replace:
+            # The zip names the household; --replace deletes that household's data: which one
+            # is the operator's word, as erase's --yes, never the zip's.
+            raise BadInput("--replace deletes a household's data here: name it with --household")
         storage = Storage.from_settings(settings)
         storage.check_bucket()
-        done = import_household(storage, str(zip_path), settings.max_image_pixels, replace=replace)
+        done = import_household(
+            storage, str(zip_path), settings.max_image_pixels, replace=replace, expected=household
+        )
     except FacewatchError as exc:
         fail(exc)
     click.echo(

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import stat
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -23,6 +26,13 @@ from facewatch.layout import check_id
 FORMAT = 1
 MANIFEST = "manifest.json"
 VERDICTS = "verdicts.jsonl"
+MAX_FILE_BYTES = 256 << 20
+"""The largest file an import takes (a frame or photo is a few MB, a busy year's
+verdicts.jsonl some tens): a zip bomb's file is refused before a byte of it is inflated."""
+MAX_RATIO = 200
+"""How many times its stored size a file over a MiB may inflate to (photos are stored as
+they are, JSON deflates some tenfold; deflate's own limit is about a thousand)."""
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +114,7 @@ class Archive:
     zip: zipfile.ZipFile
 
     def read(self, name: str) -> bytes:
-        return self.zip.read(name)
+        return _inflate(self.zip, self.zip.getinfo(name))
 
     def names(self, prefix: str = "") -> Iterator[str]:
         return (n for n in sorted(self.entries) if n.startswith(prefix))
@@ -113,7 +123,11 @@ class Archive:
 def open_archive(source: IO[bytes] | str) -> Archive:
     try:
         archive = zipfile.ZipFile(source)
-        manifest = json.loads(archive.read(MANIFEST))
+        info = archive.getinfo(MANIFEST)
+        problem = _unsafe(info, Entry(MANIFEST, "", info.file_size))
+        if problem is not None:
+            raise BadInput(f"{MANIFEST}: {problem}")
+        manifest = json.loads(_inflate(archive, info))
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise BadInput(f"not a facewatch household export: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -128,20 +142,89 @@ def open_archive(source: IO[bytes] | str) -> Archive:
     entries: dict[str, Entry] = {}
     for name, info in files.items():
         check_name(name)
-        entries[name] = Entry(
-            name,
-            str(info["sha256"]),
-            int(info["bytes"]),
-            str(info.get("content_type") or "application/octet-stream"),
-            {str(k): str(v) for k, v in (info.get("metadata") or {}).items()},
-        )
-    present = set(archive.namelist()) - {MANIFEST}
+        try:
+            entries[name] = Entry(
+                name,
+                str(info["sha256"]),
+                int(info["bytes"]),
+                str(info.get("content_type") or "application/octet-stream"),
+                {str(k): str(v) for k, v in (info.get("metadata") or {}).items()},
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise BadInput(
+                f"the export's manifest says nothing readable of {name}: nothing imported"
+            ) from None
+    names = archive.namelist()
+    present = set(names) - {MANIFEST}
     problems = [f"{n}: missing" for n in sorted(set(entries) - present)]
     problems += [f"{n}: not in the manifest" for n in sorted(present - set(entries))]
+    problems += [
+        f"{n}: more than once in the zip" for n, times in sorted(Counter(names).items()) if times > 1
+    ]
     for name in sorted(present & set(entries)):
-        if digest(archive.read(name)) != entries[name].sha256:
-            problems.append(f"{name}: checksum does not match")
+        info = archive.getinfo(name)
+        problem = _unsafe(info, entries[name]) or _unsendable(entries[name])
+        if problem is None and digest(_inflate(archive, info)) != entries[name].sha256:
+            problem = "checksum does not match"
+        if problem is not None:
+            problems.append(f"{name}: {problem}")
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise BadInput(f"the export does not match its manifest, nothing imported: {shown}")
     return Archive(household, str(manifest.get("exported_at") or ""), entries, archive)
+
+
+def _unsafe(info: zipfile.ZipInfo, entry: Entry) -> str | None:
+    """Why a file is not read at all: what its zip header and the manifest say of its size,
+    its compression and encryption, before anything is inflated."""
+    if info.flag_bits & 0x1:
+        return "encrypted (an export never is)"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "a symbolic link (an export never holds one)"
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return "compressed in a way an export never is"
+    if info.file_size != entry.size:
+        return f"{info.file_size} bytes, the manifest says {entry.size}"
+    if info.file_size > MAX_FILE_BYTES:
+        return f"{info.file_size} bytes, over the limit of {MAX_FILE_BYTES}"
+    if info.file_size > _CHUNK and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        return f"inflates {info.file_size // max(info.compress_size, 1)} times (a zip bomb?)"
+    return None
+
+
+_METADATA_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_HEADER_TEXT = re.compile(r"[ -~]*")
+METADATA_BYTES = 2048
+"""S3's limit on an object's user metadata, names and values together."""
+
+
+def _unsendable(entry: Entry) -> str | None:
+    """Why S3 (or the HTTP client before it) would refuse the file's content type or
+    metadata, which travel as HTTP headers: found before anything is written, not by the
+    put that would stop the import half-way (and never a header of the zip's making)."""
+    if (
+        not entry.content_type
+        or len(entry.content_type) > 200
+        or not _HEADER_TEXT.fullmatch(entry.content_type)
+    ):
+        return f"content type {entry.content_type[:60]!r} is not one an export writes"
+    for key, value in entry.metadata.items():
+        if not _METADATA_NAME.fullmatch(key) or not _HEADER_TEXT.fullmatch(value):
+            return f"metadata {key[:60]!r} is not metadata an export writes"
+    if sum(len(k) + len(v) for k, v in entry.metadata.items()) > METADATA_BYTES:
+        return f"metadata over S3's {METADATA_BYTES} bytes"
+    return None
+
+
+def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The file, inflated a MiB at a time and never past the size its header says (zipfile's
+    own read() would inflate what follows in one go, up to 2 GiB); BadInput for a file
+    whose data does not match its header."""
+    parts: list[bytes] = []
+    try:
+        with archive.open(info) as stream:
+            while chunk := stream.read(_CHUNK):
+                parts.append(chunk)
+    except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
+        raise BadInput(f"{info.filename}: damaged in the zip ({exc}): nothing imported") from None
+    return b"".join(parts)

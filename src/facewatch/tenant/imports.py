@@ -21,6 +21,7 @@ from facewatch.layout import FrameKey, household_prefix
 from facewatch.store.storage import Storage
 from facewatch.tenant.archive import VERDICTS, Archive, open_archive
 from facewatch.tenant.erase import delete_prefix
+from facewatch.tenant.export import LEFT_OUT
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +44,28 @@ def _order(name: str) -> int:
 
 
 def import_household(
-    storage: Storage, source: IO[bytes] | str, max_pixels: int, *, replace: bool = False
+    storage: Storage,
+    source: IO[bytes] | str,
+    max_pixels: int,
+    *,
+    replace: bool = False,
+    expected: str | None = None,
 ) -> Imported:
+    """`expected`: the household the zip must be of (its manifest says which it is, and the
+    household whose data `replace` deletes must not be the zip's choice)."""
     from facewatch.recognize.known import rebuild_gallery
     from facewatch.recognize.negatives import refresh_negatives
 
     archive = open_archive(source)
     household = archive.household
+    if expected is not None and household != expected:
+        raise BadInput(f"the zip is an export of household {household}, not {expected}: nothing imported")
+    planted = [n for n in archive.names() if n.startswith(LEFT_OUT)]
+    if planted:
+        # Sessions, used links, sends in progress only work where they were made, the report
+        # page and the encodings are made here: an export never holds them.
+        raise BadInput(f"the zip holds {planted[0]}, which an export never holds: nothing imported")
+    _check_settings(archive)
     prefix = household_prefix(household)
     verdicts = _verdicts(archive)
     replaced = 0
@@ -100,3 +116,20 @@ def _verdicts(archive: Archive) -> list[tuple[str, bytes]]:
             )
         out.append((key.result_key, json.dumps(result, indent=1, sort_keys=True).encode()))
     return out
+
+
+def _check_settings(archive: Archive) -> None:
+    """Settings every function of the household reads: ones that do not parse would stop
+    its alerts after the import, so they stop the import instead."""
+    from pydantic import ValidationError
+
+    from facewatch.household.settings import HouseholdSettings
+
+    if "settings.json" not in archive.entries:
+        return
+    try:
+        HouseholdSettings.model_validate_json(archive.read("settings.json"), context={"stored": True})
+    except ValidationError as exc:
+        raise BadInput(
+            f"the zip's settings.json is invalid ({exc.errors()[0]['msg']}): nothing imported"
+        ) from None

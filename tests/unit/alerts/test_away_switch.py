@@ -32,6 +32,11 @@ def test_any_other_payload_is_refused_with_what_it_was(payload):
     assert "neither ON nor OFF" in refused.why and len(refused.why) < 120
 
 
+def test_a_retained_command_is_refused_the_broker_would_replay_it_at_every_connect():
+    refused = read_command(TOPICS, SERVED, "facewatch/home/armed/set", b"OFF", retained=True)
+    assert isinstance(refused, Refused) and "retained" in refused.why
+
+
 @pytest.mark.parametrize(
     "topic",
     [

@@ -208,9 +208,14 @@ class WebConfig(_Strict):
     def _networks(cls, value: list[str]) -> list[str]:
         for item in value:
             try:
-                ipaddress.ip_network(item, strict=False)
+                network = ipaddress.ip_network(item, strict=False)
             except ValueError:
                 raise ValueError(f"{item!r} is not an address or network") from None
+            try:
+                ipaddress.ip_network(item)
+            except ValueError:
+                # gunicorn reads the list strictly: the door would not start, in its words.
+                raise ValueError(f"{item!r} has host bits set: write the network, {network}") from None
         return value
 
     @model_validator(mode="after")

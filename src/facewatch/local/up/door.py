@@ -94,8 +94,10 @@ def door_process(plan: DoorPlan, env: dict[str, str], logs: Path) -> Process:
         *argv0,
         *("--bind", f"[{web.host}]:{web.port}" if ":" in web.host else f"{web.host}:{web.port}"),
         *("--workers", str(WORKERS), "--threads", str(THREADS), "--worker-class", "gthread"),
-        # gunicorn's own reading of X-Forwarded-Proto follows the same trust as the app's.
-        *("--forwarded-allow-ips", ",".join(trusted) or "127.0.0.1"),
+        # gunicorn's own reading of X-Forwarded-Proto follows the same trust as the app's:
+        # nobody's when the door speaks TLS itself (gunicorn's default would believe
+        # 127.0.0.1, whose "http" then took the Secure flag off a cookie sent over TLS).
+        *("--forwarded-allow-ips", ",".join(trusted)),
         # No access log: the sign-in and picture links carry their tokens in the query.
         *("--timeout", "60", "--graceful-timeout", "10"),
         "--no-control-socket",
