@@ -203,6 +203,8 @@ class Scores:
     """Score of the nearest person under each normalisation, by name."""
     trial: list[int] = field(default_factory=list)
     trials: int = 0
+    calibrated: dict[str, list[bool]] = field(default_factory=dict)
+    """Named (probe's nearest person, whoever it is) under a cut from the remembered strangers."""
 
 
 def person_min(dist: np.ndarray, owner: np.ndarray, people: int) -> np.ndarray:
@@ -279,8 +281,67 @@ def score_trial(
                     blended = w * value + (1 - w) * prior
                     key = f"s-norm n={n} K={k}, prior as {PRIOR_STRANGERS} strangers"
                     out.normed.setdefault(key, []).extend(blended.tolist())
+    calibrated_cuts(enc, trial, gal_enc, policy, cohort_sizes, d1, b, d1 <= policy.margin_ratio * d2, out)
     out.trial += [out.trials] * len(d1)
     out.trials += 1
+
+
+def calibrated_cuts(
+    enc: Encoded,
+    trial: Trial,
+    gal_enc: np.ndarray,
+    policy: MatchPolicy,
+    cohort_sizes: Sequence[int],
+    d1: np.ndarray,
+    b: np.ndarray,
+    margin: np.ndarray,
+    out: Scores,
+) -> None:
+    """The cut taken from the remembered strangers themselves: each is a draw of a stranger
+    at this door, so the α quantile of their own scores against the known set (nearest
+    person, margin kept) is the cut that accepts α of strangers. Plain distance and the
+    blended s-norm (each remembered stranger's own rows left out of its cohort)."""
+    for n in cohort_sizes:
+        if n < 25:
+            continue
+        rows = np.flatnonzero(trial.cohort_owner < n)
+        owner = trial.cohort_owner[rows]
+        first = rows[np.unique(owner, return_index=True)[1]]
+        null_enc = enc.quick[trial.cohort[first]]
+        per = person_min(pairwise(null_enc, gal_enc), trial.gallery_owner, KNOWN)
+        order = np.argsort(per, axis=1)
+        idx = np.arange(len(per))
+        nb, nd1, nd2 = order[:, 0], per[idx, order[:, 0]], per[idx, order[:, 1]]
+        nmargin = nd1 <= policy.margin_ratio * nd2
+        cohort_rows = enc.quick[trial.cohort[rows]]
+        c_null = pairwise(null_enc, cohort_rows)
+        c_null[owner[None, :] == np.arange(len(first))[:, None]] = np.inf  # leave itself out
+        c_probe = pairwise(enc.full[trial.probes], cohort_rows)
+        c_gal = pairwise(gal_enc, cohort_rows)
+        mg, sg = top_k_stats(c_gal, BLEND_K)
+        mx = np.array([mg[trial.gallery_owner == q].mean() for q in range(KNOWN)])
+        sx = np.array([sg[trial.gallery_owner == q].mean() for q in range(KNOWN)])
+        w = n / (n + PRIOR_STRANGERS)
+        for name, probe_score, null_score in (
+            ("distance", d1, nd1),
+            (
+                "s-norm K=50, prior as 100",
+                blended(d1, c_probe, mx[b], sx[b], w),
+                blended(nd1, c_null, mx[nb], sx[nb], w),
+            ),
+        ):
+            null_sorted = np.sort(np.where(nmargin, null_score, np.inf))
+            for alpha in ALPHAS:
+                cut = null_sorted[int(np.floor(alpha * len(null_sorted)))]
+                named = margin & (probe_score < cut) & (d1 <= policy.threshold)
+                out.calibrated.setdefault(f"{name}, n={n}, α {alpha}", []).extend(named.tolist())
+
+
+def blended(d: np.ndarray, cdist: np.ndarray, mx: np.ndarray, sx: np.ndarray, w: float) -> np.ndarray:
+    """s-norm (the person's figures mx, sx given) weighed against the prior's score by w."""
+    mp, sp = top_k_stats(cdist, BLEND_K)
+    s_norm = ((d - mp) / sp + (d - mx) / sx) / 2
+    return w * s_norm + (1 - w) * (d - PRIOR_IMPOSTOR[0]) / PRIOR_IMPOSTOR[1]
 
 
 def at_rate(named: np.ndarray, score: np.ndarray, known: np.ndarray, rates: Sequence[float]) -> list[float]:
@@ -339,6 +400,10 @@ def run_trials(enc: Encoded, args: argparse.Namespace) -> None:
             t = np.clip(imp[:, 0] + imp[:, 1] * z, MIN_THRESHOLD, policy.threshold)
             named = correct & margin & (d1 <= t)
             print(f"  {alpha}: {named[known].mean():.3f} / {named[~known].mean():.3f}")
+        print("cut from the remembered strangers' own scores (α quantile): named / strangers accepted")
+        for key, flags in scores.calibrated.items():
+            f = np.array(flags)
+            print(f"  {key}: {(f & correct)[known].mean():.3f} / {f[~known].mean():.3f}")
         for key, values in scores.normed.items():
             if not key.endswith("strangers"):
                 continue
