@@ -203,6 +203,8 @@ class Scores:
     """Score of the nearest person under each normalisation, by name."""
     trial: list[int] = field(default_factory=list)
     trials: int = 0
+    ranked: dict[str, tuple[list[bool], list[bool], list[float]]] = field(default_factory=dict)
+    """Scores that also choose the person: (own person chosen, margin holds, score) per probe."""
     calibrated: dict[str, list[bool]] = field(default_factory=dict)
     """Named (probe's nearest person, whoever it is) under a cut from the remembered strangers."""
 
@@ -274,6 +276,21 @@ def score_trial(
                 value = {"s": (zp + zx) / 2, "z": zx, "t": zp}[variant]
                 out.normed.setdefault(key, []).extend(value.tolist())
                 if variant == "s" and n and k == BLEND_K:
+                    # every person's score, and the person with the lowest named instead
+                    every = ((per - mp[:, None]) / sp[:, None] + (per - mxp[None, :]) / sxp[None, :]) / 2
+                    w = n / (n + PRIOR_STRANGERS)
+                    mixed = w * every + (1 - w) * (per - PRIOR_IMPOSTOR[0]) / PRIOR_IMPOSTOR[1]
+                    for name, table in (("", every), (f", prior as {PRIOR_STRANGERS}", mixed)):
+                        by_s = np.argmin(table, axis=1)
+                        others = np.where(np.arange(KNOWN)[None, :] == by_s[:, None], np.inf, per)
+                        ranked = out.ranked.setdefault(
+                            f"s-norm n={n} K={k}{name}, ranked by it", ([], [], [])
+                        )
+                        ranked[0].extend(((trial.probe_label >= 0) & (by_s == trial.probe_label)).tolist())
+                        ranked[1].extend(
+                            (per[rows, by_s] <= policy.margin_ratio * others.min(axis=1)).tolist()
+                        )
+                        ranked[2].extend(table[rows, by_s].tolist())
                     # the neutral prior while the memory is small: the prior's score (an
                     # affine map of the distance) weighed against the cohort's by n : n0
                     w = n / (n + PRIOR_STRANGERS)
@@ -392,6 +409,9 @@ def run_trials(enc: Encoded, args: argparse.Namespace) -> None:
                 stranger = np.sort(np.where(correct & margin, v, np.inf)[~known])
                 cut = stranger[round(fa * len(stranger))]
                 lumps.append(f"{key} {lumpy(correct & margin & (v < cut), known, trial_of):.2f}")
+        for key, (chosen, held, value) in scores.ranked.items():
+            ok = (np.array(chosen) | ~known) & np.array(held)
+            print(f"| {key} + margin | | {fmt(at_rate(ok, np.array(value), known, rates))} |")
         print("share of trials accepting 2+ of 50 strangers, at the defaults' rate:", "; ".join(lumps))
         print("\ntrade-off, defaults with α moved: α: named / strangers accepted")
         imp = np.array(scores.impostor)
