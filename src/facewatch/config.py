@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     """The S3 region, and SES's unless ses_region says otherwise."""
     s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
     """How S3 URLs name the bucket: path (moto, MinIO, seaweedfs) or virtual (AWS S3)."""
+    frame_expiry_days: int | None = Field(None, ge=45, le=3650)
+    """Frames are uploaded tagged `facewatch-expiry=frame` for the bucket's lifecycle rule
+    that expires them this many days after upload (the AWS template's FrameExpiryDays,
+    MinIO's ILM rule in infra/k8s); the retention sweep lifts the tag from the frames a
+    person marked, or a visit or a stranger still needs, before then. Unset: no tag, the
+    sweep alone enforces retention (docs/operators.md#retention)."""
 
     # --- detection (edge agent and the detect function) -------------------------------
     detector: Annotated[str, AfterValidator(check_detector)] = Field(

@@ -47,6 +47,10 @@ from facewatch.exceptions import BadKey
 
 ROOT = "households"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+EXPIRY_TAG = ("facewatch-expiry", "frame")
+"""The tag a frame is uploaded with when FACEWATCH_FRAME_EXPIRY_DAYS is set: the bucket's
+lifecycle rule expires objects carrying it (infra/aws/template.yaml, infra/k8s's ILM);
+retention lifts it from the frames that must stay."""
 
 # Matched with fullmatch: `$` alone also matches before a final newline, and "door\n" would
 # pass into keys, MQTT topics and log lines.

@@ -26,6 +26,11 @@ def deployable_functions() -> tuple[str, ...]:
 
 FUNCTIONS = deployable_functions()
 
+# Lambda-only functions: scheduled, never called over HTTP, so no functions/<name>/main.py;
+# their handler is the package's (Dockerfile.lambda's target runs it). Compose and
+# Kubernetes run the same code as a CLI command on a schedule instead.
+SCHEDULED_FUNCTIONS = {"retention": "facewatch.tenant.retention_sweep"}
+
 
 def settings_env_names() -> set[str]:
     """Every environment variable facewatch reads: FACEWATCH_<FIELD_NAME_UPPER>."""

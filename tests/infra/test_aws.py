@@ -309,9 +309,9 @@ def test_no_function_has_wildcard_actions_or_resources(transformed):
 def test_detect_may_only_store_frames(transformed):
     allowed = grants(role_statements(transformed, "DetectFunction"))
     s3 = {a: r for a, r in allowed.items() if a.startswith("s3:")}
-    assert set(s3) == {"s3:PutObject"}
+    assert set(s3) == {"s3:PutObject", "s3:PutObjectTagging"}  # a frame with the lifecycle tag
     assert "s3:GetObject" not in allowed
-    assert s3["s3:PutObject"] == [OBJECT_ARN + "households/*/frames/*"]
+    assert s3["s3:PutObject"] == s3["s3:PutObjectTagging"] == [OBJECT_ARN + "households/*/frames/*"]
     assert not any(a.startswith(("lambda:", "ses:")) for a in allowed)
 
 
