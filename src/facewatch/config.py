@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     MinIO's ILM rule in infra/k8s); the retention sweep lifts the tag from the frames a
     person marked, or a visit or a stranger still needs, before then. Unset: no tag, the
     sweep alone enforces retention (docs/operators.md#retention)."""
+    household_data_function: str | None = None
+    """On AWS Lambda, the console hands a household's export and erasure to this function
+    (the AWS template's HouseholdDataFunction, whose role may read and delete a whole
+    household's folder; the console's may not). Unset there, the console refuses both and
+    names the commands that do them."""
 
     # --- detection (edge agent and the detect function) -------------------------------
     detector: Annotated[str, AfterValidator(check_detector)] = Field(

@@ -26,10 +26,15 @@ def deployable_functions() -> tuple[str, ...]:
 
 FUNCTIONS = deployable_functions()
 
-# Lambda-only functions: scheduled, never called over HTTP, so no functions/<name>/main.py;
-# their handler is the package's (Dockerfile.lambda's target runs it). Compose and
-# Kubernetes run the same code as a CLI command on a schedule instead.
-SCHEDULED_FUNCTIONS = {"retention": "facewatch.tenant.retention_sweep"}
+# Lambda-only functions, never called over HTTP, so no functions/<name>/main.py: their
+# handler is the package's (Dockerfile.lambda's target runs it). Compose and Kubernetes
+# run the same code otherwise: the retention sweep as a CronJob of `facewatch retention`,
+# the console's export and erasure in the console itself (every function there has the
+# bucket's one identity).
+LAMBDA_ONLY_FUNCTIONS = {
+    "retention": "facewatch.tenant.retention_sweep",
+    "household-data": "facewatch.tenant.household_jobs",
+}
 
 
 def settings_env_names() -> set[str]:

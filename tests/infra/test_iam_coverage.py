@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from facewatch import layout
-from tests.infra.helpers import FUNCTIONS, REPO, SCHEDULED_FUNCTIONS
+from tests.infra.helpers import FUNCTIONS, REPO, LAMBDA_ONLY_FUNCTIONS
 from tests.infra.sam import (
     BUCKET_ARN,
     FUNCTION_IDS,
@@ -47,9 +47,9 @@ ENTRY = {
     "notify": "facewatch.alerts.delivery",
     "feedback": "facewatch.web.feedback",
     "console": "facewatch.web.console.app",
-    **SCHEDULED_FUNCTIONS,
+    **LAMBDA_ONLY_FUNCTIONS,
 }
-LAMBDA_FUNCTIONS = (*FUNCTIONS, *SCHEDULED_FUNCTIONS)
+LAMBDA_FUNCTIONS = (*FUNCTIONS, *LAMBDA_ONLY_FUNCTIONS)
 
 # Modules an entry module imports whose code the function never runs, and why; not followed
 # when reading what it touches. test_skipped_services_are_only_used_for_settings_and_storage
@@ -61,9 +61,10 @@ ENTRY_SKIP: dict[str, dict[str, str]] = {
         "facewatch.web.services": "app.py takes the per-process Services for its settings and storage "
         "only; the rest Services can build (recognize's Recognizer, notify's notifier and channels) "
         "is other functions' code",
-        "facewatch.web.console.household_data": "export and erase refuse on Lambda before touching the "
-        "bucket (_not_on_lambda); they run on the one-box, compose and Kubernetes, where every function "
-        "has the bucket's one identity; on AWS the operator's CLI does them (HouseholdAdminPolicy)",
+        "facewatch.web.console.household_data": "on Lambda export and erase are handed to "
+        "HouseholdDataFunction before touching the bucket, but for presigning the export it made "
+        "(READ_BY_SKIPPED); they run in the console on the one-box, compose and Kubernetes, where every "
+        "function has the bucket's one identity",
     },
     "retention": {
         STRANGER_STORE: "the sweep reads the stranger memory only through remembered_strangers "
@@ -76,10 +77,14 @@ ENTRY_SKIP: dict[str, dict[str, str]] = {
 }
 SERVICES_USED_FOR = {"settings", "storage"}
 # The builders a skipped module uses on the function's behalf, read (GetObject) only.
-READ_BY_SKIPPED = {"retention": {"strangers_key", "stranger_memory_prefix", "household_settings_key"}}
+READ_BY_SKIPPED = {
+    "retention": {"strangers_key", "stranger_memory_prefix", "household_settings_key"},
+    "console": {"export_key"},  # presigned for the person (web/console/household_data.py)
+}
 
 GET, PUT, DELETE, LIST = "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"
 TAG, UNTAG = "s3:PutObjectTagging", "s3:DeleteObjectTagging"
+BUCKET_ACTIONS = {LIST, "s3:ListBucketVersions"}  # granted on the bucket, by the prefix listed
 
 # function -> action -> the layout builders whose keys it needs that action on. HEAD (exists,
 # etag) and presigned GETs are s3:GetObject; a listing is s3:ListBucket on the builder's prefix.
@@ -195,6 +200,7 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "negatives_key",
             "used_link_key",
             "session_key",
+            "export_key",  # HouseholdDataFunction's export, presigned for the person (on AWS)
         },
         PUT: {
             "day_index_key",
@@ -242,6 +248,17 @@ ACCESS: dict[str, dict[str, set[str]]] = {
         DELETE: {"FrameKey", "FrameKey.result_key"},
         UNTAG: {"FrameKey"},
         LIST: {"known_prefix", "frames_prefix", "results_prefix"},
+    },
+    # The console's export (the household's whole folder read, the zip written to
+    # exports/) and erasure (every version of both deleted, the settings read for its
+    # own MQTT broker's retained topics).
+    "household-data": {
+        GET: {"household_prefix", "results_prefix", "household_settings_key", "announced_key"},
+        PUT: {"export_key"},
+        DELETE: {"household_prefix", "exports_prefix"},
+        "s3:ListBucketVersions": {"household_prefix", "exports_prefix"},
+        "s3:DeleteObjectVersion": {"household_prefix", "exports_prefix"},
+        LIST: {"household_prefix", "results_prefix", "frames_prefix", "exports_prefix"},
     },
 }
 
@@ -292,6 +309,7 @@ STORAGE_ACTIONS: dict[str, tuple[str, ...]] = {
     "list_households": (LIST,),
     "list_folders": (LIST,),
     "list_versions": ("s3:ListBucketVersions",),  # erasing a household: every version
+    "put_file": (PUT,),  # a household's export, in parts
     "delete_version": ("s3:DeleteObjectVersion",),
     "check_bucket": (LIST,),  # HEAD of the bucket
     "ensure_bucket": ("s3:CreateBucket",),  # the local stack's, never a function's
@@ -312,6 +330,7 @@ SAMPLE_ARGS = {
     "session_id": "1767323045-q1w2e3r4t5y6u7i8o9p0-_",
     "device": "camera_door",
     "day": "20260102",
+    "name": "20260102T030405Z-0123456789abcdef",
 }
 FRAME = layout.FrameKey.new("home", "door", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
 KNOWN_PHOTO = layout.known_photo_key("home", "Alice Smith", "alice-1.jpg")
@@ -513,9 +532,9 @@ def allows_object(
     return False
 
 
-def allows_listing(statements: list[dict[str, Any]], prefix: str) -> bool:
+def allows_listing(statements: list[dict[str, Any]], prefix: str, action: str = LIST) -> bool:
     for st in statements:
-        if st.get("Effect") != "Allow" or LIST not in _as_list(st["Action"]):
+        if st.get("Effect") != "Allow" or action not in _as_list(st["Action"]):
             continue
         if BUCKET_ARN not in map(_resource_text, _as_list(st["Resource"])):
             continue
@@ -558,9 +577,12 @@ def test_every_storage_method_has_its_s3_actions():
 CONSOLE_HOUSEHOLD_DATA = "facewatch.web.console.household_data"
 
 
-def test_console_export_and_erase_refuse_on_lambda_before_touching_the_bucket(monkeypatch):
-    """ENTRY_SKIP's reason for the console's export and erase, checked: on Lambda neither
-    calls storage (any use of this storage fails the test)."""
+def test_console_export_and_erase_refuse_on_lambda_without_the_function_before_touching_the_bucket(
+    monkeypatch,
+):
+    """ENTRY_SKIP's reason for the console's export and erase, checked: on Lambda without
+    HouseholdDataFunction neither calls storage (any use of this storage fails the test);
+    with it, tests/integration/test_household_data_lambda.py."""
     from facewatch.web.console import household_data
     from facewatch.web.transport import Forbidden
 
@@ -569,6 +591,7 @@ def test_console_export_and_erase_refuse_on_lambda_before_touching_the_bucket(mo
             raise AssertionError(f"storage.{name} used on Lambda")
 
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "facewatch-console")
+    monkeypatch.delenv("FACEWATCH_HOUSEHOLD_DATA_FUNCTION", raising=False)
     with pytest.raises(Forbidden, match="operator"):
         household_data.export(Untouchable(), "home")  # type: ignore[arg-type]
     with pytest.raises(Forbidden, match="operator"):
@@ -665,8 +688,8 @@ def test_policy_grants_every_access_the_code_needs(policies, function):
     missing = []
     for action, builders in ACCESS[function].items():
         for builder in sorted(builders):
-            if action == LIST:
-                if not allows_listing(statements, sample_prefix(builder)):
+            if action in BUCKET_ACTIONS:
+                if not allows_listing(statements, sample_prefix(builder), action):
                     missing.append(f"{action} {sample_prefix(builder)}")
                 continue
             missing += [
@@ -682,11 +705,11 @@ def test_policy_grants_no_object_access_the_code_does_not_need(policies, functio
     needed = {
         action: [key for builder in builders for key in sample_keys(builder)]
         for action, builders in ACCESS[function].items()
-        if action != LIST
+        if action not in BUCKET_ACTIONS
     }
     extra = []
     for st in policies[function]:
-        for action in (a for a in _as_list(st["Action"]) if a.startswith("s3:") and a != LIST):
+        for action in (a for a in _as_list(st["Action"]) if a.startswith("s3:") and a not in BUCKET_ACTIONS):
             for resource in map(_resource_text, _as_list(st["Resource"])):
                 pattern = resource[len(OBJECT_ARN) :]
                 if not any(iam_matches(pattern, key) for key in needed.get(action, [])):
@@ -702,7 +725,11 @@ def test_readers_get_404_not_403_for_missing_keys(policies, function):
     listings = [st for st in policies[function] if LIST in _as_list(st["Action"])]
     assert listings, f"{function} reads keys that may be missing but may not list the bucket"
     for st in listings:
-        assert st["Condition"] == {"StringLikeIfExists": {"s3:prefix": "households/*"}}
+        # household-data lists the household's exports too (erasing them).
+        assert st["Condition"] in (
+            {"StringLikeIfExists": {"s3:prefix": "households/*"}},
+            {"StringLikeIfExists": {"s3:prefix": ["households/*", "exports/*"]}},
+        )
 
 
 def test_policy_check_is_really_checking(policies):
@@ -782,11 +809,16 @@ def minio_allows(statements: list[dict[str, Any]], action: str, resource: str) -
     )
 
 
-@pytest.mark.parametrize("function", LAMBDA_FUNCTIONS)
+# On MinIO the console exports and erases itself, streaming the zip: nothing of exports/.
+AWS_ONLY_BUILDERS = {"export_key", "exports_prefix"}
+
+
+@pytest.mark.parametrize("function", [f for f in LAMBDA_FUNCTIONS if f != "household-data"])
 def test_minio_application_user_may_do_what_the_function_needs(function):
     statements = minio_app_policy()
     missing = []
-    for action, builders in ACCESS[function].items():
+    for action, every in ACCESS[function].items():
+        builders = every - AWS_ONLY_BUILDERS
         if action == LIST:
             if builders and not minio_allows(statements, LIST, "arn:aws:s3:::facewatch"):
                 missing.append(LIST)

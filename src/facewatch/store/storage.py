@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -273,6 +274,13 @@ class Storage:
         try:
             self.client.delete_object(Bucket=self.bucket, Key=key)
         except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, key) from exc
+
+    def put_file(self, key: str, path: str, *, content_type: str = "application/octet-stream") -> None:
+        """Upload a file, in parts when it is large (a household's export)."""
+        try:
+            self.client.upload_file(path, self.bucket, key, ExtraArgs={"ContentType": content_type})
+        except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
             raise self._fail(exc, key) from exc
 
     def untag(self, key: str) -> None:
