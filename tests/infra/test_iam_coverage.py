@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from facewatch import layout
-from tests.infra.helpers import FUNCTIONS, REPO, LAMBDA_ONLY_FUNCTIONS
+from tests.infra.helpers import FUNCTIONS, LAMBDA_ONLY_FUNCTIONS, REPO
 from tests.infra.sam import (
     BUCKET_ARN,
     FUNCTION_IDS,
@@ -592,6 +592,9 @@ def test_console_export_and_erase_refuse_on_lambda_without_the_function_before_t
 
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "facewatch-console")
     monkeypatch.delenv("FACEWATCH_HOUSEHOLD_DATA_FUNCTION", raising=False)
+    from facewatch.config import get_settings
+
+    get_settings.cache_clear()  # read once per process: read again without it
     with pytest.raises(Forbidden, match="operator"):
         household_data.export(Untouchable(), "home")  # type: ignore[arg-type]
     with pytest.raises(Forbidden, match="operator"):
