@@ -286,6 +286,7 @@ class Settings(BaseSettings):
         "detect_token",
         "notify_token",
         "metrics_token",
+        "frame_expiry_days",
         mode="before",
     )
     @classmethod

@@ -293,3 +293,18 @@ def test_every_function_asks_for_the_metrics_token_prometheus_presents(compose):
     assert job["authorization"] == {"type": "Bearer", "credentials_file": "/run/secrets/metrics_token"}
     (targets,) = [c["targets"] for c in job["static_configs"]]
     assert sorted(targets) == sorted(f"{name}:8080" for name in FUNCTIONS)
+
+
+def test_minios_ilm_rule_and_the_uploads_tag_read_one_setting(compose):
+    """FACEWATCH_FRAME_EXPIRY_DAYS reaches minio-setup (its ILM rule's days) and everything
+    that uploads frames (detect, the agent: their tag), from one variable; empty, it is no
+    setting at all (no tag, no rule)."""
+    from facewatch.config import Settings
+
+    services = compose["services"]
+    for name in ("minio-setup", "detect", "agent", "recognize"):
+        assert (
+            environment(services[name])["FACEWATCH_FRAME_EXPIRY_DAYS"] == "${FACEWATCH_FRAME_EXPIRY_DAYS:-}"
+        ), name
+    assert Settings(frame_expiry_days="").frame_expiry_days is None
+    assert Settings(frame_expiry_days="365").frame_expiry_days == 365
