@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from facewatch.config import Settings
+from facewatch.config import Settings, get_settings
 from facewatch.exceptions import BadInput, FacewatchError
 from facewatch.household.retention import Swept, sweep_household
 from facewatch.layout import check_id
@@ -129,7 +129,7 @@ def run_scheduled(
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The AWS template's RetentionFunction (an EventBridge schedule's event, or a previous
     run's hand-over)."""
-    settings = Settings()
+    settings = get_settings()  # a refused setting stops it here, naming the variable
     return run_scheduled(
         event,
         Storage.from_settings(settings),
