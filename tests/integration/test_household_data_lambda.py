@@ -43,14 +43,18 @@ class Clock:
         return self.plenty if self.calls >= 0 else self.little
 
 
+def photos(storage: Storage, count: int) -> None:
+    for i in range(count):
+        storage.put(
+            f"{household_prefix('home')}known/Ann/photo-{i:03d}.jpg", b"jpeg", content_type="image/jpeg"
+        )
+
+
 @pytest.fixture
 def household(storage: Storage) -> Storage:
     storage.client.put_bucket_versioning(Bucket=storage.bucket, VersioningConfiguration={"Status": "Enabled"})
     save_household_settings(storage, "home", HouseholdSettings(retention_days=9))
-    for i in range(150):
-        storage.put(
-            f"{household_prefix('home')}known/Ann/photo-{i:03d}.jpg", b"jpeg", content_type="image/jpeg"
-        )
+    photos(storage, 1)
     storage.put(f"{household_prefix('next-door')}settings.json", b"{}")
     return storage
 
@@ -118,6 +122,7 @@ def test_an_export_that_did_not_come_back_right_is_refused_with_the_command_to_r
 def test_the_console_starts_the_erasure_there_and_the_function_finishes_it_in_several_runs(
     household: Storage, on_lambda
 ):
+    photos(household, 150)  # more than a hundred: a run can stop part way
     on_lambda.append("")
     household_data.erase(household, SETTINGS, "home", {"confirm": "home"})
     assert not on_lambda, "the console invoked the function"
