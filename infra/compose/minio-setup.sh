@@ -41,7 +41,8 @@ mc ready local
 # lifecycle rule for old versions they would pile up.
 mc mb --ignore-existing "local/$BUCKET"
 
-# The application user may list the bucket and read/write/delete under households/ only.
+# The application user may list the bucket and read/write/delete under households/ only
+# (tagging: frames are uploaded with the ILM rule's tag, retention lifts it from marked ones).
 cat > /tmp/facewatch-app.json <<EOF
 {
   "Version": "2012-10-17",
@@ -53,7 +54,7 @@ cat > /tmp/facewatch-app.json <<EOF
     },
     {
       "Effect": "Allow",
-      "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+      "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:PutObjectTagging", "s3:DeleteObjectTagging"],
       "Resource": ["arn:aws:s3:::$BUCKET/households/*"]
     }
   ]
@@ -66,6 +67,29 @@ if ! out="$(mc admin policy attach local facewatch-app --user "$AWS_ACCESS_KEY_I
     *"already in effect"*) ;;
     *) echo "$out" >&2; exit 1 ;;
   esac
+fi
+
+# Retention (docs/operators.md#retention): the scheduled `facewatch retention` deletes each
+# household's frames past its retention_days; with FACEWATCH_FRAME_EXPIRY_DAYS set, frames
+# are uploaded tagged facewatch-expiry=frame and this ILM rule expires them that many days
+# after upload even if no sweep runs (the sweep lifts the tag from the marked ones first).
+# `mc ilm import` replaces the bucket's rules: running this again changes nothing.
+if [ -n "${FACEWATCH_FRAME_EXPIRY_DAYS:-}" ]; then
+  cat > /tmp/facewatch-ilm.json <<EOF
+{
+  "Rules": [
+    {
+      "ID": "expire-tagged-frames",
+      "Status": "Enabled",
+      "Filter": {"And": {"Prefix": "households/", "Tags": [{"Key": "facewatch-expiry", "Value": "frame"}]}},
+      "Expiration": {"Days": $FACEWATCH_FRAME_EXPIRY_DAYS}
+    }
+  ]
+}
+EOF
+  mc ilm import "local/$BUCKET" < /tmp/facewatch-ilm.json
+else
+  mc ilm rule rm --all --force "local/$BUCKET" >/dev/null 2>&1 || true
 fi
 
 for suffix in .jpg .jpeg .png; do

@@ -68,6 +68,17 @@ class Settings(BaseSettings):
     """The S3 region, and SES's unless ses_region says otherwise."""
     s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
     """How S3 URLs name the bucket: path (moto, MinIO, seaweedfs) or virtual (AWS S3)."""
+    frame_expiry_days: int | None = Field(None, ge=45, le=3650)
+    """Frames are uploaded tagged `facewatch-expiry=frame` for the bucket's lifecycle rule
+    that expires them this many days after upload (the AWS template's FrameExpiryDays,
+    MinIO's ILM rule in infra/k8s); the retention sweep lifts the tag from the frames a
+    person marked, or a visit or a stranger still needs, before then. Unset: no tag, the
+    sweep alone enforces retention (docs/operators.md#retention)."""
+    household_data_function: str | None = None
+    """On AWS Lambda, the console hands a household's export and erasure to this function
+    (the AWS template's HouseholdDataFunction, whose role may read and delete a whole
+    household's folder; the console's may not). Unset there, the console refuses both and
+    names the commands that do them."""
 
     # --- detection (edge agent and the detect function) -------------------------------
     detector: Annotated[str, AfterValidator(check_detector)] = Field(
@@ -275,6 +286,7 @@ class Settings(BaseSettings):
         "detect_token",
         "notify_token",
         "metrics_token",
+        "frame_expiry_days",
         mode="before",
     )
     @classmethod

@@ -46,7 +46,12 @@ from datetime import UTC, datetime
 from facewatch.exceptions import BadKey
 
 ROOT = "households"
+EXPORTS_ROOT = "exports"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+EXPIRY_TAG = ("facewatch-expiry", "frame")
+"""The tag a frame is uploaded with when FACEWATCH_FRAME_EXPIRY_DAYS is set: the bucket's
+lifecycle rule expires objects carrying it (infra/aws/template.yaml, infra/k8s's ILM);
+retention lifts it from the frames that must stay."""
 
 # Matched with fullmatch: `$` alone also matches before a final newline, and "door\n" would
 # pass into keys, MQTT topics and log lines.
@@ -220,6 +225,16 @@ def dead_alerts_prefix(household: str) -> str:
 
 def dead_alert_key(household: str, alert_id: str) -> str:
     return f"{dead_alerts_prefix(household)}{alert_id}.json"
+
+
+def exports_prefix(household: str) -> str:
+    """A household's exports made for the console on AWS (a zip each): outside its folder,
+    so no export holds an older one, and expired after a day by one lifecycle rule."""
+    return f"{EXPORTS_ROOT}/{check_id(household, 'household')}/"
+
+
+def export_key(household: str, name: str) -> str:
+    return f"{exports_prefix(household)}{name}.zip"
 
 
 def frames_prefix(household: str) -> str:

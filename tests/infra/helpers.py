@@ -26,6 +26,16 @@ def deployable_functions() -> tuple[str, ...]:
 
 FUNCTIONS = deployable_functions()
 
+# Lambda-only functions, never called over HTTP, so no functions/<name>/main.py: their
+# handler is the package's (Dockerfile.lambda's target runs it). Compose and Kubernetes
+# run the same code otherwise: the retention sweep as a CronJob of `facewatch retention`,
+# the console's export and erasure in the console itself (every function there has the
+# bucket's one identity).
+LAMBDA_ONLY_FUNCTIONS = {
+    "retention": "facewatch.tenant.retention_sweep",
+    "household-data": "facewatch.tenant.household_jobs",
+}
+
 
 def settings_env_names() -> set[str]:
     """Every environment variable facewatch reads: FACEWATCH_<FIELD_NAME_UPPER>."""

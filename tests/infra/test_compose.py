@@ -270,3 +270,41 @@ def test_mail_catcher_module_takes_the_options_compose_passes(compose):
     command = compose["services"]["outbox"]["command"]
     for option in (word for word in command if word.startswith("--")):
         assert f'"{option}"' in source or f"'{option}'" in source, f"facewatch.local.outbox has no {option}"
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+def test_every_function_asks_for_the_metrics_token_prometheus_presents(compose):
+    """FACEWATCH_METRICS_TOKEN reaches every function (their /metrics ask for it) and, as a
+    secret file, the prometheus service, whose scrape config presents it to each of them."""
+    services = compose["services"]
+    for name in FUNCTIONS:
+        assert environment(services[name])["FACEWATCH_METRICS_TOKEN"] == "${FACEWATCH_METRICS_TOKEN:-}", name
+    prometheus = services["prometheus"]
+    assert prometheus["profiles"] == ["metrics"]
+    assert compose["secrets"]["metrics_token"] == {"environment": "FACEWATCH_METRICS_TOKEN"}
+    assert prometheus["secrets"] == ["metrics_token"]
+    assert all(p.startswith("127.0.0.1:") for p in prometheus["ports"]), "the metrics stay on the host"
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in prometheus["volumes"]}
+    config = yaml.safe_load((COMPOSE_FILE.parent / mounted["/etc/prometheus/prometheus.yml"]).read_text())
+    (job,) = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["authorization"] == {"type": "Bearer", "credentials_file": "/run/secrets/metrics_token"}
+    (targets,) = [c["targets"] for c in job["static_configs"]]
+    assert sorted(targets) == sorted(f"{name}:8080" for name in FUNCTIONS)
+
+
+def test_minios_ilm_rule_and_the_uploads_tag_read_one_setting(compose):
+    """FACEWATCH_FRAME_EXPIRY_DAYS reaches minio-setup (its ILM rule's days) and everything
+    that uploads frames (detect, the agent: their tag), from one variable; empty, it is no
+    setting at all (no tag, no rule)."""
+    from facewatch.config import Settings
+
+    services = compose["services"]
+    for name in ("minio-setup", "detect", "agent", "recognize"):
+        assert (
+            environment(services[name])["FACEWATCH_FRAME_EXPIRY_DAYS"] == "${FACEWATCH_FRAME_EXPIRY_DAYS:-}"
+        ), name
+    assert Settings(frame_expiry_days="").frame_expiry_days is None
+    assert Settings(frame_expiry_days="365").frame_expiry_days == 365

@@ -49,7 +49,13 @@ def find(kind: str, name: str) -> dict[str, Any]:
 
 
 def pod_spec(o: dict[str, Any]) -> dict[str, Any]:
+    if o["kind"] == "CronJob":
+        return o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     return o["spec"]["template"]["spec"]
+
+
+def has_pods(o: dict[str, Any]) -> bool:
+    return "template" in o.get("spec", {}) or "jobTemplate" in o.get("spec", {})
 
 
 def env_map(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -86,7 +92,7 @@ def test_kustomization_lists_existing_files_and_every_manifest():
 def test_kustomization_images_cover_every_container_image():
     images = {i["name"] for i in kustomization()["images"]}
     for o in OBJECTS:
-        if o["kind"] in {"Deployment", "DaemonSet", "Job", "Service"} and "template" in o.get("spec", {}):
+        if o["kind"] in {"Deployment", "DaemonSet", "Job", "CronJob", "Service"} and has_pods(o):
             for c in pod_spec(o)["containers"]:
                 image = c["image"]
                 assert image in images or re.search(r":[\w.-]+$", image), f"{obj_id(o)}: {image}"
@@ -303,7 +309,7 @@ def test_only_recognize_and_knatives_data_path_reach_notifys_pods():
 
 
 def containers_of(o: dict[str, Any]) -> list[dict[str, Any]]:
-    if "template" not in o.get("spec", {}):
+    if not has_pods(o):
         return []
     return pod_spec(o)["containers"] + pod_spec(o).get("initContainers", [])
 
@@ -441,3 +447,40 @@ def test_the_mqtt_bridge_is_one_opt_in_pod_with_the_broker_from_the_secret_and_a
     assert heartbeat in " ".join(container["livenessProbe"]["exec"]["command"])
     agent = env_map(pod_spec(find("DaemonSet", "facewatch-agent"))["containers"][0])
     assert agent["FACEWATCH_MQTT_URL"]["valueFrom"]["secretKeyRef"]["optional"] is True
+
+
+# --- retention ----------------------------------------------------------------------------------
+
+
+def test_retention_runs_daily_with_the_functions_settings_one_sweep_at_a_time():
+    """The one sweep (`facewatch retention`, household/retention.py) on a schedule, with the
+    bucket and stranger memory the functions use, never two at once."""
+    cron = find("CronJob", "facewatch-retention")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert len(cron["spec"]["schedule"].split()) == 5
+    (container,) = pod_spec(cron)["containers"]
+    assert container["command"] == ["python", "-m", "facewatch.cli", "retention"]
+    assert container["image"] == "facewatch/runtime"
+    sources = [next(iter(s.values()))["name"] for s in container["envFrom"]]
+    recognize = KSVCS["recognize"]["spec"]["template"]["spec"]["containers"][0]
+    assert sources == [next(iter(s.values()))["name"] for s in recognize["envFrom"]]
+
+
+def test_the_setup_job_sets_minios_ilm_rule_with_the_days_the_uploads_tag_for():
+    """MinIO's ILM rule (minio-setup.sh) expires what the agent and detect tag, after the
+    days the same ConfigMap key gives both; the script replaces the rules (idempotent)."""
+    script = (K8S / "minio-setup.sh").read_text()
+    assert 'mc ilm import "local/$BUCKET"' in script
+    assert '"Tags": [{"Key": "facewatch-expiry", "Value": "frame"}]' in script
+    assert '"Expiration": {"Days": $FACEWATCH_FRAME_EXPIRY_DAYS}' in script
+    from facewatch.layout import EXPIRY_TAG
+
+    assert EXPIRY_TAG == ("facewatch-expiry", "frame")
+    days = find("ConfigMap", "facewatch-config")["data"]["FACEWATCH_FRAME_EXPIRY_DAYS"]
+    from facewatch.config import Settings
+
+    assert Settings(frame_expiry_days=days).frame_expiry_days == int(days)
+    for holder in (find("Job", "minio-setup"), find("DaemonSet", "facewatch-agent")):
+        (container,) = pod_spec(holder)["containers"]
+        ref = env_map(container)["FACEWATCH_FRAME_EXPIRY_DAYS"]["valueFrom"]["configMapKeyRef"]
+        assert ref["name"] == "facewatch-config" and ref["key"] == "FACEWATCH_FRAME_EXPIRY_DAYS"

@@ -37,7 +37,11 @@ def test_the_agent_uploads_few_frames_each_with_its_faces(tmp_path, storage, s3_
     video = make_video(TESTDATA / "faces" / "two_people.jpg", tmp_path / "door.mp4", seconds=4, fps=10)
     done = subprocess.run(
         [FACEWATCH, "agent", "--source", str(video), "--household", "home", "--camera", "door", "--quiet"],
-        env=agent_env(s3_endpoint, storage.bucket, tmp_path / "spool"),
+        # frames tagged for the bucket's lifecycle rule (FrameExpiryDays)
+        env={
+            **agent_env(s3_endpoint, storage.bucket, tmp_path / "spool"),
+            "FACEWATCH_FRAME_EXPIRY_DAYS": "365",
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -45,6 +49,8 @@ def test_the_agent_uploads_few_frames_each_with_its_faces(tmp_path, storage, s3_
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     keys = sorted(storage.list_keys("households/home/frames/door/"))
+    tagged = storage.client.get_object_tagging(Bucket=storage.bucket, Key=keys[0])["TagSet"]
+    assert tagged == [{"Key": "facewatch-expiry", "Value": "frame"}]
     assert summary["frames_read"] == 40
     assert summary["frames_uploaded"] == len(keys) == summary["frames_chosen"]
     # Two people standing for four seconds: a frame of each at least every second, far

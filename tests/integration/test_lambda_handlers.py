@@ -65,6 +65,26 @@ def test_detect_handler_takes_a_function_url_request(env, storage):
     assert refused["statusCode"] == 401
 
 
+@pytest.mark.parametrize("expiry", ["365", ""], ids=["lifecycle-rule", "no-rule"])
+def test_detect_tags_a_frame_for_the_lifecycle_rule_only_when_there_is_one(env, storage, monkeypatch, expiry):
+    """With FrameExpiryDays (FACEWATCH_FRAME_EXPIRY_DAYS) the stored frame carries the tag
+    the bucket's rule expires by (and retention lifts from marked frames); without, none."""
+    monkeypatch.setenv("FACEWATCH_FRAME_EXPIRY_DAYS", expiry)
+    config.get_settings.cache_clear()
+    runtime.services.cache_clear()
+    event = {
+        "headers": {"authorization": "Bearer t0ken-0123456789abcdef0123456789"},
+        "queryStringParameters": {"household": "home", "camera": "door"},
+        "body": base64.b64encode(PHOTO).decode(),
+        "isBase64Encoded": True,
+    }
+    reply = load("detect").handler(event, None)
+    key = json.loads(reply["body"])["stored"]
+    tags = storage.client.get_object_tagging(Bucket=storage.bucket, Key=key)["TagSet"]
+    expected = [{"Key": "facewatch-expiry", "Value": "frame"}] if expiry else []
+    assert tags == expected
+
+
 def test_detect_handler_applies_the_upload_limit_to_the_decoded_body(env, storage, monkeypatch):
     monkeypatch.setenv("FACEWATCH_MAX_UPLOAD_BYTES", str(len(PHOTO) - 1))
     config.get_settings.cache_clear()

@@ -152,3 +152,37 @@ def test_scraped_counts_match_the_frames_sent_and_the_alerts_delivered(pipeline,
     assert RECIPIENT not in text
     assert "/9j/" not in text and "\\xff\\xd8" not in text  # a JPEG, base64 or escaped
     assert not re.search(r"(-?\d\.\d{3,}[, ]+){8}", text), "an encoding's numbers in a log line"
+
+
+def test_console_errors_are_counted_by_kind(start_function, storage, tmp_path):
+    """The console answers its failures with pages of its own (not `guarded`'s JSON), and
+    counts each in `errors` by kind as the other functions do: a page without a session, a
+    forged sign-in link, a picture link that is not one."""
+    (tmp_path / "console-metrics").mkdir()
+    console = start_function(
+        "console",
+        FACEWATCH_BUCKET=storage.bucket,
+        FACEWATCH_LINK_SECRET=LINK_SECRET,
+        FACEWATCH_METRICS_TOKEN=METRICS_TOKEN,
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "console-metrics"),
+        # One request at a time: the start's readiness polls (on a page that needs a
+        # session) are all answered before the first scrape, so the counts before are exact.
+        WORKERS="1",
+        THREADS="1",
+    )
+    auth = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+    def errors(**labels):
+        return total(scrape(console, auth), "facewatch_errors_total", function="console", **labels)
+
+    before = {kind: errors(kind=kind) for kind in ("NotSignedIn", "BadToken")}
+    before_all = errors()
+    for _ in range(3):
+        assert requests.get(console.url + "faces", timeout=10).status_code == 401
+    forged = requests.get(console.url + "signin", params={"token": "not-a-token"}, timeout=10)
+    assert forged.status_code == 400
+    picture = requests.get(console.url + "picture", params={"token": "nope"}, timeout=10)
+    assert picture.status_code == 400
+    assert errors(kind="NotSignedIn") - before["NotSignedIn"] == 3
+    assert errors(kind="BadToken") - before["BadToken"] == 2
+    assert errors() - before_all == 5

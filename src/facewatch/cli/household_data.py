@@ -5,7 +5,7 @@ Kubernetes CronJob; `facewatch up` runs it itself)."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -110,9 +110,9 @@ def erase_command(household: str, confirmed: str | None, keep_mqtt: bool) -> Non
 @click.option("--now", default=None, help="ISO time to sweep as of (default: now).")
 def retention_command(households: tuple[str, ...], now: str | None) -> None:
     """Delete frames and verdicts past each household's retention_days."""
-    from facewatch.household.retention import describe, sweep_household
-    from facewatch.recognize.stranger_store import remembered_strangers
+    from facewatch.household.retention import describe
     from facewatch.store.storage import Storage
+    from facewatch.tenant.retention_sweep import sweep_households
 
     try:
         at = datetime.fromisoformat(now).astimezone(UTC) if now else datetime.now(UTC)
@@ -122,9 +122,7 @@ def retention_command(households: tuple[str, ...], now: str | None) -> None:
         settings = get_settings()
         storage = Storage.from_settings(settings)
         chosen = [check_id(h, "household") for h in households] or storage.list_households()
-        memory = timedelta(days=settings.stranger_memory_days)
-        strangers = remembered_strangers(storage)
-        swept = [sweep_household(storage, h, at, strangers=strangers, stranger_memory=memory) for h in chosen]
+        swept = sweep_households(storage, settings, chosen, at, stop_on_error=True).swept
     except FacewatchError as exc:
         fail(exc)
     click.echo(describe(swept))

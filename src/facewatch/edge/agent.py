@@ -19,7 +19,7 @@ from facewatch.config import Settings
 from facewatch.edge.capture import CaptureOptions, FrameSource, redact
 from facewatch.edge.pipeline import AgentSummary, EdgeOptions, EdgePipeline, Outgoing
 from facewatch.edge.spool import Forwarder, Spool
-from facewatch.edge.uploads import frame_object, put_frame
+from facewatch.edge.uploads import frame_object, frame_tags, put_frame
 from facewatch.faces.detection import FaceDetector
 from facewatch.faces.detectors import make_detector
 from facewatch.frames import FrameMeta
@@ -89,9 +89,10 @@ def run_agent(
         first_track_id=new_track_base() if first_track_id is None else first_track_id,
     )
     kept = options.spool
+    tags = frame_tags(settings.frame_expiry_days)
     spool = Spool(kept.directory or default_spool_dir(settings, household, camera), kept.max_bytes)
     forwarder = Forwarder(
-        spool, lambda key, jpeg, meta: put_frame(storage, key, jpeg, meta), max_backoff=kept.max_backoff
+        spool, lambda key, jpeg, meta: put_frame(storage, key, jpeg, meta, tags), max_backoff=kept.max_backoff
     ).start()
     summary, started, ended = pipeline.summary, time.perf_counter(), False
     log.info("agent: %s → bucket %s as %s/%s", redact(source), settings.bucket, household, camera)

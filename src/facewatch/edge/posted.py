@@ -32,6 +32,7 @@ def store_posted_frame(
     captured_at: datetime,
     max_pixels: int,
     jpeg_quality: int,
+    tags: dict[str, str] | None = None,
 ) -> PostedFrame:
     """Decode (refusing what is not an image or is too large), search, and store."""
     image = decode_bgr(body, max_pixels)
@@ -51,4 +52,4 @@ def store_posted_frame(
         source="detect",
         detector=detector.name,
     )
-    return PostedFrame(store_face_frame(storage, image, meta, jpeg_quality), boxes)
+    return PostedFrame(store_face_frame(storage, image, meta, jpeg_quality, tags), boxes)

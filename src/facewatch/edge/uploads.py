@@ -7,8 +7,15 @@ import numpy as np
 
 from facewatch.frames import FrameMeta
 from facewatch.images import encode_jpeg
-from facewatch.layout import FrameKey
+from facewatch.layout import EXPIRY_TAG, FrameKey
 from facewatch.store.storage import Storage
+
+
+def frame_tags(expiry_days: int | None) -> dict[str, str]:
+    """A frame's tags: the lifecycle rule's when the deployment expires frames by it
+    (FACEWATCH_FRAME_EXPIRY_DAYS), none otherwise (a store without the rule, or a policy
+    without s3:PutObjectTagging, is then never asked for one)."""
+    return dict([EXPIRY_TAG]) if expiry_days else {}
 
 
 def frame_object(
@@ -19,12 +26,20 @@ def frame_object(
     return str(key), encode_jpeg(image_bgr, quality), meta.to_s3_metadata()
 
 
-def put_frame(storage: Storage, key: str, jpeg: bytes, metadata: dict[str, str]) -> str:
+def put_frame(
+    storage: Storage, key: str, jpeg: bytes, metadata: dict[str, str], tags: dict[str, str] | None = None
+) -> str:
     """Upload one frame; this PUT is what triggers recognition."""
-    return storage.put(key, jpeg, content_type="image/jpeg", metadata=metadata)
+    return storage.put(key, jpeg, content_type="image/jpeg", metadata=metadata, tags=tags)
 
 
-def store_face_frame(storage: Storage, image_bgr: np.ndarray, meta: FrameMeta, quality: int = 85) -> str:
+def store_face_frame(
+    storage: Storage,
+    image_bgr: np.ndarray,
+    meta: FrameMeta,
+    quality: int = 85,
+    tags: dict[str, str] | None = None,
+) -> str:
     key, jpeg, metadata = frame_object(image_bgr, meta, quality)
-    put_frame(storage, key, jpeg, metadata)
+    put_frame(storage, key, jpeg, metadata, tags)
     return key

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 30
 VISIT_NEEDS = timedelta(days=8)
+UNTAG_AHEAD = timedelta(days=7)
+DELETE_BATCH = 1000  # S3 DeleteObjects' most keys per request
 _NAMED_PHOTO = re.compile(r"face-(?P<name>[0-9]{12}-[0-9a-f]{8,32})-")
 
 
@@ -145,6 +147,21 @@ def expired_objects(
     return doomed
 
 
+def lifecycle_spared(frame_keys: Iterable[str], marks: Marks, now: datetime, expiry_days: int) -> list[str]:
+    """The marked frames whose expiry tag must go now: those the lifecycle rule (which
+    expires a tagged frame `expiry_days` after its upload) reaches within UNTAG_AHEAD. A
+    week's margin, so a sweep missed for a few days loses none; older ones were untagged
+    then, or are gone."""
+    first = oldest_kept_day(now, expiry_days)
+    last = oldest_kept_day(now, expiry_days - UNTAG_AHEAD.days)
+    spared = []
+    for key in frame_keys:
+        day = _day_of(key)
+        if first <= day <= last and _parses(key) and is_marked(FrameKey.parse(key), marks):
+            spared.append(key)
+    return spared
+
+
 @dataclass(frozen=True, slots=True)
 class Swept:
     household: str
@@ -210,9 +227,12 @@ def sweep_household(
     strangers: ReadStrangers,
     days: int | None = None,
     stranger_memory: timedelta = timedelta(days=30),
+    expiry_days: int | None = None,
 ) -> Swept:
     """Delete the household's frames and results past its retention (see the module);
-    `stranger_memory`: the deployment's FACEWATCH_STRANGER_MEMORY_DAYS."""
+    `stranger_memory`: the deployment's FACEWATCH_STRANGER_MEMORY_DAYS; `expiry_days`: its
+    FACEWATCH_FRAME_EXPIRY_DAYS, the lifecycle rule's, whose tag is lifted from the marked
+    frames it would reach within a week."""
     days = retention_days(storage, household) if days is None else days
     marks = household_marks(storage, household, now, stranger_memory, strangers)
     oldest = oldest_kept_day(now, days)
@@ -223,10 +243,14 @@ def sweep_household(
         for key in frames
         if _day_of(key) < oldest and _parses(key) and is_marked(FrameKey.parse(key), marks)
     )
+    if expiry_days:
+        for key in lifecycle_spared(frames, marks, now, expiry_days):
+            storage.untag(key)
     deleted = 0
-    for key in doomed:
-        storage.delete(key)  # deleting a missing key succeeds on S3
-        deleted += 1
+    for start in range(0, len(doomed), DELETE_BATCH):
+        batch = doomed[start : start + DELETE_BATCH]
+        storage.delete_many(batch)  # deleting a missing key succeeds on S3
+        deleted += len(batch)
     if deleted:
         log.warning(
             "retention: household %s: %d object(s) older than %d days deleted", household, deleted, days

@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -130,11 +132,15 @@ class Storage:
         metadata: dict[str, str] | None = None,
         if_none_match: bool = False,
         if_match: str | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> str:
         """Store an object and return its ETag. Conditional writes (S3, MinIO, moto): with
         if_none_match only if the key is new, with if_match only if its ETag is still that
-        one. A lost race raises WriteConflict."""
+        one. A lost race raises WriteConflict. `tags`: the object's tags, which a bucket's
+        lifecycle rules can filter on (s3:PutObjectTagging too)."""
         extra: dict[str, Any] = {}
+        if tags:
+            extra["Tagging"] = urlencode(tags)
         if if_none_match:
             extra["IfNoneMatch"] = "*"
         if if_match is not None:
@@ -269,6 +275,24 @@ class Storage:
             self.client.delete_object(Bucket=self.bucket, Key=key)
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(exc, key) from exc
+
+    def put_file(self, key: str, path: str, *, content_type: str = "application/octet-stream") -> None:
+        """Upload a file, in parts when it is large (a household's export)."""
+        try:
+            self.client.upload_file(path, self.bucket, key, ExtraArgs={"ContentType": content_type})
+        except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
+            raise self._fail(exc, key) from exc
+
+    def untag(self, key: str) -> None:
+        """Remove every tag of an object, so that no tag-filtered lifecycle rule expires it;
+        a missing object is no error (nothing is left to keep)."""
+        try:
+            self.client.delete_object_tagging(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            failure = self._fail(exc, key)
+            if isinstance(failure, ObjectMissing):
+                return
+            raise failure from exc
 
     def delete_many(self, keys: list[str]) -> None:
         """Delete up to 1,000 objects in one request (S3 DeleteObjects); a missing one is no

@@ -28,7 +28,7 @@ from facewatch.alerts.home_assistant import (
 from facewatch.config import Settings
 from facewatch.exceptions import BadInput, StorageError
 from facewatch.household.settings import HouseholdSettings, load_household_settings
-from facewatch.layout import frames_prefix, household_prefix, results_prefix
+from facewatch.layout import exports_prefix, frames_prefix, household_prefix, results_prefix
 from facewatch.store.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,9 @@ class Erased:
     topics: int
     """Retained MQTT topics cleared."""
     left: int
-    """Objects found under the prefix afterwards (0, or erase_household raised)."""
+    """Objects found under the prefix afterwards (0, or erase_household raised, or it ran
+    out of time: not `finished`)."""
+    finished: bool = True
 
 
 def clearing_messages(
@@ -82,14 +84,28 @@ def clear_topics(
     return len(messages)
 
 
-def delete_prefix(storage: Storage, prefix: str) -> int:
+ERASE_MARGIN = 30.0
+"""Seconds kept in hand by a bounded erasure (on Lambda): it stops deleting below this."""
+
+
+def delete_prefix(storage: Storage, prefix: str, seconds_left: Callable[[], float] | None = None) -> int:
     """Every version and delete marker under `prefix`, then any object still listed (a
-    server that lists no versions); how many were deleted."""
+    server that lists no versions); how many were deleted. With `seconds_left`, it stops
+    while ERASE_MARGIN seconds are still in hand (checked every hundred deletions), and
+    what is left is deleted by the next call."""
     deleted = 0
+
+    def out_of_time() -> bool:
+        return seconds_left is not None and deleted % 100 == 0 and seconds_left() < ERASE_MARGIN
+
     for key, version_id in list(storage.list_versions(prefix)):
+        if out_of_time():
+            return deleted
         storage.delete_version(key, version_id)
         deleted += 1
     for key in list(storage.list_keys(prefix)):
+        if out_of_time():
+            return deleted
         storage.delete(key)
         deleted += 1
     return deleted
@@ -106,12 +122,20 @@ def erase_household(
     *,
     keep_mqtt: bool = False,
     publish: Publish = mqtt.publish,
+    seconds_left: Callable[[], float] | None = None,
 ) -> Erased:
-    prefix = household_prefix(household)
+    """With `seconds_left` (Lambda's clock) it may stop part way: then `finished` is false,
+    `left` says how many are still there, and erasing again (keep_mqtt: the topics were
+    cleared) goes on where it stopped. The household's exports (layout.exports_prefix) go
+    too."""
+    prefixes = (household_prefix(household), exports_prefix(household))
     topics = 0 if keep_mqtt else clear_topics(storage, settings, household, publish)
-    deleted = delete_prefix(storage, prefix)
-    left = left_under(storage, prefix)
+    deleted = sum(delete_prefix(storage, prefix, seconds_left) for prefix in prefixes)
+    left = sum(left_under(storage, prefix) for prefix in prefixes)
+    if left and seconds_left is not None and seconds_left() < ERASE_MARGIN:
+        log.warning("household %s: %d object(s) erased, %d left for the next run", household, deleted, left)
+        return Erased(household, deleted, topics, left, finished=False)
     if left:
-        raise StorageError(f"household {household}: {left} object(s) still under {prefix} after erasing")
+        raise StorageError(f"household {household}: {left} object(s) still under {prefixes[0]} after erasing")
     log.warning("household %s erased: %d object(s), %d retained topic(s)", household, deleted, topics)
     return Erased(household, deleted, topics, left)

@@ -59,6 +59,7 @@ def detect(
     The token is checked before the frame is read: it depends on the household and camera
     only, which the query or the headers name."""
     from facewatch.edge.posted import store_posted_frame
+    from facewatch.edge.uploads import frame_tags
 
     settings = services.settings
     household = check_id(_param(params, headers, "household") or "", "household")
@@ -75,6 +76,7 @@ def detect(
         captured_at=captured_at,
         max_pixels=settings.max_image_pixels,
         jpeg_quality=settings.jpeg_quality,
+        tags=frame_tags(settings.frame_expiry_days),
     )
     if stored.key is None:
         return Reply(200, {"stored": None, "faces": []})

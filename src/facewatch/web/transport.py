@@ -80,7 +80,7 @@ def guarded(name: str, work: Callable[[], Reply]) -> Reply:
         return work()
     except FacewatchError as exc:
         status = status_for(exc)
-        _count_error(name, type(exc).__name__)
+        count_error(name, type(exc).__name__)
         log.log(
             logging.WARNING if status < 500 else logging.ERROR,
             "%s: %d %s: %s",
@@ -91,12 +91,14 @@ def guarded(name: str, work: Callable[[], Reply]) -> Reply:
         )
         return Reply(status, {"error": type(exc).__name__, "message": str(exc)})
     except Exception as exc:  # a bug: keep the process up, say so, and let the sender retry
-        _count_error(name, "InternalError")
+        count_error(name, "InternalError")
         log.exception("%s: unexpected failure", name)
         return Reply(500, {"error": "InternalError", "message": f"{type(exc).__name__}: unexpected failure"})
 
 
-def _count_error(function: str, kind: str) -> None:
+def count_error(function: str, kind: str) -> None:
+    """One failed request in the `errors` figure: by function and kind (the error's class;
+    InternalError: a bug). Every entry point's failures are counted through here."""
     from facewatch.telemetry.figures import ERRORS, record
 
     record(ERRORS, function=function, kind=kind)

@@ -128,19 +128,11 @@ class Sweeper:
     def retention_once(self) -> int:
         """Frames and results past each household's retention, deleted; how many."""
         from facewatch.config import get_settings
-        from facewatch.household.retention import sweep_household
-        from facewatch.recognize.stranger_store import remembered_strangers
+        from facewatch.tenant.retention_sweep import sweep_households
 
-        strangers = remembered_strangers(self.storage)
-        memory = timedelta(days=get_settings().stranger_memory_days)  # the functions' own
-        deleted = 0
-        for household in self.households:
-            try:
-                deleted += sweep_household(
-                    self.storage, household, self.clock(), strangers=strangers, stranger_memory=memory
-                ).deleted
-            except FacewatchError as exc:  # that household next time; the others now
-                log.warning("retention: household %s: %s", household, exc)
+        # the functions' own settings; a household that fails is tried again next time
+        done = sweep_households(self.storage, get_settings(), self.households, self.clock())
+        deleted = sum(s.deleted for s in done.swept)
         self.expired += deleted
         return deleted
 

@@ -19,7 +19,7 @@ from facewatch.tokens import BadToken, visit_path
 from facewatch.web.console import actions, session, views
 from facewatch.web.console.request import MAX_FILES, BodyLimit, ConsoleRequest, Form
 from facewatch.web.services import Services
-from facewatch.web.transport import Reply, status_for
+from facewatch.web.transport import Reply, count_error, status_for
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +106,13 @@ def handle(services: Services, request: ConsoleRequest) -> Reply:
     try:
         return _route(services, request)
     except session.NotSignedIn as exc:
+        count_error("console", type(exc).__name__)
         return _error(401, f"{exc}.")
     except BadToken as exc:
+        count_error("console", type(exc).__name__)
         return _error(400, str(exc))
     except FacewatchError as exc:
+        count_error("console", type(exc).__name__)
         status = status_for(exc)
         log.log(
             logging.WARNING if status < 500 else logging.ERROR,
@@ -121,6 +124,7 @@ def handle(services: Services, request: ConsoleRequest) -> Reply:
         )
         return _error(status, str(exc), signed_in=True)
     except Exception:
+        count_error("console", "InternalError")
         log.exception("console %s %s: unexpected failure", request.method, request.path)
         return _error(500, "Something went wrong on our side; nothing was changed. Try again in a moment.")
 
