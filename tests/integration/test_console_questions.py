@@ -19,6 +19,7 @@ from facewatch.recognize.negatives import load_negatives
 from facewatch.recognize.question_store import QuestionStore
 from facewatch.recognize.questions import NearMiss, NearMissKind
 from facewatch.records import Question
+from tests.browser import PHONE_WIDTH, axe_problems, fit_problems
 from tests.console_site import SECRET, Site, signed_in
 
 pytestmark = pytest.mark.integration
@@ -71,12 +72,16 @@ def test_yes_on_the_face_page_adds_the_face_to_the_persons_photos(page, site):
     assert "answered already" in page.locator("#message").inner_text()
 
 
-def test_no_on_the_visit_page_adds_the_face_to_the_persons_negatives(page, site):
+def test_no_on_the_visit_page_adds_the_face_to_the_persons_negatives(device_page, axe_source, site):
     face = site.strangers()[1].recent[-1].verdict_id
     ask(site, face, "obama", seed=1)
-    signed_in(page, site)
+    page = signed_in(device_page("pixel-7"), site)
     page.goto(f"{site.url}visit?id={quote(face, safe='')}")
     assert "Is this obama?" in page.locator("#question").inner_text()
+    # On a phone: it fits, each button takes a finger, and axe-core finds nothing serious.
+    assert fit_problems(page) + axe_problems(page, axe_source) == []
+    page.set_viewport_size({"width": PHONE_WIDTH, "height": 800})
+    assert fit_problems(page) == []
     page.click("#answer-no")
     page.wait_for_selector(".flash")
     assert "not obama" in note(page)
