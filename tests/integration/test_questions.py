@@ -133,3 +133,36 @@ def test_two_processes_offering_in_turn_lose_nothing(storage):
     two.offer("home", [miss("bob", 2)], now=now, same_person=0.55)
     one.offer("home", [miss("cyd", 3)], now=now, same_person=0.55)  # on a stale copy
     assert QuestionStore(storage).waiting("home") == {"ann": 1, "bob": 1, "cyd": 1}
+
+
+def test_answers_refused_change_nothing_and_an_unlearnable_one_takes_the_question_away(storage, household):
+    from facewatch.exceptions import BadInput
+    from facewatch.layout import FrameKey
+    from facewatch.recognize.question_answers import answer_question
+    from facewatch.recognize.questions import Answer
+    from facewatch.web.console.actions import Context
+    from facewatch.web.console.actions import answer_question as console_answer
+
+    settings = Settings(bucket=storage.bucket, encodings_check_seconds=0, **STRICT)
+    recognizer = Recognizer.from_settings(storage, settings, Collected())
+    face = judge(recognizer, storage, cv2.imread(str(TESTDATA / "faces" / "obama3.jpg")), T0)
+    (question,) = QuestionStore(storage).waiting_questions("home")
+    other_face = face.verdict_id.replace("#0", "#1")
+    with pytest.raises(BadInput, match="about another face"):
+        answer_question(storage, settings, "home", question.question_id, other_face, Answer.YES)
+    with pytest.raises(BadInput, match="choose yes or no"):
+        console_answer(
+            Context(storage, settings, "home"),
+            {"question_id": question.question_id, "verdict_id": face.verdict_id, "answer": "maybe"},
+            [],
+        )
+    with pytest.raises(BadInput, match="answered already"):
+        answer_question(storage, settings, "home", "no-such-question", face.verdict_id, Answer.NO)
+    assert QuestionStore(storage).waiting("home") == {"obama": 1}  # all refused: nothing changed
+
+    # The face's result is gone (deleted by hand, past retention): nothing can be learned
+    # from it, so the question leaves, and the person reads why.
+    storage.delete(FrameKey.from_verdict_id(face.verdict_id)[0].result_key)
+    with pytest.raises(BadInput, match="never judged"):
+        answer_question(storage, settings, "home", question.question_id, face.verdict_id, Answer.NO)
+    assert QuestionStore(storage).waiting("home") == {}
