@@ -14,6 +14,7 @@
     households/<household>/state/strangers/index.json         remembered strangers: their shards
     households/<household>/state/strangers/<NN>-<version>.json  one shard's strangers
     households/<household>/state/arrivals.json                named people last seen (arrival notices)
+    households/<household>/state/questions.json               questions "Is this X?" and near-misses
     households/<household>/strangers/<stranger-id>/<verdict>.crop  their face crops (JPEG)
     households/<household>/index/days/<YYYYMMDD>.json         the console's summary of a day
     households/<household>/index/days/<YYYYMMDD>.behind       that summary lacks results (reindex)
@@ -123,6 +124,11 @@ def stranger_memory_prefix(household: str) -> str:
 
 def arrivals_key(household: str) -> str:
     return f"{household_prefix(household)}state/arrivals.json"
+
+
+def questions_key(household: str) -> str:
+    """The questions "Is this X?" waiting for the household, and the near-misses behind them."""
+    return f"{household_prefix(household)}state/questions.json"
 
 
 def index_days_prefix(household: str) -> str:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from facewatch.exceptions import BadInput
 from facewatch.frames import Box
+from facewatch.layout import FrameKey
 
 Verdict = Literal["known", "stranger", "unsure"]
 AlertKind = Literal["stranger", "operator", "arrival"]
@@ -286,6 +287,28 @@ class FrameResult(BaseModel):
         return [f for f in self.faces if f.verdict == "stranger"]
 
 
+class Question(BaseModel):
+    """A question to the household, "Is this X?", about one camera face that came near X
+    without being named X (recognize/questions.py). Nothing is learned until it is answered."""
+
+    model_config = ConfigDict(frozen=True)
+
+    question_id: str
+    household: str
+    person: str
+    """X: the known person the face came nearest to."""
+    frame_key: str
+    face: int
+    """The face's index in the frame's result."""
+    distance: float
+    """The face's distance to X's nearest photo."""
+    asked_at: datetime
+
+    @property
+    def verdict_id(self) -> str:
+        return FrameKey.parse(self.frame_key).verdict_id(self.face)
+
+
 class Alert(BaseModel):
     """What notify needs to tell a household about a stranger at one of its cameras."""
 
@@ -313,6 +336,9 @@ class Alert(BaseModel):
     a named person arrived, for households that ask for such notices."""
     problem: str | None = None
     """For an operator alert: what is wrong (e.g. the known encodings cannot be read)."""
+    question: Question | None = None
+    """Where the alerted face is a question "Is this X?": the email and the MQTT message
+    ask it (alerts written before it: None)."""
 
     @model_validator(mode="before")
     @classmethod

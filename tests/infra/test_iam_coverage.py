@@ -106,6 +106,7 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "stranger_memory_prefix",
             "negatives_key",
             "arrivals_key",
+            "questions_key",
             "household_settings_key",
         },
         PUT: {
@@ -118,6 +119,7 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "stranger_memory_prefix",
             "stranger_crop_key",
             "arrivals_key",
+            "questions_key",
         },
         DELETE: {"stranger_memory_prefix", "stranger_crops_prefix"},  # a forgotten stranger's crops
         LIST: {"known_prefix", "stranger_crops_prefix"},
@@ -201,6 +203,7 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "used_link_key",
             "session_key",
             "export_key",  # HouseholdDataFunction's export, presigned for the person (on AWS)
+            "questions_key",
         },
         PUT: {
             "day_index_key",
@@ -215,6 +218,7 @@ ACCESS: dict[str, dict[str, set[str]]] = {
             "negatives_key",
             "used_link_key",
             "session_key",
+            "questions_key",
         },
         # sessions_prefix: "sign out everywhere" and expired sessions, deleted as listed
         DELETE: {

@@ -64,6 +64,7 @@ RECOGNIZE_MAY_LOAD_OF_ALERTS = ("facewatch.alerts", "facewatch.alerts.handover")
 HOUSEHOLD_MUST_NOT_LOAD = ("facewatch.recognize", "facewatch.alerts")
 PURE = (
     "facewatch.recognize.decisions",
+    "facewatch.recognize.questions",
     "facewatch.recognize.visits",
     "facewatch.recognize.strangers",
     "facewatch.recognize.triggers",

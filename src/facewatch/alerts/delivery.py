@@ -151,6 +151,7 @@ def _mqtt_messages(out: Outgoing, topics: Topics, *, presence: bool) -> list[Mes
         face_url=face_url,
         console_url=out.links.console_url,
         known_url=out.links.known_url,
+        question_url=out.links.question_url,
         today=count_visit(storage, alert, out.recipients.timezone),
         presence=presence,
     )

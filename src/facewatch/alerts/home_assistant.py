@@ -358,10 +358,12 @@ def visit_payload(
     face_url: str | None,
     console_url: str | None,
     known_url: str | None = None,
+    question_url: str | None = None,
 ) -> dict[str, Any]:
     """The visit message: `event_type` for Home Assistant's event entity, and the rest for
     any subscriber (and as the event's attributes). `alert_id` lets a subscriber drop a
-    message delivered twice; `known_url` is the email's "I know this person" link."""
+    message delivered twice; `known_url` is the email's "I know this person" link;
+    `question` {"person", "url"}: where the face is a question "Is this X?", else None."""
     face = alert.faces[0] if alert.faces else None
     return {
         "event_type": kind,
@@ -379,6 +381,11 @@ def visit_payload(
         "face_url": face_url,
         "console_url": console_url,
         "known_url": known_url,
+        "question": (
+            {"person": alert.question.person, "url": question_url}
+            if alert.question is not None and question_url
+            else None
+        ),
     }
 
 
@@ -435,6 +442,7 @@ def alert_messages(
     face_url: str | None,
     console_url: str | None = None,
     known_url: str | None = None,
+    question_url: str | None = None,
     today: TodayCount | None = None,
     presence: bool = False,
 ) -> list[Message]:
@@ -452,6 +460,7 @@ def alert_messages(
             face_url=face_url,
             console_url=console_url,
             known_url=known_url,
+            question_url=question_url,
         )
     ).encode()
     messages = []

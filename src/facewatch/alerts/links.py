@@ -24,6 +24,10 @@ class Links:
     console_url: str | None = None
     """A one-time sign-in link that opens this alert's face in the console, and nothing
     else of it, when the deployment has a link secret and a console."""
+    question_url: str | None = None
+    """Where the alert's face is a question "Is this X?": the console link that opens the
+    face asked about (the alerted face's own link, or one for the earlier face of the same
+    person the question shows), where it can be answered."""
 
 
 def picture_link(storage: Storage, settings: Settings, household: str, key: str, now: datetime) -> str:
@@ -53,4 +57,12 @@ def alert_links(alert: Alert, storage: Storage, settings: Settings, now: datetim
         # That face and its naming only: a forwarded or leaked alert email opens no more.
         token = sign_in_link(secret, alert.household, now=now, ttl=ttl, face=verdict_id)
         console_url = f"{settings.console_url.rstrip('/')}/signin?token={token}"
-    return Links(frame_url, known_url, console_url)
+    question_url = None
+    if alert.question is not None and settings.console_url:
+        asked = alert.question.verdict_id
+        if asked == verdict_id:
+            question_url = console_url
+        else:
+            token = sign_in_link(secret, alert.household, now=now, ttl=ttl, face=asked)
+            question_url = f"{settings.console_url.rstrip('/')}/signin?token={token}"
+    return Links(frame_url, known_url, console_url, question_url)

@@ -39,6 +39,8 @@ class AlertLinks(Protocol):
     def known_url(self) -> str | None: ...
     @property
     def console_url(self) -> str | None: ...
+    @property
+    def question_url(self) -> str | None: ...
 
 
 def _decoded(frame_jpeg: bytes) -> np.ndarray:
@@ -147,6 +149,9 @@ def build_alert_email(
     ]
     if history:
         lines.append(history)
+    question = alert.question if links is not None and links.question_url else None
+    if question is not None and links is not None:
+        lines.append(f"Is this {question.person}? Answer yes or no in the console: {links.question_url}")
     if links is not None:
         if links.console_url:
             lines.append(f"Console: {links.console_url}")
@@ -173,6 +178,7 @@ def build_alert_email(
             crop_cid=crop_cid[1:-1] if crop_cid else None,
             frame_cid=frame_cid[1:-1],
             links=links,
+            question=question,
         ),
         subtype="html",
     )

@@ -36,6 +36,7 @@ from facewatch.edge.agent import ChosenFrame, run_agent
 from facewatch.edge.pipeline import EdgeOptions
 from facewatch.edge.spool import SpoolOptions
 from facewatch.exceptions import BadInput
+from facewatch.faces.detection import FaceDetector
 from facewatch.faces.detectors import make_detector
 from facewatch.local.demo import known_people
 from facewatch.local.evaluation import eval_storage
@@ -43,6 +44,7 @@ from facewatch.recognize.known import enroll
 from facewatch.recognize.recognizer import Recognizer
 from facewatch.recognize.triggers import StorageEvent
 from facewatch.records import Alert, AlertOutcome, DeliveryStatus, FrameResult
+from facewatch.store.storage import Storage
 
 STRANGER = "stranger"
 """The label of a clip of someone nobody enrolled."""
@@ -136,6 +138,56 @@ def face_counts(results: Sequence[FrameResult]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class PlayedClip:
+    frames_read: int
+    frames_uploaded: int
+    results: list[FrameResult]
+
+
+def play_clip(
+    clip: LabelledClip,
+    household: str,
+    storage: Storage,
+    settings: Settings,
+    recognizer: Recognizer,
+    detector: FaceDetector,
+    scratch: Path,
+) -> PlayedClip:
+    """One clip through the edge agent into `household` at camera CAMERA, and each frame it
+    uploaded through `recognizer`, in capture order."""
+    uploaded: list[ChosenFrame] = []
+    summary = run_agent(
+        str(clip.path),
+        household=household,
+        camera=CAMERA,
+        settings=settings,
+        storage=storage,
+        options=EdgeOptions(spool=SpoolOptions(directory=scratch / "spool" / household)),
+        on_upload=uploaded.append,
+        detector=detector,
+    )
+    results = []
+    for chosen in sorted(uploaded, key=lambda c: c.meta.captured_at):
+        event = StorageEvent("created", storage.bucket, chosen.key, storage.etag(chosen.key))
+        outcome = recognizer.handle(event)
+        if outcome.result is not None:
+            results.append(outcome.result)
+    return PlayedClip(summary.frames_read, len(uploaded), results)
+
+
+def clip_entry(clip: LabelledClip, played: PlayedClip, alerts: int) -> dict[str, Any]:
+    return {
+        "clip": str(clip.path),
+        "label": clip.label,
+        "frames_read": played.frames_read,
+        "frames_uploaded": played.frames_uploaded,
+        **face_counts(played.results),
+        "stranger_alerts": alerts,
+        **score_clip(clip.label, played.results, alerts),
+    }
+
+
 def evaluate_videos(videos_dir: Path, known_dir: Path, settings: Settings) -> dict[str, Any]:
     """Play every clip through the edge and recognize; the figures, per clip and in total."""
     people = known_people(known_dir)
@@ -165,35 +217,8 @@ def evaluate_videos(videos_dir: Path, known_dir: Path, settings: Settings) -> di
                     [(p.name, p.read_bytes()) for p in photos],
                     run_settings.max_image_pixels,
                 )
-            uploaded: list[ChosenFrame] = []
-            summary = run_agent(
-                str(clip.path),
-                household=household,
-                camera=CAMERA,
-                settings=run_settings,
-                storage=storage,
-                options=EdgeOptions(spool=SpoolOptions(directory=Path(tmp) / "spool" / household)),
-                on_upload=uploaded.append,
-                detector=detector,
-            )
-            results = []
-            for chosen in sorted(uploaded, key=lambda c: c.meta.captured_at):
-                event = StorageEvent("created", storage.bucket, chosen.key, storage.etag(chosen.key))
-                outcome = recognizer.handle(event)
-                if outcome.result is not None:
-                    results.append(outcome.result)
-            alerts = tally.strangers.get(household, 0)
-            entries.append(
-                {
-                    "clip": str(clip.path),
-                    "label": clip.label,
-                    "frames_read": summary.frames_read,
-                    "frames_uploaded": len(uploaded),
-                    **face_counts(results),
-                    "stranger_alerts": alerts,
-                    **score_clip(clip.label, results, alerts),
-                }
-            )
+            played = play_clip(clip, household, storage, run_settings, recognizer, detector, Path(tmp))
+            entries.append(clip_entry(clip, played, tally.strangers.get(household, 0)))
     totals = {figure: sum(entry[figure] for entry in entries) for figure in VISIT_FIGURES}
     return {
         **totals,

@@ -22,6 +22,7 @@ from facewatch.recognize.day_index_store import DayIndexStore
 from facewatch.recognize.decisions import MatchPolicy
 from facewatch.recognize.household_check import WEEK_DAYS, HouseholdCheck, PhotoCover, check_household
 from facewatch.recognize.known import load_gallery, rebuild_gallery
+from facewatch.recognize.question_store import QuestionStore
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import StrangerBook
 from facewatch.store.storage import Storage
@@ -37,10 +38,8 @@ class NobodyKnown(BadInput):
 
 
 def questions_waiting(storage: Storage, household: str) -> Mapping[str, int]:
-    """Questions ("Is this X?") waiting for an answer, by person. The questions land with
-    recognize/question_store.py: this becomes `QuestionStore(storage).waiting(household)`;
-    until then no question is ever asked, so none waits."""
-    return {}
+    """Questions ("Is this X?") waiting for an answer, by person."""
+    return QuestionStore(storage).waiting(household)
 
 
 def photo_cover(key: str, data: bytes, max_pixels: int) -> PhotoCover:

@@ -152,13 +152,17 @@ class Correction:
     negatives_for_name: int
 
 
-def not_this_person(storage: Storage, verdict_id: str, name: str, max_pixels: int) -> Correction:
+def not_this_person(
+    storage: Storage, verdict_id: str, name: str, max_pixels: int, *, named_only: bool = True
+) -> Correction:
     """Find the judged face, encode it again from its frame, and record it as not `name`.
-    Only a face that was named `name` can be corrected; anything else is a clear error."""
+    Only a face that was named `name` can be corrected; anything else is a clear error.
+    `named_only=False`: the answer "no" to a question "Is this X?" (recognize/questions.py),
+    about a face that came near X without being named X."""
     check_person(name)
     household = FrameKey.from_verdict_id(verdict_id)[0].household
     result, face = judged_face(storage, verdict_id)
-    if face.get("name") != name:
+    if named_only and face.get("name") != name:
         said = face.get("name") or face.get("verdict")
         raise BadInput(f"verdict {verdict_id} said {said!r}, not {name!r}: nothing to correct")
     encoding = _encode_judged(storage, result, face, max_pixels)

@@ -33,6 +33,8 @@ from facewatch.recognize.day_index_store import DayIndexStore
 from facewatch.recognize.decisions import MatchPolicy, person_distances
 from facewatch.recognize.known import GalleryCache, load_gallery, rebuild_gallery
 from facewatch.recognize.negatives import by_person, refresh_negatives
+from facewatch.recognize.question_store import QuestionStore
+from facewatch.recognize.questions import near_misses
 from facewatch.recognize.recognition import find_faces, judge_faces
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import NewSighting, Recall, StrangerSighting
@@ -47,6 +49,7 @@ from facewatch.records import (
     FaceVerdict,
     FrameResult,
     HeldBack,
+    Question,
 )
 from facewatch.store.storage import Storage
 
@@ -134,6 +137,8 @@ class Recognizer:
     arrivals: ArrivalStore
     index: DayIndexStore | None = None
     """The console's summaries, kept as results are written (None: built on the storage)."""
+    questions: QuestionStore | None = None
+    """Near-misses become questions "Is this X?" (None: none are asked)."""
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     _rules: dict[str, tuple[float, HouseholdSettings]] = field(default_factory=dict, repr=False)
     _rebuilding: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
@@ -169,6 +174,7 @@ class Recognizer:
             strangers=StrangerStore(storage, keep_bytes=BOOK_KEEP_BYTES),
             arrivals=ArrivalStore(storage, keep_bytes=BOOK_KEEP_BYTES),
             index=DayIndexStore(storage),
+            questions=QuestionStore(storage),
         )
 
     @property
@@ -289,7 +295,8 @@ class Recognizer:
             encodings_etag=etag,
             frame_etag=obj.etag,
         )
-        faces, alert = self._follow_up(event, judged, encodings, image, gallery, why_not)
+        asked = self._ask(judged, encodings, gallery, negatives)
+        faces, alert = self._follow_up(event, judged, encodings, image, gallery, why_not, asked)
         result = judged.model_copy(update={"faces": faces, "alert": alert})
         stored = result.model_dump(mode="json")
         self.storage.put_json(key.result_key, stored)
@@ -312,17 +319,21 @@ class Recognizer:
         image: np.ndarray,
         gallery: Gallery | None,
         why_not: str,
+        asked: dict[int, Question] | None = None,
     ) -> tuple[list[FaceVerdict], AlertOutcome | None]:
         """What the judged faces lead to: arrival notices, strangers placed in visits and
         alerted, known people's tracks recorded, or an operator alert. Returns the faces with
-        what happened to each, and the frame's alert."""
+        what happened to each, and the frame's alert. `asked`: per face, the question
+        "Is this X?" it counts for (an alert about it asks it)."""
         votes = _track_votes(judged)
         rules = self._household_rules(judged.household)
         faces = judged.faces
         if rules.arrivals and any(f.verdict == "known" for f in faces):
             faces = self._announce_arrivals(event, judged, rules)
         if judged.strangers:
-            return self._alert_visits(event, judged, faces, encodings, image, votes, gallery, rules)
+            return self._alert_visits(
+                event, judged, faces, encodings, image, votes, gallery, rules, asked or {}
+            )
         if votes:  # known people's tracks, so their bad frames later are not strangers
             self.visits.record(
                 judged.household, [], now=judged.captured_at, policy=self.visit_policy(rules), votes=votes
@@ -382,6 +393,7 @@ class Recognizer:
         votes: list[Vote],
         gallery: Gallery | None,
         rules: HouseholdSettings,
+        asked: dict[int, Question],
     ) -> tuple[list[FaceVerdict], AlertOutcome]:
         """Place each stranger in a visit (atomically, in the bucket) and alert new visits;
         a stranger face on a known person's edge track is that person and is not placed.
@@ -456,6 +468,7 @@ class Recognizer:
                     stranger_id=recall.stranger.stranger_id,
                     stranger_visits=recall.stranger.visits,
                     stranger_previous_seen=recall.stranger.previous_seen,
+                    question=asked.get(i),
                 )
                 handed = self.notifier.send(alert)
                 face = face.model_copy(update={"alert": handed})
@@ -467,6 +480,39 @@ class Recognizer:
             outcomes.append(face.alert)
         sent = [o for o in outcomes if o.status is not DeliveryStatus.HELD_BACK]
         return faces, (sent[0] if sent else outcomes[0])
+
+    def _ask(
+        self,
+        judged: FrameResult,
+        encodings: dict[int, np.ndarray],
+        gallery: Gallery | None,
+        negatives: dict[str, np.ndarray],
+    ) -> dict[int, Question]:
+        """The frame's near-misses into the household's questions (nothing is read or
+        written for a frame without one). Questions are advice: a failure to keep them is
+        logged and the frame judged on, whatever it was."""
+        if self.questions is None:
+            return {}
+        try:
+            misses = near_misses(
+                judged.faces,
+                encodings,
+                frame_key=judged.frame_key,
+                gallery=gallery,
+                policy=self.policy,
+                negatives=negatives,
+            )
+            if not misses:
+                return {}
+            return self.questions.offer(
+                judged.household,
+                misses,
+                now=judged.processed_at,  # questions wait by the wall clock, as they are read
+                same_person=self.settings.same_person_threshold,
+            )
+        except Exception:  # whatever it is, the frame's verdicts and alert come first
+            log.exception("%s: questions not kept", judged.frame_key)
+            return {}
 
     def _household_rules(self, household: str) -> HouseholdSettings:
         """The household's alert rules, read at most once per encodings_check_seconds: not

@@ -18,7 +18,7 @@ from facewatch.alerts.links import Links, alert_links
 from facewatch.alerts.mail import build_alert_email
 from facewatch.config import Settings
 from facewatch.frames import Box
-from facewatch.records import Alert, FaceVerdict
+from facewatch.records import Alert, FaceVerdict, Question
 from facewatch.tokens import verify_face, verify_sign_in
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
@@ -198,3 +198,56 @@ def test_no_console_link_unless_secret_console_and_a_strangers_verdict(given, th
     links = alert_links(the_alert, FakeStorage(), settings(**given), NOW)  # type: ignore[arg-type]
     assert links.console_url is None
     assert links.frame_url.startswith("https://s3.example/")
+
+
+# --- a question "Is this X?" in the alert -------------------------------------------------
+
+OTHER = "households/home/frames/door/20261125/130000000000-fedcba654321.jpg"
+
+
+def question(frame_key: str = OTHER, person: str = "obama") -> Question:
+    return Question(
+        question_id="q",
+        household="home",
+        person=person,
+        frame_key=frame_key,
+        face=0,
+        distance=0.58,
+        asked_at=NOW,
+    )
+
+
+def links_for(q: Question | None, **kw: object):
+    configured = settings(link_secret=SECRET, console_url="https://console.example/", **kw)
+    return alert_links(alert(question=q), FakeStorage(), configured, NOW)  # type: ignore[arg-type]
+
+
+def test_the_question_link_signs_in_to_the_face_asked_about() -> None:
+    links = links_for(question())
+    assert links.question_url is not None and links.question_url != links.console_url
+    token = parse_qs(urlsplit(links.question_url).query)["token"][0]
+    assert verify_sign_in(SECRET, token, now=NOW).face == "home/door/20261125/130000000000-fedcba654321#0"
+
+
+def test_a_question_about_the_alerted_face_is_answered_by_its_own_link() -> None:
+    own = question(frame_key="households/home/frames/door/20261125/140000000000-abcdef123456.jpg")
+    assert own.verdict_id == VERDICT
+    links = links_for(own)
+    assert links.question_url == links.console_url is not None
+
+
+def test_no_question_link_without_a_question_or_a_console() -> None:
+    assert links_for(None).question_url is None
+    no_console = alert_links(alert(question=question()), FakeStorage(), settings(link_secret=SECRET), NOW)  # type: ignore[arg-type]
+    assert no_console.question_url is None
+
+
+def test_the_email_asks_in_text_and_escapes_the_name() -> None:
+    q = question(person="Ann")
+    message = build_alert_email(
+        alert(question=q, stranger_id=EVIL), frame(), mail_from="a@b.c", mail_to=["d@e.f"], links=links_for(q)
+    )
+    assert "Is this <b>Ann</b>?" in html_of(message)
+    assert EVIL not in html_of(message)
+    without = build_alert_email(alert(question=q), frame(), mail_from="a@b.c", mail_to=["d@e.f"], links=None)
+    assert "Is this" not in html_of(without)  # no link to answer by: not asked

@@ -117,6 +117,22 @@ def visit_not(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) 
     return Done(done.note, visit_path(form["verdict_id"].strip()))
 
 
+def answer_question(ctx: Context, form: Mapping[str, str], uploads: Sequence[Upload]) -> Done:
+    """Yes or no to "Is this X?" (recognize/question_answers.py), from the face's page or its
+    visit's (`back=visit`); a yes makes someone's photos grow, so the week is looked at again."""
+    from facewatch.recognize.question_answers import answer_question as answer
+    from facewatch.recognize.questions import Answer
+
+    verdict_id = _own_verdict(ctx, _field(form, "verdict_id"))
+    try:
+        said = Answer(form.get("answer", ""))
+    except ValueError:
+        raise BadInput("answer: choose yes or no") from None
+    done = answer(ctx.storage, ctx.settings, ctx.household, _field(form, "question_id"), verdict_id, said)
+    note = f"{done.said} {_look_again(ctx)}" if said is Answer.YES else done.said
+    return Done(note, visit_path(verdict_id) if form.get("back") == "visit" else face_path(verdict_id))
+
+
 # --- strangers ---------------------------------------------------------------------------
 
 
@@ -321,6 +337,7 @@ ACTIONS: dict[str, Callable[[Context, Mapping[str, str], Sequence[Upload]], Done
     "/faces/is": this_is,
     "/visits/is": visit_this_is,
     "/visits/not": visit_not,
+    "/questions/answer": answer_question,
     "/strangers/name": name_stranger,
     "/strangers/merge": merge_strangers,
     "/strangers/split": split_face,

@@ -242,7 +242,9 @@ def _get(services: Services, request: ConsoleRequest, page: Page, path: str) -> 
     if path == "/face":
         face = views.one_face(storage, household, params.get("id", ""))
         people = [p.name for p in _people(services, household)]
-        return _page("face", page, face=face, people=people)
+        return _page(
+            "face", page, face=face, people=people, question=_question(storage, household, [face.verdict_id])
+        )
     if path == "/strangers":
         return _page("strangers", page, strangers=views.strangers_page(storage, household, settings))
     if path == "/stranger":
@@ -276,7 +278,9 @@ def _visits_pages(services: Services, request: ConsoleRequest, page: Page, path:
     if path == "/visit":
         view = visits_view.visit_page(storage, household, params.get("id", ""))
         people = [] if page.face_only else [p.name for p in _people(services, household)]
-        return _page("visit", page, view=view, people=people)
+        # A session an alert opened may answer for its own face only.
+        faces = [view.face] if page.face_only else [view.face, *(f.verdict_id for f in view.card.faces)]
+        return _page("visit", page, view=view, people=people, question=_question(storage, household, faces))
     if path == "/person":
         return _page(
             "person", page, person=visits_view.person_page(storage, household, params.get("who", ""))
@@ -299,6 +303,13 @@ def _check_page(services: Services, page: Page) -> Reply:
     pair = check.closest_pair
     pair_text = "" if pair is None else pair_meaning(pair, check.threshold)
     return _page("check", page, check=check, pair_text=pair_text)
+
+
+def _question(storage: Any, household: str, verdict_ids: list[str]) -> Any:
+    """The question "Is this X?" waiting about one of these faces, if any."""
+    from facewatch.recognize.question_store import QuestionStore
+
+    return QuestionStore(storage).question_for(household, verdict_ids)
 
 
 def _people(services: Services, household: str) -> list[Any]:

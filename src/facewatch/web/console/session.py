@@ -41,7 +41,7 @@ FACE_PAGES = frozenset({"/face", "/visit", "/image/face", "/image/frame"})
 """What a face-limited session may GET (each for its one face; the pictures also for the
 other faces of its face's visit)."""
 VISIT_PICTURES = frozenset({"/image/face", "/image/frame"})
-FACE_ACTIONS = frozenset({"/faces/is", "/faces/not", "/visits/is", "/visits/not"})
+FACE_ACTIONS = frozenset({"/faces/is", "/faces/not", "/visits/is", "/visits/not", "/questions/answer"})
 """What it may POST (for its one face), besides signing out."""
 LIMITED = (
     "this session, opened by an alert's link, shows that one face only: for the rest of the "
