@@ -377,6 +377,7 @@ def test_recognize_reads_and_writes_only_what_it_must(transformed):
         prefix + "state/strangers/*",
         prefix + "index/*",  # the console's day summaries, kept as results are written
         prefix + "state/arrivals.json",
+        prefix + "state/questions.json",  # near-misses asked about ("Is this X?")
         prefix + "settings.json",  # the household's alert rules
         prefix + "negatives.npz",
     }
@@ -387,6 +388,7 @@ def test_recognize_reads_and_writes_only_what_it_must(transformed):
         prefix + "state/strangers/*",
         prefix + "index/*",  # the console's day summaries, kept as results are written
         prefix + "state/arrivals.json",
+        prefix + "state/questions.json",
         prefix + "strangers/*",
     }
     assert not any(r.startswith(prefix + "frames") for r in allowed["s3:PutObject"])
@@ -475,6 +477,7 @@ def test_console_reads_and_writes_its_households_folder_and_nothing_else(transfo
         prefix + "negatives.npz",  # "this is not X"
         prefix + "links/used/*",  # each sign-in link is spent once
         prefix + "sessions/*",  # a session's record: made at sign-in, read on every request
+        prefix + "state/questions.json",  # a question answered leaves
     }
     # frames: to crop faces; strangers.json: the older one-object memory, moved into shards
     # exports/: the export HouseholdDataFunction made, presigned for the person

@@ -292,6 +292,10 @@ CHECKS_ONLY: dict[str, dict[str, str]] = {
     },
     "feedback": {"household_prefix": PICTURE_LINK_CHECK},
     "notify": {"household_prefix": PICTURE_LINK_CHECK},
+    "household-data": {
+        "FrameKey": "tenant/imports.py parses a verdict line's frame key to check it is the "
+        "household's; what is written is granted under household_prefix"
+    },
 }
 
 # Storage's methods (storage.py) and the S3 actions each needs; every public method must be
