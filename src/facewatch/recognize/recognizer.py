@@ -36,7 +36,14 @@ from facewatch.recognize.negatives import by_person, refresh_negatives
 from facewatch.recognize.recognition import find_faces, judge_faces
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import NewSighting, Recall, StrangerSighting
-from facewatch.recognize.track_evidence import Answer, TrackFace, beside_track, judge_running, quality_weight
+from facewatch.recognize.track_evidence import (
+    Answer,
+    Judge,
+    TrackFace,
+    beside_track,
+    judge_running,
+    quality_weight,
+)
 from facewatch.recognize.triggers import StorageEvent
 from facewatch.recognize.visit_store import VisitStore
 from facewatch.recognize.visits import Assignment, Sighting, VisitPolicy, Vote, track_key
@@ -346,7 +353,7 @@ class Recognizer:
         image: np.ndarray,
         gallery: Gallery | None,
         why_not: str,
-        judge: Callable[[np.ndarray], Judgement] | None,
+        judge: Judge | None,
     ) -> tuple[list[FaceVerdict], AlertOutcome | None]:
         """What the judged faces lead to: tracks' evidence recorded (known people's too, so
         their bad frames later are not strangers) and strangers placed in visits, in one

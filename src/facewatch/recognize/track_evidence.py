@@ -35,7 +35,15 @@ from typing import Any
 import numpy as np
 
 from facewatch.faces.gallery import Gallery
-from facewatch.recognize.decisions import Judgement, MatchPolicy, judge_face
+from facewatch.recognize.decisions import (
+    Judgement,
+    MatchPolicy,
+    disowned,
+    gallery_model,
+    judge_face,
+    negative_distances,
+    person_distances,
+)
 from facewatch.records import Verdict
 
 FULL_FACE_PX = 100
@@ -108,7 +116,7 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class TrackEvidence:
-    """One edge track's running encoding: Σ wᵢ·eᵢ and Σ wᵢ over the faces counted."""
+    """One edge track's running encoding: Σ wᵢ·eᵢ, Σ wᵢ·|eᵢ|² and Σ wᵢ over the faces counted."""
 
     track_key: str
     total: tuple[float, ...]
@@ -116,9 +124,15 @@ class TrackEvidence:
     faces: int
     last_seen: datetime
     answers: tuple[Answer, ...] = ()
+    squares: float = 0.0
 
     def encoding(self) -> np.ndarray:
         return np.asarray(self.total, dtype=np.float64) / self.weight
+
+    def spread(self) -> float:
+        """The weighted mean squared distance of the track's faces from their mean."""
+        mean = self.encoding()
+        return max(0.0, self.squares / self.weight - float(mean @ mean))
 
     def answer(self, face_key: str) -> Answer | None:
         for answer in self.answers:
@@ -131,6 +145,7 @@ class TrackEvidence:
             "track": self.track_key,
             "total": [round(x, 7) for x in self.total],
             "weight": self.weight,
+            "squares": self.squares,
             "faces": self.faces,
             "last_seen": self.last_seen.isoformat(),
             "answers": [
@@ -151,24 +166,48 @@ class TrackEvidence:
                 Answer(str(k), int(f), str(v), n, None if d is None else float(d), near, str(r))
                 for k, f, v, n, d, near, r in data.get("answers", ())
             ),
+            float(data.get("squares", 0.0)),
         )
+
+
+Judge = Callable[[np.ndarray, float], Judgement]
+"""The rule for a track: its running encoding and its spread → who the track is."""
 
 
 def judge_running(
     gallery: Gallery | None, policy: MatchPolicy, negatives: Mapping[str, np.ndarray] | None = None
-) -> Callable[[np.ndarray], Judgement]:
-    """The face rule for a running encoding: its faces passed the size and blur gates one
-    by one, so the mean is held only to the distances (and the household's "not X" faces)."""
+) -> Judge:
+    """The face rule (`decisions.judge_face`) for a running encoding m whose faces spread s²
+    about it. A mean is nearer everyone than its faces are (the faces' noise averages out:
+    for each photo g, Σwᵢ|eᵢ − g|²/Σwᵢ = |m − g|² + s²), and the rule's limits were set on
+    single photos' distances; so the track's distance to a photo is its faces' weighted
+    root-mean-square distance √(|m − g|² + s²), whose expected value is a single face's
+    and whose spread shrinks as faces are added. judge_face is run on m with its limits
+    moved to match: the threshold T becomes √(T² − s²), the margin ratio r the ratio that
+    puts √(d₁² + s²) ≤ r·√(d₂² + s²). Its faces passed the size and blur gates one by one."""
 
-    def judge(encoding: np.ndarray) -> Judgement:
-        return judge_face(
+    def judge(encoding: np.ndarray, spread: float) -> Judgement:
+        strict = policy
+        if gallery is not None and len(gallery) and spread > 0:
+            limit = gallery_model(gallery).threshold(policy)
+            distances = person_distances(encoding, gallery)
+            out = disowned(distances, negative_distances(encoding, distances, negatives))
+            ranked = sorted(d for name, d in distances.items() if name not in out)
+            ratio = policy.margin_ratio
+            if len(ranked) > 1 and ranked[1] > 0:
+                ratio = math.sqrt(max(0.0, ratio**2 * (ranked[1] ** 2 + spread) - spread)) / ranked[1]
+            strict = replace(policy, threshold=math.sqrt(max(0.0, limit**2 - spread)), margin_ratio=ratio)
+        said = judge_face(
             encoding,
             face_px=policy.min_face_px,
             sharpness=policy.min_sharpness,
             gallery=gallery,
-            policy=policy,
+            policy=strict,
             negatives=negatives,
         )
+        if said.distance is None:
+            return said
+        return replace(said, distance=math.sqrt(said.distance**2 + spread))
 
     return judge
 
@@ -179,7 +218,7 @@ def record_evidence(
     *,
     now: datetime,
     window: timedelta,
-    judge: Callable[[np.ndarray], Judgement] | None,
+    judge: Judge | None,
     first_faces: Callable[[str], Judgement],
 ) -> tuple[list[TrackEvidence], dict[str, Answer]]:
     """Each face added to its track's running encoding (a face already counted is not
@@ -198,15 +237,17 @@ def record_evidence(
             answers[face.face_key] = earlier
             continue
         w = max(MIN_WEIGHT, face.weight)
-        added = np.asarray(face.encoding, dtype=np.float64) * w
+        encoding = np.asarray(face.encoding, dtype=np.float64)
+        added, square = encoding * w, w * float(encoding @ encoding)
         if track is None:
-            track = TrackEvidence(face.track_key, tuple(added.tolist()), w, 1, face.seen_at)
+            track = TrackEvidence(face.track_key, tuple(added.tolist()), w, 1, face.seen_at, squares=square)
         else:
             total = np.asarray(track.total, dtype=np.float64) + added
             track = replace(
                 track,
                 total=tuple(total.tolist()),
                 weight=track.weight + w,
+                squares=track.squares + square,
                 faces=track.faces + 1,
                 last_seen=max(track.last_seen, face.seen_at),
             )
@@ -217,9 +258,11 @@ def record_evidence(
     return list(by_key.values()), answers
 
 
-def judge_evidence(track: TrackEvidence, judge: Callable[[np.ndarray], Judgement]) -> Judgement:
-    said = judge(track.encoding())
-    return replace(said, reason=f"its track's {track.faces} faces together: {said.reason}")
+def judge_evidence(track: TrackEvidence, judge: Judge) -> Judgement:
+    spread = track.spread()
+    said = judge(track.encoding(), spread)
+    together = f"its track's {track.faces} faces together (their mean, spread {math.sqrt(spread):.2f})"
+    return replace(said, reason=f"{together}: {said.reason}")
 
 
 def beside_track(face: Judgement, track: Answer | None) -> Judgement:

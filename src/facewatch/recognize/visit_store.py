@@ -5,15 +5,12 @@ moto; If-Match/If-None-Match on PUT)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
 from facewatch.layout import visits_key
-from facewatch.recognize.decisions import Judgement
-from facewatch.recognize.track_evidence import Answer, TrackFace
+from facewatch.recognize.track_evidence import Answer, Judge, TrackFace
 from facewatch.recognize.visits import Assignment, Sighting, VisitBook, VisitPolicy, Vote, place
 from facewatch.records import HeldBack
 from facewatch.store.json_state import BookStore
@@ -56,7 +53,7 @@ class VisitStore(BookStore[VisitBook]):
         votes: Sequence[Vote] = (),
         away: HeldBack | None = None,
         faces: Sequence[TrackFace] = (),
-        judge: Callable[[np.ndarray], Judgement] | None = None,
+        judge: Judge | None = None,
     ) -> tuple[list[Assignment], dict[str, Answer]]:
         """`record`, with the frame's tracked faces also counted in their tracks' running
         encodings, judged by `judge`; returns also what each face's track evidence answered

@@ -13,7 +13,7 @@ A visit is forgotten once neither its window nor its cooldown keeps it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from math import inf
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from facewatch.recognize.decisions import Judgement, judge_visit
-from facewatch.recognize.track_evidence import Answer, TrackEvidence, TrackFace, record_evidence
+from facewatch.recognize.track_evidence import Answer, Judge, TrackEvidence, TrackFace, record_evidence
 from facewatch.records import HeldBack, HeldBackBy
 
 MAX_REPRESENTATIVES = 5
@@ -347,7 +347,7 @@ def place(
     policy: VisitPolicy,
     away: HeldBack | None = None,
     faces: Sequence[TrackFace] = (),
-    judge: Callable[[np.ndarray], Judgement] | None = None,
+    judge: Judge | None = None,
 ) -> tuple[VisitBook, list[Assignment]]:
     """Record a frame's track votes and its tracked faces in their tracks' running
     encodings (judged by `judge`, `track_evidence.record_evidence`), then place each

@@ -118,7 +118,7 @@ def test_a_track_is_its_votes_for_its_first_face_and_its_evidence_from_the_secon
     first, second = answers["f0#0"], answers["f1#0"]
     assert (first.verdict, first.from_evidence) == ("stranger", False)
     assert (second.verdict, second.name, second.from_evidence) == ("known", "alice", True)
-    assert second.reason.startswith("its track's 2 faces together: alice at 0.000")
+    assert second.reason == "its track's 2 faces together (their mean, spread 0.00): alice at 0.000 <= 0.591"
 
 
 def test_a_strangers_first_face_alerts_at_once_and_the_visit_alerts_once():
@@ -161,7 +161,9 @@ def test_a_known_persons_bad_frame_is_held_back_though_the_votes_are_split():
     mine, answer, (bad,) = door.frame(1, at(0.0, 0.0, 0.63))
     assert mine.verdict == "stranger" and answer.name == "alice"
     assert bad.visit is None and not bad.alert and bad.held_back_by is HeldBackBy.KNOWN_TRACK
-    assert bad.reason.startswith("its edge track is alice (its track's 2 faces together: alice at")
+    # Its faces' root-mean-square distance: √((0.5² + 0.63²) / 2) = 0.569 ≤ 0.591.
+    assert answer.distance == pytest.approx(math.sqrt((0.5**2 + 0.63**2) / 2))
+    assert bad.reason.startswith("its edge track is alice (its track's 2 faces together (their mean")
     assert door.alerts == 0
 
 
@@ -174,9 +176,10 @@ def test_weighing_by_quality_lets_a_good_stranger_face_outweigh_poor_lucky_ones(
         assert mine.name == "alice"
     mine, answer, (good,) = door.frame(2, at(0.0, 0.68), weight=1.0)
     assert mine.verdict == "stranger" and answer.verdict == "stranger"
-    assert answer.distance == pytest.approx((0.05 * 0.5 * 2 + 0.68) / 1.1)
+    # The track's distance: its faces' weighted root-mean-square distance.
+    assert answer.distance == pytest.approx(math.sqrt((0.05 * 0.5**2 * 2 + 0.68**2) / 1.1))
     assert good.alert and door.alerts == 1
-    assert LIMIT > (0.5 + 0.5 + 0.68) / 3  # unweighted, the track would be Alice: no alert
+    assert math.sqrt((0.5**2 * 2 + 0.68**2) / 3) < LIMIT  # unweighted, the track would be Alice
 
 
 def test_a_replayed_frame_repeats_its_answer_and_counts_once():
@@ -229,3 +232,16 @@ def test_without_a_known_set_nothing_is_counted():
         [], faces, now=T0, window=VISITS.window, judge=None, first_faces=own_votes
     )
     assert kept == [] and answers == {}
+
+
+def test_a_track_is_as_far_as_its_faces_not_as_near_as_their_mean():
+    # Two faces of a stranger on either side of a line towards Alice: each 0.63 from her,
+    # their mean only 0.55 (the noise between them averages out). The rule's limits were
+    # set on single photos, so the track is held to its faces' root-mean-square distance.
+    faces = [TrackFace(TRACK, f"f{i}#0", T0, at(0.0, 0.55, side), 1.0) for i, side in enumerate((0.3, -0.3))]
+    assert own(faces[0].encoding).verdict == "stranger"
+    assert own(at(0.0, 0.55)).name == "alice"  # what judging the bare mean would say
+    _, answers = record_evidence([], faces, now=T0, window=VISITS.window, judge=JUDGE, first_faces=own_votes)
+    track = answers["f1#0"]
+    assert (track.verdict, track.nearest) == ("stranger", "alice")
+    assert track.distance == pytest.approx(math.hypot(0.55, 0.3))
