@@ -52,7 +52,7 @@ def test_a_known_persons_bad_frame_on_their_track_sends_no_alert(storage):
     assert face.yaw_degrees is not None  # what, with its size and sharpness, weighs it in its track
     # The track's four faces together (its running encoding) are Obama.
     assert str(face.alert).startswith(
-        "suppressed: its edge track is obama (its track's 4 faces together: obama"
+        "suppressed: its edge track is obama (its track's 4 faces together (their mean, spread"
     )
     assert face.visit_id is None and face.stranger_id is None
     assert notifier.alerts == []

@@ -18,11 +18,10 @@ variance (each unit of detail an independent look at the face):
   high-frequency power left after blur; a face at least FULL_SHARPNESS sharp is in focus.
 
 The running encoding is judged by the very rule a face is (`decisions.judge_face`), with the
-size and blur gates already passed face by face. For a stranger, averaging pulls the
-encoding towards the stranger's own mean, away from the lucky frame near someone; for a
-known person, towards their photos, away from the bad frame. The rule's threshold was set on
-single photos' impostor distances, whose spread the mean's is smaller than: a mean is no
-likelier than one face to name a stranger."""
+size and blur gates already passed face by face and its limits moved by the faces' spread,
+so that the track is as far from a photo as its faces are on average (`judge_running`):
+the lucky frame of a stranger near a lookalike, or a known person's bad frame, becomes one
+term of a mean, weighed by its quality, instead of a verdict."""
 
 from __future__ import annotations
 
