@@ -235,6 +235,9 @@ class FaceVerdict(BaseModel):
     sharpness: float | None = None
     """How sharp the face is (variance of the Laplacian at a fixed scale): the console picks
     a visit's best face by it and the face's size. None in results written before it."""
+    yaw_degrees: float | None = None
+    """How far the face is turned, 0 frontal (faces/pose.py), where it was encoded: its track's
+    running encoding weighs it by it. None where not encoded, and in results written before it."""
     looked_again: dict[str, Any] | None = None
     """Set when look_again.py judged this face again after an enrollment and changed it:
     `{"at": ..., "was": {"verdict", "stranger_id", "distance"}}`, so history shows what the

@@ -1,6 +1,6 @@
 """A decision over an edge track's frames, through recognize's own code on a real S3
-server: a known person's bad frame on their own track does not alert as a stranger, but a
-different face on that track still does."""
+server: a known person's bad frame on their own track does not alert as a stranger (the
+track's running encoding is theirs), but a different face on that track still does."""
 
 from __future__ import annotations
 
@@ -49,7 +49,11 @@ def test_a_known_persons_bad_frame_on_their_track_sends_no_alert(storage):
     bad = recognize.handle(upload_on_track(storage, SAME_PERSON_ELSEWHERE, track=41, second=3))
     (face,) = bad.result.faces
     assert face.verdict == "stranger"  # the frame alone
-    assert str(face.alert).startswith("suppressed: its edge track is obama (obama in 3 of 4")
+    assert face.yaw_degrees is not None  # what, with its size and sharpness, weighs it in its track
+    # The track's four faces together (its running encoding) are Obama.
+    assert str(face.alert).startswith(
+        "suppressed: its edge track is obama (its track's 4 faces together (their mean, spread"
+    )
     assert face.visit_id is None and face.stranger_id is None
     assert notifier.alerts == []
 

@@ -11,6 +11,7 @@ import numpy as np
 from facewatch.faces.facenet import CHIP_PX
 from facewatch.faces.landmarks import LandmarkModel
 from facewatch.faces.models import DLIB_LOCK, face_encoder, shape_predictor
+from facewatch.faces.pose import yaw_degrees
 from facewatch.frames import Box
 
 VIEW_SHIFT_PX = 4
@@ -40,13 +41,18 @@ class FaceCrops:
     """(n, 150, 150, 3): exactly as face_recognition's face_encodings(model="large") cuts them."""
     wide: np.ndarray
     """(n, WIDE_PX, WIDE_PX, 3): the same alignment and scale with a border."""
+    yaws: np.ndarray | None = None
+    """(n,): how far each face is turned (pose.yaw_degrees), from the landmarks the chips
+    were cut by: a track's running encoding weighs a turned face less."""
 
     def __len__(self) -> int:
         return len(self.chips)
 
     def take(self, indices: Sequence[int]) -> FaceCrops:
         picked = list(indices)
-        return FaceCrops(self.chips[picked], self.wide[picked])
+        return FaceCrops(
+            self.chips[picked], self.wide[picked], None if self.yaws is None else self.yaws[picked]
+        )
 
 
 def _rect(box: Box) -> object:
@@ -61,7 +67,7 @@ def face_crops(image_rgb: np.ndarray, boxes: Sequence[Box]) -> FaceCrops:
     model cache is there: the same points as dlib's)."""
     if not boxes:
         empty = np.zeros((0, CHIP_PX, CHIP_PX, 3), dtype=np.uint8)
-        return FaceCrops(empty, np.zeros((0, WIDE_PX, WIDE_PX, 3), dtype=np.uint8))
+        return FaceCrops(empty, np.zeros((0, WIDE_PX, WIDE_PX, 3), dtype=np.uint8), np.zeros(0))
     import dlib
 
     predictor = shape_predictor()
@@ -72,7 +78,8 @@ def face_crops(image_rgb: np.ndarray, boxes: Sequence[Box]) -> FaceCrops:
             shapes = dlib.full_object_detections([predictor(image_rgb, _rect(b)) for b in boxes])
         chips = dlib.get_face_chips(image_rgb, shapes, size=CHIP_PX, padding=0.25)
         wide = dlib.get_face_chips(image_rgb, shapes, size=WIDE_PX, padding=WIDE_PADDING)
-    return FaceCrops(np.stack(chips), np.stack(wide))
+    points = [np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64) for shape in shapes]
+    return FaceCrops(np.stack(chips), np.stack(wide), np.array([yaw_degrees(p) for p in points]))
 
 
 def _mirrored(chips: np.ndarray) -> np.ndarray:

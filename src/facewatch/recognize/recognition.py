@@ -171,7 +171,7 @@ def judge_faces(
         for j, row in zip(unsettled, full, strict=True):
             judgements[pending[j]] = judge(pending[j], row)
     out = list(faces)
-    for i in pending:
+    for j, i in enumerate(pending):
         judgement = judgements[i]
         verdict, reason = judgement.verdict, judgement.reason
         if verdict == "stranger" and faces[i].state is FaceState.KNOWN_ONLY:
@@ -186,6 +186,7 @@ def judge_faces(
                 "nearest": judgement.nearest,
                 "reason": reason,
                 "state": judgement.state,
+                "yaw_degrees": None if crops.yaws is None else round(float(crops.yaws[j]), 1),
             }
         )
     return out, encodings

@@ -30,7 +30,7 @@ from facewatch.images import decode_bgr
 from facewatch.layout import FrameKey, KnownPhotoKey, classify_key, negatives_key
 from facewatch.recognize.arrivals import ArrivalStore
 from facewatch.recognize.day_index_store import DayIndexStore
-from facewatch.recognize.decisions import MatchPolicy, person_distances
+from facewatch.recognize.decisions import Judgement, MatchPolicy, person_distances
 from facewatch.recognize.known import GalleryCache, load_gallery, rebuild_gallery
 from facewatch.recognize.negatives import by_person, refresh_negatives
 from facewatch.recognize.question_store import QuestionStore
@@ -38,9 +38,17 @@ from facewatch.recognize.questions import near_misses
 from facewatch.recognize.recognition import find_faces, judge_faces
 from facewatch.recognize.stranger_store import StrangerStore
 from facewatch.recognize.strangers import NewSighting, Recall, StrangerSighting
+from facewatch.recognize.track_evidence import (
+    Answer,
+    Judge,
+    TrackFace,
+    beside_track,
+    judge_running,
+    quality_weight,
+)
 from facewatch.recognize.triggers import StorageEvent
 from facewatch.recognize.visit_store import VisitStore
-from facewatch.recognize.visits import Sighting, VisitPolicy, Vote, track_key
+from facewatch.recognize.visits import Assignment, Sighting, VisitPolicy, Vote, track_key
 from facewatch.records import (
     Alert,
     AlertOutcome,
@@ -121,6 +129,38 @@ def _track_votes(result: FrameResult) -> list[Vote]:
         for i, face in enumerate(result.faces)
         if face.track_id is not None and face.verdict in ("known", "stranger")
     ]
+
+
+def _track_faces(result: FrameResult, encodings: dict[int, np.ndarray]) -> list[TrackFace]:
+    """The frame's votes that were encoded, for their tracks' running encodings, each
+    weighed by its quality (track_evidence.quality_weight)."""
+    return [
+        TrackFace(
+            track_key(result.camera, face.track_id),
+            f"{result.frame_key}#{i}",
+            result.captured_at,
+            encodings[i],
+            quality_weight(min(face.box.w, face.box.h), face.sharpness, face.yaw_degrees),
+        )
+        for i, face in enumerate(result.faces)
+        if face.track_id is not None and face.verdict in ("known", "stranger") and i in encodings
+    ]
+
+
+def _named_beside_tracks(result: FrameResult, answers: dict[str, Answer]) -> list[FaceVerdict]:
+    """Each named face beside what its track's evidence said (track_evidence.beside_track):
+    one named alone while its track is someone else, or nobody, is left unsure."""
+    faces = list(result.faces)
+    for i, face in enumerate(faces):
+        answer = answers.get(f"{result.frame_key}#{i}")
+        if face.verdict != "known" or answer is None:
+            continue
+        own = Judgement(face.verdict, face.name, face.distance, face.reason, nearest=face.nearest)
+        after = beside_track(own, answer)
+        if after is not own:
+            update = {"verdict": after.verdict, "name": after.name, "reason": after.reason}
+            faces[i] = face.model_copy(update=update)
+    return faces
 
 
 @dataclass
@@ -296,7 +336,8 @@ class Recognizer:
             frame_etag=obj.etag,
         )
         asked = self._ask(judged, encodings, gallery, negatives)
-        faces, alert = self._follow_up(event, judged, encodings, image, gallery, why_not, asked)
+        judge = judge_running(gallery, self.policy, negatives) if gallery is not None else None
+        faces, alert = self._follow_up(event, judged, encodings, image, gallery, why_not, judge, asked)
         result = judged.model_copy(update={"faces": faces, "alert": alert})
         stored = result.model_dump(mode="json")
         self.storage.put_json(key.result_key, stored)
@@ -319,28 +360,60 @@ class Recognizer:
         image: np.ndarray,
         gallery: Gallery | None,
         why_not: str,
+        judge: Judge | None,
         asked: dict[int, Question] | None = None,
     ) -> tuple[list[FaceVerdict], AlertOutcome | None]:
-        """What the judged faces lead to: arrival notices, strangers placed in visits and
-        alerted, known people's tracks recorded, or an operator alert. Returns the faces with
-        what happened to each, and the frame's alert. `asked`: per face, the question
+        """What the judged faces lead to: tracks' evidence recorded (known people's too, so
+        their bad frames later are not strangers) and strangers placed in visits, in one
+        change of the visit book; named faces set beside their tracks' evidence; arrival
+        notices; stranger alerts, or an operator alert. Returns the faces with what
+        happened to each, and the frame's alert. `asked`: per face, the question
         "Is this X?" it counts for (an alert about it asks it)."""
         votes = _track_votes(judged)
         rules = self._household_rules(judged.household)
+        indices = [i for i, f in enumerate(judged.faces) if f.verdict == "stranger"]
+        sightings = [self._sighting(event, judged, i, encodings[i], gallery) for i in indices]
+        assignments: list[Assignment] = []
+        if votes or sightings:
+            assignments, answers = self.visits.record_frame(
+                judged.household,
+                sightings,
+                now=judged.captured_at,
+                policy=self.visit_policy(rules),
+                votes=votes,
+                # A visit held back by the switch is placed before the stranger book's claim,
+                # so it does not count as the stranger's alert once armed again.
+                away=away_switch_holds(armed=rules.armed),
+                faces=_track_faces(judged, encodings),
+                judge=judge,
+            )
+            judged = judged.model_copy(update={"faces": _named_beside_tracks(judged, answers)})
         faces = judged.faces
         if rules.arrivals and any(f.verdict == "known" for f in faces):
             faces = self._announce_arrivals(event, judged, rules)
-        if judged.strangers:
+        if sightings:
             return self._alert_visits(
-                event, judged, faces, encodings, image, votes, gallery, rules, asked or {}
+                judged, faces, indices, sightings, assignments, encodings, image, rules, asked or {}
             )
-        if votes:  # known people's tracks, so their bad frames later are not strangers
-            self.visits.record(
-                judged.household, [], now=judged.captured_at, policy=self.visit_policy(rules), votes=votes
-            )
-        elif gallery is None and any(f.state is FaceState.CANNOT_DECIDE for f in faces):
+        if gallery is None and any(f.state is FaceState.CANNOT_DECIDE for f in faces):
             return faces, self._alert_operator(judged, why_not)
         return faces, None
+
+    def _sighting(
+        self, event: StorageEvent, result: FrameResult, i: int, encoding: np.ndarray, gallery: Gallery | None
+    ) -> tuple[Sighting, str, str]:
+        """Face i, a stranger, as a sighting to place (with its new visit's id and alert id)."""
+        face = result.faces[i]
+        sighting = Sighting(
+            result.frame_key,
+            result.camera,
+            result.captured_at,
+            encoding,
+            face.track_id,
+            person_distances(encoding, gallery) if gallery is not None else {},
+            face_index=i,
+        )
+        return sighting, f"visit-{alert_id_for(event, i)[:12]}", alert_id_for(event, i)
 
     def _index_again(self, key: FrameKey) -> None:
         """A redelivered frame's result, indexed again: if the process that wrote it died
@@ -385,49 +458,23 @@ class Recognizer:
 
     def _alert_visits(
         self,
-        event: StorageEvent,
         result: FrameResult,
         faces: list[FaceVerdict],
+        indices: list[int],
+        sightings: list[tuple[Sighting, str, str]],
+        assignments: list[Assignment],
         encodings: dict[int, np.ndarray],
         image: np.ndarray,
-        votes: list[Vote],
-        gallery: Gallery | None,
         rules: HouseholdSettings,
         asked: dict[int, Question],
     ) -> tuple[list[FaceVerdict], AlertOutcome]:
-        """Place each stranger in a visit (atomically, in the bucket) and alert new visits;
-        a stranger face on a known person's edge track is that person and is not placed.
-        An AlertError propagates: no result is written, the event fails and is delivered
-        again, the replayed sightings alert again with the same ids, and notify, which
-        remembers what it sent, sends each alert once. `faces`: the frame's faces as they
-        stand (arrivals announced)."""
+        """Alert the new visits among the stranger faces at `indices`, as the visit book
+        placed them (`assignments`; a stranger face on a known person's edge track is that
+        person and was not placed). An AlertError propagates: no result is written, the
+        event fails and is delivered again, the replayed sightings alert again with the same
+        ids, and notify, which remembers what it sent, sends each alert once. `faces`: the
+        frame's faces as they stand (arrivals announced)."""
         faces = list(faces)
-        indices = [i for i, f in enumerate(faces) if f.verdict == "stranger"]
-        sightings = [
-            (
-                Sighting(
-                    result.frame_key,
-                    result.camera,
-                    result.captured_at,
-                    encodings[i],
-                    faces[i].track_id,
-                    person_distances(encodings[i], gallery) if gallery is not None else {},
-                ),
-                f"visit-{alert_id_for(event, i)[:12]}",
-                alert_id_for(event, i),
-            )
-            for i in indices
-        ]
-        assignments = self.visits.record(
-            result.household,
-            sightings,
-            now=result.captured_at,
-            policy=self.visit_policy(rules),
-            votes=votes,
-            # A visit held back by the switch is placed before the stranger book's claim,
-            # so it does not count as the stranger's alert once armed again.
-            away=away_switch_holds(armed=rules.armed),
-        )
         visit_ids = [(i, a.visit.visit_id) for i, a in zip(indices, assignments, strict=True) if a.visit]
         recalls = iter(self._remember(result, visit_ids, encodings, image))
         outcomes = []

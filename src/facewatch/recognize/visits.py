@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from facewatch.recognize.decisions import Judgement, judge_visit
+from facewatch.recognize.track_evidence import Answer, Judge, TrackEvidence, TrackFace, record_evidence
 from facewatch.records import HeldBack, HeldBackBy
 
 MAX_REPRESENTATIVES = 5
@@ -119,10 +120,16 @@ class Sighting:
     known_distances: Mapping[str, float] = field(default_factory=dict)
     """The face's distance to each known person: a known person's track claims the face
     only if it is not clearly someone else (`track_break`)."""
+    face_index: int | None = None
+    """The face's index in its frame: finds what its track's evidence answered for it."""
 
     @property
     def track_key(self) -> str | None:
         return None if self.track_id is None else track_key(self.camera, self.track_id)
+
+    @property
+    def face_key(self) -> str | None:
+        return None if self.face_index is None else f"{self.frame_key}#{self.face_index}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,12 +311,15 @@ class VisitBook:
     visits: list[Visit] = field(default_factory=list)
     votes: list[Vote] = field(default_factory=list)
     """Recent judged faces of edge tracks, known people's included."""
+    tracks: list[TrackEvidence] = field(default_factory=list)
+    """Recent edge tracks' running encodings (track_evidence.py); none in books written before."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": 1,
             "visits": [v.to_dict() for v in self.visits],
             "votes": [v.to_dict() for v in self.votes],
+            "tracks": [t.to_dict() for t in self.tracks],
         }
 
     @classmethod
@@ -317,7 +327,15 @@ class VisitBook:
         return cls(
             [Visit.from_dict(v) for v in data.get("visits", [])],
             [Vote.from_dict(v) for v in data.get("votes", [])],
+            [TrackEvidence.from_dict(t) for t in data.get("tracks", [])],
         )
+
+    def answer(self, track: str, face_key: str) -> Answer | None:
+        """What the track's evidence said of this face when it was counted (None: not counted)."""
+        for evidence in self.tracks:
+            if evidence.track_key == track:
+                return evidence.answer(face_key)
+        return None
 
 
 def place(
@@ -328,17 +346,31 @@ def place(
     now: datetime,
     policy: VisitPolicy,
     away: HeldBack | None = None,
+    faces: Sequence[TrackFace] = (),
+    judge: Judge | None = None,
 ) -> tuple[VisitBook, list[Assignment]]:
-    """Record a frame's track votes, then place each (stranger sighting, new visit id,
-    alert id). A stranger face on a track that most of its judged faces name as someone
+    """Record a frame's track votes and its tracked faces in their tracks' running
+    encodings (judged by `judge`, `track_evidence.record_evidence`), then place each
+    (stranger sighting, new visit id, alert id). A stranger face on a track that is someone
     known, and not clearly someone else (within `track_break` of that person), is that
     person in a bad frame (turned away, blurred), not a new stranger: no visit, no alert.
-    The others as `assign` says, `away` included."""
+    Who a track is: what its evidence answered for this face (the running encoding from the
+    track's second face, the votes for its first), else most of its votes. The others as
+    `assign` says, `away` included."""
     kept = record_votes(book.votes, votes, now, policy)
+    tracks, answers = record_evidence(
+        book.tracks,
+        faces,
+        now=now,
+        window=policy.window,
+        judge=judge,
+        first_faces=lambda key: track_identity(kept, key),
+    )
     visits, results = book.visits, []
     for sighting, visit_id, alert_id in sightings:
         if sighting.track_key is not None:
-            who = track_identity(kept, sighting.track_key)
+            answer = answers.get(sighting.face_key or "")
+            who = answer.judgement() if answer is not None else track_identity(kept, sighting.track_key)
             near = who.name is not None and sighting.known_distances.get(who.name, inf) <= policy.track_break
             if who.verdict == "known" and near:
                 why = f"its edge track is {who.name} ({who.reason})"
@@ -348,4 +380,4 @@ def place(
             sighting, visits, now=now, policy=policy, new_visit_id=visit_id, alert_id=alert_id, away=away
         )
         results.append(result)
-    return VisitBook(visits, kept), results
+    return VisitBook(visits, kept, tracks), results
