@@ -211,3 +211,27 @@ def test_a_write_that_fails_after_a_kept_copy_marks_the_day_behind(storage):
     write(storage, store, SCENE[2:])
     assert visits_page(storage, "home", {}).behind == [DAY]
     assert set(store.day("home", DAY).frames) == {SCENE[0]["frame_key"], SCENE[2]["frame_key"]}
+
+
+def days_back(back: int, faces: list[dict[str, Any]]) -> dict[str, Any]:
+    """A result `back` days before T0 (its day in its key, as recognize files it)."""
+    at = T0 - timedelta(days=back)
+    return {
+        **result(0, faces),
+        "frame_key": f"households/home/frames/door/{at:%Y%m%d}/{at:%H%M%S%f}-{back:012d}.jpg",
+        "captured_at": at.isoformat(),
+    }
+
+
+@pytest.mark.parametrize(("days", "complete"), [(3, True), (7, False)])
+def test_the_filtered_faces_page_reads_its_days_at_once_newest_first(storage, days, complete):
+    """A filter that leaves the newest day short reads the rest of MAX_DAYS together: the
+    same faces, in the same order, as reading them one by one, and says when it stopped."""
+    from facewatch.web.console.views import MAX_DAYS, FaceFilter, faces_page
+
+    ada = {"box": {"x": 5, "y": 5, "w": 90, "h": 90}, "verdict": "known", "state": "judged", "name": "ada"}
+    write(storage, DayIndexStore(storage), [days_back(b, [ada, unsure()]) for b in range(days)])
+    page = faces_page(storage, "home", FaceFilter(person="ada"), "UTC")
+    shown = min(days, MAX_DAYS)
+    assert [r.captured_at for r in page.faces] == [T0 - timedelta(days=b) for b in range(shown)]
+    assert page.complete is complete and page.read == shown

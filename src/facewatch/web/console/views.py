@@ -156,23 +156,25 @@ def faces_page(storage: Storage, household: str, filters: FaceFilter, zone: str)
     days = [d for d in store.summaries(household).days if wanted is None or d in wanted]
     rows: list[FaceRow] = []
     read = 0
-    complete = True
-    for n, day in enumerate(days):
+    # The newest day alone first (200 frames fill an unfiltered page); a filter that leaves
+    # it short reads the rest of MAX_DAYS at once, not one after another.
+    for wave in (days[:1], days[1:MAX_DAYS]):
         if len(rows) >= PAGE_FACES:
             break
-        if n >= MAX_DAYS:
-            complete = False
-            break
-        entries = sorted(store.day(household, day).faces(), key=lambda f: (f.at, f.verdict_id), reverse=True)
-        read += len({f.frame_key for f in entries})
-        rows.extend(
-            row
-            for f in entries
-            if (not filters.camera or f.camera == filters.camera)
-            and (not filters.verdict or f.verdict == filters.verdict)
-            and (not filters.person or filters.person in (f.name, f.stranger_id))
-            and filters.matches(row := face_row(f), zone)
-        )
+        for index in store.read_days(household, wave):
+            if len(rows) >= PAGE_FACES:
+                break
+            entries = sorted(index.faces(), key=lambda f: (f.at, f.verdict_id), reverse=True)
+            read += len({f.frame_key for f in entries})
+            rows.extend(
+                row
+                for f in entries
+                if (not filters.camera or f.camera == filters.camera)
+                and (not filters.verdict or f.verdict == filters.verdict)
+                and (not filters.person or filters.person in (f.name, f.stranger_id))
+                and filters.matches(row := face_row(f), zone)
+            )
+    complete = len(rows) >= PAGE_FACES or len(days) <= MAX_DAYS
     people = known_names(storage, household)
     return FacesPage(rows[:PAGE_FACES], _result_cameras(storage, household), people, filters, read, complete)
 
