@@ -5,6 +5,7 @@ household's results."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -157,10 +158,13 @@ def faces_page(storage: Storage, household: str, filters: FaceFilter, zone: str)
     rows: list[FaceRow] = []
     read = 0
     # The newest day alone first (200 frames fill an unfiltered page); a filter that leaves
-    # it short reads the rest of MAX_DAYS at once, not one after another.
-    for wave in (days[:1], days[1:MAX_DAYS]):
-        if len(rows) >= PAGE_FACES:
-            break
+    # it short reads as many more days at once as the rows found so far say it needs,
+    # rather than one after another (each read a round trip in series).
+    at = 0
+    while len(rows) < PAGE_FACES and at < min(len(days), MAX_DAYS):
+        wanted_days = 1 if at == 0 else math.ceil((PAGE_FACES - len(rows)) * at / max(len(rows), 1))
+        wave = days[at : min(at + wanted_days, MAX_DAYS)]
+        at += len(wave)
         for index in store.read_days(household, wave):
             if len(rows) >= PAGE_FACES:
                 break
