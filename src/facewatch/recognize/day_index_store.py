@@ -152,7 +152,7 @@ class DayIndexStore:
         key = day_index_key(household, day)
         kept = self._guess(key)
         guess = None if kept is None else StoredObject(key, b"", kept.etag, {})
-        on_guess = [False]
+        on_guess, wrote_guess = [False], [False]
 
         def change(obj: StoredObject | None) -> tuple[bytes | None, _Kept]:
             on_guess[0] = kept is not None and obj is guess
@@ -165,10 +165,11 @@ class DayIndexStore:
             if obj is not None and after.frames == before.frames:
                 return None, _Kept("", before, came, len(obj.body))
             body = encode_json(after.to_dict(), compact=True)
+            wrote_guess[0] = wrote_guess[0] or on_guess[0]
             return body, _Kept("", after, day_people(after), len(body))
 
         decided, etag = self.storage.swap_from(key, change, guess, content_type="application/json")
-        if guess is not None and not on_guess[0]:
+        if wrote_guess[0] and not on_guess[0]:  # refused: another writer's version is stored
             with self._lock:
                 self._reads_left[key] = GUESS_PAUSE
         if etag is not None:
