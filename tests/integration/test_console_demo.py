@@ -91,7 +91,18 @@ def test_the_demos_console_line_opens_the_demo_household(demo, page, device_page
     assert page.locator("#who").inner_text().startswith("stranger-")
     loaded(page)
     shot(page, "visit", phone)
-    page.goto(page.url.split("/visit")[0] + "/faces")
+    base = page.url.split("/visit")[0]
+    page.locator("h1 a[href^='/person']").click()
+    page.wait_for_url(re.compile(r"/person\?who=stranger-"))
+    loaded(page)
+    shot(page, "person", phone)
+    page.goto(base + "/visits")
+    page.locator("#folded summary").click()
+    page.locator("#folded li.fold a").first.click()
+    page.wait_for_url(re.compile(r"/unsure\?camera="))
+    loaded(page)
+    shot(page, "unsure", phone)
+    page.goto(base + "/faces")
     assert page.locator("#faces figure").count() >= 10
     assert page.locator("#faces figure.stranger").count() >= 1
     loaded(page)

@@ -5,6 +5,7 @@ household's results."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -156,23 +157,28 @@ def faces_page(storage: Storage, household: str, filters: FaceFilter, zone: str)
     days = [d for d in store.summaries(household).days if wanted is None or d in wanted]
     rows: list[FaceRow] = []
     read = 0
-    complete = True
-    for n, day in enumerate(days):
-        if len(rows) >= PAGE_FACES:
-            break
-        if n >= MAX_DAYS:
-            complete = False
-            break
-        entries = sorted(store.day(household, day).faces(), key=lambda f: (f.at, f.verdict_id), reverse=True)
-        read += len({f.frame_key for f in entries})
-        rows.extend(
-            row
-            for f in entries
-            if (not filters.camera or f.camera == filters.camera)
-            and (not filters.verdict or f.verdict == filters.verdict)
-            and (not filters.person or filters.person in (f.name, f.stranger_id))
-            and filters.matches(row := face_row(f), zone)
-        )
+    # The newest day alone first (200 frames fill an unfiltered page); a filter that leaves
+    # it short reads as many more days at once as the rows found so far say it needs,
+    # rather than one after another (each read a round trip in series).
+    at = 0
+    while len(rows) < PAGE_FACES and at < min(len(days), MAX_DAYS):
+        wanted_days = 1 if at == 0 else math.ceil((PAGE_FACES - len(rows)) * at / max(len(rows), 1))
+        wave = days[at : min(at + wanted_days, MAX_DAYS)]
+        at += len(wave)
+        for index in store.read_days(household, wave):
+            if len(rows) >= PAGE_FACES:
+                break
+            entries = sorted(index.faces(), key=lambda f: (f.at, f.verdict_id), reverse=True)
+            read += len({f.frame_key for f in entries})
+            rows.extend(
+                row
+                for f in entries
+                if (not filters.camera or f.camera == filters.camera)
+                and (not filters.verdict or f.verdict == filters.verdict)
+                and (not filters.person or filters.person in (f.name, f.stranger_id))
+                and filters.matches(row := face_row(f), zone)
+            )
+    complete = len(rows) >= PAGE_FACES or len(days) <= MAX_DAYS
     people = known_names(storage, household)
     return FacesPage(rows[:PAGE_FACES], _result_cameras(storage, household), people, filters, read, complete)
 
