@@ -115,6 +115,11 @@ def test_the_demos_console_line_opens_the_demo_household(demo, page, device_page
     names = page.eval_on_selector_all("section.person", "s => s.map(e => e.dataset.name)")
     assert sorted(names) == ["biden", "obama"]
     shot(page, "people", phone)
+    page.click("#check-link")
+    page.wait_for_url(re.compile(r"/check$"))
+    assert page.locator("text=obama").count() >= 1
+    loaded(page)
+    shot(page, "check", phone)
     page.click("nav a[href='/cameras']")
     assert page.locator("tr[data-camera]").count() == 1
     shot(page, "cameras", phone)
@@ -136,7 +141,8 @@ def test_the_demos_console_line_opens_the_demo_household(demo, page, device_page
     captions = page.locator("#faces figcaption").all_inner_texts()
     assert captions and any(f"was {stranger_id}" in c for c in captions)
     page.goto(page.url.split("/faces")[0] + "/visits")
-    assert page.locator("#visits li.visit[data-who='lin-manuel']").count() == 1
+    cards = page.locator("#visits li.visit[data-who='lin-manuel']")
+    assert cards.count() == 1, " | ".join(c.inner_text().replace("\n", " ") for c in cards.all())
 
 
 def test_console_link_signs_in_against_the_stack_the_cli_is_pointed_at(demo, page):

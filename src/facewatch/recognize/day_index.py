@@ -297,19 +297,49 @@ def in_a_visit(face: FaceEntry) -> bool:
     return bool(face.visit_id) or (face.verdict == "known" and bool(face.name))
 
 
+def _named_spans(
+    grouped: Mapping[str, list[FaceEntry]],
+) -> dict[tuple[str, str], list[tuple[str, datetime, datetime]]]:
+    """Per (name, camera): the visits whose faces name that person there, with their times."""
+    spans: dict[tuple[str, str], list[tuple[str, datetime, datetime]]] = {}
+    for visit_id, group in grouped.items():
+        for name, camera in {(f.name, f.camera) for f in group if f.verdict == "known" and f.name}:
+            times = [f.at for f in group]
+            spans.setdefault((name, camera), []).append((visit_id, min(times), max(times)))
+    return spans
+
+
 def visits(faces: Iterable[FaceEntry]) -> list[VisitCard]:
-    """The visits among these faces, newest first (by their last face)."""
+    """The visits among these faces, newest first (by their last face). A named face in no
+    recognize visit joins a visit that names the same person at that camera within
+    KNOWN_GAP of its faces: once a stranger is named, the faces of theirs that were left
+    unsure and are named by looking again belong to the same visit, not to a second card."""
+    ordered = sorted(faces, key=lambda f: (f.at, f.verdict_id))
     grouped: dict[str, list[FaceEntry]] = {}
-    runs: dict[tuple[str, str], tuple[str, datetime]] = {}
-    for face in sorted(faces, key=lambda f: (f.at, f.verdict_id)):
+    for face in ordered:
         if face.visit_id:
             grouped.setdefault(face.visit_id, []).append(face)
-        elif face.verdict == "known" and face.name:
-            run = runs.get((face.name, face.camera))
-            if run is None or face.at - run[1] > KNOWN_GAP:
-                run = (f"seen-{face.verdict_id}", face.at)
-            runs[(face.name, face.camera)] = (run[0], face.at)
-            grouped.setdefault(run[0], []).append(face)
+    spans = _named_spans(grouped)
+    runs: dict[tuple[str, str], tuple[str, datetime]] = {}
+    for face in ordered:
+        if face.visit_id or not (face.verdict == "known" and face.name):
+            continue
+        joined = next(
+            (
+                visit_id
+                for visit_id, first, last in spans.get((face.name, face.camera), [])
+                if first - KNOWN_GAP <= face.at <= last + KNOWN_GAP
+            ),
+            None,
+        )
+        if joined is not None:
+            grouped[joined].append(face)
+            continue
+        run = runs.get((face.name, face.camera))
+        if run is None or face.at - run[1] > KNOWN_GAP:
+            run = (f"seen-{face.verdict_id}", face.at)
+        runs[(face.name, face.camera)] = (run[0], face.at)
+        grouped.setdefault(run[0], []).append(face)
     cards = [_card(vid, group) for vid, group in grouped.items()]
     return sorted(cards, key=lambda c: (c.last, c.visit_id), reverse=True)
 

@@ -103,6 +103,22 @@ def test_a_named_stranger_relabels_the_visit_and_the_people_index():
     assert people.people == {"rose": {"20261205": {"door": 1}}}
 
 
+def test_a_face_named_by_looking_again_joins_the_named_strangers_visit_not_a_card_of_its_own():
+    named = {"verdict": "known", "name": "rose", "stranger_id": None}
+    visit = [
+        result(s, [{**stranger("visit-d", "stranger-4", "suppressed: same visit"), **named}])
+        for s in (60, 90)
+    ]
+    near = result(30, [known("rose")])  # left unsure when judged, named since: before the visit's faces
+    later = result(90 + 60, [known("rose")])
+    apart = result(90 + 3600, [known("rose")])
+    elsewhere = result(70, [known("rose")], camera="garden")
+    cards = visits(day(*visit, near, later, apart, elsewhere).faces())
+    assert [(c.visit_id, len(c.faces)) for c in cards][1:] == [("visit-d", 4), (cards[2].visit_id, 1)]
+    assert cards[0].first == T0 + timedelta(seconds=90 + 3600)
+    assert cards[2].cameras == ("garden",)
+
+
 def test_the_summary_round_trips_and_a_face_finds_its_visit():
     index = day(
         result(0, [stranger("visit-a", "stranger-1", {"status": "sent"}), unsure()]),
