@@ -1,6 +1,6 @@
 #!/bin/sh
 # One-shot MinIO setup for facewatch, run with the `mc` image (infra/compose and the
-# infra/k8s Job run this same script; keep the two copies identical).
+# infra/k8s Job run this same file: compose mounts it from here).
 #
 # MinIO itself knows the webhook target from its environment
 # (MINIO_NOTIFY_WEBHOOK_*_facewatch, pointing at recognize with the Bearer token). This

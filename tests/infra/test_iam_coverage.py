@@ -805,7 +805,7 @@ def test_household_admin_may_read_every_key_the_cli_builds():
 
 def minio_app_policy() -> list[dict[str, Any]]:
     """The policy minio-setup.sh gives the functions' user, for a bucket named 'facewatch'."""
-    script = (REPO / "infra" / "compose" / "minio-setup.sh").read_text()
+    script = (REPO / "infra" / "k8s" / "minio-setup.sh").read_text()
     document = re.search(r"<<EOF\n(.*?)\nEOF\n", script, flags=re.S)
     assert document, "minio-setup.sh no longer writes the policy as a heredoc"
     return json.loads(document.group(1).replace("$BUCKET", "facewatch"))["Statement"]
