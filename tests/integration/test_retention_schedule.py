@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from facewatch.config import Settings
+from facewatch.config import Settings, get_settings
 from facewatch.edge.uploads import frame_tags
 from facewatch.household.settings import HouseholdSettings, save_household_settings
 from facewatch.layout import EXPIRY_TAG, FrameKey, known_photo_key, strangers_key
@@ -181,7 +181,11 @@ def test_the_handler_reads_its_settings_and_sweeps(
     monkeypatch.setenv("FACEWATCH_BUCKET", storage.bucket)
     monkeypatch.setenv("FACEWATCH_S3_ENDPOINT_URL", storage.client.meta.endpoint_url)
     monkeypatch.setattr(retention_sweep, "datetime", _Frozen)
-    out = retention_sweep.handler({"households": ["shop"]}, Context(900, 0))
+    get_settings.cache_clear()  # a process reads its settings once: an earlier test's stay otherwise
+    try:
+        out = retention_sweep.handler({"households": ["shop"]}, Context(900, 0))
+    finally:
+        get_settings.cache_clear()
     assert out == {
         "swept": [{"household": "shop", "deleted": 4, "kept_marked": 0}],
         "failed": [],

@@ -279,8 +279,9 @@ def test_bodies_within_the_limits_are_still_taken(start_function, storage):
     )
     assert reply.status_code in (200, 201), reply.text
     notify = start_door(start_function, storage, DOORS["notify"])
-    # An alert of 200 KB (1,000 faces) is read in full, then refused for naming another bucket.
-    alert = alert_of(storage, "home", faces=1000).model_copy(update={"bucket": "another"})
+    # An alert of about 200 KB (800 faces; a real one has one) is read in full, then refused
+    # for naming another bucket.
+    alert = alert_of(storage, "home", faces=800).model_copy(update={"bucket": "another"})
     body = alert.model_dump_json().encode()
     assert 150 * KB < len(body) < DOORS["notify"].limit
     headers = {**DOORS["notify"].signed_in, "Content-Type": "application/json"}
