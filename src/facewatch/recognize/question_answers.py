@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from facewatch.config import Settings
-from facewatch.exceptions import BadInput
+from facewatch.exceptions import BadInput, ObjectMissing
 from facewatch.recognize.naming import name_face
 from facewatch.recognize.negatives import not_this_person
 from facewatch.recognize.photo_gates import GateLimits, PhotoWarning
@@ -48,6 +48,10 @@ def answer_question(
     if question.verdict_id != verdict_id.strip():
         raise BadInput("that question is about another face")
     same_person = settings.same_person_threshold
+    if question.person not in _known(storage, household):
+        # Removed or renamed since it was asked: a yes would enroll them anew from this face.
+        store.answer(household, question_id, same_person=same_person)
+        raise BadInput(f"{question.person} is no longer known: that question is taken away")
     try:
         if answer is Answer.YES:
             limits = GateLimits.from_settings(settings)
@@ -65,3 +69,12 @@ def answer_question(
         raise
     store.answer(household, question_id, same_person=same_person)
     return Answered(question, answer, warnings)
+
+
+def _known(storage: Storage, household: str) -> set[str]:
+    from facewatch.recognize.known import load_gallery
+
+    try:
+        return set(load_gallery(storage, household)[0].names)
+    except ObjectMissing:
+        return set()
