@@ -8,6 +8,7 @@ console's pages and in the alert email. Each attempt is counted in the figures
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -114,6 +115,32 @@ def test_a_question_is_answered_by_its_own_household_with_its_token_from_its_own
     assert replay.status_code == 400 and "answered already" in replay.text
     assert site.objects() == answered
     assert load_negatives(site.storage, "home")[0].photo_keys == [ours]
+
+
+def test_yes_and_no_at_once_teach_one_answer_only(site, figures):
+    """Two tabs, or a double tap on yes then no: one answer is taken; the other is refused
+    having taught nothing (the face is not both biden's photo and not biden)."""
+    from facewatch.recognize.known import load_gallery
+
+    face = site.strangers()[0].recent[-1].verdict_id
+    question = ask(site, face, "biden")
+    http = sign_in(site)
+    token = csrf(http, site, "faces")
+
+    def said(yes_or_no: str) -> requests.Response:
+        return answer(
+            http, site, question_id=question.question_id, verdict_id=face, answer=yes_or_no, csrf=token
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        replies = dict(zip(("yes", "no"), pool.map(said, ("yes", "no")), strict=True))
+    named = any(
+        face.split("#")[0].rsplit("/", 1)[1] in k for k in load_gallery(site.storage, "home")[0].photo_keys
+    )
+    denied = load_negatives(site.storage, "home")[0].photo_keys == [face]
+    attacked(figures, named and denied)
+    assert sorted(r.status_code for r in replies.values()) == [303, 400], replies
+    assert (named, denied) == ((True, False) if replies["yes"].status_code == 303 else (False, True))
 
 
 def test_an_alerts_session_answers_its_own_faces_question_and_only_as_asked(site, figures):

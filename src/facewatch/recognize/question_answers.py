@@ -1,9 +1,10 @@
 """A household's answer to a question "Is this X?" (recognize/questions.py), by the same
 paths as the console's and the CLI's own words about a face: yes is "this is X" (the face
 joins X's photos, through the enrollment gates), no is "this is not X" (it joins X's
-negatives). Then the question leaves. An answer whose lesson cannot be learned (the gates
-refuse the face, its frame is gone) takes the question away too, so it is not asked again,
-and the refusal is raised for the person to read."""
+negatives). The question leaves first, so it is answered once. An answer whose lesson
+cannot be learned (the gates refuse the face, its frame is gone, X is no longer known)
+takes the question away too, so it is not asked again, and the refusal is raised for the
+person to read."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ class Answered:
 def answer_question(
     storage: Storage, settings: Settings, household: str, question_id: str, verdict_id: str, answer: Answer
 ) -> Answered:
-    """Learn what the answer says of the question's face, then remove the question.
+    """Remove the question, then learn what the answer says of its face.
     `verdict_id`: the face the answering page showed, which must be the question's."""
     store = QuestionStore(storage)
     question = next((q for q in store.waiting_questions(household) if q.question_id == question_id), None)
@@ -48,26 +49,24 @@ def answer_question(
     if question.verdict_id != verdict_id.strip():
         raise BadInput("that question is about another face")
     same_person = settings.same_person_threshold
+    # Taken first, by the book's compare-and-swap: of two answers at once (yes and no, a
+    # double click) one teaches and the other is refused having taught nothing. The price:
+    # a storage failure while learning loses the question (near-misses may ask it again).
+    store.answer(household, question_id, same_person=same_person)
     if question.person not in _known(storage, household):
         # Removed or renamed since it was asked: a yes would enroll them anew from this face.
-        store.answer(household, question_id, same_person=same_person)
         raise BadInput(f"{question.person} is no longer known: that question is taken away")
-    try:
-        if answer is Answer.YES:
-            limits = GateLimits.from_settings(settings)
-            naming = name_face(
-                storage, household, question.verdict_id, question.person, settings.max_image_pixels, limits
-            )
-            warnings = naming.warnings
-        else:
-            not_this_person(
-                storage, question.verdict_id, question.person, settings.max_image_pixels, named_only=False
-            )
-            warnings = ()
-    except BadInput:
-        store.answer(household, question_id, same_person=same_person)
-        raise
-    store.answer(household, question_id, same_person=same_person)
+    if answer is Answer.YES:
+        limits = GateLimits.from_settings(settings)
+        naming = name_face(
+            storage, household, question.verdict_id, question.person, settings.max_image_pixels, limits
+        )
+        warnings = naming.warnings
+    else:
+        not_this_person(
+            storage, question.verdict_id, question.person, settings.max_image_pixels, named_only=False
+        )
+        warnings = ()
     return Answered(question, answer, warnings)
 
 
