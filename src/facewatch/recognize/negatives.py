@@ -139,7 +139,12 @@ def _encode_judged(
     storage: Storage, result: dict[str, Any], face: dict[str, Any], max_pixels: int
 ) -> np.ndarray:
     """The face encoded again from its frame, the way known photos are encoded."""
-    frame = decode_bgr(storage.get(str(result["frame_key"])).body, max_pixels)
+    frame_key = str(result["frame_key"])
+    try:
+        body = storage.get(frame_key).body
+    except ObjectMissing as exc:  # expired before its result (the lifecycle rule): a clear refusal
+        raise BadInput(f"the frame {frame_key} is gone: nothing to learn that face from") from exc
+    frame = decode_bgr(body, max_pixels)
     raw = face["box"]
     return encode_faces(to_rgb(frame), [Box(**raw) if isinstance(raw, dict) else Box(*raw)])[0]
 

@@ -96,7 +96,8 @@ class QuestionStore:
         return self._change(household, decide)
 
     def answer(self, household: str, question_id: str, *, same_person: float) -> Question:
-        """Take the question out of the book (what its answer teaches is done first, by the caller)."""
+        """Take the question out of the book (what its answer teaches is done after, by the caller:
+        of two answers at once, only the one that took it teaches)."""
 
         def decide(book: QuestionBook) -> tuple[QuestionBook, Question]:
             return questions.answer(book, question_id, now=self.now(), same_person=same_person)

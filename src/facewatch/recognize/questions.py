@@ -399,7 +399,7 @@ def answer(
     book: QuestionBook, question_id: str, *, now: datetime, same_person: float
 ) -> tuple[QuestionBook, Question]:
     """The question leaves, with the candidates its answer settles (within `same_person` of
-    its face). What the answer teaches is the caller's to do, before this."""
+    its face). What the answer teaches is the caller's to do, after this."""
     book = expire(book, now)
     asked = next((a for a in book.waiting if a.question.question_id == question_id), None)
     if asked is None:
