@@ -126,6 +126,8 @@ def test_the_demos_console_line_opens_the_demo_household(demo, page, device_page
     page.click("nav a[href='/settings']")
     shot(page, "settings", phone)
     page.click("nav a[href='/strangers']")
+    page.wait_for_url(re.compile(r"/strangers$"))
+    page.wait_for_selector("section.card")  # count() does not wait for the page to load
     cards = page.locator("section.card")
     assert cards.count() >= 1
     shot(page, "strangers", phone)
